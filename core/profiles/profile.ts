@@ -1,0 +1,47 @@
+import { z } from 'zod';
+
+/**
+ * The unified profile as every later stage reads it (segmentation, activation, governance, the
+ * Profile API). The stream processor owns how it is built; this shape is the contract.
+ */
+
+export const IDENTIFIER_TYPES = ['user_id', 'anonymous_id', 'email', 'phone'] as const;
+
+/** `type:value`, e.g. `email:ada@example.com`; external id types are configurable, so any type is allowed. */
+export const IdentitySchema = z.object({ type: z.string().min(1), value: z.string().min(1) });
+export type Identity = z.infer<typeof IdentitySchema>;
+
+export const ComputedTraitsSchema = z.object({
+  first_seen: z.string(),
+  last_seen: z.string(),
+  /** Count of events per event name (`track`) or per type (`page`, `screen`, `identify`, ...). */
+  event_counts: z.record(z.string(), z.number()),
+  total_revenue: z.number(),
+  order_count: z.number(),
+  last_page: z.record(z.string(), z.unknown()).optional(),
+  last_screen: z.record(z.string(), z.unknown()).optional(),
+});
+export type ComputedTraits = z.infer<typeof ComputedTraitsSchema>;
+
+export const ProfileSchema = z.object({
+  profileId: z.string(),
+  traits: z.record(z.string(), z.unknown()),
+  computed: ComputedTraitsSchema,
+  /** Consent per category (Segment's `context.consent.categoryPreferences`). */
+  consent: z.record(z.string(), z.boolean()),
+  identities: z.array(IdentitySchema),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type Profile = z.infer<typeof ProfileSchema>;
+
+/** An event as kept on a profile's timeline, enough for event conditions in segments. */
+export const TimelineEventSchema = z.object({
+  messageId: z.string(),
+  type: z.string(),
+  event: z.string().optional(),
+  name: z.string().optional(),
+  timestamp: z.string(),
+  properties: z.record(z.string(), z.unknown()).optional(),
+});
+export type TimelineEvent = z.infer<typeof TimelineEventSchema>;

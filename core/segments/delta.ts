@@ -1,0 +1,23 @@
+import { z } from 'zod';
+import { IdentitySchema } from '../profiles/profile.js';
+
+/**
+ * A change of segment membership, produced by batch runs and by real-time evaluation, consumed by
+ * activation. `deltaId` is deterministic, so a redelivered delta can be recognised and skipped.
+ */
+export const DeltaKindSchema = z.enum(['entered', 'exited', 'updated']);
+
+export const MembershipDeltaSchema = z.object({
+  deltaId: z.string().min(1),
+  segmentId: z.string().min(1),
+  profileId: z.string().min(1),
+  kind: DeltaKindSchema,
+  /** When membership changed (ISO-8601). */
+  at: z.string(),
+  /** Batch run id, or `realtime`. */
+  source: z.string(),
+  traits: z.record(z.string(), z.unknown()),
+  identities: z.array(IdentitySchema),
+  consent: z.record(z.string(), z.boolean()),
+});
+export type MembershipDelta = z.infer<typeof MembershipDeltaSchema>;

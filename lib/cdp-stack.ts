@@ -1,0 +1,92 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { ENV } from '../resources/env.js';
+import {
+  COLLECTOR_FUNCTION,
+  PROCESS_STREAM_CONSUMERS,
+  PROFILE_PROCESSOR_FUNCTION,
+  ROUTES,
+} from '../resources/functions/index.js';
+import { IngestApi } from './collect/ingest-api.js';
+import { type CdpSettings, DEFAULT_SETTINGS, settingsFromContext } from './config.js';
+import { DataLake } from './lake/data-lake.js';
+import { StreamSubscription } from './process/stream-processor.js';
+import { ProfileStore } from './profiles/profile-store.js';
+import { CdpFunction } from './shared/cdp-function.js';
+import { Encryption } from './shared/encryption.js';
+import { EventStream } from './stream/event-stream.js';
+
+export interface CdpStackProps extends StackProps {
+  /** Overrides for `cdk.json` context settings. */
+  readonly settings?: Partial<CdpSettings>;
+}
+
+/**
+ * The whole CDP, composed in data-flow order: collect -> stream -> process -> profiles -> lake.
+ * Each construct owns one concern and exposes grant* methods; wiring happens only here.
+ */
+export class CdpStack extends Stack {
+  readonly settings: CdpSettings;
+
+  constructor(scope: Construct, id: string, props: CdpStackProps = {}) {
+    super(scope, id, props);
+    const settings: CdpSettings = { ...DEFAULT_SETTINGS, ...settingsFromContext(this), ...props.settings };
+    this.settings = settings;
+    const { removalPolicy, logRetentionDays } = settings;
+
+    const encryption = new Encryption(this, 'Encryption', { removalPolicy });
+    const encryptionKey = encryption.dataKey;
+    const events = new EventStream(this, 'Events', {
+      encryptionKey,
+      mode: settings.streamMode,
+      shardCount: settings.shardCount,
+      retentionHours: settings.streamRetentionHours,
+      removalPolicy,
+    });
+    const store = new ProfileStore(this, 'Store', { encryptionKey, removalPolicy });
+    const lake = new DataLake(this, 'Lake', { encryptionKey, removalPolicy });
+
+    const fn = (definition: typeof COLLECTOR_FUNCTION, environment: Record<string, string>) =>
+      new CdpFunction(this, definition.id, { definition, environment, logRetentionDays, removalPolicy }).fn;
+
+    // Collect
+    const collector = fn(COLLECTOR_FUNCTION, {
+      ...store.environment(),
+      ...events.environment(),
+      [ENV.corsOrigins]: JSON.stringify(settings.corsOrigins),
+    });
+    store.grantControlRead(collector);
+    events.grantWrite(collector);
+
+    // Process
+    const processor = fn(PROFILE_PROCESSOR_FUNCTION, {
+      ...store.environment(),
+      ...lake.environment(),
+      [ENV.timelineRetentionDays]: String(settings.timelineRetentionDays),
+    });
+    store.grantProfilesReadWrite(processor);
+    store.grantControlRead(processor);
+    for (const consumer of PROCESS_STREAM_CONSUMERS) {
+      new StreamSubscription(this, `${consumer.functionId}Subscription`, {
+        consumer,
+        fn: processor,
+        stream: events.stream,
+        encryptionKey,
+      });
+    }
+
+    const api = new IngestApi(this, 'Ingest', {
+      routes: ROUTES,
+      functions: { [COLLECTOR_FUNCTION.id]: collector },
+      throttleRateLimit: settings.throttleRateLimit,
+      throttleBurstLimit: settings.throttleBurstLimit,
+      corsOrigins: settings.corsOrigins,
+      logRetentionDays,
+      removalPolicy,
+    });
+
+    new CfnOutput(this, 'ApiUrl', { value: api.url, description: 'Ingest and admin API base URL' });
+    new CfnOutput(this, 'EventsStreamName', { value: events.stream.streamName });
+    new CfnOutput(this, 'LakeBucketName', { value: lake.lakeBucket.bucketName });
+  }
+}

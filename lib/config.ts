@@ -1,0 +1,71 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+
+/** Deployment choices, from stack props or `cdk.json` context (`cdp:*` keys). */
+export interface CdpSettings {
+  /** `ON_DEMAND` (default) scales by itself; `PROVISIONED` uses `shardCount`. */
+  readonly streamMode: 'ON_DEMAND' | 'PROVISIONED';
+  readonly shardCount: number;
+  readonly streamRetentionHours: number;
+  /** `retain` (default) keeps tables, buckets, streams and keys when the stack is deleted. */
+  readonly removalPolicy: RemovalPolicy;
+  readonly timelineRetentionDays: number;
+  /** Ingest API stage throttling. */
+  readonly throttleRateLimit: number;
+  readonly throttleBurstLimit: number;
+  /** Allowed browser origins for the ingest API. */
+  readonly corsOrigins: readonly string[];
+  readonly logRetentionDays: number;
+}
+
+export const DEFAULT_SETTINGS: CdpSettings = {
+  streamMode: 'ON_DEMAND',
+  shardCount: 2,
+  streamRetentionHours: 24,
+  removalPolicy: RemovalPolicy.RETAIN,
+  timelineRetentionDays: 90,
+  throttleRateLimit: 5_000,
+  throttleBurstLimit: 10_000,
+  corsOrigins: ['*'],
+  logRetentionDays: 30,
+};
+
+function contextValue(scope: Construct, key: string): unknown {
+  return scope.node.tryGetContext(`cdp:${key}`);
+}
+
+/** Settings from `cdk.json` / `-c cdp:key=value`, validated so a typo fails synth with a clear message. */
+export function settingsFromContext(scope: Construct): Partial<CdpSettings> {
+  const out: Record<string, unknown> = {};
+  const mode = contextValue(scope, 'streamMode');
+  if (mode !== undefined) {
+    if (mode !== 'ON_DEMAND' && mode !== 'PROVISIONED')
+      throw new Error(`cdp:streamMode must be ON_DEMAND or PROVISIONED, got ${String(mode)}`);
+    out.streamMode = mode;
+  }
+  for (const key of [
+    'shardCount',
+    'streamRetentionHours',
+    'timelineRetentionDays',
+    'throttleRateLimit',
+    'throttleBurstLimit',
+    'logRetentionDays',
+  ]) {
+    const v = contextValue(scope, key);
+    if (v === undefined) continue;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0)
+      throw new Error(`cdp:${key} must be a positive number, got ${String(v)}`);
+    out[key] = n;
+  }
+  const removal = contextValue(scope, 'removalPolicy');
+  if (removal !== undefined) {
+    if (removal !== 'retain' && removal !== 'destroy')
+      throw new Error(`cdp:removalPolicy must be retain or destroy, got ${String(removal)}`);
+    out.removalPolicy = removal === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+  }
+  const origins = contextValue(scope, 'corsOrigins');
+  if (origins !== undefined)
+    out.corsOrigins = Array.isArray(origins) ? origins.map(String) : String(origins).split(',');
+  return out as Partial<CdpSettings>;
+}

@@ -1,0 +1,39 @@
+import type { Stack } from 'aws-cdk-lib';
+import { NagSuppressions } from './shared/nag.js';
+
+/**
+ * Every cdk-nag AwsSolutions finding we accept stack-wide, each with its reason, in one place so a
+ * reviewer can read the whole list of exceptions at once. Findings specific to one resource are
+ * suppressed next to that resource, also with a reason.
+ */
+export function applyNagSuppressions(stack: Stack): void {
+  NagSuppressions.addStackSuppressions(stack, [
+    {
+      id: 'AwsSolutions-IAM4',
+      reason:
+        'Lambda functions use AWSLambdaBasicExecutionRole (CloudWatch Logs only) as AWS recommends; it grants no data access.',
+      appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole'],
+    },
+    {
+      id: 'AwsSolutions-L1',
+      reason:
+        'Functions run Node.js 22, the runtime this CDP is built and tested for; upgrades are deliberate.',
+    },
+    {
+      id: 'AwsSolutions-IAM5',
+      reason:
+        'KMS grants from CDK use the GenerateDataKey*/ReEncrypt* action families on the one data key (a single key ARN, not a wildcard resource); X-Ray PutTraceSegments/PutTelemetryRecords only support Resource "*"; table grants include "<table>/index/*" so queries can use the table\'s own GSIs.',
+      appliesTo: [
+        'Action::kms:GenerateDataKey*',
+        'Action::kms:ReEncrypt*',
+        'Resource::*',
+        { regex: '/^Resource::<Store(Profiles|Control)Table[0-9A-F]+\\.Arn>/index/\\*$/g' },
+      ],
+    },
+    {
+      id: 'AwsSolutions-KDS3',
+      reason:
+        'The events stream carries personal data, so it is encrypted with the customer-managed data key on purpose.',
+    },
+  ]);
+}

@@ -1,0 +1,80 @@
+import type { RemovalPolicy } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import { Construct } from 'constructs';
+import {
+  CONTROL_TABLE,
+  type KeyAttribute,
+  PROFILES_TABLE,
+  type TableDefinition,
+} from '../../resources/tables.js';
+
+export interface ProfileStoreProps {
+  readonly encryptionKey: kms.IKey;
+  readonly removalPolicy: RemovalPolicy;
+}
+
+const attribute = (k: KeyAttribute): dynamodb.Attribute => ({
+  name: k.name,
+  type: k.type === 'S' ? dynamodb.AttributeType.STRING : dynamodb.AttributeType.NUMBER,
+});
+
+/** Builds a table from its shared definition: on-demand, CMK-encrypted, PITR on, TTL on. */
+function tableFrom(scope: Construct, def: TableDefinition, props: ProfileStoreProps): dynamodb.Table {
+  const table = new dynamodb.Table(scope, def.id, {
+    partitionKey: attribute(def.partitionKey),
+    sortKey: attribute(def.sortKey),
+    billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+    encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+    encryptionKey: props.encryptionKey,
+    pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+    timeToLiveAttribute: def.ttlAttribute,
+    deletionProtection: true,
+    removalPolicy: props.removalPolicy,
+  });
+  for (const index of def.globalSecondaryIndexes) {
+    table.addGlobalSecondaryIndex({
+      indexName: index.indexName,
+      partitionKey: attribute(index.partitionKey),
+      sortKey: index.sortKey ? attribute(index.sortKey) : undefined,
+      projectionType: dynamodb.ProjectionType.ALL,
+    });
+  }
+  return table;
+}
+
+/** The profiles table (everything about a person) and the control table (the platform's own state). */
+export class ProfileStore extends Construct {
+  readonly profiles: dynamodb.Table;
+  readonly control: dynamodb.Table;
+
+  constructor(scope: Construct, id: string, props: ProfileStoreProps) {
+    super(scope, id);
+    this.profiles = tableFrom(this, PROFILES_TABLE, props);
+    this.control = tableFrom(this, CONTROL_TABLE, props);
+  }
+
+  environment(): Record<string, string> {
+    return {
+      [PROFILES_TABLE.envVar]: this.profiles.tableName,
+      [CONTROL_TABLE.envVar]: this.control.tableName,
+    };
+  }
+
+  grantProfilesReadWrite(grantee: iam.IGrantable): void {
+    this.profiles.grantReadWriteData(grantee);
+  }
+
+  grantProfilesRead(grantee: iam.IGrantable): void {
+    this.profiles.grantReadData(grantee);
+  }
+
+  grantControlRead(grantee: iam.IGrantable): void {
+    this.control.grantReadData(grantee);
+  }
+
+  grantControlReadWrite(grantee: iam.IGrantable): void {
+    this.control.grantReadWriteData(grantee);
+  }
+}

@@ -1,0 +1,108 @@
+import {
+  CreateTableCommand,
+  type DynamoDBClient,
+  ResourceInUseException,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
+import {
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+  type KinesisClient,
+  ResourceInUseException as StreamInUse,
+} from '@aws-sdk/client-kinesis';
+import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import { BUCKETS } from '../resources/buckets.js';
+import { STREAMS } from '../resources/streams.js';
+import { TABLES, type TableDefinition } from '../resources/tables.js';
+
+/**
+ * Creates every table, stream and bucket the CDK stack defines, from the same definitions, so local
+ * and cloud resources have the same keys, indexes and TTL attributes. Idempotent across restarts.
+ */
+export async function bootstrapResources(clients: {
+  dynamodb: DynamoDBClient;
+  kinesis: KinesisClient;
+  s3: S3Client;
+}): Promise<void> {
+  await Promise.all([
+    ...TABLES.map((t) => createTable(clients.dynamodb, t)),
+    ...STREAMS.map(async (s) => {
+      try {
+        await clients.kinesis.send(
+          new CreateStreamCommand({ StreamName: s.localName, ShardCount: s.localShardCount }),
+        );
+      } catch (err) {
+        if (!(err instanceof StreamInUse)) throw err;
+      }
+      await waitForStream(clients.kinesis, s.localName);
+    }),
+    ...BUCKETS.map(async (b) => {
+      try {
+        await clients.s3.send(new CreateBucketCommand({ Bucket: b.localName }));
+      } catch (err) {
+        const name = (err as Error).name;
+        if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw err;
+      }
+    }),
+  ]);
+}
+
+async function createTable(ddb: DynamoDBClient, t: TableDefinition): Promise<void> {
+  const attributes = new Map<string, 'S' | 'N'>();
+  for (const key of [
+    t.partitionKey,
+    t.sortKey,
+    ...t.globalSecondaryIndexes.flatMap((i) => [i.partitionKey, i.sortKey]),
+  ]) {
+    if (key) attributes.set(key.name, key.type);
+  }
+  try {
+    await ddb.send(
+      new CreateTableCommand({
+        TableName: t.localName,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [...attributes].map(([AttributeName, AttributeType]) => ({
+          AttributeName,
+          AttributeType,
+        })),
+        KeySchema: [
+          { AttributeName: t.partitionKey.name, KeyType: 'HASH' },
+          { AttributeName: t.sortKey.name, KeyType: 'RANGE' },
+        ],
+        GlobalSecondaryIndexes: t.globalSecondaryIndexes.map((i) => ({
+          IndexName: i.indexName,
+          KeySchema: [
+            { AttributeName: i.partitionKey.name, KeyType: 'HASH' as const },
+            ...(i.sortKey ? [{ AttributeName: i.sortKey.name, KeyType: 'RANGE' as const }] : []),
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        })),
+      }),
+    );
+  } catch (err) {
+    if (!(err instanceof ResourceInUseException)) throw err;
+    return;
+  }
+  // dynalite accepts the TTL setting (it does not expire items; DynamoDB's own TTL is best-effort too).
+  try {
+    await ddb.send(
+      new UpdateTimeToLiveCommand({
+        TableName: t.localName,
+        TimeToLiveSpecification: { AttributeName: t.ttlAttribute, Enabled: true },
+      }),
+    );
+  } catch {
+    // Older dynalite builds do not implement UpdateTimeToLive; readers treat expired items as absent.
+  }
+}
+
+async function waitForStream(kinesis: KinesisClient, name: string): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const { StreamDescriptionSummary } = await kinesis.send(
+      new DescribeStreamSummaryCommand({ StreamName: name }),
+    );
+    if (StreamDescriptionSummary?.StreamStatus === 'ACTIVE') return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`stream ${name} did not become ACTIVE`);
+}

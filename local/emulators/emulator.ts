@@ -1,0 +1,135 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, waitForPort } from './ports.js';
+
+const require = createRequire(import.meta.url);
+const GUARD = join(dirname(fileURLToPath(import.meta.url)), 'guard.cjs');
+
+/** A running AWS-compatible server in a child process, listening on 127.0.0.1. */
+export interface Emulator {
+  readonly name: string;
+  readonly endpoint: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+interface LaunchSpec {
+  readonly name: string;
+  readonly script: string;
+  readonly args: readonly string[];
+  readonly cwd?: string;
+  readonly env?: Record<string, string>;
+  readonly port: number;
+}
+
+/**
+ * Emulators run as child processes so their CPU work does not compete with the handlers' event loop
+ * and a crash in one cannot take the runtime down with it.
+ */
+async function launch(spec: LaunchSpec, logFile: string): Promise<Emulator> {
+  const { openSync } = await import('node:fs');
+  const out = openSync(logFile, 'a');
+  const child: ChildProcess = spawn(process.execPath, ['-r', GUARD, spec.script, ...spec.args], {
+    cwd: spec.cwd,
+    env: { ...process.env, ...spec.env, CDP_PARENT_PID: String(process.pid) },
+    stdio: ['ignore', out, out],
+  });
+  let exited = false;
+  child.once('exit', () => {
+    exited = true;
+  });
+  try {
+    await waitForPort(spec.port, 30_000, () => !exited);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw new Error(`${spec.name} failed to start: ${(err as Error).message} (see ${logFile})`);
+  }
+  return {
+    name: spec.name,
+    port: spec.port,
+    endpoint: `http://127.0.0.1:${spec.port}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (exited) return resolve();
+        const timer = setTimeout(() => child.kill('SIGKILL'), 3_000);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+function packageDir(name: string): string {
+  return dirname(require.resolve(`${name}/package.json`));
+}
+
+/** dynalite, persisted with LevelDB under `dataDir` (or in memory when dataDir is undefined). */
+export async function startDynalite(dataDir: string | undefined, logDir: string): Promise<Emulator> {
+  const port = await freePort();
+  const args = [
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--createTableMs',
+    '0',
+    '--deleteTableMs',
+    '0',
+    '--updateTableMs',
+    '0',
+  ];
+  if (dataDir) {
+    mkdirSync(dataDir, { recursive: true });
+    args.push('--path', dataDir);
+  }
+  return launch(
+    { name: 'dynalite', script: join(packageDir('dynalite'), 'cli.js'), args, port },
+    join(logDir, 'dynalite.log'),
+  );
+}
+
+/** kinesis-local (kinesis-mock); it reads server.json from its package folder, so that is its cwd. */
+export async function startKinesis(dataDir: string | undefined, logDir: string): Promise<Emulator> {
+  const [port, tlsPort] = [await freePort(), await freePort()];
+  const env: Record<string, string> = {
+    KINESIS_MOCK_PLAIN_PORT: String(port),
+    KINESIS_MOCK_TLS_PORT: String(tlsPort),
+    CREATE_STREAM_DURATION: '0ms',
+    DELETE_STREAM_DURATION: '0ms',
+    LOG_LEVEL: 'WARN',
+    SHOULD_PERSIST_DATA: dataDir ? 'true' : 'false',
+    PERSIST_INTERVAL: '1s',
+  };
+  if (dataDir) {
+    mkdirSync(dataDir, { recursive: true });
+    env.PERSIST_PATH = dataDir;
+  }
+  const dir = packageDir('kinesis-local');
+  return launch(
+    { name: 'kinesis-local', script: join(dir, 'main.js'), args: [], cwd: dir, env, port },
+    join(logDir, 'kinesis.log'),
+  );
+}
+
+/** s3rver, storing objects as files under `dataDir`. */
+export async function startS3rver(dataDir: string, logDir: string): Promise<Emulator> {
+  const port = await freePort();
+  mkdirSync(dataDir, { recursive: true });
+  const script = join(packageDir('s3rver'), 'bin', 's3rver.js');
+  const args = [
+    '--address',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--directory',
+    dataDir,
+    '--silent',
+    '--no-vhost-buckets',
+  ];
+  return launch({ name: 's3rver', script, args, port }, join(logDir, 's3rver.log'));
+}

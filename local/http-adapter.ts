@@ -1,0 +1,188 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from 'aws-lambda';
+import type { RouteDefinition } from '../resources/functions/index.js';
+import { lambdaContext } from './lambda-context.js';
+
+export type HttpHandler = (
+  event: APIGatewayProxyEventV2,
+  context: unknown,
+) => Promise<APIGatewayProxyResultV2>;
+
+interface CompiledRoute {
+  readonly route: RouteDefinition;
+  readonly pattern: RegExp;
+  readonly params: readonly string[];
+}
+
+/** `/v1/profiles/{id}/events` -> a regex with named path parameters, as API Gateway matches them. */
+function compile(route: RouteDefinition): CompiledRoute {
+  const params: string[] = [];
+  const source = route.path
+    .split('/')
+    .map((segment) => {
+      const greedy = /^\{(\w+)\+\}$/.exec(segment);
+      if (greedy) {
+        params.push(greedy[1]!);
+        return '(.+)';
+      }
+      const param = /^\{(\w+)\}$/.exec(segment);
+      if (param) {
+        params.push(param[1]!);
+        return '([^/]+)';
+      }
+      return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    })
+    .join('/');
+  return { route, pattern: new RegExp(`^${source}$`), params };
+}
+
+/** Text bodies pass as-is; anything compressed or binary is base64-encoded, as API Gateway does. */
+function isTextBody(headers: IncomingMessage['headers']): boolean {
+  if (headers['content-encoding']) return false;
+  const type = headers['content-type'] ?? '';
+  return type === '' || /^(text\/|application\/(json|x-www-form-urlencoded|.*\+json))/i.test(type);
+}
+
+export interface HttpAdapterOptions {
+  readonly routes: readonly RouteDefinition[];
+  readonly handlerFor: (functionId: string) => Promise<HttpHandler>;
+  /** Admin routes are IAM-authorized on AWS; locally a bearer admin key stands in for SigV4. */
+  readonly adminKey: string;
+  /** Origins the ingest API answers CORS preflights for (API Gateway's CORS configuration on AWS). */
+  readonly corsOrigins: readonly string[];
+}
+
+/**
+ * Turns Node HTTP requests into API Gateway HTTP API (payload format 2.0) events for the same handler
+ * modules Lambda runs, and their results back into HTTP responses.
+ */
+export function createHttpAdapter(options: HttpAdapterOptions) {
+  const compiled = options.routes.map(compile);
+
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const method = (req.method ?? 'GET').toUpperCase();
+
+    if (method === 'OPTIONS') return preflight(req, res, options.corsOrigins);
+
+    const candidates = compiled.filter((c) => c.pattern.test(url.pathname));
+    const match = candidates.find((c) => c.route.method === method);
+    if (!match) {
+      return send(res, candidates.length ? 405 : 404, {
+        message: candidates.length ? 'Method Not Allowed' : 'Not Found',
+      });
+    }
+    if (match.route.auth === 'admin' && req.headers.authorization !== `Bearer ${options.adminKey}`) {
+      return send(res, 403, { message: 'Forbidden: admin APIs need Authorization: Bearer <adminKey>' });
+    }
+
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const raw = Buffer.concat(chunks);
+    const text = isTextBody(req.headers);
+
+    const values = match.pattern.exec(url.pathname)!.slice(1);
+    const pathParameters = Object.fromEntries(
+      match.params.map((p, i) => [p, decodeURIComponent(values[i]!)]),
+    );
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
+    }
+    const now = new Date();
+    const routeKey = `${match.route.method} ${match.route.path}`;
+    const event: APIGatewayProxyEventV2 = {
+      version: '2.0',
+      routeKey,
+      rawPath: url.pathname,
+      rawQueryString: url.search.slice(1),
+      headers,
+      queryStringParameters: url.search ? Object.fromEntries(url.searchParams) : undefined,
+      pathParameters: match.params.length ? pathParameters : undefined,
+      requestContext: {
+        accountId: '000000000000',
+        apiId: 'local',
+        domainName: req.headers.host ?? '127.0.0.1',
+        domainPrefix: 'local',
+        http: {
+          method,
+          path: url.pathname,
+          protocol: `HTTP/${req.httpVersion}`,
+          sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+          userAgent: req.headers['user-agent'] ?? '',
+        },
+        requestId: randomUUID(),
+        routeKey,
+        stage: '$default',
+        time: now.toUTCString(),
+        timeEpoch: now.getTime(),
+        ...(match.route.auth === 'admin'
+          ? {
+              authorizer: {
+                iam: { userArn: 'arn:aws:iam::000000000000:user/local-admin', userId: 'local-admin' },
+              },
+            }
+          : {}),
+      } as APIGatewayProxyEventV2['requestContext'],
+      body: raw.length ? (text ? raw.toString('utf8') : raw.toString('base64')) : undefined,
+      isBase64Encoded: raw.length > 0 && !text,
+    };
+
+    try {
+      const handler = await options.handlerFor(match.route.functionId);
+      const result = await handler(event, lambdaContext(match.route.functionId));
+      writeResult(res, result, corsHeaders(req, options.corsOrigins));
+    } catch (err) {
+      // What API Gateway answers when the integration fails.
+      console.error(`[local] ${match.route.functionId} failed:`, err);
+      send(res, 500, { message: 'Internal Server Error' });
+    }
+  };
+}
+
+function corsHeaders(req: IncomingMessage, origins: readonly string[]): Record<string, string> {
+  const origin = req.headers.origin;
+  if (!origin || !(origins.includes('*') || origins.includes(origin))) return {};
+  return { 'access-control-allow-origin': origins.includes('*') ? '*' : origin, vary: 'Origin' };
+}
+
+function preflight(req: IncomingMessage, res: ServerResponse, origins: readonly string[]): void {
+  const headers = corsHeaders(req, origins);
+  if (!headers['access-control-allow-origin']) {
+    res.writeHead(204).end();
+    return;
+  }
+  res
+    .writeHead(204, {
+      ...headers,
+      'access-control-allow-methods': 'GET,POST,PUT,DELETE,OPTIONS',
+      'access-control-allow-headers': 'authorization,content-type,content-encoding',
+      'access-control-max-age': '600',
+    })
+    .end();
+}
+
+function writeResult(
+  res: ServerResponse,
+  result: APIGatewayProxyResultV2,
+  extraHeaders: Record<string, string>,
+): void {
+  if (typeof result === 'string' || result === undefined || result === null) {
+    res.writeHead(200, { 'content-type': 'application/json', ...extraHeaders }).end(result ?? '');
+    return;
+  }
+  const structured = result as Exclude<APIGatewayProxyResultV2, string>;
+  const headers: Record<string, string> = { ...extraHeaders };
+  for (const [k, v] of Object.entries(structured.headers ?? {})) headers[k] = String(v);
+  const body = structured.body
+    ? Buffer.from(structured.body, structured.isBase64Encoded ? 'base64' : 'utf8')
+    : '';
+  res.writeHead(structured.statusCode ?? 200, headers);
+  if (structured.cookies?.length) res.setHeader('set-cookie', structured.cookies);
+  res.end(body);
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+}

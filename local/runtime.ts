@@ -1,0 +1,203 @@
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { S3Client } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { dynamoDbDocumentClient } from '../adapters/aws/clients.js';
+import { SourceStore } from '../adapters/dynamodb/source-store.js';
+import { FUNCTIONS, ROUTES, STREAM_CONSUMERS } from '../resources/functions/index.js';
+import { STREAMS } from '../resources/streams.js';
+import { CONTROL_TABLE } from '../resources/tables.js';
+import { bootstrapResources } from './bootstrap.js';
+import { type Emulator, startDynalite, startKinesis, startS3rver } from './emulators/emulator.js';
+import { localEnvironment } from './environment.js';
+import { createHttpAdapter, type HttpHandler } from './http-adapter.js';
+import { type BatchInfo, KinesisPoller, type StreamHandler } from './kinesis-poller.js';
+import './polyfills.js';
+
+export const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '..', '..');
+
+export interface LocalCdpOptions {
+  /** Where emulator data, checkpoints and keys live. */
+  readonly dataDir: string;
+  /** HTTP port on 127.0.0.1; 0 picks a free one. */
+  readonly port: number;
+  /** Wipe dataDir first. */
+  readonly reset?: boolean;
+  /** Keep DynamoDB and Kinesis data on disk (default true); tests may run them in memory. */
+  readonly persist?: boolean;
+}
+
+/** What `.cdp/local.json` holds, so scripts and tests can find a running CDP. */
+export interface LocalCdpInfo {
+  readonly apiUrl: string;
+  readonly writeKey: string;
+  readonly adminKey: string;
+  readonly dataDir: string;
+}
+
+export interface LocalCdp extends LocalCdpInfo {
+  readonly sourceId: string;
+  readonly endpoints: { dynamodb: string; kinesis: string; s3: string };
+  readonly env: Readonly<Record<string, string>>;
+  /** Emits `batch` (BatchInfo) after every stream handler invocation. */
+  readonly events: EventEmitter;
+  /** Resolves when every stream consumer has handled everything written so far. */
+  drain(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+interface SavedKeys {
+  sourceId: string;
+  writeKey: string;
+  adminKey: string;
+}
+
+/**
+ * Starts the whole CDP on this machine: emulators, resources from the shared definitions, the HTTP
+ * API and one poller per stream consumer, all invoking the same handler modules Lambda runs.
+ */
+export async function startLocalCdp(options: LocalCdpOptions): Promise<LocalCdp> {
+  const dataDir = resolve(options.dataDir);
+  if (options.reset) rmSync(dataDir, { recursive: true, force: true });
+  const logDir = join(dataDir, 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const persist = options.persist ?? true;
+
+  const emulators: Emulator[] = [];
+  const stopAll: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const fn of stopAll.reverse()) await fn().catch(() => undefined);
+    await Promise.allSettled(emulators.map((e) => e.stop()));
+  };
+
+  try {
+    const [dynalite, kinesis, s3rver] = await Promise.all([
+      startDynalite(persist ? join(dataDir, 'dynamodb') : undefined, logDir),
+      startKinesis(persist ? join(dataDir, 'kinesis') : undefined, logDir),
+      startS3rver(join(dataDir, 's3'), logDir),
+    ]);
+    emulators.push(dynalite, kinesis, s3rver);
+    const endpoints = { dynamodb: dynalite.endpoint, kinesis: kinesis.endpoint, s3: s3rver.endpoint };
+    const env = localEnvironment(endpoints, dataDir);
+    // Handlers read their configuration from process.env at import time, exactly as in Lambda.
+    Object.assign(process.env, env);
+
+    const credentials = { accessKeyId: env.AWS_ACCESS_KEY_ID!, secretAccessKey: env.AWS_SECRET_ACCESS_KEY! };
+    const clients = {
+      dynamodb: new DynamoDBClient({ region: 'us-east-1', endpoint: endpoints.dynamodb, credentials }),
+      kinesis: new KinesisClient({
+        region: 'us-east-1',
+        endpoint: endpoints.kinesis,
+        credentials,
+        requestHandler: new NodeHttpHandler(),
+      }),
+      s3: new S3Client({ region: 'us-east-1', endpoint: endpoints.s3, credentials, forcePathStyle: true }),
+    };
+    await bootstrapResources(clients);
+    const keys = await ensureKeys(
+      dataDir,
+      new SourceStore(dynamoDbDocumentClient(clients.dynamodb), CONTROL_TABLE.localName),
+    );
+
+    const modules = new Map<string, Promise<Record<string, unknown>>>();
+    const load = (functionId: string) => {
+      const fn = FUNCTIONS.find((f) => f.id === functionId);
+      if (!fn) throw new Error(`No function ${functionId}`);
+      if (!modules.has(functionId))
+        modules.set(functionId, import(pathToFileURL(join(REPO_ROOT, fn.entry)).href));
+      return modules
+        .get(functionId)!
+        .then((m) => m.handler as (event: unknown, context: unknown) => Promise<unknown>);
+    };
+
+    const corsOrigins = JSON.parse(env.CDP_CORS_ORIGINS ?? '["*"]') as string[];
+    const server = createServer(
+      createHttpAdapter({
+        routes: ROUTES,
+        adminKey: keys.adminKey,
+        corsOrigins,
+        handlerFor: (id) => load(id) as Promise<HttpHandler>,
+      }),
+    );
+    const port = await listen(server, options.port);
+    stopAll.push(() => new Promise<void>((r) => server.close(() => r())));
+    server.closeIdleConnections?.();
+
+    const events = new EventEmitter();
+    const pollers: KinesisPoller[] = [];
+    for (const consumer of STREAM_CONSUMERS) {
+      const stream = STREAMS.find((s) => s.id === consumer.streamId);
+      if (!stream) throw new Error(`Unknown stream ${consumer.streamId}`);
+      const poller = new KinesisPoller({
+        consumerId: consumer.functionId,
+        kinesis: clients.kinesis,
+        streamName: stream.localName,
+        handler: (await load(consumer.functionId)) as StreamHandler,
+        batchSize: consumer.batchSize,
+        retryAttempts: consumer.retryAttempts,
+        checkpointFile: join(dataDir, 'checkpoints', `${consumer.functionId}.json`),
+        dlqFile: join(dataDir, 'dlq', `${consumer.functionId}.jsonl`),
+        onBatch: (info: BatchInfo) => events.emit('batch', info),
+      });
+      await poller.start();
+      pollers.push(poller);
+      stopAll.push(() => poller.stop());
+    }
+
+    const info: LocalCdpInfo = {
+      apiUrl: `http://127.0.0.1:${port}`,
+      writeKey: keys.writeKey,
+      adminKey: keys.adminKey,
+      dataDir,
+    };
+    writeFileSync(join(dataDir, 'local.json'), `${JSON.stringify(info, null, 2)}\n`);
+
+    return {
+      ...info,
+      sourceId: keys.sourceId,
+      endpoints,
+      env,
+      events,
+      drain: async (timeoutMs?: number) => {
+        await Promise.all(pollers.map((p) => p.drain(timeoutMs)));
+      },
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** The local source's write key and the admin key survive restarts, like the data they guard. */
+async function ensureKeys(dataDir: string, sources: SourceStore): Promise<SavedKeys> {
+  const file = join(dataDir, 'keys.json');
+  if (existsSync(file)) {
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as SavedKeys;
+    if (await sources.authenticate(saved.writeKey)) return saved;
+  }
+  const { source, writeKey } = await sources.createSource('Local development');
+  const saved: SavedKeys = {
+    sourceId: source.sourceId,
+    writeKey,
+    adminKey: `ak_${randomBytes(24).toString('base64url')}`,
+  };
+  writeFileSync(file, JSON.stringify(saved, null, 2), { mode: 0o600 });
+  return saved;
+}
+
+function listen(server: Server, port: number): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      const address = server.address();
+      resolvePort(typeof address === 'object' && address ? address.port : port);
+    });
+  });
+}

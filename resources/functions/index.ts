@@ -1,0 +1,23 @@
+/**
+ * Every Lambda function, HTTP route and stream subscription of the CDP. The CDK stack builds them from
+ * these lists and the local runtime invokes the same entry modules from them.
+ */
+import { COLLECT_ROUTES, COLLECTOR_FUNCTION } from './collect.js';
+import { PROCESS_STREAM_CONSUMERS, PROFILE_PROCESSOR_FUNCTION } from './process.js';
+import type { FunctionDefinition, RouteDefinition, StreamConsumerDefinition } from './types.js';
+
+export * from './collect.js';
+export * from './process.js';
+export * from './types.js';
+
+export const FUNCTIONS: readonly FunctionDefinition[] = [COLLECTOR_FUNCTION, PROFILE_PROCESSOR_FUNCTION];
+
+export const ROUTES: readonly RouteDefinition[] = [...COLLECT_ROUTES];
+
+export const STREAM_CONSUMERS: readonly StreamConsumerDefinition[] = [...PROCESS_STREAM_CONSUMERS];
+
+export function functionById(id: string): FunctionDefinition {
+  const fn = FUNCTIONS.find((f) => f.id === id);
+  if (!fn) throw new Error(`Unknown function id ${id}`);
+  return fn;
+}

@@ -1,0 +1,5 @@
+export * from './buckets.js';
+export * from './env.js';
+export * from './functions/index.js';
+export * from './streams.js';
+export * from './tables.js';
