@@ -126,8 +126,13 @@ export async function startLocalCdp(options: LocalCdpOptions): Promise<LocalCdp>
       }),
     );
     const port = await listen(server, options.port);
-    stopAll.push(() => new Promise<void>((r) => server.close(() => r())));
-    server.closeIdleConnections?.();
+    stopAll.push(
+      () =>
+        new Promise<void>((r) => {
+          server.close(() => r());
+          server.closeAllConnections();
+        }),
+    );
 
     const events = new EventEmitter();
     const pollers: KinesisPoller[] = [];
