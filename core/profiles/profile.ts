@@ -45,3 +45,12 @@ export const TimelineEventSchema = z.object({
   properties: z.record(z.string(), z.unknown()).optional(),
 });
 export type TimelineEvent = z.infer<typeof TimelineEventSchema>;
+
+/**
+ * Called by the stream processor after a batch has changed profiles (stored state, merges applied), so
+ * later stages (real-time segment membership) can react within seconds. Implementations must be
+ * idempotent: a redelivered batch calls them again with the same profiles.
+ */
+export interface ProfileChangeListener {
+  profilesChanged(profiles: readonly Profile[], now: Date): Promise<void>;
+}

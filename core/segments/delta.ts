@@ -21,3 +21,12 @@ export const MembershipDeltaSchema = z.object({
   consent: z.record(z.string(), z.boolean()),
 });
 export type MembershipDelta = z.infer<typeof MembershipDeltaSchema>;
+
+/**
+ * Where segmentation hands membership deltas to activation. Batch runs and real-time evaluation both
+ * publish through it; activation provides the implementation (per-destination queues on AWS, the local
+ * queue locally). `publish` resolves only once every delta is durably handed over.
+ */
+export interface DeltaSink {
+  publish(deltas: readonly MembershipDelta[]): Promise<void>;
+}
