@@ -83,9 +83,19 @@ export class CdpStack extends Stack {
       corsOrigins: settings.corsOrigins,
       logRetentionDays,
       removalPolicy,
+      customDomain: settings.customDomain,
     });
 
     new CfnOutput(this, 'ApiUrl', { value: api.url, description: 'Ingest and admin API base URL' });
+    if (api.customDomain)
+      new CfnOutput(this, 'ApiDomainTarget', {
+        value: api.customDomain.regionalDomainName,
+        description: 'Point the custom domain (CNAME/alias) here',
+      });
+    new CfnOutput(this, 'ControlTableName', {
+      value: store.control.tableName,
+      description: 'For `npm run cdp -- sources ... --aws --table`',
+    });
     new CfnOutput(this, 'EventsStreamName', { value: events.stream.streamName });
     new CfnOutput(this, 'LakeBucketName', { value: lake.lakeBucket.bucketName });
   }

@@ -16,6 +16,8 @@ export interface CdpSettings {
   /** Allowed browser origins for the ingest API. */
   readonly corsOrigins: readonly string[];
   readonly logRetentionDays: number;
+  /** Optional custom domain for the API (`cdp:domainName` + `cdp:certificateArn`). */
+  readonly customDomain?: { readonly domainName: string; readonly certificateArn: string };
 }
 
 export const DEFAULT_SETTINGS: CdpSettings = {
@@ -67,5 +69,11 @@ export function settingsFromContext(scope: Construct): Partial<CdpSettings> {
   const origins = contextValue(scope, 'corsOrigins');
   if (origins !== undefined)
     out.corsOrigins = Array.isArray(origins) ? origins.map(String) : String(origins).split(',');
+  const domainName = contextValue(scope, 'domainName');
+  const certificateArn = contextValue(scope, 'certificateArn');
+  if ((domainName === undefined) !== (certificateArn === undefined))
+    throw new Error('cdp:domainName and cdp:certificateArn must be set together');
+  if (domainName !== undefined)
+    out.customDomain = { domainName: String(domainName), certificateArn: String(certificateArn) };
   return out as Partial<CdpSettings>;
 }

@@ -161,7 +161,8 @@ export async function startLocalCdp(options: LocalCdpOptions): Promise<LocalCdp>
       adminKey: keys.adminKey,
       dataDir,
     };
-    writeFileSync(join(dataDir, 'local.json'), `${JSON.stringify(info, null, 2)}\n`);
+    // Emulator endpoints too, so `npm run cdp` and `npm run query` can reach the running servers.
+    writeFileSync(join(dataDir, 'local.json'), `${JSON.stringify({ ...info, endpoints }, null, 2)}\n`);
 
     return {
       ...info,

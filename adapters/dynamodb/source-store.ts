@@ -1,10 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { generateWriteKey, hashWriteKey } from '../../core/collect/write-keys.js';
 
 /**
  * Sources and their write keys in the control table.
- *   pk = SRC#<sourceId>, sk = SOURCE            -> { name, createdAt }
+ *   pk = SRC#<sourceId>, sk = SOURCE            -> { name, createdAt, keyHash, revokedAt? }
  *   pk = KEY#<sha256(writeKey)>, sk = WRITE_KEY -> { sourceId, createdAt, revokedAt? }
  * The key item makes authentication one GetItem by hash; the raw key is never stored.
  */
@@ -12,6 +18,7 @@ export interface Source {
   readonly sourceId: string;
   readonly name: string;
   readonly createdAt: string;
+  readonly revokedAt?: string;
 }
 
 export interface WriteKeyRecord {
@@ -38,6 +45,7 @@ export class SourceStore {
           pk: `SRC#${source.sourceId}`,
           sk: 'SOURCE',
           ...source,
+          keyHash: hashWriteKey(writeKey),
           gsi1pk: 'SOURCES',
           gsi1sk: source.sourceId,
         },
@@ -70,5 +78,84 @@ export class SourceStore {
     const record = Item as WriteKeyRecord | undefined;
     if (!record || record.revokedAt) return undefined;
     return record.sourceId;
+  }
+
+  async listSources(): Promise<Source[]> {
+    const out: Source[] = [];
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.ddb.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: 'byLookup',
+          KeyConditionExpression: 'gsi1pk = :p',
+          ExpressionAttributeValues: { ':p': 'SOURCES' },
+          ExclusiveStartKey,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        out.push({
+          sourceId: item.sourceId as string,
+          name: item.name as string,
+          createdAt: item.createdAt as string,
+          ...(item.revokedAt ? { revokedAt: item.revokedAt as string } : {}),
+        });
+      }
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+    return out;
+  }
+
+  /** Revokes the source's write key; returns false for an unknown source. Idempotent. */
+  async revokeSource(sourceId: string, now = new Date()): Promise<boolean> {
+    const { Item } = await this.ddb.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: `SRC#${sourceId}`, sk: 'SOURCE' } }),
+    );
+    if (!Item) return false;
+    const revokedAt = now.toISOString();
+    // The key item first: once it is revoked the key stops working, whatever happens next.
+    await this.ddb.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: `KEY#${Item.keyHash as string}`, sk: 'WRITE_KEY' },
+        UpdateExpression: 'SET revokedAt = if_not_exists(revokedAt, :t)',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':t': revokedAt },
+      }),
+    );
+    await this.ddb.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: `SRC#${sourceId}`, sk: 'SOURCE' },
+        UpdateExpression: 'SET revokedAt = if_not_exists(revokedAt, :t)',
+        ExpressionAttributeValues: { ':t': revokedAt },
+      }),
+    );
+    return true;
+  }
+}
+
+/**
+ * Caches key lookups inside a warm Lambda so ingest costs no DynamoDB read per request. A revoked key
+ * keeps working for at most `ttlMs` on instances that cached it (60 s by default, documented); unknown
+ * keys are cached briefly so a flood of bad keys cannot turn into a flood of reads.
+ */
+export class CachedAuthenticator {
+  private readonly cache = new Map<string, { sourceId: string | undefined; expires: number }>();
+
+  constructor(
+    private readonly store: Pick<SourceStore, 'authenticate'>,
+    private readonly ttlMs = 60_000,
+    private readonly negativeTtlMs = 5_000,
+    private readonly maxEntries = 1_000,
+  ) {}
+
+  async authenticate(writeKey: string, now = Date.now()): Promise<string | undefined> {
+    const hit = this.cache.get(writeKey);
+    if (hit && hit.expires > now) return hit.sourceId;
+    const sourceId = await this.store.authenticate(writeKey);
+    if (this.cache.size >= this.maxEntries) this.cache.clear();
+    this.cache.set(writeKey, { sourceId, expires: now + (sourceId ? this.ttlMs : this.negativeTtlMs) });
+    return sourceId;
   }
 }

@@ -3,6 +3,7 @@ import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -18,6 +19,8 @@ export interface IngestApiProps {
   readonly corsOrigins: readonly string[];
   readonly logRetentionDays: number;
   readonly removalPolicy: RemovalPolicy;
+  /** Optional custom domain (e.g. `events.example.com`) with an ACM certificate in the stack's region. */
+  readonly customDomain?: { readonly domainName: string; readonly certificateArn: string };
 }
 
 /**
@@ -27,6 +30,7 @@ export interface IngestApiProps {
 export class IngestApi extends Construct {
   readonly api: apigw.HttpApi;
   readonly accessLogs: logs.LogGroup;
+  readonly customDomain?: apigw.DomainName;
 
   constructor(scope: Construct, id: string, props: IngestApiProps) {
     super(scope, id);
@@ -44,7 +48,7 @@ export class IngestApi extends Construct {
       retention: props.logRetentionDays as logs.RetentionDays,
       removalPolicy: props.removalPolicy,
     });
-    new apigw.HttpStage(this, 'DefaultStage', {
+    const stage = new apigw.HttpStage(this, 'DefaultStage', {
       httpApi: this.api,
       stageName: '$default',
       autoDeploy: true,
@@ -65,6 +69,20 @@ export class IngestApi extends Construct {
         ),
       },
     });
+
+    if (props.customDomain) {
+      const domain = new apigw.DomainName(this, 'Domain', {
+        domainName: props.customDomain.domainName,
+        certificate: acm.Certificate.fromCertificateArn(
+          this,
+          'Certificate',
+          props.customDomain.certificateArn,
+        ),
+        securityPolicy: apigw.SecurityPolicy.TLS_1_2,
+      });
+      new apigw.ApiMapping(this, 'Mapping', { api: this.api, domainName: domain, stage });
+      this.customDomain = domain;
+    }
 
     const integrations = new Map<string, HttpLambdaIntegration>();
     const iam = new HttpIamAuthorizer();

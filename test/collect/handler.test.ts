@@ -1,0 +1,138 @@
+import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { chunkRecords, EventStreamWriter } from '../../adapters/kinesis/event-stream.js';
+import { hashWriteKey } from '../../core/collect/write-keys.js';
+
+const kinesis = mockClient(KinesisClient);
+const dynamo = mockClient(DynamoDBDocumentClient);
+let handler: (e: APIGatewayProxyEventV2) => Promise<{ statusCode: number; body: string; headers?: unknown }>;
+
+const event = (body: unknown): APIGatewayProxyEventV2 =>
+  ({
+    rawPath: '/v1/batch',
+    headers: {
+      'content-type': 'application/json',
+      authorization: `Basic ${Buffer.from('wk_test:').toString('base64')}`,
+    },
+    body: JSON.stringify(body),
+    isBase64Encoded: false,
+  }) as unknown as APIGatewayProxyEventV2;
+
+const batch = (n: number) => ({
+  batch: Array.from({ length: n }, (_, i) => ({
+    type: 'track',
+    userId: `u${i}`,
+    event: 'E',
+    messageId: `m${i}`,
+  })),
+});
+
+beforeAll(async () => {
+  process.env.CDP_CONTROL_TABLE = 'control';
+  process.env.CDP_EVENTS_STREAM = 'events';
+  process.env.AWS_REGION = 'us-east-1';
+  process.env.AWS_ACCESS_KEY_ID = 'test';
+  process.env.AWS_SECRET_ACCESS_KEY = 'test';
+  ({ handler } = (await import('../../lambdas/collect/handler.js')) as unknown as {
+    handler: typeof handler;
+  });
+});
+
+beforeEach(() => {
+  kinesis.reset();
+  dynamo.reset();
+  dynamo
+    .on(GetCommand)
+    .callsFake((input: { Key: { pk: string } }) =>
+      input.Key.pk === `KEY#${hashWriteKey('wk_test')}` ? { Item: { sourceId: 'src-1' } } : {},
+    );
+});
+
+const sentIds = (call: number) =>
+  (kinesis.commandCalls(PutRecordsCommand)[call]!.args[0].input.Records ?? []).map(
+    (r) => (JSON.parse(Buffer.from(r.Data!).toString()) as { messageId: string }).messageId,
+  );
+
+describe('collector handler against a mocked stream', () => {
+  it('retries exactly the records PutRecords reported as failed', async () => {
+    kinesis
+      .on(PutRecordsCommand)
+      .resolvesOnce({
+        FailedRecordCount: 2,
+        Records: [
+          { SequenceNumber: '1', ShardId: 's' },
+          { ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: 'slow down' },
+          { SequenceNumber: '2', ShardId: 's' },
+          { ErrorCode: 'InternalFailure', ErrorMessage: 'oops' },
+        ],
+      })
+      .resolves({ FailedRecordCount: 0, Records: [{ SequenceNumber: '3' }, { SequenceNumber: '4' }] });
+    const res = await handler(event(batch(4)));
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body)).toEqual({ success: true });
+    expect(kinesis.commandCalls(PutRecordsCommand)).toHaveLength(2);
+    expect(sentIds(0)).toEqual(['m0', 'm1', 'm2', 'm3']);
+    expect(sentIds(1)).toEqual(['m1', 'm3']);
+    const second = kinesis.commandCalls(PutRecordsCommand)[1]!.args[0].input;
+    expect(second.Records!.map((r) => r.PartitionKey)).toEqual(['u1', 'u3']);
+  });
+
+  it('answers 503 with Retry-After, never 2xx, when records keep failing', async () => {
+    // m1 can never be written (its shard is saturated); m0 succeeds at once.
+    kinesis.on(PutRecordsCommand).callsFake((input: { Records: { Data: Uint8Array }[] }) => {
+      const entries = input.Records.map((r) =>
+        Buffer.from(r.Data).toString().includes('"m1"')
+          ? { ErrorCode: 'ProvisionedThroughputExceededException' }
+          : { SequenceNumber: '1' },
+      );
+      return { FailedRecordCount: entries.filter((e) => e.ErrorCode).length, Records: entries };
+    });
+    const res = await handler(event(batch(2)));
+    expect(res.statusCode).toBe(503);
+    expect(res.headers).toMatchObject({ 'retry-after': '2' });
+    expect(JSON.parse(res.body).error.code).toBe('unavailable');
+    // First call with both, then only the failing one on every retry.
+    const calls = kinesis.commandCalls(PutRecordsCommand);
+    expect(calls.length).toBe(4);
+    expect(calls.slice(1).every((c) => c.args[0].input.Records!.length === 1)).toBe(true);
+  });
+
+  it('rejects an unknown key with 401 before touching the stream', async () => {
+    const e = event(batch(1));
+    e.headers.authorization = `Basic ${Buffer.from('wk_other:').toString('base64')}`;
+    const res = await handler(e);
+    expect(res.statusCode).toBe(401);
+    expect(kinesis.commandCalls(PutRecordsCommand)).toHaveLength(0);
+  });
+});
+
+describe('PutRecords chunking', () => {
+  it('splits at 500 records and at 5 MB per request', () => {
+    const small = Array.from({ length: 1_201 }, (_, i) => ({
+      partitionKey: `p${i}`,
+      data: Buffer.alloc(10),
+    }));
+    expect(chunkRecords(small).map((c) => c.length)).toEqual([500, 500, 201]);
+    const big = Array.from({ length: 12 }, (_, i) => ({
+      partitionKey: `p${i}`,
+      data: Buffer.alloc(900_000),
+    }));
+    const chunks = chunkRecords(big);
+    expect(chunks.map((c) => c.length)).toEqual([5, 5, 2]);
+    expect(() => chunkRecords([{ partitionKey: 'p', data: Buffer.alloc(1_048_577) }])).toThrow(RangeError);
+  });
+
+  it('sends each chunk once when everything succeeds', async () => {
+    kinesis.on(PutRecordsCommand).resolves({ FailedRecordCount: 0, Records: [] });
+    const writer = new EventStreamWriter(new KinesisClient({ region: 'us-east-1' }), 'events');
+    await writer.put(
+      Array.from({ length: 501 }, (_, i) => ({ partitionKey: `p${i}`, data: Buffer.from('{}') })),
+    );
+    expect(kinesis.commandCalls(PutRecordsCommand).map((c) => c.args[0].input.Records!.length)).toEqual([
+      500, 1,
+    ]);
+  });
+});
