@@ -4,6 +4,7 @@ import { ENV } from '../resources/env.js';
 import {
   COLLECTOR_FUNCTION,
   PROCESS_STREAM_CONSUMERS,
+  PROFILE_API_FUNCTION,
   PROFILE_PROCESSOR_FUNCTION,
   ROUTES,
 } from '../resources/functions/index.js';
@@ -63,9 +64,11 @@ export class CdpStack extends Stack {
       ...store.environment(),
       ...lake.environment(),
       [ENV.timelineRetentionDays]: String(settings.timelineRetentionDays),
+      [ENV.dedupeWindowHours]: String(settings.dedupeWindowHours),
+      ...(settings.identity ? { [ENV.identityConfig]: JSON.stringify(settings.identity) } : {}),
     });
     store.grantProfilesReadWrite(processor);
-    store.grantControlRead(processor);
+    lake.grantLakeWrite(processor, 'quarantine/stage=process/');
     for (const consumer of PROCESS_STREAM_CONSUMERS) {
       new StreamSubscription(this, `${consumer.functionId}Subscription`, {
         consumer,
@@ -75,9 +78,13 @@ export class CdpStack extends Stack {
       });
     }
 
+    // Profiles
+    const profileApi = fn(PROFILE_API_FUNCTION, store.environment());
+    store.grantProfilesRead(profileApi);
+
     const api = new IngestApi(this, 'Ingest', {
       routes: ROUTES,
-      functions: { [COLLECTOR_FUNCTION.id]: collector },
+      functions: { [COLLECTOR_FUNCTION.id]: collector, [PROFILE_API_FUNCTION.id]: profileApi },
       throttleRateLimit: settings.throttleRateLimit,
       throttleBurstLimit: settings.throttleBurstLimit,
       corsOrigins: settings.corsOrigins,

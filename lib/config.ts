@@ -1,5 +1,6 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { IdentityConfigSchema } from '../core/identity/identifiers.js';
 
 /** Deployment choices, from stack props or `cdk.json` context (`cdp:*` keys). */
 export interface CdpSettings {
@@ -10,6 +11,13 @@ export interface CdpSettings {
   /** `retain` (default) keeps tables, buckets, streams and keys when the stack is deleted. */
   readonly removalPolicy: RemovalPolicy;
   readonly timelineRetentionDays: number;
+  /** Hours a messageId is remembered per source for dedupe. */
+  readonly dedupeWindowHours: number;
+  /**
+   * Identity resolution settings (merge limits per identifier type, blocked values, external id types,
+   * priority); see `IdentityConfigSchema`. Defaults: 1 user_id, 5 emails, unlimited anonymous ids.
+   */
+  readonly identity?: Record<string, unknown>;
   /** Ingest API stage throttling. */
   readonly throttleRateLimit: number;
   readonly throttleBurstLimit: number;
@@ -26,6 +34,7 @@ export const DEFAULT_SETTINGS: CdpSettings = {
   streamRetentionHours: 24,
   removalPolicy: RemovalPolicy.RETAIN,
   timelineRetentionDays: 90,
+  dedupeWindowHours: 24,
   throttleRateLimit: 5_000,
   throttleBurstLimit: 10_000,
   corsOrigins: ['*'],
@@ -49,6 +58,7 @@ export function settingsFromContext(scope: Construct): Partial<CdpSettings> {
     'shardCount',
     'streamRetentionHours',
     'timelineRetentionDays',
+    'dedupeWindowHours',
     'throttleRateLimit',
     'throttleBurstLimit',
     'logRetentionDays',
@@ -69,6 +79,16 @@ export function settingsFromContext(scope: Construct): Partial<CdpSettings> {
   const origins = contextValue(scope, 'corsOrigins');
   if (origins !== undefined)
     out.corsOrigins = Array.isArray(origins) ? origins.map(String) : String(origins).split(',');
+  const identity = contextValue(scope, 'identity');
+  if (identity !== undefined) {
+    const parsed = typeof identity === 'string' ? (JSON.parse(identity) as unknown) : identity;
+    const result = IdentityConfigSchema.safeParse(parsed);
+    if (!result.success)
+      throw new Error(
+        `cdp:identity is invalid: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
+    out.identity = parsed as Record<string, unknown>;
+  }
   const domainName = contextValue(scope, 'domainName');
   const certificateArn = contextValue(scope, 'certificateArn');
   if ((domainName === undefined) !== (certificateArn === undefined))

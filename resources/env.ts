@@ -14,6 +14,10 @@ export const ENV = {
   corsOrigins: 'CDP_CORS_ORIGINS',
   /** Days events stay on a profile timeline before DynamoDB TTL removes them. */
   timelineRetentionDays: 'CDP_TIMELINE_RETENTION_DAYS',
+  /** Hours a messageId is remembered per source for dedupe (Segment's window is 24 h). */
+  dedupeWindowHours: 'CDP_DEDUPE_WINDOW_HOURS',
+  /** Optional JSON identity settings: merge limits, blocked values, external id types (IdentityConfigSchema). */
+  identityConfig: 'CDP_IDENTITY_CONFIG',
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];
@@ -44,6 +48,13 @@ export function loadConfig<S extends z.ZodObject>(
   }
   return result.data;
 }
+
+/** A positive whole number given as a string. */
+export const positiveInt = () =>
+  z
+    .string({ error: 'is required' })
+    .regex(/^[1-9][0-9]*$/, 'must be a positive whole number')
+    .transform(Number);
 
 /** A required, non-empty string variable. */
 export const requiredString = () => z.string({ error: 'is required' }).min(1, 'must not be empty');

@@ -1,18 +1,138 @@
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import { z } from 'zod';
+import { dynamoDbDocumentClient, s3Client } from '../../adapters/aws/clients.js';
+import { DynamoProfileStore } from '../../adapters/dynamodb/profile-store.js';
 import { createLogger } from '../../adapters/observability/logger.js';
+import { QuarantineWriter } from '../../adapters/s3/quarantine-writer.js';
 import { CollectedEventParser } from '../../core/events/schema.js';
+import { type IdentityConfig, IdentityConfigSchema } from '../../core/identity/identifiers.js';
+import type { QuarantineRecord } from '../../core/lake/quarantine.js';
+import { type CanonicalEvent, normalizeEvent } from '../../core/process/normalize.js';
+import { processBatch } from '../../core/process/pipeline.js';
+import { ENV, loadConfig, positiveInt, requiredString } from '../../resources/env.js';
+import { profileChangeListeners } from './listeners.js';
 
+const config = loadConfig(
+  z.object({
+    [ENV.profilesTable]: requiredString(),
+    [ENV.lakeBucket]: requiredString(),
+    [ENV.timelineRetentionDays]: positiveInt(),
+    [ENV.dedupeWindowHours]: positiveInt().optional(),
+    [ENV.identityConfig]: z
+      .string()
+      .optional()
+      .transform((v, ctx) => {
+        try {
+          return IdentityConfigSchema.parse(v ? JSON.parse(v) : {});
+        } catch (err) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `must be JSON matching the identity settings: ${(err as Error).message}`,
+          });
+          return z.NEVER;
+        }
+      }),
+  }),
+);
+const identityConfig: IdentityConfig = config[ENV.identityConfig];
 const logger = createLogger('profile-processor');
+const store = new DynamoProfileStore(dynamoDbDocumentClient(), config[ENV.profilesTable], {
+  timelineRetentionDays: config[ENV.timelineRetentionDays],
+  dedupeWindowHours: config[ENV.dedupeWindowHours] ?? 24,
+});
+const quarantine = new QuarantineWriter(s3Client(), config[ENV.lakeBucket]);
 
-/** Stream consumer: reads collected events from Kinesis. */
-export async function handler(event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> {
-  let valid = 0;
-  for (const record of event.Records) {
-    const parsed = CollectedEventParser.safeParse(
-      JSON.parse(Buffer.from(record.kinesis.data, 'base64').toString('utf8')),
-    );
-    if (parsed.success) valid += 1;
+type Parsed =
+  | { ok: true; event: CanonicalEvent }
+  | { ok: false; reason: string; details: string; messageId?: string; sourceId?: string };
+
+function parseRecord(data: Buffer): Parsed {
+  let json: unknown;
+  try {
+    json = JSON.parse(data.toString('utf8'));
+  } catch {
+    return { ok: false, reason: 'invalid_json', details: 'The record is not valid JSON' };
   }
-  logger.info('batch processed', { records: event.Records.length, valid });
-  return { batchItemFailures: [] };
+  const ids = json as { messageId?: unknown; sourceId?: unknown };
+  const origin = {
+    ...(typeof ids.messageId === 'string' ? { messageId: ids.messageId } : {}),
+    ...(typeof ids.sourceId === 'string' ? { sourceId: ids.sourceId } : {}),
+  };
+  const parsed = CollectedEventParser.safeParse(json);
+  if (!parsed.success) {
+    const details = parsed.error.issues
+      .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+      .join('; ');
+    return { ok: false, reason: 'schema_validation', details, ...origin };
+  }
+  const event = normalizeEvent(parsed.data, identityConfig);
+  if (event.identities.length === 0)
+    return {
+      ok: false,
+      reason: 'no_usable_identifier',
+      details: 'Every identifier is empty or on the block list',
+      ...origin,
+    };
+  return { ok: true, event };
+}
+
+/**
+ * Kinesis consumer: validate, normalise and enrich each record, then resolve identities and update
+ * profiles for the whole batch. Records that can never be processed are quarantined with the reason
+ * (they do not block the shard); a transient failure retries the batch, which is idempotent.
+ */
+export async function handler(event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> {
+  const now = new Date();
+  const events: CanonicalEvent[] = [];
+  const quarantined: QuarantineRecord[] = [];
+  for (const record of event.Records) {
+    const data = Buffer.from(record.kinesis.data, 'base64');
+    const parsed = parseRecord(data);
+    if (parsed.ok) events.push(parsed.event);
+    else
+      quarantined.push({
+        stage: 'process',
+        reason: parsed.reason,
+        details: parsed.details,
+        ...(parsed.messageId ? { messageId: parsed.messageId } : {}),
+        ...(parsed.sourceId ? { sourceId: parsed.sourceId } : {}),
+        quarantinedAt: now.toISOString(),
+        origin: `${record.eventSourceARN ?? ''}/${record.kinesis.sequenceNumber}`,
+        raw: record.kinesis.data,
+      });
+  }
+  try {
+    if (quarantined.length) {
+      const key = await quarantine.write(quarantined, now);
+      logger.warn('records quarantined', {
+        count: quarantined.length,
+        key,
+        reasons: [...new Set(quarantined.map((q) => q.reason))],
+      });
+    }
+    const result = await processBatch(
+      events,
+      { graph: store, dedupe: store, config: identityConfig, listeners: profileChangeListeners },
+      now,
+    );
+    logger.info('batch processed', {
+      records: event.Records.length,
+      applied: result.applied,
+      duplicates: result.duplicates,
+      merges: result.merges,
+      blockedMerges: result.blockedMerges,
+      attempts: result.attempts,
+      quarantined: quarantined.length,
+    });
+    return { batchItemFailures: [] };
+  } catch (err) {
+    // Transient (throttling, network, a race lost too often): the batch is retried from its first
+    // record; profiles skip what they already hold, so the retry is harmless.
+    logger.error('batch failed; it will be retried', {
+      errorName: (err as Error).name,
+      records: event.Records.length,
+    });
+    const first = event.Records[0];
+    return { batchItemFailures: first ? [{ itemIdentifier: first.kinesis.sequenceNumber }] : [] };
+  }
 }

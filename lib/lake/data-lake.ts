@@ -1,5 +1,5 @@
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
@@ -76,7 +76,13 @@ export class DataLake extends Construct {
     };
   }
 
+  /** PutObject under one prefix only (no multipart aborts, no reads), plus encrypting with the key. */
   grantLakeWrite(grantee: iam.IGrantable, prefix: string): void {
-    this.lakeBucket.grantPut(grantee, `${prefix}*`);
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:PutObject'],
+      resourceArns: [this.lakeBucket.arnForObjects(`${prefix}*`)],
+    });
+    this.lakeBucket.encryptionKey?.grantEncrypt(grantee);
   }
 }

@@ -4,15 +4,21 @@
  */
 import { COLLECT_ROUTES, COLLECTOR_FUNCTION } from './collect.js';
 import { PROCESS_STREAM_CONSUMERS, PROFILE_PROCESSOR_FUNCTION } from './process.js';
+import { PROFILE_API_FUNCTION, PROFILE_ROUTES } from './profiles.js';
 import type { FunctionDefinition, RouteDefinition, StreamConsumerDefinition } from './types.js';
 
 export * from './collect.js';
 export * from './process.js';
+export * from './profiles.js';
 export * from './types.js';
 
-export const FUNCTIONS: readonly FunctionDefinition[] = [COLLECTOR_FUNCTION, PROFILE_PROCESSOR_FUNCTION];
+export const FUNCTIONS: readonly FunctionDefinition[] = [
+  COLLECTOR_FUNCTION,
+  PROFILE_PROCESSOR_FUNCTION,
+  PROFILE_API_FUNCTION,
+];
 
-export const ROUTES: readonly RouteDefinition[] = [...COLLECT_ROUTES];
+export const ROUTES: readonly RouteDefinition[] = [...COLLECT_ROUTES, ...PROFILE_ROUTES];
 
 export const STREAM_CONSUMERS: readonly StreamConsumerDefinition[] = [...PROCESS_STREAM_CONSUMERS];
 

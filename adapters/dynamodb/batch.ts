@@ -1,0 +1,59 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BatchGetCommand, BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+export type Key = { pk: string; sk: string };
+export type Item = Record<string, unknown> & Key;
+
+/** Counts DynamoDB requests, so benchmarks can report requests per event. */
+export const requestCounter = { count: 0 };
+
+/** BatchGetItem in chunks of 100, retrying unprocessed keys with backoff. */
+export async function batchGet(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  keys: readonly Key[],
+): Promise<Item[]> {
+  const unique = [...new Map(keys.map((k) => [`${k.pk}\0${k.sk}`, k])).values()];
+  const out: Item[] = [];
+  for (let i = 0; i < unique.length; i += 100) {
+    let pending: Record<string, unknown>[] = unique.slice(i, i + 100);
+    for (let attempt = 0; pending.length; attempt++) {
+      if (attempt > 8) throw new Error(`BatchGetItem left ${pending.length} keys unprocessed`);
+      if (attempt) await sleep(Math.random() * 25 * 2 ** attempt);
+      requestCounter.count++;
+      const res = await ddb.send(
+        new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } }),
+      );
+      out.push(...((res.Responses?.[table] ?? []) as Item[]));
+      pending = (res.UnprocessedKeys?.[table]?.Keys ?? []) as Record<string, unknown>[];
+    }
+  }
+  return out;
+}
+
+/** BatchWriteItem (puts and deletes) in chunks of 25, retrying unprocessed items with backoff. */
+export async function batchWrite(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  requests: ReadonlyArray<{ put: Item } | { delete: Key }>,
+): Promise<void> {
+  // A batch may not name one key twice: the last write of a key wins, as sequential writes would.
+  const byKey = new Map<string, { put: Item } | { delete: Key }>();
+  for (const r of requests) {
+    const k = 'put' in r ? r.put : r.delete;
+    byKey.set(`${k.pk}\0${k.sk}`, r);
+  }
+  const all = [...byKey.values()].map((r) =>
+    'put' in r ? { PutRequest: { Item: r.put } } : { DeleteRequest: { Key: r.delete } },
+  );
+  for (let i = 0; i < all.length; i += 25) {
+    let pending: Record<string, unknown>[] = all.slice(i, i + 25);
+    for (let attempt = 0; pending.length; attempt++) {
+      if (attempt > 8) throw new Error(`BatchWriteItem left ${pending.length} items unprocessed`);
+      if (attempt) await sleep(Math.random() * 25 * 2 ** attempt);
+      requestCounter.count++;
+      const res = await ddb.send(new BatchWriteCommand({ RequestItems: { [table]: pending } }));
+      pending = (res.UnprocessedItems?.[table] ?? []) as Record<string, unknown>[];
+    }
+  }
+}

@@ -1,0 +1,153 @@
+import { type DynamoDBDocumentClient, GetCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  type Identity,
+  type Profile,
+  type TimelineEvent,
+  TimelineEventSchema,
+} from '../../core/profiles/profile.js';
+import { type ProfileState, toProfile } from '../../core/profiles/state.js';
+import type { Item } from './batch.js';
+import { keys } from './profile-keys.js';
+import { stateFromItem } from './profile-store.js';
+
+export interface Page<T> {
+  readonly items: T[];
+  readonly cursor?: string;
+}
+
+const encode = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+const decode = <T>(c: string | undefined): T | undefined => {
+  if (!c) return undefined;
+  try {
+    return JSON.parse(Buffer.from(c, 'base64url').toString('utf8')) as T;
+  } catch {
+    throw new RangeError('The cursor is not valid');
+  }
+};
+
+/**
+ * Read side of the profiles table, for the Profile API, segmentation and governance. Every read of a
+ * profile id follows `mergedInto` redirects to the surviving profile.
+ */
+export class ProfileReader {
+  constructor(
+    private readonly ddb: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  /** The live profile state for a profile id (following redirects), or undefined. */
+  async getState(profileId: string): Promise<ProfileState | undefined> {
+    let id = profileId;
+    for (let hops = 0; hops < 64; hops++) {
+      const { Item } = await this.ddb.send(
+        new GetCommand({ TableName: this.table, Key: keys.profile(id), ConsistentRead: true }),
+      );
+      if (!Item) return undefined;
+      if (!Item.mergedInto) return stateFromItem(Item as Item);
+      id = Item.mergedInto as string;
+    }
+    throw new Error(`Redirect chain too long at ${profileId}`);
+  }
+
+  async getProfile(profileId: string): Promise<Profile | undefined> {
+    const state = await this.getState(profileId);
+    return state && toProfile(state);
+  }
+
+  /** The profile id an identifier belongs to (before following redirects), or undefined. */
+  async resolveIdentity(type: string, value: string): Promise<string | undefined> {
+    const { Item } = await this.ddb.send(
+      new GetCommand({ TableName: this.table, Key: keys.identity({ type, value }), ConsistentRead: true }),
+    );
+    return Item?.profileId as string | undefined;
+  }
+
+  /** Profile id or `type:value` → live profile state. */
+  async find(ref: string | Identity): Promise<ProfileState | undefined> {
+    if (typeof ref === 'string') return this.getState(ref);
+    const id = await this.resolveIdentity(ref.type, ref.value);
+    return id ? this.getState(id) : undefined;
+  }
+
+  /**
+   * Timeline, newest first, across the profile and every profile merged into it (their events stay
+   * under their own keys). The cursor is the last (timestamp, messageId) returned.
+   */
+  async listTimeline(
+    state: ProfileState,
+    options: { limit?: number; cursor?: string } = {},
+  ): Promise<Page<TimelineEvent>> {
+    const limit = Math.min(Math.max(options.limit ?? 25, 1), 100);
+    const after = decode<string>(options.cursor);
+    const ids = [state.profileId, ...state.mergedFrom];
+    const lists = await Promise.all(
+      ids.map(async (id) => {
+        const res = await this.ddb.send(
+          new QueryCommand({
+            TableName: this.table,
+            KeyConditionExpression: after
+              ? 'pk = :pk AND sk BETWEEN :lo AND :hi'
+              : 'pk = :pk AND begins_with(sk, :ev)',
+            ExpressionAttributeValues: after
+              ? { ':pk': keys.profilePk(id), ':lo': 'EV#', ':hi': after }
+              : { ':pk': keys.profilePk(id), ':ev': 'EV#' },
+            ScanIndexForward: false,
+            Limit: limit + 1,
+          }),
+        );
+        return (res.Items ?? []).filter((i) => i.sk !== after);
+      }),
+    );
+    const seen = new Set<string>();
+    const merged = lists
+      .flat()
+      .sort((a, b) => ((a.sk as string) < (b.sk as string) ? 1 : -1))
+      .filter((i) => !seen.has(i.messageId as string) && seen.add(i.messageId as string));
+    const page = merged.slice(0, limit);
+    return {
+      items: page.map((i) => TimelineEventSchema.parse(i)),
+      ...(merged.length > limit ? { cursor: encode(page.at(-1)!.sk) } : {}),
+    };
+  }
+
+  async listMerges(state: ProfileState): Promise<Record<string, unknown>[]> {
+    const ids = [state.profileId, ...state.mergedFrom];
+    const lists = await Promise.all(
+      ids.map((id) =>
+        this.ddb.send(
+          new QueryCommand({
+            TableName: this.table,
+            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :m)',
+            ExpressionAttributeValues: { ':pk': keys.profilePk(id), ':m': 'MERGE#' },
+          }),
+        ),
+      ),
+    );
+    return lists
+      .flatMap((r) => r.Items ?? [])
+      .map(({ pk: _pk, sk: _sk, recordedAt: _r, ...rest }) => rest)
+      .sort((a, b) => ((a.at as string) < (b.at as string) ? -1 : 1));
+  }
+
+  /** Live profiles, one parallel-scan segment at a time (for batch segmentation and sweeps). */
+  async scanProfiles(
+    options: { segment?: number; totalSegments?: number; cursor?: string; limit?: number } = {},
+  ): Promise<Page<Profile>> {
+    const res = await this.ddb.send(
+      new ScanCommand({
+        TableName: this.table,
+        FilterExpression: 'sk = :s AND attribute_not_exists(mergedInto)',
+        ExpressionAttributeValues: { ':s': 'PROFILE' },
+        ...(options.totalSegments
+          ? { Segment: options.segment ?? 0, TotalSegments: options.totalSegments }
+          : {}),
+        ExclusiveStartKey: decode(options.cursor),
+        Limit: options.limit ?? 1000,
+      }),
+    );
+    return {
+      items: (res.Items ?? []).map((i) => toProfile(stateFromItem(i as Item))),
+      ...(res.LastEvaluatedKey ? { cursor: encode(res.LastEvaluatedKey) } : {}),
+    };
+  }
+}

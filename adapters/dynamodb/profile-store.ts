@@ -1,0 +1,245 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { GraphChanges, GraphSnapshot } from '../../core/identity/graph.js';
+import { identityKey } from '../../core/identity/identifiers.js';
+import { ConflictError, type DedupeStore, type GraphStore } from '../../core/identity/store.js';
+import type { Identity } from '../../core/profiles/profile.js';
+import { mergeInto, type ProfileState } from '../../core/profiles/state.js';
+import { batchGet, batchWrite, type Item, requestCounter } from './batch.js';
+import { keys } from './profile-keys.js';
+
+export interface ProfileStoreOptions {
+  readonly timelineRetentionDays: number;
+  /** Dedupe window for messageIds per source (Segment's is 24 h). */
+  readonly dedupeWindowHours: number;
+}
+
+const STATE_FIELDS = [
+  'profileId',
+  'traits',
+  'computed',
+  'consent',
+  'identities',
+  'createdAt',
+  'updatedAt',
+  'traitMeta',
+  'consentMeta',
+  'computedMeta',
+  'mergedFrom',
+  'recent',
+] as const;
+
+export function stateFromItem(item: Item): ProfileState {
+  const state = Object.fromEntries(STATE_FIELDS.map((f) => [f, item[f]])) as unknown as ProfileState;
+  state.mergedFrom ??= [];
+  state.recent ??= [];
+  state.traitMeta ??= {};
+  state.consentMeta ??= {};
+  state.computedMeta ??= {};
+  return state;
+}
+
+const conflict = (err: unknown) => {
+  if (
+    err instanceof ConditionalCheckFailedException ||
+    (err as Error).name === 'ConditionalCheckFailedException'
+  )
+    return new ConflictError((err as Error).message);
+  return err;
+};
+
+/**
+ * The identity graph and profiles on DynamoDB with conditional writes only (no transactions). Commit
+ * order keeps every crash point recoverable:
+ *  1. new identity nodes (conditional create: a concurrent creator makes us recompute)
+ *  2. timeline events and merge history (idempotent puts)
+ *  3. merged-away profiles become redirects, keeping their data (conditional on version)
+ *  4. surviving profiles (conditional on version, or on not existing)
+ *  5. re-pointed identity nodes (hints only; readers follow redirects)
+ * A crash between 3 and 4 leaves a redirect whose survivor lacks its data: `load` folds such a
+ * redirect into the survivor (it is not yet in `mergedFrom`), so the next commit repairs it.
+ */
+export class DynamoProfileStore implements GraphStore, DedupeStore {
+  constructor(
+    private readonly ddb: DynamoDBDocumentClient,
+    private readonly table: string,
+    private readonly options: ProfileStoreOptions,
+  ) {}
+
+  async load(identities: readonly Identity[]): Promise<GraphSnapshot> {
+    const nodeItems = await batchGet(this.ddb, this.table, identities.map(keys.identity));
+    const pointers = new Map<string, string>();
+    for (const item of nodeItems)
+      pointers.set(`${item.type as string}#${item.value as string}`, item.profileId as string);
+
+    const items = new Map<string, Item>();
+    let wanted = [...new Set(pointers.values())];
+    while (wanted.length) {
+      const loaded = await batchGet(this.ddb, this.table, wanted.map(keys.profile));
+      for (const item of loaded) items.set(item.profileId as string, item);
+      // Missing profiles (a node created just before a crash) are roots that do not exist yet.
+      wanted = [
+        ...new Set(
+          loaded
+            .map((i) => i.mergedInto as string | undefined)
+            .filter((id): id is string => !!id && !items.has(id)),
+        ),
+      ];
+    }
+    const rootOf = (id: string) => {
+      let root = id;
+      for (let hops = 0; items.get(root)?.mergedInto; hops++) {
+        if (hops > 64) throw new Error(`Redirect cycle at ${id}`);
+        root = items.get(root)!.mergedInto as string;
+      }
+      return root;
+    };
+
+    const nodes = new Map<string, string>();
+    const profiles = new Map<string, ProfileState>();
+    const versions = new Map<string, number>();
+    for (const [key, pointer] of pointers) {
+      const root = rootOf(pointer);
+      nodes.set(key, root);
+      const item = items.get(root);
+      if (item && !profiles.has(root)) {
+        profiles.set(root, stateFromItem(item));
+        versions.set(root, item.version as number);
+      }
+    }
+    // Repair: redirects whose data never reached their survivor.
+    for (const [id, item] of items) {
+      if (!item.mergedInto) continue;
+      const survivor = profiles.get(rootOf(id));
+      if (survivor && !survivor.mergedFrom.includes(id) && item.profileId)
+        mergeInto(survivor, stateFromItem(item), survivor.updatedAt);
+    }
+    return { nodes, profiles, versions };
+  }
+
+  async commit(changes: GraphChanges, now: Date): Promise<void> {
+    const ttl = Math.floor(now.getTime() / 1000) + this.options.timelineRetentionDays * 86_400;
+    for (const n of changes.nodes.filter((x) => x.isNew)) {
+      try {
+        requestCounter.count++;
+        await this.ddb.send(
+          new PutCommand({
+            TableName: this.table,
+            Item: this.nodeItem(n.identity, n.profileId),
+            ConditionExpression: 'attribute_not_exists(pk) OR profileId = :p',
+            ExpressionAttributeValues: { ':p': n.profileId },
+          }),
+        );
+      } catch (err) {
+        throw conflict(err);
+      }
+    }
+
+    await batchWrite(this.ddb, this.table, [
+      ...changes.timeline.map((t) => ({
+        put: {
+          ...keys.timeline(t.profileId, t.event.timestamp, t.event.messageId),
+          ...t.event,
+          profileId: t.profileId,
+          expiresAt: ttl,
+        },
+      })),
+      ...changes.merges.map((m) => ({
+        put: {
+          ...keys.merge(m.survivor, m.at, m.loser ?? `blocked-${m.messageId}`),
+          ...m,
+          recordedAt: now.toISOString(),
+        },
+      })),
+    ]);
+
+    for (const r of changes.redirects) {
+      try {
+        requestCounter.count++;
+        await this.ddb.send(
+          new UpdateCommand({
+            TableName: this.table,
+            Key: keys.profile(r.profileId),
+            UpdateExpression: 'SET mergedInto = :into, version = :next, mergedAt = :at',
+            ConditionExpression: 'version = :v AND attribute_not_exists(mergedInto)',
+            ExpressionAttributeValues: {
+              ':into': r.into,
+              ':next': r.expectedVersion + 1,
+              ':v': r.expectedVersion,
+              ':at': now.toISOString(),
+            },
+          }),
+        );
+      } catch (err) {
+        throw conflict(err);
+      }
+    }
+
+    for (const p of changes.profiles) {
+      const version = (p.expectedVersion ?? 0) + 1;
+      try {
+        requestCounter.count++;
+        await this.ddb.send(
+          new PutCommand({
+            TableName: this.table,
+            Item: {
+              ...keys.profile(p.state.profileId),
+              ...p.state,
+              version,
+              // "Everything about profile X" for governance sweeps.
+              gsi1pk: keys.profilePk(p.state.profileId),
+              gsi1sk: 'PROFILE',
+            },
+            ...(p.expectedVersion === undefined
+              ? { ConditionExpression: 'attribute_not_exists(pk)' }
+              : {
+                  ConditionExpression: 'version = :v',
+                  ExpressionAttributeValues: { ':v': p.expectedVersion },
+                }),
+          }),
+        );
+      } catch (err) {
+        throw conflict(err);
+      }
+    }
+
+    const repointed = changes.nodes.filter((x) => !x.isNew);
+    if (repointed.length)
+      await batchWrite(
+        this.ddb,
+        this.table,
+        repointed.map((n) => ({ put: this.nodeItem(n.identity, n.profileId) })),
+      );
+  }
+
+  private nodeItem(id: Identity, profileId: string): Item {
+    return {
+      ...keys.identity(id),
+      type: id.type,
+      value: id.value,
+      profileId,
+      gsi1pk: keys.profilePk(profileId),
+      gsi1sk: `ID#${identityKey(id)}`,
+    };
+  }
+
+  async seen(dedupeKeys: readonly string[]): Promise<Set<string>> {
+    const nowSec = Math.floor(Date.now() / 1000);
+    const found = await batchGet(this.ddb, this.table, dedupeKeys.map(keys.dedupe));
+    // TTL deletion is lazy on AWS: an expired marker is treated as absent.
+    return new Set(
+      found
+        .filter((i) => (i.expiresAt as number) > nowSec)
+        .map((i) => (i.pk as string).slice('DEDUPE#'.length)),
+    );
+  }
+
+  async mark(dedupeKeys: readonly string[], now: Date): Promise<void> {
+    const expiresAt = Math.floor(now.getTime() / 1000) + this.options.dedupeWindowHours * 3600;
+    await batchWrite(
+      this.ddb,
+      this.table,
+      dedupeKeys.map((k) => ({ put: { ...keys.dedupe(k), expiresAt } })),
+    );
+  }
+}

@@ -1,0 +1,204 @@
+import type { CanonicalEvent } from '../process/normalize.js';
+import type { Identity, TimelineEvent } from '../profiles/profile.js';
+import {
+  addIdentities,
+  applyEvent,
+  emptyProfile,
+  mergeInto,
+  type ProfileState,
+  toTimelineEvent,
+} from '../profiles/state.js';
+import { derivedProfileId, type IdentityConfig, identityKey, priorityOf } from './identifiers.js';
+
+/**
+ * What the store knows about the identifiers of a batch: each known identifier's root profile, and
+ * those root profiles with the version they were read at (absent for profiles that do not exist yet).
+ */
+export interface GraphSnapshot {
+  readonly nodes: ReadonlyMap<string, string>;
+  readonly profiles: ReadonlyMap<string, ProfileState>;
+  readonly versions: ReadonlyMap<string, number>;
+}
+
+export interface MergeRecord {
+  readonly survivor: string;
+  readonly loser?: string;
+  readonly at: string;
+  readonly messageId: string;
+  readonly decision: 'merged' | 'blocked';
+  /** For blocked merges: the limit that would have been broken, e.g. `user_id: at most 1`. */
+  readonly reason?: string;
+  /** Identifier types involved (types only: the history must not copy personal data around). */
+  readonly identifierTypes: readonly string[];
+}
+
+/** Everything a batch changes, for the store to persist with conditional writes. */
+export interface GraphChanges {
+  /** Root profiles to write; `expectedVersion` undefined means "must not exist yet". */
+  readonly profiles: ReadonlyArray<{ state: ProfileState; expectedVersion?: number }>;
+  /** Stored profiles merged away in this batch: they become redirects to `into`. */
+  readonly redirects: ReadonlyArray<{ profileId: string; into: string; expectedVersion: number }>;
+  /** Identity nodes to create (`isNew`) or re-point at their current root. */
+  readonly nodes: ReadonlyArray<{ identity: Identity; profileId: string; isNew: boolean }>;
+  readonly timeline: ReadonlyArray<{ profileId: string; event: TimelineEvent }>;
+  readonly merges: readonly MergeRecord[];
+  /** Events that changed a profile (not replays), with the root they ended in. */
+  readonly applied: ReadonlyArray<{ event: CanonicalEvent; profileId: string }>;
+}
+
+const clone = <T>(v: T): T => structuredClone(v);
+
+/**
+ * Identity resolution over a snapshot, in memory: union-find where a component is always named by the
+ * smallest derived profile id of its identifiers. Because "smallest id wins" is a total order and
+ * unions commute, every order of the same events ends with the same components and the same ids; the
+ * profile contents commute too (see `mergeInto`). Merge protection is the one order-dependent rule, as
+ * in Segment: whichever `user_id` a profile got first keeps it.
+ */
+export class IdentityGraph {
+  private readonly nodes = new Map<string, string>();
+  private readonly identities = new Map<string, Identity>();
+  private readonly profiles = new Map<string, ProfileState>();
+  private readonly parent = new Map<string, string>();
+  private readonly newNodes = new Set<string>();
+  private readonly touched = new Set<string>();
+  private readonly merges: MergeRecord[] = [];
+  private readonly applied: Array<{ event: CanonicalEvent; root: string }> = [];
+
+  constructor(
+    private readonly snapshot: GraphSnapshot,
+    private readonly config: IdentityConfig,
+    private readonly now: string,
+  ) {
+    for (const [k, v] of snapshot.nodes) this.nodes.set(k, v);
+    for (const [k, v] of snapshot.profiles) this.profiles.set(k, clone(v));
+  }
+
+  private find(id: string): string {
+    let root = id;
+    while (this.parent.has(root)) root = this.parent.get(root)!;
+    return root;
+  }
+
+  private profile(id: string): ProfileState {
+    let p = this.profiles.get(id);
+    if (!p) {
+      p = emptyProfile(id, this.now);
+      this.profiles.set(id, p);
+    }
+    return p;
+  }
+
+  private violation(ids: readonly Identity[]): string | undefined {
+    for (const [type, max] of Object.entries(this.config.limits)) {
+      const n = new Set(ids.filter((i) => i.type === type).map((i) => i.value)).size;
+      if (n > max) return `${type}: at most ${max}`;
+    }
+    return undefined;
+  }
+
+  private attach(root: string, ids: readonly Identity[]): void {
+    addIdentities(this.profile(root), ids);
+    for (const id of ids) {
+      const key = identityKey(id);
+      if (!this.nodes.has(key)) this.newNodes.add(key);
+      this.nodes.set(key, root);
+      this.identities.set(key, id);
+    }
+  }
+
+  /** Resolves the event's identifiers, merging or refusing to merge, and folds the event in. */
+  apply(event: CanonicalEvent): void {
+    const ids = event.identities;
+    if (ids.length === 0) throw new Error('An event needs at least one usable identifier');
+    const known = ids.filter((i) => this.nodes.has(identityKey(i)));
+    const unknown = ids.filter((i) => !this.nodes.has(identityKey(i)));
+    const roots = [...new Set(known.map((i) => this.find(this.nodes.get(identityKey(i))!)))];
+    const combined = [...roots.flatMap((r) => this.profile(r).identities), ...unknown];
+    const reason = this.violation(combined);
+
+    let target: string;
+    if (reason) {
+      const primary = [...ids].sort(
+        (a, b) => priorityOf(this.config, a.type) - priorityOf(this.config, b.type),
+      )[0]!;
+      const primaryKey = identityKey(primary);
+      target = this.nodes.has(primaryKey)
+        ? this.find(this.nodes.get(primaryKey)!)
+        : derivedProfileId(primary);
+      const fitting: Identity[] = [];
+      for (const id of unknown) {
+        if (!this.violation([...this.profile(target).identities, ...fitting, id])) fitting.push(id);
+      }
+      this.attach(target, fitting);
+      this.merges.push({
+        survivor: target,
+        at: event.timestamp,
+        messageId: event.messageId,
+        decision: 'blocked',
+        reason,
+        identifierTypes: [...new Set(ids.map((i) => i.type))].sort(),
+      });
+    } else {
+      const candidates = [...roots, ...unknown.map(derivedProfileId)];
+      target = candidates.reduce((a, b) => (b < a ? b : a));
+      const survivor = this.profile(target);
+      for (const r of roots) {
+        if (r === target) continue;
+        mergeInto(survivor, this.profile(r), this.now);
+        this.parent.set(r, target);
+        this.profiles.delete(r);
+        this.touched.delete(r);
+        this.merges.push({
+          survivor: target,
+          loser: r,
+          at: event.timestamp,
+          messageId: event.messageId,
+          decision: 'merged',
+          identifierTypes: [...new Set(ids.map((i) => i.type))].sort(),
+        });
+      }
+      this.attach(target, unknown);
+    }
+    this.touched.add(target);
+    if (applyEvent(this.profile(target), event, this.now)) this.applied.push({ event, root: target });
+  }
+
+  changes(): GraphChanges {
+    const roots = new Set([...this.touched].map((id) => this.find(id)));
+    const profiles = [...roots].map((id) => ({
+      state: this.profiles.get(id)!,
+      expectedVersion: this.snapshot.versions.get(id),
+    }));
+    const redirects = [...this.parent.keys()]
+      .filter((id) => this.snapshot.versions.has(id))
+      .map((id) => ({
+        profileId: id,
+        into: this.find(id),
+        expectedVersion: this.snapshot.versions.get(id)!,
+      }));
+    const nodes: Array<{ identity: Identity; profileId: string; isNew: boolean }> = [];
+    for (const [key, id] of this.nodes) {
+      const root = this.find(id);
+      const isNew = this.newNodes.has(key);
+      if (isNew || root !== this.snapshot.nodes.get(key)) {
+        const identity = this.identities.get(key) ?? identityFromKey(key);
+        nodes.push({ identity, profileId: root, isNew });
+      }
+    }
+    const applied = this.applied.map(({ event, root }) => ({ event, profileId: this.find(root) }));
+    return {
+      profiles,
+      redirects,
+      nodes,
+      timeline: applied.map(({ event, profileId }) => ({ profileId, event: toTimelineEvent(event) })),
+      merges: this.merges.map((m) => ({ ...m, survivor: this.find(m.survivor) })),
+      applied,
+    };
+  }
+}
+
+function identityFromKey(key: string): Identity {
+  const i = key.indexOf('#');
+  return { type: key.slice(0, i), value: key.slice(i + 1) };
+}

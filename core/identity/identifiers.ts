@@ -1,0 +1,65 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import type { Identity } from '../profiles/profile.js';
+
+/**
+ * Identifier rules: which ids a message carries, how they are normalised, which values are junk, and
+ * how many of each type one profile may hold (merge protection, as Segment's identity resolution
+ * settings). Pure configuration plus functions; the stream processor reads it once at cold start.
+ */
+export const IdentityConfigSchema = z.object({
+  /** Max identifiers of a type per profile; absent = unlimited. */
+  limits: z.record(z.string(), z.number().int().positive()).default({ user_id: 1, email: 5 }),
+  /** Values never used to link anyone (compared after normalisation, case-insensitive). */
+  blocked: z
+    .array(z.string())
+    .default([
+      'null',
+      'undefined',
+      'nil',
+      'none',
+      'n/a',
+      'unknown',
+      '0',
+      '-',
+      'test@test.com',
+      'test@example.com',
+    ]),
+  /** External id types taken from `context.externalIds` and from traits of the same name. */
+  externalIdTypes: z.array(z.string().regex(/^[a-z][a-z0-9_]*$/)).default([]),
+  /** Which identifier decides a blocked merge, highest first; types not listed rank last. */
+  priority: z.array(z.string()).default(['user_id', 'email', 'phone', 'anonymous_id']),
+  /** Country used to read phone numbers written without a `+country` prefix. */
+  defaultPhoneCountry: z.string().length(2).optional(),
+});
+export type IdentityConfig = z.infer<typeof IdentityConfigSchema>;
+
+export const DEFAULT_IDENTITY_CONFIG: IdentityConfig = IdentityConfigSchema.parse({});
+
+export const identityKey = (id: Identity) => `${id.type}#${id.value}`;
+
+/**
+ * A profile's id is derived from an identifier, never from arrival order; a component of the identity
+ * graph is named by the smallest derived id of its identifiers, so every order of events ends with the
+ * same profile id.
+ */
+export function derivedProfileId(id: Identity): string {
+  return `p_${createHash('sha256').update(`${id.type}:${id.value}`).digest('hex').slice(0, 24)}`;
+}
+
+export function isBlocked(config: IdentityConfig, id: Identity): boolean {
+  const v = id.value.trim().toLowerCase();
+  return v === '' || config.blocked.some((b) => b.toLowerCase() === v);
+}
+
+export function priorityOf(config: IdentityConfig, type: string): number {
+  const i = config.priority.indexOf(type);
+  return i === -1 ? config.priority.length : i;
+}
+
+/** Parses `type:value` (the Profile API and regulations address people this way). */
+export function parseIdentity(text: string): Identity | undefined {
+  const i = text.indexOf(':');
+  if (i <= 0 || i === text.length - 1) return undefined;
+  return { type: text.slice(0, i), value: text.slice(i + 1) };
+}

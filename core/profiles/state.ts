@@ -1,0 +1,168 @@
+import type { CanonicalEvent } from '../process/normalize.js';
+import type { ComputedTraits, Identity, Profile, TimelineEvent } from './profile.js';
+
+/**
+ * A profile as stored: the public Profile plus what makes updates order-independent and idempotent.
+ * - `traitMeta` / `consentMeta` / `computedMeta`: the (timestamp, messageId) that set each value, so the
+ *   latest event by event time wins whatever the arrival order (ties broken by messageId).
+ * - `recent`: message ids already applied, so replaying a batch after a partial commit changes nothing.
+ * - `mergedFrom`: every profile id folded into this one (timeline items stay under those ids).
+ */
+export type Stamp = readonly [timestamp: string, messageId: string];
+
+export interface ProfileState extends Profile {
+  traitMeta: Record<string, Stamp>;
+  consentMeta: Record<string, Stamp>;
+  computedMeta: { last_page?: Stamp; last_screen?: Stamp };
+  mergedFrom: string[];
+  recent: string[];
+}
+
+/** Enough to cover a replayed batch (the consumer's batch size) per profile. */
+export const RECENT_LIMIT = 500;
+
+const newer = (a: Stamp | undefined, b: Stamp): boolean =>
+  a === undefined || b[0] > a[0] || (b[0] === a[0] && b[1] > a[1]);
+
+export function emptyProfile(profileId: string, now: string): ProfileState {
+  return {
+    profileId,
+    traits: {},
+    computed: { first_seen: '', last_seen: '', event_counts: {}, total_revenue: 0, order_count: 0 },
+    consent: {},
+    identities: [],
+    createdAt: now,
+    updatedAt: now,
+    traitMeta: {},
+    consentMeta: {},
+    computedMeta: {},
+    mergedFrom: [],
+    recent: [],
+  };
+}
+
+export function addIdentities(state: ProfileState, ids: readonly Identity[]): void {
+  for (const id of ids) {
+    if (!state.identities.some((x) => x.type === id.type && x.value === id.value)) state.identities.push(id);
+  }
+  state.identities.sort((a, b) => (a.type + a.value < b.type + b.value ? -1 : 1));
+}
+
+/** The name event counts are kept under: the event name for track, the type otherwise. */
+export const countKey = (e: Pick<CanonicalEvent, 'type' | 'event'>) =>
+  e.type === 'track' ? e.event! : e.type;
+
+function revenueOf(e: CanonicalEvent): number {
+  const p = e.properties;
+  const value = p.revenue ?? p.total ?? p.value;
+  const n = typeof value === 'string' ? Number(value) : value;
+  return typeof n === 'number' && Number.isFinite(n) ? n : 0;
+}
+
+/**
+ * Folds one event into a profile. Returns false (and changes nothing) for an event already applied.
+ * Traits are top-level units: a nested object trait (e.g. `address`) is replaced as a whole by a newer
+ * one, never deep-merged, so a person's old street never survives next to a new city.
+ */
+export function applyEvent(state: ProfileState, e: CanonicalEvent, now: string): boolean {
+  if (state.recent.includes(e.messageId)) return false;
+  const stamp: Stamp = [e.timestamp, e.messageId];
+  for (const [key, value] of Object.entries(e.traits)) {
+    if (newer(state.traitMeta[key], stamp)) {
+      state.traits[key] = value;
+      state.traitMeta[key] = stamp;
+    }
+  }
+  for (const [category, granted] of Object.entries(e.consent ?? {})) {
+    if (newer(state.consentMeta[category], stamp)) {
+      state.consent[category] = granted;
+      state.consentMeta[category] = stamp;
+    }
+  }
+  const c = state.computed;
+  if (!c.first_seen || e.timestamp < c.first_seen) c.first_seen = e.timestamp;
+  if (!c.last_seen || e.timestamp > c.last_seen) c.last_seen = e.timestamp;
+  const key = countKey(e);
+  c.event_counts[key] = (c.event_counts[key] ?? 0) + 1;
+  if (e.type === 'track' && e.event === 'Order Completed') {
+    c.order_count += 1;
+    c.total_revenue = round(c.total_revenue + revenueOf(e));
+  }
+  if (e.type === 'page' && newer(state.computedMeta.last_page, stamp)) {
+    c.last_page = { ...(e.name ? { name: e.name } : {}), ...e.enrichment.page, at: e.timestamp };
+    state.computedMeta.last_page = stamp;
+  }
+  if (e.type === 'screen' && newer(state.computedMeta.last_screen, stamp)) {
+    c.last_screen = { ...(e.name ? { name: e.name } : {}), at: e.timestamp };
+    state.computedMeta.last_screen = stamp;
+  }
+  state.recent.push(e.messageId);
+  if (state.recent.length > RECENT_LIMIT) state.recent.splice(0, state.recent.length - RECENT_LIMIT);
+  state.updatedAt = now;
+  return true;
+}
+
+const round = (n: number) => Math.round(n * 1e6) / 1e6;
+
+/**
+ * Folds `loser` into `survivor` (survivor keeps its id). Commutative in content: latest-by-stamp for
+ * traits, consent and last page/screen; sums for counters; min/max for first/last seen.
+ */
+export function mergeInto(survivor: ProfileState, loser: ProfileState, now: string): void {
+  for (const [key, stamp] of Object.entries(loser.traitMeta)) {
+    if (newer(survivor.traitMeta[key], stamp)) {
+      survivor.traits[key] = loser.traits[key];
+      survivor.traitMeta[key] = stamp;
+    }
+  }
+  for (const [key, stamp] of Object.entries(loser.consentMeta)) {
+    if (newer(survivor.consentMeta[key], stamp)) {
+      survivor.consent[key] = loser.consent[key]!;
+      survivor.consentMeta[key] = stamp;
+    }
+  }
+  const s = survivor.computed;
+  const l = loser.computed;
+  if (l.first_seen && (!s.first_seen || l.first_seen < s.first_seen)) s.first_seen = l.first_seen;
+  if (l.last_seen > s.last_seen) s.last_seen = l.last_seen;
+  for (const [k, n] of Object.entries(l.event_counts)) s.event_counts[k] = (s.event_counts[k] ?? 0) + n;
+  s.total_revenue = round(s.total_revenue + l.total_revenue);
+  s.order_count += l.order_count;
+  for (const field of ['last_page', 'last_screen'] as const) {
+    const stamp = loser.computedMeta[field];
+    if (stamp && newer(survivor.computedMeta[field], stamp)) {
+      s[field] = l[field];
+      survivor.computedMeta[field] = stamp;
+    }
+  }
+  addIdentities(survivor, loser.identities);
+  survivor.mergedFrom = [...new Set([...survivor.mergedFrom, ...loser.mergedFrom, loser.profileId])].sort();
+  survivor.recent = [...new Set([...survivor.recent, ...loser.recent])].slice(-RECENT_LIMIT);
+  if (loser.createdAt < survivor.createdAt) survivor.createdAt = loser.createdAt;
+  survivor.updatedAt = now;
+}
+
+/** The public view of a stored profile (what the Profile API and later stages read). */
+export function toProfile(state: ProfileState): Profile {
+  const { profileId, traits, computed, consent, identities, createdAt, updatedAt } = state;
+  return {
+    profileId,
+    traits,
+    computed: computed as ComputedTraits,
+    consent,
+    identities,
+    createdAt,
+    updatedAt,
+  };
+}
+
+export function toTimelineEvent(e: CanonicalEvent): TimelineEvent {
+  return {
+    messageId: e.messageId,
+    type: e.type,
+    ...(e.event ? { event: e.event } : {}),
+    ...(e.name ? { name: e.name } : {}),
+    timestamp: e.timestamp,
+    ...(Object.keys(e.properties).length ? { properties: e.properties } : {}),
+  };
+}

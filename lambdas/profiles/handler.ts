@@ -1,0 +1,100 @@
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { z } from 'zod';
+import { dynamoDbDocumentClient } from '../../adapters/aws/clients.js';
+import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
+import { parseIdentity } from '../../core/identity/identifiers.js';
+import { normalizeEmail, normalizePhone } from '../../core/process/normalize.js';
+import type { Identity } from '../../core/profiles/profile.js';
+import { toProfile } from '../../core/profiles/state.js';
+import { ENV, loadConfig, requiredString } from '../../resources/env.js';
+import { error, type HttpResponse, json } from '../shared/http.js';
+
+const config = loadConfig(z.object({ [ENV.profilesTable]: requiredString() }));
+const reader = new ProfileReader(dynamoDbDocumentClient(), config[ENV.profilesTable]);
+
+/** `email:Ada@Example.com` finds the profile stored under the normalised email. */
+export function profileRef(id: string): string | Identity | undefined {
+  if (/^p_[0-9a-f]{24}$/.test(id)) return id;
+  const identity = parseIdentity(id);
+  if (!identity) return undefined;
+  if (identity.type === 'email')
+    return { type: 'email', value: normalizeEmail(identity.value) ?? identity.value };
+  if (identity.type === 'phone')
+    return { type: 'phone', value: normalizePhone(identity.value) ?? identity.value };
+  return identity;
+}
+
+const LimitSchema = z.coerce
+  .number()
+  .int('must be a whole number')
+  .min(1, 'must be at least 1')
+  .max(100, 'must be at most 100');
+
+/** Profile API: `GET /v1/profiles/{id}[/traits|/events|/identities|/merges]`, id = profile id or `type:value`. */
+export async function handler(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
+  const id = event.pathParameters?.id ?? '';
+  const ref = profileRef(id);
+  if (!ref)
+    return error(400, {
+      code: 'invalid_id',
+      message: 'The id must be a profile id (p_...) or type:value, e.g. email:ada@example.com',
+      issues: [{ field: 'id', rule: 'must be a profile id or type:value' }],
+    });
+  const state = await reader.find(ref);
+  if (!state)
+    return error(404, {
+      code: 'not_found',
+      message: `No profile matches ${typeof ref === 'string' ? 'this profile id' : `this ${ref.type}`}`,
+    });
+
+  const sub = event.rawPath.split('/')[4];
+  switch (sub) {
+    case undefined: {
+      const profile = toProfile(state);
+      return json(200, { ...profile, mergedFrom: state.mergedFrom });
+    }
+    case 'traits':
+      return json(200, {
+        profileId: state.profileId,
+        traits: state.traits,
+        computed: state.computed,
+        consent: state.consent,
+      });
+    case 'identities':
+      return json(200, { profileId: state.profileId, identities: state.identities });
+    case 'merges':
+      return json(200, {
+        profileId: state.profileId,
+        mergedFrom: state.mergedFrom,
+        merges: await reader.listMerges(state),
+      });
+    case 'events': {
+      const q = event.queryStringParameters ?? {};
+      const limit = LimitSchema.safeParse(q.limit ?? 25);
+      if (!limit.success)
+        return error(400, {
+          code: 'invalid_query',
+          message: 'The query is invalid',
+          issues: [{ field: 'limit', rule: limit.error.issues[0]!.message }],
+        });
+      try {
+        const page = await reader.listTimeline(state, { limit: limit.data, cursor: q.cursor });
+        return json(200, {
+          profileId: state.profileId,
+          events: page.items,
+          ...(page.cursor ? { cursor: page.cursor } : {}),
+        });
+      } catch (err) {
+        if (err instanceof RangeError)
+          return error(400, {
+            code: 'invalid_query',
+            message: err.message,
+            issues: [{ field: 'cursor', rule: 'must be a cursor from a previous page' }],
+          });
+        throw err;
+      }
+    }
+    default:
+      return error(404, { code: 'not_found', message: `No resource ${sub}` });
+  }
+}
