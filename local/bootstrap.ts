@@ -47,7 +47,7 @@ export async function bootstrapResources(clients: {
   ]);
 }
 
-async function createTable(ddb: DynamoDBClient, t: TableDefinition): Promise<void> {
+export async function createTable(ddb: DynamoDBClient, t: TableDefinition): Promise<void> {
   const attributes = new Map<string, 'S' | 'N'>();
   for (const key of [
     t.partitionKey,

@@ -156,6 +156,22 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
     for (const r of changes.redirects) {
       try {
         requestCounter.count++;
+        if (r.expectedVersion === undefined) {
+          // A tombstone redirect where another consumer is about to create a profile.
+          await this.ddb.send(
+            new PutCommand({
+              TableName: this.table,
+              Item: {
+                ...keys.profile(r.profileId),
+                mergedInto: r.into,
+                version: 1,
+                mergedAt: now.toISOString(),
+              },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            }),
+          );
+          continue;
+        }
         await this.ddb.send(
           new UpdateCommand({
             TableName: this.table,

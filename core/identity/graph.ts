@@ -36,8 +36,13 @@ export interface MergeRecord {
 export interface GraphChanges {
   /** Root profiles to write; `expectedVersion` undefined means "must not exist yet". */
   readonly profiles: ReadonlyArray<{ state: ProfileState; expectedVersion?: number }>;
-  /** Stored profiles merged away in this batch: they become redirects to `into`. */
-  readonly redirects: ReadonlyArray<{ profileId: string; into: string; expectedVersion: number }>;
+  /**
+   * Profiles merged away in this batch that others may reference: they become redirects to `into`.
+   * `expectedVersion` undefined: the profile is referenced by an identity node but not written yet (a
+   * concurrent consumer is creating it), so a redirect is created in its place, which makes that
+   * consumer's create fail and recompute.
+   */
+  readonly redirects: ReadonlyArray<{ profileId: string; into: string; expectedVersion?: number }>;
   /** Identity nodes to create (`isNew`) or re-point at their current root. */
   readonly nodes: ReadonlyArray<{ identity: Identity; profileId: string; isNew: boolean }>;
   readonly timeline: ReadonlyArray<{ profileId: string; event: TimelineEvent }>;
@@ -160,6 +165,14 @@ export class IdentityGraph {
       }
       this.attach(target, unknown);
     }
+    // Known identifiers whose profile was still being created elsewhere are not in any identities list yet.
+    addIdentities(
+      this.profile(target),
+      ids.filter((i) => {
+        const node = this.nodes.get(identityKey(i));
+        return node !== undefined && this.find(node) === target;
+      }),
+    );
     this.touched.add(target);
     if (applyEvent(this.profile(target), event, this.now)) this.applied.push({ event, root: target });
   }

@@ -35,7 +35,7 @@ export class MemoryGraphStore implements GraphStore, DedupeStore {
         const state = structuredClone(stored.state);
         // A redirect whose survivor never received its data (crash between the two writes) is folded now.
         for (const [id2, other] of this.profiles) {
-          if (other.mergedInto && this.rootOf(id2) === root && !state.mergedFrom.includes(id2))
+          if (other.mergedInto && other.state && this.rootOf(id2) === root && !state.mergedFrom.includes(id2))
             mergeInto(state, other.state, state.updatedAt);
         }
         profiles.set(root, state);
@@ -92,6 +92,6 @@ export class MemoryGraphStore implements GraphStore, DedupeStore {
 
   /** Live (not merged-away) profiles. */
   liveProfiles(): ProfileState[] {
-    return [...this.profiles.values()].filter((p) => !p.mergedInto).map((p) => p.state);
+    return [...this.profiles.values()].filter((p) => !p.mergedInto && p.state).map((p) => p.state);
   }
 }
