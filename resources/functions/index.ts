@@ -3,11 +3,13 @@
  * these lists and the local runtime invokes the same entry modules from them.
  */
 import { COLLECT_ROUTES, COLLECTOR_FUNCTION } from './collect.js';
+import { LAKE_STREAM_CONSUMERS, LAKE_WRITER_FUNCTION } from './lake.js';
 import { PROCESS_STREAM_CONSUMERS, PROFILE_PROCESSOR_FUNCTION } from './process.js';
 import { PROFILE_API_FUNCTION, PROFILE_ROUTES } from './profiles.js';
 import type { FunctionDefinition, RouteDefinition, StreamConsumerDefinition } from './types.js';
 
 export * from './collect.js';
+export * from './lake.js';
 export * from './process.js';
 export * from './profiles.js';
 export * from './types.js';
@@ -16,11 +18,15 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   COLLECTOR_FUNCTION,
   PROFILE_PROCESSOR_FUNCTION,
   PROFILE_API_FUNCTION,
+  LAKE_WRITER_FUNCTION,
 ];
 
 export const ROUTES: readonly RouteDefinition[] = [...COLLECT_ROUTES, ...PROFILE_ROUTES];
 
-export const STREAM_CONSUMERS: readonly StreamConsumerDefinition[] = [...PROCESS_STREAM_CONSUMERS];
+export const STREAM_CONSUMERS: readonly StreamConsumerDefinition[] = [
+  ...PROCESS_STREAM_CONSUMERS,
+  ...LAKE_STREAM_CONSUMERS,
+];
 
 export function functionById(id: string): FunctionDefinition {
   const fn = FUNCTIONS.find((f) => f.id === id);
