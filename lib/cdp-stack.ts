@@ -3,6 +3,8 @@ import type { Construct } from 'constructs';
 import { ENV } from '../resources/env.js';
 import {
   COLLECTOR_FUNCTION,
+  LAKE_STREAM_CONSUMERS,
+  LAKE_WRITER_FUNCTION,
   PROCESS_STREAM_CONSUMERS,
   PROFILE_API_FUNCTION,
   PROFILE_PROCESSOR_FUNCTION,
@@ -11,6 +13,7 @@ import {
 import { IngestApi } from './collect/ingest-api.js';
 import { type CdpSettings, DEFAULT_SETTINGS, settingsFromContext } from './config.js';
 import { DataLake } from './lake/data-lake.js';
+import { LakeCatalog } from './lake/lake-catalog.js';
 import { StreamSubscription } from './process/stream-processor.js';
 import { ProfileStore } from './profiles/profile-store.js';
 import { CdpFunction } from './shared/cdp-function.js';
@@ -78,6 +81,25 @@ export class CdpStack extends Stack {
       });
     }
 
+    // Lake: its own consumer, so profile processing and the lake never stall each other.
+    const lakeWriter = fn(LAKE_WRITER_FUNCTION, lake.environment());
+    lake.grantLakeWrite(lakeWriter, 'raw/');
+    lake.grantLakeWrite(lakeWriter, 'quarantine/stage=lake/');
+    for (const consumer of LAKE_STREAM_CONSUMERS) {
+      new StreamSubscription(this, `${consumer.functionId}Subscription`, {
+        consumer,
+        fn: lakeWriter,
+        stream: events.stream,
+        encryptionKey,
+      });
+    }
+    const catalog = new LakeCatalog(this, 'LakeCatalog', {
+      lakeBucket: lake.lakeBucket,
+      encryptionKey,
+      accessLogsBucket: lake.accessLogsBucket,
+      removalPolicy,
+    });
+
     // Profiles
     const profileApi = fn(PROFILE_API_FUNCTION, store.environment());
     store.grantProfilesRead(profileApi);
@@ -105,5 +127,10 @@ export class CdpStack extends Stack {
     });
     new CfnOutput(this, 'EventsStreamName', { value: events.stream.streamName });
     new CfnOutput(this, 'LakeBucketName', { value: lake.lakeBucket.bucketName });
+    new CfnOutput(this, 'LakeDatabase', {
+      value: catalog.databaseName,
+      description: 'Glue database for Athena',
+    });
+    new CfnOutput(this, 'AthenaWorkGroup', { value: catalog.workGroup.name });
   }
 }

@@ -1,0 +1,77 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { NAMED_QUERIES } from '../../core/lake/named-queries.js';
+import { RAW_EVENTS_COLUMNS } from '../../core/lake/tables.js';
+import { LAKE_STREAM_CONSUMERS } from '../../resources/functions/index.js';
+import { type SynthesizedCdp, synthesizeCdp } from '../support/cdk.js';
+
+describe('lake catalog and writer on AWS', () => {
+  let cdp: SynthesizedCdp;
+  beforeAll(() => {
+    cdp = synthesizeCdp();
+  });
+
+  it('defines raw_events with the shared columns and partition projection, no crawler', () => {
+    cdp.template.hasResourceProperties('AWS::Glue::Table', {
+      TableInput: Match.objectLike({
+        Name: 'raw_events',
+        PartitionKeys: [
+          { Name: 'source_id', Type: 'string' },
+          { Name: 'dt', Type: 'string' },
+          { Name: 'hr', Type: 'string' },
+        ],
+        Parameters: Match.objectLike({
+          'projection.enabled': 'true',
+          'projection.source_id.type': 'injected',
+          'projection.dt.type': 'date',
+          'projection.hr.type': 'integer',
+          'storage.location.template': Match.anyValue(),
+        }),
+        StorageDescriptor: Match.objectLike({
+          Columns: RAW_EVENTS_COLUMNS.map((c) => ({ Name: c.name, Type: c.type })),
+          SerdeInfo: Match.objectLike({ SerializationLibrary: 'org.openx.data.jsonserde.JsonSerDe' }),
+        }),
+      }),
+    });
+    cdp.template.hasResourceProperties('AWS::Glue::Table', {
+      TableInput: Match.objectLike({
+        Name: 'quarantine_events',
+        Parameters: Match.objectLike({ 'projection.stage.values': 'collect,process,lake' }),
+      }),
+    });
+    cdp.template.hasResourceProperties('AWS::Glue::Table', {
+      TableInput: Match.objectLike({
+        Name: 'events',
+        TableType: 'VIRTUAL_VIEW',
+        ViewOriginalText: Match.stringLikeRegexp('^/\\* Presto View: '),
+      }),
+    });
+    cdp.template.resourceCountIs('AWS::Glue::Crawler', 0);
+  });
+
+  it('runs Athena in a workgroup with encrypted results and a bytes-scanned cutoff, with every named query', () => {
+    cdp.template.hasResourceProperties('AWS::Athena::WorkGroup', {
+      WorkGroupConfiguration: Match.objectLike({
+        EnforceWorkGroupConfiguration: true,
+        BytesScannedCutoffPerQuery: 10 * 1024 ** 3,
+        ResultConfiguration: Match.objectLike({
+          EncryptionConfiguration: Match.objectLike({ EncryptionOption: 'SSE_KMS' }),
+        }),
+      }),
+    });
+    const queries = Object.values(cdp.template.findResources('AWS::Athena::NamedQuery')).map(
+      (r) => r.Properties.Name,
+    );
+    expect(queries.sort()).toEqual(NAMED_QUERIES.map((q) => q.name).sort());
+  });
+
+  it('subscribes the lake writer to the stream on its own, with large batches', () => {
+    const consumer = LAKE_STREAM_CONSUMERS[0]!;
+    cdp.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      BatchSize: consumer.batchSize,
+      MaximumBatchingWindowInSeconds: consumer.maxBatchingWindowSeconds,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+    expect(cdp.nagErrors).toEqual([]);
+  });
+});
