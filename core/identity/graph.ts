@@ -146,7 +146,7 @@ export class IdentityGraph {
       });
     } else {
       const candidates = [...roots, ...unknown.map(derivedProfileId)];
-      target = candidates.reduce((a, b) => (b < a ? b : a));
+      target = [...candidates].sort()[0]!;
       const survivor = this.profile(target);
       for (const r of roots) {
         if (r === target) continue;

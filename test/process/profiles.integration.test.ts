@@ -16,7 +16,10 @@ afterAll(async () => cdp?.cleanup());
 
 const api = async (path: string) => {
   const res = await fetch(`${cdp.apiUrl}${path}`, { headers: { authorization: `Bearer ${cdp.adminKey}` } });
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
+  return {
+    status: res.status, // biome-ignore lint/suspicious/noExplicitAny: JSON bodies of many shapes, asserted field by field
+    body: (await res.json()) as Record<string, any>,
+  };
 };
 
 describe('profiles through the local runtime', () => {
