@@ -28,6 +28,7 @@ describe('local runtime', () => {
       writeKey: cdp.writeKey,
       adminKey: cdp.adminKey,
       dataDir: cdp.dataDir,
+      endpoints: cdp.endpoints,
     });
   });
 
