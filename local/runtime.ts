@@ -10,7 +10,15 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { dynamoDbDocumentClient } from '../adapters/aws/clients.js';
 import { SourceStore } from '../adapters/dynamodb/source-store.js';
-import { FUNCTIONS, ROUTES, STREAM_CONSUMERS } from '../resources/functions/index.js';
+import { segmentRunDefinition } from '../core/segments/run-definition.js';
+import {
+  FUNCTIONS,
+  localFunctionArn,
+  ROUTES,
+  SEGMENT_RUN_STATE_MACHINE,
+  SEGMENT_RUNNER_FUNCTION,
+  STREAM_CONSUMERS,
+} from '../resources/functions/index.js';
 import { STREAMS } from '../resources/streams.js';
 import { CONTROL_TABLE } from '../resources/tables.js';
 import { bootstrapResources } from './bootstrap.js';
@@ -18,6 +26,8 @@ import { type Emulator, startDynalite, startKinesis, startS3rver } from './emula
 import { localEnvironment } from './environment.js';
 import { createHttpAdapter, type HttpHandler } from './http-adapter.js';
 import { type BatchInfo, KinesisPoller, type StreamHandler } from './kinesis-poller.js';
+import { lambdaContext } from './lambda-context.js';
+import { LocalStepFunctions } from './step-functions.js';
 import './polyfills.js';
 
 export const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '..', '..');
@@ -47,6 +57,8 @@ export interface LocalCdp extends LocalCdpInfo {
   readonly env: Readonly<Record<string, string>>;
   /** Emits `batch` (BatchInfo) after every stream handler invocation. */
   readonly events: EventEmitter;
+  /** The local Step Functions (segment runs): `start()` an execution, `idle()` waits for all. */
+  readonly stepFunctions: LocalStepFunctions;
   /** Resolves when every stream consumer has handled everything written so far. */
   drain(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -116,6 +128,33 @@ export async function startLocalCdp(options: LocalCdpOptions): Promise<LocalCdp>
         .then((m) => m.handler as (event: unknown, context: unknown) => Promise<unknown>);
     };
 
+    // Step Functions: the deployed definition, run locally; handlers reach it through the normal SDK.
+    const stepFunctions = new LocalStepFunctions(
+      [
+        {
+          arn: SEGMENT_RUN_STATE_MACHINE.localArn,
+          definition: segmentRunDefinition(localFunctionArn(SEGMENT_RUNNER_FUNCTION.id)),
+        },
+      ],
+      async (functionName, input) => (await load(functionName))(input, lambdaContext(functionName)),
+      (message) => console.error(`[local] ${message}`),
+    );
+    const sfnEndpoint = await stepFunctions.listen();
+    stopAll.push(() => stepFunctions.stop());
+    Object.assign(env, {
+      AWS_ENDPOINT_URL_SFN: sfnEndpoint,
+      CDP_SEGMENT_RUN_STATE_MACHINE_ARN: SEGMENT_RUN_STATE_MACHINE.localArn,
+    });
+    Object.assign(process.env, env);
+    const scheduleMinutes = Number(
+      process.env.CDP_SEGMENT_SCHEDULE_MINUTES ?? SEGMENT_RUN_STATE_MACHINE.defaultScheduleMinutes,
+    );
+    const schedule = setInterval(() => {
+      stepFunctions.start(SEGMENT_RUN_STATE_MACHINE.localArn, {}, `scheduled-${Date.now()}`);
+    }, scheduleMinutes * 60_000);
+    schedule.unref();
+    stopAll.push(async () => clearInterval(schedule));
+
     const corsOrigins = JSON.parse(env.CDP_CORS_ORIGINS ?? '["*"]') as string[];
     const server = createServer(
       createHttpAdapter({
@@ -170,8 +209,10 @@ export async function startLocalCdp(options: LocalCdpOptions): Promise<LocalCdp>
       endpoints,
       env,
       events,
+      stepFunctions,
       drain: async (timeoutMs?: number) => {
         await Promise.all(pollers.map((p) => p.drain(timeoutMs)));
+        await stepFunctions.idle();
       },
       stop,
     };

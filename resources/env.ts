@@ -18,6 +18,12 @@ export const ENV = {
   dedupeWindowHours: 'CDP_DEDUPE_WINDOW_HOURS',
   /** Optional JSON identity settings: merge limits, blocked values, external id types (IdentityConfigSchema). */
   identityConfig: 'CDP_IDENTITY_CONFIG',
+  /** SQS queue that carries segment membership deltas to activation. */
+  deltasQueueUrl: 'CDP_DELTAS_QUEUE_URL',
+  /** The batch segmentation state machine, started on demand by the segments API. */
+  segmentRunStateMachineArn: 'CDP_SEGMENT_RUN_STATE_MACHINE_ARN',
+  /** Parallel scan segments per batch run. */
+  segmentScanSegments: 'CDP_SEGMENT_SCAN_SEGMENTS',
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];

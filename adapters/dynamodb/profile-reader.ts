@@ -10,6 +10,13 @@ import type { Item } from './batch.js';
 import { keys } from './profile-keys.js';
 import { stateFromItem } from './profile-store.js';
 
+export interface ScanOptions {
+  readonly segment?: number;
+  readonly totalSegments?: number;
+  readonly cursor?: string;
+  readonly limit?: number;
+}
+
 export interface Page<T> {
   readonly items: T[];
   readonly cursor?: string;
@@ -110,6 +117,18 @@ export class ProfileReader {
     };
   }
 
+  /** The whole timeline (up to `max` events, newest first), for event conditions in segments. */
+  async fullTimeline(state: ProfileState, max = 1000): Promise<TimelineEvent[]> {
+    const out: TimelineEvent[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.listTimeline(state, { limit: 100, cursor });
+      out.push(...page.items);
+      cursor = page.cursor;
+    } while (cursor && out.length < max);
+    return out.slice(0, max);
+  }
+
   async listMerges(state: ProfileState): Promise<Record<string, unknown>[]> {
     const ids = [state.profileId, ...state.mergedFrom];
     const lists = await Promise.all(
@@ -130,9 +149,13 @@ export class ProfileReader {
   }
 
   /** Live profiles, one parallel-scan segment at a time (for batch segmentation and sweeps). */
-  async scanProfiles(
-    options: { segment?: number; totalSegments?: number; cursor?: string; limit?: number } = {},
-  ): Promise<Page<Profile>> {
+  async scanProfiles(options: ScanOptions = {}): Promise<Page<Profile>> {
+    const page = await this.scanStates(options);
+    return { ...page, items: page.items.map(toProfile) };
+  }
+
+  /** Like scanProfiles, with the stored state (e.g. `mergedFrom`, to read a merged timeline). */
+  async scanStates(options: ScanOptions = {}): Promise<Page<ProfileState>> {
     const res = await this.ddb.send(
       new ScanCommand({
         TableName: this.table,
@@ -146,7 +169,7 @@ export class ProfileReader {
       }),
     );
     return {
-      items: (res.Items ?? []).map((i) => toProfile(stateFromItem(i as Item))),
+      items: (res.Items ?? []).map((i) => stateFromItem(i as Item)),
       ...(res.LastEvaluatedKey ? { cursor: encode(res.LastEvaluatedKey) } : {}),
     };
   }

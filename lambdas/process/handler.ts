@@ -10,6 +10,7 @@ import type { QuarantineRecord } from '../../core/lake/quarantine.js';
 import { type CanonicalEvent, normalizeEvent } from '../../core/process/normalize.js';
 import { processBatch } from '../../core/process/pipeline.js';
 import { ENV, loadConfig, positiveInt, requiredString } from '../../resources/env.js';
+import { createRealtimeSegmentListener } from '../segment/realtime.js';
 import { profileChangeListeners } from './listeners.js';
 
 const config = loadConfig(
@@ -41,6 +42,7 @@ const store = new DynamoProfileStore(dynamoDbDocumentClient(), config[ENV.profil
   dedupeWindowHours: config[ENV.dedupeWindowHours] ?? 24,
 });
 const quarantine = new QuarantineWriter(s3Client(), config[ENV.lakeBucket]);
+if (profileChangeListeners.length === 0) profileChangeListeners.push(createRealtimeSegmentListener());
 
 type Parsed =
   | { ok: true; event: CanonicalEvent }

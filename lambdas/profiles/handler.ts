@@ -2,27 +2,13 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { z } from 'zod';
 import { dynamoDbDocumentClient } from '../../adapters/aws/clients.js';
 import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
-import { parseIdentity } from '../../core/identity/identifiers.js';
-import { normalizeEmail, normalizePhone } from '../../core/process/normalize.js';
-import type { Identity } from '../../core/profiles/profile.js';
 import { toProfile } from '../../core/profiles/state.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
 import { error, type HttpResponse, json } from '../shared/http.js';
+import { profileRef } from '../shared/profile-ref.js';
 
 const config = loadConfig(z.object({ [ENV.profilesTable]: requiredString() }));
 const reader = new ProfileReader(dynamoDbDocumentClient(), config[ENV.profilesTable]);
-
-/** `email:Ada@Example.com` finds the profile stored under the normalised email. */
-export function profileRef(id: string): string | Identity | undefined {
-  if (/^p_[0-9a-f]{24}$/.test(id)) return id;
-  const identity = parseIdentity(id);
-  if (!identity) return undefined;
-  if (identity.type === 'email')
-    return { type: 'email', value: normalizeEmail(identity.value) ?? identity.value };
-  if (identity.type === 'phone')
-    return { type: 'phone', value: normalizePhone(identity.value) ?? identity.value };
-  return identity;
-}
 
 const LimitSchema = z.coerce
   .number()

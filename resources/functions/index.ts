@@ -6,12 +6,14 @@ import { COLLECT_ROUTES, COLLECTOR_FUNCTION } from './collect.js';
 import { LAKE_STREAM_CONSUMERS, LAKE_WRITER_FUNCTION } from './lake.js';
 import { PROCESS_STREAM_CONSUMERS, PROFILE_PROCESSOR_FUNCTION } from './process.js';
 import { PROFILE_API_FUNCTION, PROFILE_ROUTES } from './profiles.js';
+import { SEGMENT_API_FUNCTION, SEGMENT_ROUTES, SEGMENT_RUNNER_FUNCTION } from './segment.js';
 import type { FunctionDefinition, RouteDefinition, StreamConsumerDefinition } from './types.js';
 
 export * from './collect.js';
 export * from './lake.js';
 export * from './process.js';
 export * from './profiles.js';
+export * from './segment.js';
 export * from './types.js';
 
 export const FUNCTIONS: readonly FunctionDefinition[] = [
@@ -19,9 +21,11 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   PROFILE_PROCESSOR_FUNCTION,
   PROFILE_API_FUNCTION,
   LAKE_WRITER_FUNCTION,
+  SEGMENT_API_FUNCTION,
+  SEGMENT_RUNNER_FUNCTION,
 ];
 
-export const ROUTES: readonly RouteDefinition[] = [...COLLECT_ROUTES, ...PROFILE_ROUTES];
+export const ROUTES: readonly RouteDefinition[] = [...COLLECT_ROUTES, ...PROFILE_ROUTES, ...SEGMENT_ROUTES];
 
 export const STREAM_CONSUMERS: readonly StreamConsumerDefinition[] = [
   ...PROCESS_STREAM_CONSUMERS,
