@@ -1,0 +1,176 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MembershipDelta } from '../../core/segments/delta.js';
+import { SEGMENT_RUN_STATE_MACHINE } from '../../resources/functions/index.js';
+import { postJson, startTestCdp } from '../support/local-cdp.js';
+
+let cdp: Awaited<ReturnType<typeof startTestCdp>>;
+beforeAll(async () => {
+  cdp = await startTestCdp();
+}, 60_000);
+afterAll(async () => cdp?.cleanup());
+
+const admin = async (method: string, path: string, body?: unknown) => {
+  const res = await fetch(`${cdp.apiUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${cdp.adminKey}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+};
+const deltas = (): MembershipDelta[] => {
+  const file = join(cdp.dataDir, 'queues', 'deltas.jsonl');
+  return existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as MembershipDelta)
+    : [];
+};
+const members = async (segmentId: string) => {
+  const res = await admin('GET', `/v1/segments/${segmentId}/members?limit=1000`);
+  return (res.body.members as Array<{ profileId: string }>).map((m) => m.profileId).sort();
+};
+const profileIdOf = async (userId: string) =>
+  (await admin('GET', `/v1/profiles/user_id:${userId}`)).body.profileId as string;
+
+/** A population with a known answer: 12 people, plans and orders spread over the last 60 days. */
+const DAY = 86_400_000;
+const people = Array.from({ length: 12 }, (_, i) => ({
+  userId: `seg-user-${i}`,
+  plan: ['free', 'pro', 'team'][i % 3]!,
+  orders: Array.from({ length: i % 4 }, (_, k) => ({ total: 30 + 20 * k + i, daysAgo: 5 + k * 12 })),
+}));
+
+describe('segments through the local runtime', () => {
+  let realtimeId: string;
+  let batchId: string;
+
+  it('rejects an invalid definition with the path of the bad node', async () => {
+    const res = await admin('POST', '/v1/segments', {
+      name: 'Bad',
+      condition: { or: [{ trait: 'plan', op: 'equals', value: 'pro' }] },
+    });
+    expect(res.status).toBe(400);
+    expect((res.body.error as { issues: Array<{ field: string }> }).issues[0]!.field).toBe(
+      'condition.or.0.op',
+    );
+  });
+
+  it('keeps real-time membership current as events arrive', async () => {
+    const created = await admin('POST', '/v1/segments', {
+      name: 'Paying pro customers',
+      condition: {
+        and: [
+          { trait: 'plan', op: 'eq', value: 'pro' },
+          { computed: 'order_count', op: 'gte', value: 1 },
+        ],
+      },
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.realtime).toBe(true);
+    realtimeId = created.body.segmentId as string;
+    const batch = await admin('POST', '/v1/segments', {
+      name: 'Two big orders in 30 days',
+      condition: {
+        event: 'Order Completed',
+        where: [{ property: 'total', op: 'gt', value: 50 }],
+        count: { gte: 2 },
+        within_last_days: 30,
+      },
+    });
+    expect(batch.body.realtime).toBe(false);
+    batchId = batch.body.segmentId as string;
+
+    const now = Date.now();
+    const messages = people.flatMap((p) => [
+      {
+        type: 'identify',
+        userId: p.userId,
+        traits: { plan: p.plan },
+        timestamp: new Date(now - 90 * DAY).toISOString(),
+      },
+      ...p.orders.map((o) => ({
+        type: 'track',
+        userId: p.userId,
+        event: 'Order Completed',
+        properties: { total: o.total },
+        timestamp: new Date(now - o.daysAgo * DAY).toISOString(),
+      })),
+    ]);
+    expect((await postJson(cdp, '/v1/batch', { batch: messages })).status).toBe(200);
+    await cdp.drain(30_000);
+
+    const expected = await Promise.all(
+      people.filter((p) => p.plan === 'pro' && p.orders.length >= 1).map((p) => profileIdOf(p.userId)),
+    );
+    expect(expected.length).toBeGreaterThan(0);
+    expect(await members(realtimeId)).toEqual(expected.sort());
+    // Nothing for the batch-only segment until a run.
+    expect(await members(batchId)).toEqual([]);
+    const entered = deltas().filter((d) => d.segmentId === realtimeId && d.kind === 'entered');
+    expect(entered.map((d) => d.profileId).sort()).toEqual(expected.sort());
+    expect(entered.every((d) => d.source === 'realtime')).toBe(true);
+  }, 90_000);
+
+  it('batch runs on the synthesized state machine reach the known answer and agree with real time', async () => {
+    const run = await admin('POST', `/v1/segments/${batchId}/run`);
+    expect(run.status).toBe(202);
+    await cdp.drain(60_000);
+    const summary = await admin('GET', `/v1/segments/runs/${run.body.runId as string}`);
+    expect(summary.status).toBe(200);
+    expect(summary.body).toMatchObject({ segments: 1, profilesEvaluated: 12 });
+
+    const expected = await Promise.all(
+      people
+        .filter((p) => p.orders.filter((o) => o.total > 50 && o.daysAgo <= 30).length >= 2)
+        .map((p) => profileIdOf(p.userId)),
+    );
+    expect(expected.length).toBeGreaterThan(0);
+    expect(await members(batchId)).toEqual(expected.sort());
+
+    // A scheduled run over every active segment leaves real-time membership as it was.
+    const before = await members(realtimeId);
+    const deltasBefore = deltas().length;
+    const execution = cdp.stepFunctions.start(SEGMENT_RUN_STATE_MACHINE.localArn, {}, 'scheduled-test');
+    await execution.done;
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(await members(realtimeId)).toEqual(before);
+    expect(deltas().length).toBe(deltasBefore);
+  }, 90_000);
+
+  it("lists a profile's segments and exits when a trait changes", async () => {
+    const pro = people.find((p) => p.plan === 'pro' && p.orders.length >= 1)!;
+    const pid = await profileIdOf(pro.userId);
+    const mine = await admin('GET', `/v1/profiles/user_id:${pro.userId}/segments`);
+    expect((mine.body.segments as Array<{ segmentId: string }>).map((s) => s.segmentId)).toContain(
+      realtimeId,
+    );
+
+    expect(
+      (await postJson(cdp, '/v1/identify', { userId: pro.userId, traits: { plan: 'free' } })).status,
+    ).toBe(200);
+    await cdp.drain(30_000);
+    expect(await members(realtimeId)).not.toContain(pid);
+    const exit = deltas().find(
+      (d) => d.segmentId === realtimeId && d.profileId === pid && d.kind === 'exited',
+    );
+    expect(exit).toBeDefined();
+    expect(new Set(deltas().map((d) => d.deltaId)).size).toBe(deltas().length);
+  }, 60_000);
+
+  it('previews a definition without saving it', async () => {
+    const res = await admin('POST', '/v1/segments/preview', {
+      name: 'Team plan',
+      condition: { trait: 'plan', op: 'eq', value: 'team' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      estimatedSize: people.filter((p) => p.plan === 'team').length,
+      exact: true,
+    });
+    const list = await admin('GET', '/v1/segments');
+    expect((list.body.segments as unknown[]).length).toBe(2);
+  }, 30_000);
+});
