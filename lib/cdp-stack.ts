@@ -9,6 +9,8 @@ import {
   PROFILE_API_FUNCTION,
   PROFILE_PROCESSOR_FUNCTION,
   ROUTES,
+  SEGMENT_API_FUNCTION,
+  SEGMENT_RUNNER_FUNCTION,
 } from '../resources/functions/index.js';
 import { IngestApi } from './collect/ingest-api.js';
 import { type CdpSettings, DEFAULT_SETTINGS, settingsFromContext } from './config.js';
@@ -16,6 +18,7 @@ import { DataLake } from './lake/data-lake.js';
 import { LakeCatalog } from './lake/lake-catalog.js';
 import { StreamSubscription } from './process/stream-processor.js';
 import { ProfileStore } from './profiles/profile-store.js';
+import { Segmentation } from './segment/segmentation.js';
 import { CdpFunction } from './shared/cdp-function.js';
 import { Encryption } from './shared/encryption.js';
 import { EventStream } from './stream/event-stream.js';
@@ -62,8 +65,32 @@ export class CdpStack extends Stack {
     store.grantControlRead(collector);
     events.grantWrite(collector);
 
+    // Segment (declared before processing: the processor updates real-time membership)
+    const segmentEnv = {
+      ...store.environment(),
+      [ENV.segmentScanSegments]: String(settings.segmentScanSegments),
+    };
+    const runner = fn(SEGMENT_RUNNER_FUNCTION, segmentEnv);
+    const segmentation = new Segmentation(this, 'Segmentation', {
+      runner,
+      encryptionKey,
+      scheduleMinutes: settings.segmentScheduleMinutes,
+      maxConcurrency: settings.segmentScanSegments,
+      logRetentionDays,
+      removalPolicy,
+    });
+    runner.addEnvironment(ENV.deltasQueueUrl, segmentation.deltasQueue.queueUrl);
+    store.grantProfilesReadWrite(runner);
+    store.grantControlReadWrite(runner);
+    segmentation.grantPublishDeltas(runner);
+    const segmentApi = fn(SEGMENT_API_FUNCTION, { ...segmentEnv, ...segmentation.environment() });
+    store.grantProfilesReadWrite(segmentApi);
+    store.grantControlReadWrite(segmentApi);
+    segmentation.grantStartRun(segmentApi);
+
     // Process
     const processor = fn(PROFILE_PROCESSOR_FUNCTION, {
+      ...segmentation.environment(),
       ...store.environment(),
       ...lake.environment(),
       [ENV.timelineRetentionDays]: String(settings.timelineRetentionDays),
@@ -71,6 +98,8 @@ export class CdpStack extends Stack {
       ...(settings.identity ? { [ENV.identityConfig]: JSON.stringify(settings.identity) } : {}),
     });
     store.grantProfilesReadWrite(processor);
+    store.grantControlRead(processor);
+    segmentation.grantPublishDeltas(processor);
     lake.grantLakeWrite(processor, 'quarantine/stage=process/');
     for (const consumer of PROCESS_STREAM_CONSUMERS) {
       new StreamSubscription(this, `${consumer.functionId}Subscription`, {
@@ -106,7 +135,11 @@ export class CdpStack extends Stack {
 
     const api = new IngestApi(this, 'Ingest', {
       routes: ROUTES,
-      functions: { [COLLECTOR_FUNCTION.id]: collector, [PROFILE_API_FUNCTION.id]: profileApi },
+      functions: {
+        [COLLECTOR_FUNCTION.id]: collector,
+        [PROFILE_API_FUNCTION.id]: profileApi,
+        [SEGMENT_API_FUNCTION.id]: segmentApi,
+      },
       throttleRateLimit: settings.throttleRateLimit,
       throttleBurstLimit: settings.throttleBurstLimit,
       corsOrigins: settings.corsOrigins,

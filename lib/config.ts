@@ -13,6 +13,10 @@ export interface CdpSettings {
   readonly timelineRetentionDays: number;
   /** Hours a messageId is remembered per source for dedupe. */
   readonly dedupeWindowHours: number;
+  /** Minutes between scheduled batch segment runs. */
+  readonly segmentScheduleMinutes: number;
+  /** Parallel scan segments (and Map concurrency) of a batch segment run. */
+  readonly segmentScanSegments: number;
   /**
    * Identity resolution settings (merge limits per identifier type, blocked values, external id types,
    * priority); see `IdentityConfigSchema`. Defaults: 1 user_id, 5 emails, unlimited anonymous ids.
@@ -35,6 +39,8 @@ export const DEFAULT_SETTINGS: CdpSettings = {
   removalPolicy: RemovalPolicy.RETAIN,
   timelineRetentionDays: 90,
   dedupeWindowHours: 24,
+  segmentScheduleMinutes: 60,
+  segmentScanSegments: 8,
   throttleRateLimit: 5_000,
   throttleBurstLimit: 10_000,
   corsOrigins: ['*'],
@@ -59,6 +65,8 @@ export function settingsFromContext(scope: Construct): Partial<CdpSettings> {
     'streamRetentionHours',
     'timelineRetentionDays',
     'dedupeWindowHours',
+    'segmentScheduleMinutes',
+    'segmentScanSegments',
     'throttleRateLimit',
     'throttleBurstLimit',
     'logRetentionDays',

@@ -1,0 +1,110 @@
+import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { segmentRunDefinition } from '../../core/segments/run-definition.js';
+import { ENV } from '../../resources/env.js';
+import { NagSuppressions } from '../shared/nag.js';
+
+export interface SegmentationProps {
+  /** The function that runs the plan/evaluate/finalize steps. */
+  readonly runner: lambda.IFunction;
+  readonly encryptionKey: kms.IKey;
+  /** Minutes between scheduled batch runs. */
+  readonly scheduleMinutes: number;
+  /** Scan segments evaluated in parallel by the Map state. */
+  readonly maxConcurrency: number;
+  readonly logRetentionDays: number;
+  readonly removalPolicy: RemovalPolicy;
+}
+
+/**
+ * Batch segmentation: the state machine (its definition is `segmentRunDefinition`, the same one the
+ * local runtime runs), an EventBridge Scheduler schedule that starts it, and the queue that carries
+ * membership deltas to activation.
+ */
+export class Segmentation extends Construct {
+  readonly stateMachine: sfn.StateMachine;
+  readonly deltasQueue: sqs.Queue;
+  readonly deltasDeadLetterQueue: sqs.Queue;
+
+  constructor(scope: Construct, id: string, props: SegmentationProps) {
+    super(scope, id);
+    this.deltasDeadLetterQueue = new sqs.Queue(this, 'DeltasDlq', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: props.encryptionKey,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    NagSuppressions.addResourceSuppressions(this.deltasDeadLetterQueue, [
+      { id: 'AwsSolutions-SQS3', reason: 'This queue is the dead-letter queue of the deltas queue.' },
+    ]);
+    this.deltasQueue = new sqs.Queue(this, 'Deltas', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: props.encryptionKey,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(4),
+      visibilityTimeout: Duration.minutes(5),
+      deadLetterQueue: { queue: this.deltasDeadLetterQueue, maxReceiveCount: 5 },
+    });
+
+    const logGroup = new logs.LogGroup(this, 'RunLogs', {
+      retention: props.logRetentionDays as logs.RetentionDays,
+      removalPolicy: props.removalPolicy,
+    });
+    this.stateMachine = new sfn.StateMachine(this, 'Run', {
+      stateMachineName: `${Stack.of(this).stackName}-segment-run`,
+      definitionBody: sfn.DefinitionBody.fromString(
+        JSON.stringify(segmentRunDefinition(props.runner.functionArn, props.maxConcurrency)),
+      ),
+      tracingEnabled: true,
+      // Every state transition is logged, but never the data: inputs carry profile traits.
+      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
+      timeout: Duration.hours(2),
+    });
+    props.runner.grantInvoke(this.stateMachine);
+    NagSuppressions.addResourceSuppressions(
+      this.stateMachine,
+      [
+        {
+          id: 'AwsSolutions-IAM5',
+          reason:
+            'grantInvoke covers the runner function and its versions ("<function>:*"); no other function.',
+          appliesTo: [{ regex: '/^Resource::<SegmentRunnerFunction[0-9A-F]+\\.Arn>:\\*$/g' }],
+        },
+      ],
+      true,
+    );
+
+    const schedulerRole = new iam.Role(this, 'SchedulerRole', {
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com'),
+    });
+    this.stateMachine.grantStartExecution(schedulerRole);
+    new scheduler.CfnSchedule(this, 'Schedule', {
+      description: 'Batch segment run over all profiles',
+      scheduleExpression: `rate(${props.scheduleMinutes} ${props.scheduleMinutes === 1 ? 'minute' : 'minutes'})`,
+      flexibleTimeWindow: { mode: 'OFF' },
+      target: { arn: this.stateMachine.stateMachineArn, roleArn: schedulerRole.roleArn, input: '{}' },
+    });
+  }
+
+  environment(): Record<string, string> {
+    return {
+      [ENV.deltasQueueUrl]: this.deltasQueue.queueUrl,
+      [ENV.segmentRunStateMachineArn]: this.stateMachine.stateMachineArn,
+    };
+  }
+
+  grantPublishDeltas(grantee: iam.IGrantable): void {
+    this.deltasQueue.grantSendMessages(grantee);
+  }
+
+  grantStartRun(grantee: iam.IGrantable): void {
+    this.stateMachine.grantStartExecution(grantee);
+  }
+}
