@@ -1,0 +1,132 @@
+/**
+ * Segment evaluation speed: the pure evaluator over synthetic profiles, then a full local batch run
+ * (the synthesized state machine on aws-local-stepfunctions) over profiles stored in dynalite.
+ *   npm run bench:segments -- [evaluatorProfiles=1000000] [batchProfiles=100000]
+ */
+
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { dynamoDbDocumentClient } from '../adapters/aws/clients.js';
+import { batchWrite } from '../adapters/dynamodb/batch.js';
+import { keys } from '../adapters/dynamodb/profile-keys.js';
+import { SegmentStore } from '../adapters/dynamodb/segment-store.js';
+import type { Profile } from '../core/profiles/profile.js';
+import { emptyProfile } from '../core/profiles/state.js';
+import { compile } from '../core/segments/evaluate.js';
+import type { Condition } from '../core/segments/language.js';
+import { SEGMENT_RUN_STATE_MACHINE } from '../resources/functions/index.js';
+import { CONTROL_TABLE, PROFILES_TABLE } from '../resources/tables.js';
+import { fmt, withLocalCdp } from './support.js';
+
+const evaluatorProfiles = Number(process.argv[2] ?? 1_000_000);
+const batchProfiles = Number(process.argv[3] ?? 100_000);
+const NOW = Date.parse('2026-06-30T00:00:00Z');
+
+const SEGMENTS: Condition[] = [
+  { trait: 'plan', op: 'eq', value: 'pro' },
+  {
+    and: [
+      { trait: 'plan', op: 'in', value: ['pro', 'team'] },
+      { computed: 'order_count', op: 'gte', value: 2 },
+    ],
+  },
+  { computed: 'total_revenue', op: 'gt', value: 500 },
+  { computed: 'last_seen', op: 'within_last', days: 30 },
+  {
+    and: [
+      { consent: 'marketing', granted: true },
+      { trait: 'country', op: 'eq', value: 'FR' },
+    ],
+  },
+  {
+    or: [
+      { trait: 'email', op: 'contains', value: '@example.org' },
+      { trait: 'company', op: 'exists' },
+    ],
+  },
+  { not: { trait: 'plan', op: 'eq', value: 'free' } },
+  { computed: 'event_counts.Product Viewed', op: 'gte', value: 10 },
+  {
+    and: [
+      { trait: 'age', op: 'gte', value: 25 },
+      { trait: 'age', op: 'lt', value: 35 },
+    ],
+  },
+  { trait: 'signup', op: 'after', value: '2026-01-01T00:00:00Z' },
+];
+
+function syntheticProfile(i: number): Profile {
+  const p = emptyProfile(`p_${i.toString(16).padStart(24, '0')}`, '2026-01-01T00:00:00Z');
+  p.traits = {
+    plan: ['free', 'pro', 'team'][i % 3],
+    country: ['FR', 'DE', 'US', 'GB'][i % 4],
+    email: `person${i}@example.${i % 2 ? 'org' : 'com'}`,
+    age: 18 + (i % 50),
+    signup: new Date(Date.UTC(2025, 6, 1) + (i % 365) * 86_400_000).toISOString(),
+    ...(i % 5 === 0 ? { company: `Company ${i % 100}` } : {}),
+  };
+  p.computed = {
+    first_seen: '2025-06-01T00:00:00Z',
+    last_seen: new Date(NOW - (i % 90) * 86_400_000).toISOString(),
+    event_counts: { 'Product Viewed': i % 25, 'Order Completed': i % 4 },
+    total_revenue: (i % 4) * 180,
+    order_count: i % 4,
+  };
+  p.consent = { marketing: i % 2 === 0 };
+  return p;
+}
+
+// 1. Pure evaluator.
+const predicates = SEGMENTS.map(compile);
+const profiles = Array.from({ length: Math.min(evaluatorProfiles, 100_000) }, (_, i) => syntheticProfile(i));
+let matches = 0;
+const t0 = performance.now();
+for (let i = 0; i < evaluatorProfiles; i++) {
+  const ctx = { profile: profiles[i % profiles.length]!, now: NOW };
+  for (const p of predicates) if (p(ctx)) matches++;
+}
+const seconds = (performance.now() - t0) / 1000;
+const evaluations = evaluatorProfiles * predicates.length;
+console.log(`evaluator: ${fmt(evaluatorProfiles)} profiles x ${predicates.length} segments`);
+console.log(
+  `  ${fmt(evaluations / seconds)} profile-segment evaluations/s on one core (goal >= 2,000,000; ${fmt(matches)} matches)`,
+);
+
+// 2. A full local batch run.
+await withLocalCdp(async (cdp) => {
+  const client = new DynamoDBClient({
+    region: 'us-east-1',
+    endpoint: cdp.endpoints.dynamodb,
+    credentials: { accessKeyId: 'l', secretAccessKey: 'l' },
+  });
+  const ddb = dynamoDbDocumentClient(client);
+  const items = Array.from({ length: batchProfiles }, (_, i) => {
+    const p = syntheticProfile(i);
+    return {
+      put: {
+        ...keys.profile(p.profileId),
+        ...p,
+        version: 1,
+        gsi1pk: keys.profilePk(p.profileId),
+        gsi1sk: 'PROFILE',
+      },
+    };
+  });
+  for (let i = 0; i < items.length; i += 1000)
+    await batchWrite(ddb, PROFILES_TABLE.localName, items.slice(i, i + 1000));
+  const store = new SegmentStore(ddb, CONTROL_TABLE.localName, PROFILES_TABLE.localName);
+  for (const [i, condition] of SEGMENTS.entries())
+    await store.create({ name: `Segment ${i}`, condition, active: true });
+  const t1 = performance.now();
+  const execution = cdp.stepFunctions.start(SEGMENT_RUN_STATE_MACHINE.localArn, {}, 'bench');
+  await execution.done;
+  const wall = (performance.now() - t1) / 1000;
+  if (execution.status !== 'SUCCEEDED') throw new Error(`run failed: ${execution.cause}`);
+  const summary = JSON.parse(execution.output!) as { profilesEvaluated: number; entered: number };
+  console.log(
+    `batch run: ${fmt(summary.profilesEvaluated)} profiles x ${SEGMENTS.length} segments in dynalite`,
+  );
+  console.log(
+    `  wall time ${fmt(wall, 1)} s (${fmt(summary.profilesEvaluated / wall)} profiles/s, ${fmt(summary.entered)} entered)`,
+  );
+  client.destroy();
+});
