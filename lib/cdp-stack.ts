@@ -2,7 +2,9 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { ENV } from '../resources/env.js';
 import {
+  ACTIVATION_FUNCTION,
   COLLECTOR_FUNCTION,
+  DESTINATION_API_FUNCTION,
   LAKE_STREAM_CONSUMERS,
   LAKE_WRITER_FUNCTION,
   PROCESS_STREAM_CONSUMERS,
@@ -12,6 +14,7 @@ import {
   SEGMENT_API_FUNCTION,
   SEGMENT_RUNNER_FUNCTION,
 } from '../resources/functions/index.js';
+import { Activation } from './activate/activation.js';
 import { IngestApi } from './collect/ingest-api.js';
 import { type CdpSettings, DEFAULT_SETTINGS, settingsFromContext } from './config.js';
 import { DataLake } from './lake/data-lake.js';
@@ -129,6 +132,18 @@ export class CdpStack extends Stack {
       removalPolicy,
     });
 
+    // Activate
+    const activationWorker = fn(ACTIVATION_FUNCTION, { ...store.environment(), ...lake.environment() });
+    store.grantControlReadWrite(activationWorker);
+    lake.grantExportsWrite(activationWorker);
+    new Activation(this, 'ActivationDelivery', {
+      worker: activationWorker,
+      deltasQueue: segmentation.deltasQueue,
+      encryptionKey,
+    });
+    const destinationApi = fn(DESTINATION_API_FUNCTION, store.environment());
+    store.grantControlReadWrite(destinationApi);
+
     // Profiles
     const profileApi = fn(PROFILE_API_FUNCTION, store.environment());
     store.grantProfilesRead(profileApi);
@@ -139,6 +154,7 @@ export class CdpStack extends Stack {
         [COLLECTOR_FUNCTION.id]: collector,
         [PROFILE_API_FUNCTION.id]: profileApi,
         [SEGMENT_API_FUNCTION.id]: segmentApi,
+        [DESTINATION_API_FUNCTION.id]: destinationApi,
       },
       throttleRateLimit: settings.throttleRateLimit,
       throttleBurstLimit: settings.throttleBurstLimit,

@@ -12,6 +12,8 @@ import { dynamoDbDocumentClient } from '../adapters/aws/clients.js';
 import { SourceStore } from '../adapters/dynamodb/source-store.js';
 import { segmentRunDefinition } from '../core/segments/run-definition.js';
 import {
+  ACTIVATION_BATCH_SIZE,
+  ACTIVATION_FUNCTION,
   FUNCTIONS,
   localFunctionArn,
   ROUTES,
@@ -22,6 +24,7 @@ import {
 import { STREAMS } from '../resources/streams.js';
 import { CONTROL_TABLE } from '../resources/tables.js';
 import { bootstrapResources } from './bootstrap.js';
+import { LocalDeltaQueue } from './delta-queue.js';
 import { type Emulator, startDynalite, startKinesis, startS3rver } from './emulators/emulator.js';
 import { localEnvironment } from './environment.js';
 import { createHttpAdapter, type HttpHandler } from './http-adapter.js';
@@ -194,6 +197,18 @@ export async function startLocalCdp(options: LocalCdpOptions): Promise<LocalCdp>
       stopAll.push(() => poller.stop());
     }
 
+    // Activation reads the deltas the segmentation sink appends locally, as SQS would deliver them.
+    const deltaQueue = new LocalDeltaQueue({
+      file: join(dataDir, 'queues', 'deltas.jsonl'),
+      checkpointFile: join(dataDir, 'checkpoints', 'deltas-queue.offset'),
+      dlqFile: join(dataDir, 'dlq', 'deltas-queue.jsonl'),
+      handler: (await load(ACTIVATION_FUNCTION.id)) as never,
+      batchSize: ACTIVATION_BATCH_SIZE,
+      maxReceiveCount: 5,
+    });
+    deltaQueue.start();
+    stopAll.push(() => deltaQueue.stop());
+
     const info: LocalCdpInfo = {
       apiUrl: `http://127.0.0.1:${port}`,
       writeKey: keys.writeKey,
@@ -213,6 +228,7 @@ export async function startLocalCdp(options: LocalCdpOptions): Promise<LocalCdp>
       drain: async (timeoutMs?: number) => {
         await Promise.all(pollers.map((p) => p.drain(timeoutMs)));
         await stepFunctions.idle();
+        await deltaQueue.drain(timeoutMs);
       },
       stop,
     };

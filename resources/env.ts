@@ -22,6 +22,8 @@ export const ENV = {
   deltasQueueUrl: 'CDP_DELTAS_QUEUE_URL',
   /** The batch segmentation state machine, started on demand by the segments API. */
   segmentRunStateMachineArn: 'CDP_SEGMENT_RUN_STATE_MACHINE_ARN',
+  /** Where deliveries that can never succeed go, with the reason. */
+  activationDlqUrl: 'CDP_ACTIVATION_DLQ_URL',
   /** Parallel scan segments per batch run. */
   segmentScanSegments: 'CDP_SEGMENT_SCAN_SEGMENTS',
 } as const;

@@ -12,6 +12,7 @@ import { isRealtime } from '../../core/segments/evaluate.js';
 import type { Segment, SegmentInput } from '../../core/segments/language.js';
 import type { MembershipChange, MembershipState } from '../../core/segments/membership.js';
 import { batchGet, batchWrite, type Item } from './batch.js';
+import { ChangeCounter } from './change-counter.js';
 
 export interface RunSummary {
   readonly runId: string;
@@ -37,11 +38,15 @@ const isConflict = (err: unknown) =>
  * profiles they describe, so a GDPR delete finds them through the `byProfile` index).
  */
 export class SegmentStore {
+  readonly changes: ChangeCounter;
+
   constructor(
     private readonly ddb: DynamoDBDocumentClient,
     private readonly controlTable: string,
     private readonly profilesTable: string,
-  ) {}
+  ) {
+    this.changes = new ChangeCounter(ddb, controlTable, 'SEGMENTS');
+  }
 
   async create(input: SegmentInput, now = new Date()): Promise<Segment> {
     const segment: Segment = {
@@ -64,6 +69,7 @@ export class SegmentStore {
         ConditionExpression: 'attribute_not_exists(pk)',
       }),
     );
+    await this.changes.bump();
     return segment;
   }
 
@@ -109,6 +115,7 @@ export class SegmentStore {
         ConditionExpression: 'attribute_exists(pk)',
       }),
     );
+    await this.changes.bump();
     return segment;
   }
 

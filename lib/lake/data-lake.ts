@@ -85,4 +85,14 @@ export class DataLake extends Construct {
     });
     this.lakeBucket.encryptionKey?.grantEncrypt(grantee);
   }
+
+  /** PutObject into the exports bucket (audience exports), nothing else. */
+  grantExportsWrite(grantee: iam.IGrantable): void {
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:PutObject'],
+      resourceArns: [this.exportsBucket.arnForObjects('*')],
+    });
+    this.exportsBucket.encryptionKey?.grantEncrypt(grantee);
+  }
 }

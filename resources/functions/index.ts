@@ -2,6 +2,7 @@
  * Every Lambda function, HTTP route and stream subscription of the CDP. The CDK stack builds them from
  * these lists and the local runtime invokes the same entry modules from them.
  */
+import { ACTIVATE_ROUTES, ACTIVATION_FUNCTION, DESTINATION_API_FUNCTION } from './activate.js';
 import { COLLECT_ROUTES, COLLECTOR_FUNCTION } from './collect.js';
 import { LAKE_STREAM_CONSUMERS, LAKE_WRITER_FUNCTION } from './lake.js';
 import { PROCESS_STREAM_CONSUMERS, PROFILE_PROCESSOR_FUNCTION } from './process.js';
@@ -9,6 +10,7 @@ import { PROFILE_API_FUNCTION, PROFILE_ROUTES } from './profiles.js';
 import { SEGMENT_API_FUNCTION, SEGMENT_ROUTES, SEGMENT_RUNNER_FUNCTION } from './segment.js';
 import type { FunctionDefinition, RouteDefinition, StreamConsumerDefinition } from './types.js';
 
+export * from './activate.js';
 export * from './collect.js';
 export * from './lake.js';
 export * from './process.js';
@@ -23,9 +25,16 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   LAKE_WRITER_FUNCTION,
   SEGMENT_API_FUNCTION,
   SEGMENT_RUNNER_FUNCTION,
+  ACTIVATION_FUNCTION,
+  DESTINATION_API_FUNCTION,
 ];
 
-export const ROUTES: readonly RouteDefinition[] = [...COLLECT_ROUTES, ...PROFILE_ROUTES, ...SEGMENT_ROUTES];
+export const ROUTES: readonly RouteDefinition[] = [
+  ...COLLECT_ROUTES,
+  ...PROFILE_ROUTES,
+  ...SEGMENT_ROUTES,
+  ...ACTIVATE_ROUTES,
+];
 
 export const STREAM_CONSUMERS: readonly StreamConsumerDefinition[] = [
   ...PROCESS_STREAM_CONSUMERS,

@@ -1,0 +1,136 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { type DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Destination, DestinationInput } from '../../core/activate/destinations.js';
+import { batchGet, batchWrite } from './batch.js';
+import { ChangeCounter } from './change-counter.js';
+
+export interface SyncRecord {
+  readonly source: string;
+  readonly sent: number;
+  readonly failed: number;
+  readonly skipped: number;
+  readonly lastError?: string;
+  readonly updatedAt: string;
+}
+
+/**
+ * Destinations, delivery markers and sync records in the control table:
+ *   SEG#<segmentId> / DEST#<destinationId>      destination config
+ *   DEST#<destinationId> / SYNC#<source>        counts per run (or `realtime`) and the last error
+ *   DELIVERED#<destinationId>#<deltaId> / D     idempotency marker (TTL 7 days)
+ */
+export class DestinationStore {
+  readonly changes: ChangeCounter;
+
+  constructor(
+    private readonly ddb: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {
+    this.changes = new ChangeCounter(ddb, table, 'DESTINATIONS');
+  }
+
+  async create(segmentId: string, input: DestinationInput, now = new Date()): Promise<Destination> {
+    const settings = { ...input.settings };
+    if (input.type === 'webhook' && !settings.secret)
+      settings.secret = `whsec_${randomBytes(24).toString('base64url')}`;
+    const destination: Destination = {
+      ...input,
+      settings,
+      destinationId: `dst_${randomUUID().replace(/-/g, '').slice(0, 20)}`,
+      segmentId,
+      createdAt: now.toISOString(),
+    };
+    await this.ddb.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: {
+          pk: `SEG#${segmentId}`,
+          sk: `DEST#${destination.destinationId}`,
+          gsi1pk: 'DESTINATIONS',
+          gsi1sk: destination.destinationId,
+          ...destination,
+        },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+    await this.changes.bump();
+    return destination;
+  }
+
+  async forSegment(segmentId: string): Promise<Destination[]> {
+    const res = await this.ddb.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :d)',
+        ExpressionAttributeValues: { ':pk': `SEG#${segmentId}`, ':d': 'DEST#' },
+      }),
+    );
+    return (res.Items ?? []).map(({ pk: _p, sk: _s, gsi1pk: _g, gsi1sk: _k, ...d }) => d as Destination);
+  }
+
+  async all(): Promise<Destination[]> {
+    const res = await this.ddb.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: 'byLookup',
+        KeyConditionExpression: 'gsi1pk = :p',
+        ExpressionAttributeValues: { ':p': 'DESTINATIONS' },
+      }),
+    );
+    return (res.Items ?? []).map(({ pk: _p, sk: _s, gsi1pk: _g, gsi1sk: _k, ...d }) => d as Destination);
+  }
+
+  async delivered(destinationId: string, deltaIds: readonly string[]): Promise<Set<string>> {
+    const items = await batchGet(
+      this.ddb,
+      this.table,
+      deltaIds.map((id) => ({ pk: `DELIVERED#${destinationId}#${id}`, sk: 'D' })),
+    );
+    return new Set(items.map((i) => (i.pk as string).split('#')[2]!));
+  }
+
+  async markDelivered(destinationId: string, deltaIds: readonly string[], now = new Date()): Promise<void> {
+    const expiresAt = Math.floor(now.getTime() / 1000) + 7 * 86_400;
+    await batchWrite(
+      this.ddb,
+      this.table,
+      deltaIds.map((id) => ({ put: { pk: `DELIVERED#${destinationId}#${id}`, sk: 'D', expiresAt } })),
+    );
+  }
+
+  async recordSync(
+    destinationId: string,
+    source: string,
+    counts: { sent: number; failed: number; skipped: number },
+    lastError?: string,
+    now = new Date(),
+  ) {
+    await this.ddb.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: `DEST#${destinationId}`, sk: `SYNC#${source}` },
+        UpdateExpression: `ADD sent :s, failed :f, skipped :k SET #src = :src, updatedAt = :t${lastError ? ', lastError = :e' : ''}`,
+        ExpressionAttributeNames: { '#src': 'source' },
+        ExpressionAttributeValues: {
+          ':s': counts.sent,
+          ':f': counts.failed,
+          ':k': counts.skipped,
+          ':src': source,
+          ':t': now.toISOString(),
+          ...(lastError ? { ':e': lastError.slice(0, 500) } : {}),
+        },
+      }),
+    );
+  }
+
+  async syncs(destinationId: string): Promise<SyncRecord[]> {
+    const res = await this.ddb.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :s)',
+        ExpressionAttributeValues: { ':pk': `DEST#${destinationId}`, ':s': 'SYNC#' },
+      }),
+    );
+    return (res.Items ?? []).map(({ pk: _p, sk: _s, ...r }) => r as unknown as SyncRecord);
+  }
+}

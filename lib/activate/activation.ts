@@ -1,0 +1,97 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { ENV } from '../../resources/env.js';
+import { ACTIVATION_BATCH_SIZE } from '../../resources/functions/activate.js';
+import { NagSuppressions } from '../shared/nag.js';
+
+export interface ActivationProps {
+  readonly worker: lambda.Function;
+  readonly deltasQueue: sqs.IQueue;
+  readonly encryptionKey: kms.IKey;
+}
+
+/**
+ * Activation: the worker consumes membership deltas (partial batch failures, so one destination's
+ * outage retries only its messages), with a dead-letter queue for deliveries that can never succeed,
+ * and only the destination API actions it calls.
+ */
+export class Activation extends Construct {
+  readonly deadLetterQueue: sqs.Queue;
+
+  constructor(scope: Construct, id: string, props: ActivationProps) {
+    super(scope, id);
+    this.deadLetterQueue = new sqs.Queue(this, 'FailedDeliveries', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: props.encryptionKey,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    NagSuppressions.addResourceSuppressions(this.deadLetterQueue, [
+      {
+        id: 'AwsSolutions-SQS3',
+        reason: 'This queue is the dead-letter queue for deliveries that can never succeed.',
+      },
+    ]);
+    this.deadLetterQueue.grantSendMessages(props.worker);
+    props.worker.addEnvironment(ENV.activationDlqUrl, this.deadLetterQueue.queueUrl);
+    props.worker.addEventSource(
+      new SqsEventSource(props.deltasQueue, {
+        batchSize: ACTIVATION_BATCH_SIZE,
+        reportBatchItemFailures: true,
+        maxBatchingWindow: Duration.seconds(1),
+      }),
+    );
+
+    const { account, partition } = Stack.of(this);
+    const arn = (service: string, resource: string) => `arn:${partition}:${service}:*:${account}:${resource}`;
+    props.worker.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['mobiletargeting:UpdateEndpointsBatch', 'mobiletargeting:DeleteUserEndpoints'],
+        resources: [arn('mobiletargeting', 'apps/*')],
+      }),
+    );
+    props.worker.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['ses:CreateContact', 'ses:UpdateContact', 'ses:DeleteContact'],
+        resources: [arn('ses', 'contact-list/*')],
+      }),
+    );
+    props.worker.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['profile:PutProfileObject', 'profile:SearchProfiles', 'profile:DeleteProfile'],
+        resources: [arn('profile', 'domains/*')],
+      }),
+    );
+    props.worker.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['personalize:PutUsers'],
+        resources: [arn('personalize', 'dataset/*')],
+      }),
+    );
+    props.worker.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['events:PutEvents'], resources: [arn('events', 'event-bus/*')] }),
+    );
+    NagSuppressions.addResourceSuppressions(
+      props.worker,
+      [
+        {
+          id: 'AwsSolutions-IAM5',
+          reason:
+            'Destinations are configured at run time through the API (Pinpoint projects, SES contact lists, Customer Profiles domains, Personalize datasets, event buses), so the worker may call these specific actions on resources of those types in this account only.',
+          appliesTo: [
+            {
+              regex:
+                '/^Resource::arn:<AWS::Partition>:(mobiletargeting|ses|profile|personalize|events):\\*:<AWS::AccountId>:.*\\*$/g',
+            },
+          ],
+        },
+      ],
+      true,
+    );
+  }
+}

@@ -1,0 +1,215 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SIGNATURE_HEADER, verifySignature } from '../../core/activate/signature.js';
+import { postJson, startTestCdp } from '../support/local-cdp.js';
+
+// biome-ignore lint/suspicious/noExplicitAny: JSON of many shapes, asserted field by field
+type Json = any;
+
+let cdp: Awaited<ReturnType<typeof startTestCdp>>;
+let receiver: Server;
+let hookUrl: string;
+const received: Array<{ body: string; signature: string | undefined }> = [];
+
+beforeAll(async () => {
+  cdp = await startTestCdp();
+  receiver = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      received.push({
+        body: Buffer.concat(chunks).toString('utf8'),
+        signature: req.headers[SIGNATURE_HEADER] as string | undefined,
+      });
+      res.writeHead(200).end('ok');
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
+  const address = receiver.address();
+  hookUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/hook`;
+}, 60_000);
+afterAll(async () => {
+  receiver?.close();
+  await cdp?.cleanup();
+});
+
+const admin = async (method: string, path: string, body?: unknown) => {
+  const res = await fetch(`${cdp.apiUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${cdp.adminKey}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, Json> };
+};
+const outbox = (service: string) => {
+  const file = join(cdp.dataDir, 'outbox', service, 'requests.jsonl');
+  return existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { command: string; input: Json; delivered: boolean })
+    : [];
+};
+const webhookEvents = () =>
+  received.flatMap(
+    (r) =>
+      (
+        JSON.parse(r.body) as {
+          events: Array<{ type: string; profileId: string; traits: Record<string, unknown> }>;
+        }
+      ).events,
+  );
+
+describe('activation through the local runtime', () => {
+  let segmentId: string;
+  let secret: string;
+
+  it('validates destinations and shows the webhook secret once', async () => {
+    const seg = await admin('POST', '/v1/segments', {
+      name: 'Pro',
+      condition: { trait: 'plan', op: 'eq', value: 'pro' },
+    });
+    segmentId = seg.body.segmentId;
+    const bad = await admin('POST', `/v1/segments/${segmentId}/destinations`, {
+      type: 'pinpoint',
+      settings: { applicationId: 'not valid!' },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.issues[0].field).toBe('settings.applicationId');
+    const unknownType = await admin('POST', `/v1/segments/${segmentId}/destinations`, { type: 'fax' });
+    expect(unknownType.status).toBe(400);
+
+    const hook = await admin('POST', `/v1/segments/${segmentId}/destinations`, {
+      type: 'webhook',
+      settings: { url: hookUrl },
+    });
+    expect(hook.status).toBe(201);
+    secret = hook.body.settings.secret;
+    expect(secret).toMatch(/^whsec_/);
+    expect(
+      (
+        await admin('POST', `/v1/segments/${segmentId}/destinations`, {
+          type: 'eventbridge',
+          settings: { eventBusName: 'audiences' },
+        })
+      ).status,
+    ).toBe(201);
+    expect(
+      (
+        await admin('POST', `/v1/segments/${segmentId}/destinations`, {
+          type: 'pinpoint',
+          settings: { applicationId: 'abc123' },
+        })
+      ).status,
+    ).toBe(201);
+    const listed = await admin('GET', `/v1/segments/${segmentId}/destinations`);
+    expect(listed.body.destinations).toHaveLength(3);
+    expect(listed.body.destinations.find((d: { type: string }) => d.type === 'webhook').settings.secret).toBe(
+      '********',
+    );
+  });
+
+  it('delivers entered members with consent, signed, and records each call for services without an emulator', async () => {
+    const consent = (marketing: boolean) => ({ consent: { categoryPreferences: { marketing } } });
+    const batch = [
+      {
+        type: 'identify',
+        userId: 'act-1',
+        traits: { plan: 'pro', email: 'one@example.com' },
+        context: consent(true),
+      },
+      {
+        type: 'identify',
+        userId: 'act-2',
+        traits: { plan: 'pro', email: 'two@example.com' },
+        context: consent(false),
+      },
+      {
+        type: 'identify',
+        userId: 'act-3',
+        traits: { plan: 'free', email: 'three@example.com' },
+        context: consent(true),
+      },
+    ];
+    expect((await postJson(cdp, '/v1/batch', { batch })).status).toBe(200);
+    await cdp.drain(30_000);
+
+    expect(received.length).toBeGreaterThan(0);
+    for (const r of received)
+      expect(verifySignature(r.signature, r.body, secret, Math.floor(Date.now() / 1000))).toEqual({
+        ok: true,
+        timestamp: expect.any(Number),
+      });
+    expect(
+      verifySignature(received[0]!.signature, `${received[0]!.body} `, secret, Math.floor(Date.now() / 1000))
+        .ok,
+    ).toBe(false);
+    const entered = webhookEvents().filter((e) => e.type === 'audience.entered');
+    // act-2 is a member but did not grant marketing consent: skipped. act-3 is not a member.
+    expect(entered.map((e) => e.traits.email)).toEqual(['one@example.com']);
+
+    const events = outbox('eventbridge');
+    expect(events.every((e) => e.delivered === false)).toBe(true);
+    expect(events.map((e) => e.command)).toEqual(['PutEventsCommand']);
+    expect(events[0]!.input.Entries).toHaveLength(1);
+    expect(events[0]!.input.Entries[0]).toMatchObject({
+      EventBusName: 'audiences',
+      DetailType: 'audience.entered',
+    });
+    const pinpoint = outbox('pinpoint');
+    expect(pinpoint[0]).toMatchObject({ command: 'UpdateEndpointsBatchCommand', delivered: false });
+    expect(pinpoint[0]!.input.EndpointBatchRequest.Item[0]).toMatchObject({
+      ChannelType: 'EMAIL',
+      Address: 'one@example.com',
+      Attributes: { [`segment_${segmentId}`.slice(0, 50)]: ['true'] },
+    });
+
+    const listed = await admin('GET', `/v1/segments/${segmentId}/destinations`);
+    const hook = listed.body.destinations.find((d: { type: string }) => d.type === 'webhook');
+    expect(hook.syncs).toEqual([
+      expect.objectContaining({ source: 'realtime', sent: 1, skipped: 1, failed: 0 }),
+    ]);
+  }, 60_000);
+
+  it('removes a member who withdraws consent from the audience', async () => {
+    const segment = await admin('POST', '/v1/segments', {
+      name: 'Pro with marketing consent',
+      condition: {
+        and: [
+          { trait: 'plan', op: 'eq', value: 'pro' },
+          { consent: 'marketing', granted: true },
+        ],
+      },
+    });
+    await admin('POST', `/v1/segments/${segment.body.segmentId}/destinations`, {
+      type: 'webhook',
+      settings: { url: hookUrl, secret: secret },
+    });
+    expect(
+      (
+        await postJson(cdp, '/v1/identify', {
+          userId: 'act-4',
+          traits: { plan: 'pro', email: 'four@example.com' },
+          context: { consent: { categoryPreferences: { marketing: true } } },
+        })
+      ).status,
+    ).toBe(200);
+    await cdp.drain(30_000);
+    expect(
+      webhookEvents().some((e) => e.type === 'audience.entered' && e.traits.email === 'four@example.com'),
+    ).toBe(true);
+    expect(
+      (
+        await postJson(cdp, '/v1/identify', {
+          userId: 'act-4',
+          context: { consent: { categoryPreferences: { marketing: false } } },
+        })
+      ).status,
+    ).toBe(200);
+    await cdp.drain(30_000);
+    const exits = webhookEvents().filter((e) => e.type === 'audience.exited');
+    expect(exits.map((e) => e.traits.email)).toContain('four@example.com');
+  }, 60_000);
+});
