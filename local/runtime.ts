@@ -10,12 +10,15 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { dynamoDbDocumentClient } from '../adapters/aws/clients.js';
 import { SourceStore } from '../adapters/dynamodb/source-store.js';
+import { regulationRunDefinition } from '../core/govern/run-definition.js';
 import { segmentRunDefinition } from '../core/segments/run-definition.js';
 import {
   ACTIVATION_BATCH_SIZE,
   ACTIVATION_FUNCTION,
   FUNCTIONS,
   localFunctionArn,
+  REGULATION_RUN_STATE_MACHINE,
+  REGULATION_RUNNER_FUNCTION,
   ROUTES,
   SEGMENT_RUN_STATE_MACHINE,
   SEGMENT_RUNNER_FUNCTION,
@@ -138,6 +141,10 @@ export async function startLocalCdp(options: LocalCdpOptions): Promise<LocalCdp>
           arn: SEGMENT_RUN_STATE_MACHINE.localArn,
           definition: segmentRunDefinition(localFunctionArn(SEGMENT_RUNNER_FUNCTION.id)),
         },
+        {
+          arn: REGULATION_RUN_STATE_MACHINE.localArn,
+          definition: regulationRunDefinition(localFunctionArn(REGULATION_RUNNER_FUNCTION.id)),
+        },
       ],
       async (functionName, input) => (await load(functionName))(input, lambdaContext(functionName)),
       (message) => console.error(`[local] ${message}`),
@@ -147,6 +154,7 @@ export async function startLocalCdp(options: LocalCdpOptions): Promise<LocalCdp>
     Object.assign(env, {
       AWS_ENDPOINT_URL_SFN: sfnEndpoint,
       CDP_SEGMENT_RUN_STATE_MACHINE_ARN: SEGMENT_RUN_STATE_MACHINE.localArn,
+      CDP_REGULATION_RUN_STATE_MACHINE_ARN: REGULATION_RUN_STATE_MACHINE.localArn,
     });
     Object.assign(process.env, env);
     const scheduleMinutes = Number(

@@ -24,6 +24,8 @@ export const ENV = {
   segmentRunStateMachineArn: 'CDP_SEGMENT_RUN_STATE_MACHINE_ARN',
   /** Where deliveries that can never succeed go, with the reason. */
   activationDlqUrl: 'CDP_ACTIVATION_DLQ_URL',
+  /** The deletion job state machine, started by the regulations API. */
+  regulationRunStateMachineArn: 'CDP_REGULATION_RUN_STATE_MACHINE_ARN',
   /** Parallel scan segments per batch run. */
   segmentScanSegments: 'CDP_SEGMENT_SCAN_SEGMENTS',
 } as const;

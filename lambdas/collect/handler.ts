@@ -2,6 +2,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { z } from 'zod';
 import { dynamoDbDocumentClient, kinesisClient } from '../../adapters/aws/clients.js';
 import { CachedAuthenticator, SourceStore } from '../../adapters/dynamodb/source-store.js';
+import { SuppressionStore } from '../../adapters/dynamodb/suppression-store.js';
 import { EventStreamWriter, StreamWriteError } from '../../adapters/kinesis/event-stream.js';
 import { createLogger } from '../../adapters/observability/logger.js';
 import {
@@ -15,6 +16,7 @@ import { ENV, loadConfig, requiredString } from '../../resources/env.js';
 import { INGEST_PATHS } from '../../resources/functions/collect.js';
 import { error, type HttpResponse, json } from '../shared/http.js';
 import { decodeBody, writeKeyOf } from './request.js';
+import { suppressionFilter } from './suppression-filter.js';
 
 const config = loadConfig(
   z.object({ [ENV.controlTable]: requiredString(), [ENV.eventsStream]: requiredString() }),
@@ -22,7 +24,9 @@ const config = loadConfig(
 const logger = createLogger('collector');
 const auth = new CachedAuthenticator(new SourceStore(dynamoDbDocumentClient(), config[ENV.controlTable]));
 const stream = new EventStreamWriter(kinesisClient(), config[ENV.eventsStream]);
-const filters: MessageFilter[] = [];
+const filters: MessageFilter[] = [
+  suppressionFilter(new SuppressionStore(dynamoDbDocumentClient(), config[ENV.controlTable])),
+];
 
 /** Adds a filter (e.g. suppression) that runs after validation and before anything is written. */
 export function addMessageFilter(filter: MessageFilter): void {
@@ -86,6 +90,7 @@ export async function handler(event: APIGatewayProxyEventV2): Promise<HttpRespon
       { 'retry-after': '2' },
     );
   }
+  if (dropped) logger.info('suppressed messages dropped', { sourceId, dropped });
   logger.debug('accepted', { sourceId, path, accepted: records.length, dropped });
   return json(200, { success: true });
 }

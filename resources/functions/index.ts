@@ -4,6 +4,7 @@
  */
 import { ACTIVATE_ROUTES, ACTIVATION_FUNCTION, DESTINATION_API_FUNCTION } from './activate.js';
 import { COLLECT_ROUTES, COLLECTOR_FUNCTION } from './collect.js';
+import { GOVERN_ROUTES, REGULATION_API_FUNCTION, REGULATION_RUNNER_FUNCTION } from './govern.js';
 import { LAKE_STREAM_CONSUMERS, LAKE_WRITER_FUNCTION } from './lake.js';
 import { PROCESS_STREAM_CONSUMERS, PROFILE_PROCESSOR_FUNCTION } from './process.js';
 import { PROFILE_API_FUNCTION, PROFILE_ROUTES } from './profiles.js';
@@ -12,6 +13,7 @@ import type { FunctionDefinition, RouteDefinition, StreamConsumerDefinition } fr
 
 export * from './activate.js';
 export * from './collect.js';
+export * from './govern.js';
 export * from './lake.js';
 export * from './process.js';
 export * from './profiles.js';
@@ -27,6 +29,8 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   SEGMENT_RUNNER_FUNCTION,
   ACTIVATION_FUNCTION,
   DESTINATION_API_FUNCTION,
+  REGULATION_API_FUNCTION,
+  REGULATION_RUNNER_FUNCTION,
 ];
 
 export const ROUTES: readonly RouteDefinition[] = [
@@ -34,6 +38,7 @@ export const ROUTES: readonly RouteDefinition[] = [
   ...PROFILE_ROUTES,
   ...SEGMENT_ROUTES,
   ...ACTIVATE_ROUTES,
+  ...GOVERN_ROUTES,
 ];
 
 export const STREAM_CONSUMERS: readonly StreamConsumerDefinition[] = [

@@ -1,0 +1,71 @@
+import { DeleteCommand, type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { hashIdentity } from '../../core/govern/regulation.js';
+import type { Identity } from '../../core/profiles/profile.js';
+import { ChangeCounter } from './change-counter.js';
+
+/**
+ * Suppressed identifiers, as hashes only: `SUPPRESS#<sha256(type:value)>` / `SUPPRESS` in the control
+ * table (`gsi1pk = SUPPRESSIONS`). The collector loads the set and re-reads it when the change counter
+ * moves.
+ */
+export class SuppressionStore {
+  readonly changes: ChangeCounter;
+
+  constructor(
+    private readonly ddb: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {
+    this.changes = new ChangeCounter(ddb, table, 'SUPPRESSIONS');
+  }
+
+  async suppress(ids: readonly Identity[], regulationId: string, now = new Date()): Promise<void> {
+    for (const id of ids) {
+      const hash = hashIdentity(id);
+      await this.ddb.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: {
+            pk: `SUPPRESS#${hash}`,
+            sk: 'SUPPRESS',
+            gsi1pk: 'SUPPRESSIONS',
+            gsi1sk: hash,
+            regulationId,
+            createdAt: now.toISOString(),
+          },
+        }),
+      );
+    }
+    await this.changes.bump();
+  }
+
+  async unsuppress(ids: readonly Identity[]): Promise<number> {
+    for (const id of ids)
+      await this.ddb.send(
+        new DeleteCommand({
+          TableName: this.table,
+          Key: { pk: `SUPPRESS#${hashIdentity(id)}`, sk: 'SUPPRESS' },
+        }),
+      );
+    await this.changes.bump();
+    return ids.length;
+  }
+
+  async hashes(): Promise<Set<string>> {
+    const out = new Set<string>();
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.ddb.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: 'byLookup',
+          KeyConditionExpression: 'gsi1pk = :p',
+          ExpressionAttributeValues: { ':p': 'SUPPRESSIONS' },
+          ExclusiveStartKey,
+        }),
+      );
+      for (const i of page.Items ?? []) out.add(i.gsi1sk as string);
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+    return out;
+  }
+}

@@ -1,0 +1,93 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { parseIdentity } from '../identity/identifiers.js';
+import { normalizeEmail, normalizePhone } from '../process/normalize.js';
+import type { Identity } from '../profiles/profile.js';
+
+/** Regulations, modelled on Segment's: delete, suppress, both, or lift a suppression. */
+export const REGULATION_TYPES = ['delete', 'suppress', 'delete_and_suppress', 'unsuppress'] as const;
+export const KNOWN_IDENTIFIER_TYPES = ['user_id', 'anonymous_id', 'email', 'phone'] as const;
+
+export const RegulationRequestSchema = z.object({
+  type: z.enum(REGULATION_TYPES, { error: `must be one of ${REGULATION_TYPES.join(', ')}` }),
+  identifiers: z
+    .array(
+      z
+        .string()
+        .max(512)
+        .transform((text, ctx) => {
+          const id = parseIdentity(text);
+          if (!id) {
+            ctx.addIssue({ code: 'custom', message: 'must be type:value, e.g. email:ada@example.com' });
+            return z.NEVER;
+          }
+          if (!(KNOWN_IDENTIFIER_TYPES as readonly string[]).includes(id.type)) {
+            ctx.addIssue({
+              code: 'custom',
+              message: `type must be one of ${KNOWN_IDENTIFIER_TYPES.join(', ')}`,
+            });
+            return z.NEVER;
+          }
+          const value =
+            id.type === 'email'
+              ? normalizeEmail(id.value)
+              : id.type === 'phone'
+                ? normalizePhone(id.value)
+                : id.value.trim();
+          if (!value) {
+            ctx.addIssue({ code: 'custom', message: `is not a valid ${id.type}` });
+            return z.NEVER;
+          }
+          return { type: id.type, value } as Identity;
+        }),
+    )
+    .min(1, 'must list at least one identifier')
+    .max(100, 'must list at most 100 identifiers'),
+});
+export type RegulationRequest = z.infer<typeof RegulationRequestSchema>;
+
+/** Identifiers are kept only as hashes in the audit log and suppression list. */
+export const hashIdentity = (id: Identity) =>
+  createHash('sha256').update(`${id.type}:${id.value}`).digest('hex');
+
+export type StoreName =
+  | 'profiles'
+  | 'identities'
+  | 'timeline'
+  | 'memberships'
+  | 'lake'
+  | 'quarantine'
+  | 'destinations'
+  | 'suppression';
+
+export interface StoreOutcome {
+  readonly status: 'pending' | 'done' | 'skipped' | 'failed';
+  readonly count: number;
+  readonly detail?: string;
+}
+
+/** The values a raw event carries that identify its subject. */
+export function identifiersInEvent(event: Record<string, unknown>): Identity[] {
+  const out: Identity[] = [];
+  const obj = (v: unknown) =>
+    typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  const push = (type: string, v: unknown) => {
+    if (typeof v === 'string' || typeof v === 'number') out.push({ type, value: String(v) });
+  };
+  push('user_id', event.userId);
+  push('user_id', event.previousId);
+  push('anonymous_id', event.anonymousId);
+  push('anonymous_id', event.previousId);
+  for (const traits of [obj(event.traits), obj(obj(event.context).traits)]) {
+    const email = normalizeEmail(traits.email);
+    if (email) out.push({ type: 'email', value: email });
+    const phone = normalizePhone(traits.phone);
+    if (phone) out.push({ type: 'phone', value: phone });
+  }
+  return out;
+}
+
+/** Whether a raw event belongs to the subject (any of its identifiers). */
+export function belongsToSubject(event: Record<string, unknown>, subject: ReadonlySet<string>): boolean {
+  return identifiersInEvent(event).some((id) => subject.has(`${id.type}:${id.value}`));
+}

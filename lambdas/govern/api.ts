@@ -1,0 +1,84 @@
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { z } from 'zod';
+import { dynamoDbDocumentClient } from '../../adapters/aws/clients.js';
+import { RegulationStore } from '../../adapters/dynamodb/regulation-store.js';
+import { SuppressionStore } from '../../adapters/dynamodb/suppression-store.js';
+import { createLogger } from '../../adapters/observability/logger.js';
+import { hashIdentity, RegulationRequestSchema } from '../../core/govern/regulation.js';
+import { ENV, loadConfig, requiredString } from '../../resources/env.js';
+import { error, type HttpResponse, json } from '../shared/http.js';
+import { WorkItems } from './work-item.js';
+
+const config = loadConfig(
+  z.object({ [ENV.controlTable]: requiredString(), [ENV.regulationRunStateMachineArn]: requiredString() }),
+);
+const ddb = dynamoDbDocumentClient();
+const regulations = new RegulationStore(ddb, config[ENV.controlTable]);
+const suppressions = new SuppressionStore(ddb, config[ENV.controlTable]);
+const work = new WorkItems(ddb, config[ENV.controlTable]);
+const sfn = new SFNClient({});
+const logger = createLogger('regulations');
+
+/** Regulations API: `POST /v1/regulations` and `GET /v1/regulations/{id}` (admin only). */
+export async function handler(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
+  if (event.requestContext.http.method === 'GET') {
+    const r = await regulations.get(event.pathParameters?.id ?? '');
+    return r ? json(200, r) : error(404, { code: 'not_found', message: 'No regulation with this id' });
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(
+      event.body ? Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8').toString('utf8') : '',
+    );
+  } catch {
+    return error(400, { code: 'invalid_json', message: 'The body must be a JSON object' });
+  }
+  const parsed = RegulationRequestSchema.safeParse(body);
+  if (!parsed.success)
+    return error(400, {
+      code: 'invalid_regulation',
+      message: 'The regulation is invalid',
+      issues: parsed.error.issues.map((i) => ({ field: i.path.join('.'), rule: i.message })),
+    });
+  const { type, identifiers } = parsed.data;
+  const requestedBy =
+    (event.requestContext as { authorizer?: { iam?: { userArn?: string } } }).authorizer?.iam?.userArn ??
+    'unknown';
+  const regulation = await regulations.create({
+    type,
+    identifierHashes: identifiers.map(hashIdentity),
+    identifierTypes: [...new Set(identifiers.map((i) => i.type))].sort(),
+    requestedBy,
+  });
+  logger.info('regulation received', {
+    regulationId: regulation.regulationId,
+    type,
+    identifiers: identifiers.length,
+  });
+
+  if (type === 'unsuppress' || type === 'suppress') {
+    const count =
+      type === 'suppress'
+        ? (await suppressions.suppress(identifiers, regulation.regulationId), identifiers.length)
+        : await suppressions.unsuppress(identifiers);
+    await regulations.recordStore(regulation.regulationId, 'suppression', { status: 'done', count });
+    await regulations.finish(regulation.regulationId, 'completed');
+    return json(202, { regulationId: regulation.regulationId, status: 'completed' });
+  }
+  await work.put({
+    regulationId: regulation.regulationId,
+    type,
+    requested: identifiers,
+    subject: identifiers,
+    profileIds: [],
+  });
+  await sfn.send(
+    new StartExecutionCommand({
+      stateMachineArn: config[ENV.regulationRunStateMachineArn],
+      name: regulation.regulationId,
+      input: JSON.stringify({ regulationId: regulation.regulationId }),
+    }),
+  );
+  return json(202, { regulationId: regulation.regulationId, status: 'running' });
+}
