@@ -10,13 +10,16 @@ import {
   PROCESS_STREAM_CONSUMERS,
   PROFILE_API_FUNCTION,
   PROFILE_PROCESSOR_FUNCTION,
+  REGULATION_API_FUNCTION,
+  REGULATION_RUNNER_FUNCTION,
   ROUTES,
   SEGMENT_API_FUNCTION,
   SEGMENT_RUNNER_FUNCTION,
 } from '../resources/functions/index.js';
-import { Activation } from './activate/activation.js';
+import { Activation, grantDestinationDeletes } from './activate/activation.js';
 import { IngestApi } from './collect/ingest-api.js';
 import { type CdpSettings, DEFAULT_SETTINGS, settingsFromContext } from './config.js';
+import { Governance } from './govern/governance.js';
 import { DataLake } from './lake/data-lake.js';
 import { LakeCatalog } from './lake/lake-catalog.js';
 import { StreamSubscription } from './process/stream-processor.js';
@@ -144,6 +147,27 @@ export class CdpStack extends Stack {
     const destinationApi = fn(DESTINATION_API_FUNCTION, store.environment());
     store.grantControlReadWrite(destinationApi);
 
+    // Govern: deletes reach every store the person's data is in.
+    const regulationRunner = fn(REGULATION_RUNNER_FUNCTION, {
+      ...store.environment(),
+      ...lake.environment(),
+    });
+    store.grantProfilesReadWrite(regulationRunner);
+    store.grantControlReadWrite(regulationRunner);
+    lake.grantLakeRewrite(regulationRunner);
+    grantDestinationDeletes(regulationRunner);
+    const governance = new Governance(this, 'Governance', {
+      runner: regulationRunner,
+      logRetentionDays,
+      removalPolicy,
+    });
+    const regulationApi = fn(REGULATION_API_FUNCTION, {
+      ...store.environment(),
+      ...governance.environment(),
+    });
+    store.grantControlReadWrite(regulationApi);
+    governance.grantStartRun(regulationApi);
+
     // Profiles
     const profileApi = fn(PROFILE_API_FUNCTION, store.environment());
     store.grantProfilesRead(profileApi);
@@ -155,6 +179,7 @@ export class CdpStack extends Stack {
         [PROFILE_API_FUNCTION.id]: profileApi,
         [SEGMENT_API_FUNCTION.id]: segmentApi,
         [DESTINATION_API_FUNCTION.id]: destinationApi,
+        [REGULATION_API_FUNCTION.id]: regulationApi,
       },
       throttleRateLimit: settings.throttleRateLimit,
       throttleBurstLimit: settings.throttleBurstLimit,

@@ -95,3 +95,48 @@ export class Activation extends Construct {
     );
   }
 }
+
+/**
+ * The deletion calls GDPR deletes make at destinations (Pinpoint DeleteUserEndpoints, SES DeleteContact,
+ * Customer Profiles SearchProfiles/DeleteProfile, EventBridge `profile.deleted`), on resources of those
+ * types in this account only.
+ */
+export function grantDestinationDeletes(fn: lambda.Function): void {
+  const { account, partition } = Stack.of(fn);
+  const arn = (service: string, resource: string) => `arn:${partition}:${service}:*:${account}:${resource}`;
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: ['mobiletargeting:DeleteUserEndpoints'],
+      resources: [arn('mobiletargeting', 'apps/*')],
+    }),
+  );
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({ actions: ['ses:DeleteContact'], resources: [arn('ses', 'contact-list/*')] }),
+  );
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: ['profile:SearchProfiles', 'profile:DeleteProfile'],
+      resources: [arn('profile', 'domains/*')],
+    }),
+  );
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({ actions: ['events:PutEvents'], resources: [arn('events', 'event-bus/*')] }),
+  );
+  NagSuppressions.addResourceSuppressions(
+    fn,
+    [
+      {
+        id: 'AwsSolutions-IAM5',
+        reason:
+          'Destinations are configured at run time, so deletions may target any resource of these types in this account, with these delete actions only.',
+        appliesTo: [
+          {
+            regex:
+              '/^Resource::arn:<AWS::Partition>:(mobiletargeting|ses|profile|events):\\*:<AWS::AccountId>:.*\\*$/g',
+          },
+        ],
+      },
+    ],
+    true,
+  );
+}

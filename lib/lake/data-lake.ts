@@ -95,4 +95,19 @@ export class DataLake extends Construct {
     });
     this.exportsBucket.encryptionKey?.grantEncrypt(grantee);
   }
+
+  /** Read and rewrite raw and quarantine objects, including old versions (GDPR deletes). */
+  grantLakeRewrite(grantee: iam.IGrantable): void {
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:ListBucket', 's3:ListBucketVersions'],
+      resourceArns: [this.lakeBucket.bucketArn],
+    });
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:DeleteObjectVersion'],
+      resourceArns: [this.lakeBucket.arnForObjects('raw/*'), this.lakeBucket.arnForObjects('quarantine/*')],
+    });
+    this.lakeBucket.encryptionKey?.grantEncryptDecrypt(grantee);
+  }
 }
