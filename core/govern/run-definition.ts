@@ -10,6 +10,7 @@ export function regulationRunDefinition(runnerArn: string) {
     Resource: runnerArn,
     Parameters: { step: name, 'regulationId.$': '$.regulationId' },
     ResultPath: `$.${name}`,
+    TimeoutSeconds: 900,
     Retry: retry,
     Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'markFailed' }],
     ...(next ? { Next: next } : { End: true }),
