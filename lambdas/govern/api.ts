@@ -58,10 +58,9 @@ export async function handler(event: APIGatewayProxyEventV2): Promise<HttpRespon
   });
 
   if (type === 'unsuppress' || type === 'suppress') {
-    const count =
-      type === 'suppress'
-        ? (await suppressions.suppress(identifiers, regulation.regulationId), identifiers.length)
-        : await suppressions.unsuppress(identifiers);
+    if (type === 'suppress') await suppressions.suppress(identifiers, regulation.regulationId);
+    else await suppressions.unsuppress(identifiers);
+    const count = identifiers.length;
     await regulations.recordStore(regulation.regulationId, 'suppression', { status: 'done', count });
     await regulations.finish(regulation.regulationId, 'completed');
     return json(202, { regulationId: regulation.regulationId, status: 'completed' });

@@ -199,14 +199,12 @@ describe('AWS destinations (exact commands)', () => {
     expect(err).toBeInstanceOf(DeliveryError);
     expect(err.retryable).toBe(true);
     pinpoint.reset();
-    pinpoint
-      .on(UpdateEndpointsBatchCommand)
-      .rejects(
-        Object.assign(new Error('no such app'), {
-          name: 'NotFoundException',
-          $metadata: { httpStatusCode: 404 },
-        }),
-      );
+    pinpoint.on(UpdateEndpointsBatchCommand).rejects(
+      Object.assign(new Error('no such app'), {
+        name: 'NotFoundException',
+        $metadata: { httpStatusCode: 404 },
+      }),
+    );
     const permanent = await SENDERS.pinpoint(
       destination('pinpoint', { applicationId: 'app1' }),
       [delta(1)],
