@@ -16,7 +16,7 @@ import {
   SEGMENT_API_FUNCTION,
   SEGMENT_RUNNER_FUNCTION,
 } from '../resources/functions/index.js';
-import { Activation, grantDestinationDeletes } from './activate/activation.js';
+import { Activation, grantAudienceImports, grantDestinationDeletes } from './activate/activation.js';
 import { IngestApi } from './collect/ingest-api.js';
 import { type CdpSettings, DEFAULT_SETTINGS, settingsFromContext } from './config.js';
 import { Governance } from './govern/governance.js';
@@ -76,7 +76,7 @@ export class CdpStack extends Stack {
       ...store.environment(),
       [ENV.segmentScanSegments]: String(settings.segmentScanSegments),
     };
-    const runner = fn(SEGMENT_RUNNER_FUNCTION, segmentEnv);
+    const runner = fn(SEGMENT_RUNNER_FUNCTION, { ...segmentEnv, ...lake.environment() });
     const segmentation = new Segmentation(this, 'Segmentation', {
       runner,
       encryptionKey,
@@ -89,6 +89,8 @@ export class CdpStack extends Stack {
     store.grantProfilesReadWrite(runner);
     store.grantControlReadWrite(runner);
     segmentation.grantPublishDeltas(runner);
+    lake.grantExportsWrite(runner);
+    grantAudienceImports(runner);
     const segmentApi = fn(SEGMENT_API_FUNCTION, { ...segmentEnv, ...segmentation.environment() });
     store.grantProfilesReadWrite(segmentApi);
     store.grantControlReadWrite(segmentApi);
@@ -156,6 +158,7 @@ export class CdpStack extends Stack {
     store.grantControlReadWrite(regulationRunner);
     lake.grantLakeRewrite(regulationRunner);
     grantDestinationDeletes(regulationRunner);
+    lake.grantExportsWrite(regulationRunner);
     const governance = new Governance(this, 'Governance', {
       runner: regulationRunner,
       logRetentionDays,

@@ -6,7 +6,12 @@ import {
   SearchProfilesCommand,
 } from '@aws-sdk/client-customer-profiles';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { PersonalizeEventsClient, PutUsersCommand } from '@aws-sdk/client-personalize-events';
+import { CreateDataDeletionJobCommand, PersonalizeClient } from '@aws-sdk/client-personalize';
+import {
+  PersonalizeEventsClient,
+  PutEventsCommand as PutInteractionsCommand,
+  PutUsersCommand,
+} from '@aws-sdk/client-personalize-events';
 import {
   DeleteUserEndpointsCommand,
   PinpointClient,
@@ -45,6 +50,8 @@ export class DeliveryError extends Error {
 export interface Senders {
   pinpoint: CommandSender;
   personalize: CommandSender;
+  /** Personalize control plane (data deletion jobs). */
+  personalizeAdmin: CommandSender;
   ses: CommandSender;
   customerProfiles: CommandSender;
   eventbridge: CommandSender;
@@ -64,6 +71,7 @@ export function sendersFromEnv(
   return {
     pinpoint: pick('pinpoint', () => new PinpointClient({ maxAttempts: 5 })),
     personalize: pick('personalize', () => new PersonalizeEventsClient({ maxAttempts: 5 })),
+    personalizeAdmin: pick('personalize', () => new PersonalizeClient({ maxAttempts: 5 })),
     ses: pick('ses', () => new SESv2Client({ maxAttempts: 5 })),
     customerProfiles: pick('customer-profiles', () => new CustomerProfilesClient({ maxAttempts: 5 })),
     eventbridge: pick('eventbridge', () => new EventBridgeClient({ maxAttempts: 5 })),
@@ -234,7 +242,29 @@ async function pinpoint(dest: Destination, deltas: readonly MembershipDelta[], s
 }
 
 async function personalize(dest: Destination, deltas: readonly MembershipDelta[], s: Senders): Promise<void> {
-  const settings = dest.settings as { datasetArn: string; traits?: string[] };
+  const settings = dest.settings as { datasetArn: string; trackingId?: string; traits?: string[] };
+  // Interactions: one PutEvents per person (the API takes one user and session per call).
+  if (settings.trackingId) {
+    for (const d of deltas) {
+      await s.personalize
+        .send(
+          new PutInteractionsCommand({
+            trackingId: settings.trackingId,
+            userId: userIdOf(d.identities, d.profileId),
+            sessionId: d.profileId,
+            eventList: [
+              {
+                eventId: d.deltaId,
+                eventType: `segment_${d.kind}`,
+                itemId: d.segmentId,
+                sentAt: new Date(d.at),
+              },
+            ],
+          }),
+        )
+        .catch(classify);
+    }
+  }
   for (const part of chunk(deltas, BATCH_LIMITS.personalize)) {
     const users = part.map((d) => ({
       userId: userIdOf(d.identities, d.profileId),
@@ -375,8 +405,8 @@ export const SENDERS: Record<
 };
 
 /**
- * GDPR deletion at a destination. Personalize has no per-user API delete in the events API; its data
- * deletion job (CreateDataDeletionJob) needs an S3 list of user ids, so the governance job writes one.
+ * GDPR deletion at a destination. Personalize has no per-user delete call: its data deletion job
+ * (CreateDataDeletionJob) reads an S3 list of user ids, which is written first.
  */
 export async function deleteAtDestination(
   dest: Destination,
@@ -451,6 +481,34 @@ export async function deleteAtDestination(
                 Detail: JSON.stringify({ profileId }),
               },
             ],
+          }),
+        )
+        .catch(classify);
+      return;
+    }
+    case 'personalize': {
+      // Personalize deletes through a data deletion job that reads a CSV of user ids from S3.
+      const settings = dest.settings as { datasetGroupArn?: string; deletionRoleArn?: string };
+      if (!settings.datasetGroupArn || !settings.deletionRoleArn || !s.exportsBucket)
+        throw new DeliveryError('personalize deletion needs datasetGroupArn and deletionRoleArn', false);
+      const key = `personalize-deletions/${dest.destinationId}/${profileId}.csv`;
+      await s.s3
+        .send(
+          new PutObjectCommand({
+            Bucket: s.exportsBucket,
+            Key: key,
+            Body: `USER_ID\n${userId}\n`,
+            ContentType: 'text/csv',
+          }),
+        )
+        .catch(classify);
+      await s.personalizeAdmin
+        .send(
+          new CreateDataDeletionJobCommand({
+            jobName: `cdp-delete-${profileId}`.slice(0, 63),
+            datasetGroupArn: settings.datasetGroupArn,
+            dataSource: { dataLocation: `s3://${s.exportsBucket}/${key}` },
+            roleArn: settings.deletionRoleArn,
           }),
         )
         .catch(classify);

@@ -35,10 +35,31 @@ export const DestinationSettingsSchemas = {
     channelType: z.enum(['EMAIL', 'SMS']).default('EMAIL'),
     /** `attribute`: set the segment attribute to false on exit; `opt-out`: also opt the endpoint out. */
     onExit: z.enum(['attribute', 'opt-out']).default('attribute'),
+    /** After each batch run, write the full audience as an endpoint file and import it as a segment. */
+    importSegment: z.boolean().default(false),
+    /** Role Pinpoint assumes to read the endpoint file (needed with importSegment). */
+    importRoleArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\//, 'must be an IAM role ARN')
+      .optional(),
+    /** Refresh this imported segment instead of defining a new one per run. */
+    importSegmentId: z.string().min(1).optional(),
     traits,
   }),
   personalize: z.object({
+    /** Users dataset for PutUsers. */
     datasetArn: z.string().regex(/^arn:aws[a-z-]*:personalize:/, 'must be a Personalize dataset ARN'),
+    /** Event tracker: entering and leaving the segment are sent as interactions (item = segment id). */
+    trackingId: z.string().min(1).optional(),
+    /** For GDPR deletes: the dataset group and the role Personalize assumes to read the deletion list. */
+    datasetGroupArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:personalize:/, 'must be a Personalize dataset group ARN')
+      .optional(),
+    deletionRoleArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\//, 'must be an IAM role ARN')
+      .optional(),
     traits,
   }),
   ses: z.object({

@@ -166,7 +166,7 @@ async function destinationsStep(regulationId: string) {
   let calls = 0;
   const skipped: string[] = [];
   for (const destination of await destinations.all()) {
-    if (destination.type === 'personalize' || destination.type === 's3-export') {
+    if (destination.type === 's3-export') {
       skipped.push(destination.type);
       continue;
     }

@@ -1,13 +1,22 @@
 import { z } from 'zod';
+import { exportAudiences } from '../../adapters/activate/audience-export.js';
+import { sendersFromEnv } from '../../adapters/activate/senders.js';
+import { dynamoDbDocumentClient, s3Client } from '../../adapters/aws/clients.js';
+import { DestinationStore } from '../../adapters/dynamodb/destination-store.js';
 import { createLogger } from '../../adapters/observability/logger.js';
 import { deltaSinkFromEnv } from '../../adapters/segments/delta-sink.js';
 import { compileSegment, type EvaluationCounts, evaluateProfiles } from '../../core/segments/engine.js';
-import { ENV, loadConfig } from '../../resources/env.js';
+import { ENV, loadConfig, requiredString } from '../../resources/env.js';
 import { segmentationDeps } from './deps.js';
 
 const { reader, segments, timeline } = segmentationDeps();
 const sink = deltaSinkFromEnv();
 const logger = createLogger('segment-runner');
+const destinations = new DestinationStore(
+  dynamoDbDocumentClient(),
+  loadConfig(z.object({ [ENV.controlTable]: requiredString() }))[ENV.controlTable],
+);
+const senders = sendersFromEnv(process.env, s3Client());
 const scanSegments = Number(
   loadConfig(z.object({ [ENV.segmentScanSegments]: z.string().regex(/^\d+$/).optional() }))[
     ENV.segmentScanSegments
@@ -109,6 +118,14 @@ async function finalize(input: Extract<RunnerInput, { step: 'finalize' }>) {
     exited: sum('exited'),
     errors: [],
   };
+  // Whole-audience exports (S3 snapshot, Pinpoint import, Personalize bulk files) once membership is final.
+  const exportFiles = await exportAudiences(input.plan.runId, input.plan.segmentIds, {
+    destinations,
+    segments,
+    reader,
+    senders,
+  });
+  Object.assign(summary, { exportFiles });
   await segments.saveRun(summary);
   logger.info('segment run finished', summary);
   return summary;

@@ -132,8 +132,48 @@ export function grantDestinationDeletes(fn: lambda.Function): void {
         appliesTo: [
           {
             regex:
-              '/^Resource::arn:<AWS::Partition>:(mobiletargeting|ses|profile|events):\\*:<AWS::AccountId>:.*\\*$/g',
+              '/^Resource::arn:<AWS::Partition>:(mobiletargeting|ses|profile|events|personalize):\\*:<AWS::AccountId>:.*\\*$/g',
           },
+          { regex: '/^Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/\\*$/g' },
+        ],
+      },
+    ],
+    true,
+  );
+}
+
+/** iam:PassRole for roles a destination names at run time, only towards the one service that needs it. */
+function passRoleTo(fn: lambda.Function, service: string): void {
+  const { account, partition } = Stack.of(fn);
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: ['iam:PassRole'],
+      resources: [`arn:${partition}:iam::${account}:role/*`],
+      conditions: { StringEquals: { 'iam:PassedToService': service } },
+    }),
+  );
+}
+
+/** Full-audience imports after batch runs: Pinpoint import jobs reading the endpoint file. */
+export function grantAudienceImports(fn: lambda.Function): void {
+  const { account, partition } = Stack.of(fn);
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: ['mobiletargeting:CreateImportJob'],
+      resources: [`arn:${partition}:mobiletargeting:*:${account}:apps/*`],
+    }),
+  );
+  passRoleTo(fn, 'pinpoint.amazonaws.com');
+  NagSuppressions.addResourceSuppressions(
+    fn,
+    [
+      {
+        id: 'AwsSolutions-IAM5',
+        reason:
+          'Pinpoint projects and their import roles are named by destinations at run time; PassRole is limited to the Pinpoint service.',
+        appliesTo: [
+          { regex: '/^Resource::arn:<AWS::Partition>:mobiletargeting:\\*:<AWS::AccountId>:apps/\\*$/g' },
+          { regex: '/^Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/\\*$/g' },
         ],
       },
     ],

@@ -212,4 +212,77 @@ describe('activation through the local runtime', () => {
     const exits = webhookEvents().filter((e) => e.type === 'audience.exited');
     expect(exits.map((e) => e.traits.email)).toContain('four@example.com');
   }, 60_000);
+
+  it('exports the whole audience after a batch run: S3 snapshot and a Pinpoint import job', async () => {
+    const seg = await admin('POST', '/v1/segments', {
+      name: 'Pro audience',
+      condition: { trait: 'plan', op: 'eq', value: 'pro' },
+    });
+    const id = seg.body.segmentId as string;
+    expect(
+      (
+        await admin('POST', `/v1/segments/${id}/destinations`, {
+          type: 's3-export',
+          consentCategory: null,
+          settings: { prefix: 'audiences/' },
+        })
+      ).status,
+    ).toBe(201);
+    expect(
+      (
+        await admin('POST', `/v1/segments/${id}/destinations`, {
+          type: 'pinpoint',
+          settings: {
+            applicationId: 'app9',
+            importSegment: true,
+            importRoleArn: 'arn:aws:iam::111111111111:role/pinpoint-import',
+          },
+        })
+      ).status,
+    ).toBe(201);
+    const run = await admin('POST', `/v1/segments/${id}/run`);
+    await cdp.drain(60_000);
+    const summary = await admin('GET', `/v1/segments/runs/${run.body.runId}`);
+    expect(summary.body.exportFiles).toBe(4);
+
+    const { S3Client, GetObjectCommand } = await import('@aws-sdk/client-s3');
+    const s3 = new S3Client({
+      region: 'us-east-1',
+      endpoint: cdp.endpoints.s3,
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    });
+    const read = async (key: string) =>
+      await (
+        await s3.send(new GetObjectCommand({ Bucket: 'cdp-exports', Key: key }))
+      ).Body!.transformToString();
+    const base = `audiences/${id}/${run.body.runId}/`;
+    const manifest = JSON.parse(await read(`${base}manifest.json`));
+    const members = (await read(`${base}members.jsonl`))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const expected = (await admin('GET', `/v1/segments/${id}/members?limit=1000`)).body.members
+      .map((m: { profileId: string }) => m.profileId)
+      .sort();
+    expect(members.map((m: { profileId: string }) => m.profileId).sort()).toEqual(expected);
+    expect(manifest).toMatchObject({
+      segmentId: id,
+      count: expected.length,
+      files: [`${base}members.jsonl`, `${base}members.csv`],
+    });
+    expect((await read(`${base}members.csv`)).split('\n')[0]).toBe('profileId,enteredAt,identities,traits');
+    s3.destroy();
+
+    const job = outbox('pinpoint').find(
+      (c) => c.command === 'CreateImportJobCommand' && c.input.ApplicationId === 'app9',
+    );
+    expect(job?.input.ImportJobRequest).toMatchObject({
+      Format: 'JSON',
+      S3Url: `s3://cdp-exports/pinpoint/${id}/${run.body.runId}/endpoints.json`,
+      RoleArn: 'arn:aws:iam::111111111111:role/pinpoint-import',
+      DefineSegment: true,
+      SegmentName: `cdp-${id}`,
+    });
+  }, 90_000);
 });

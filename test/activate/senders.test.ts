@@ -1,12 +1,17 @@
 import { CustomerProfilesClient, PutProfileObjectCommand } from '@aws-sdk/client-customer-profiles';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { PersonalizeEventsClient, PutUsersCommand } from '@aws-sdk/client-personalize-events';
+import { CreateDataDeletionJobCommand, PersonalizeClient } from '@aws-sdk/client-personalize';
+import {
+  PersonalizeEventsClient,
+  PutEventsCommand as PutInteractionsCommand,
+  PutUsersCommand,
+} from '@aws-sdk/client-personalize-events';
 import {
   DeleteUserEndpointsCommand,
   PinpointClient,
   UpdateEndpointsBatchCommand,
 } from '@aws-sdk/client-pinpoint';
-import { S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   CreateContactCommand,
   DeleteContactCommand,
@@ -30,11 +35,14 @@ const eventbridge = mockClient(EventBridgeClient);
 const personalize = mockClient(PersonalizeEventsClient);
 const ses = mockClient(SESv2Client);
 const profiles = mockClient(CustomerProfilesClient);
+const personalizeAdmin = mockClient(PersonalizeClient);
+const s3mock = mockClient(S3Client);
 
 const opts = { region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 };
 const senders = (): Senders => ({
   pinpoint: new PinpointClient(opts),
   personalize: new PersonalizeEventsClient(opts),
+  personalizeAdmin: new PersonalizeClient(opts),
   ses: new SESv2Client(opts),
   customerProfiles: new CustomerProfilesClient(opts),
   eventbridge: new EventBridgeClient(opts),
@@ -60,7 +68,7 @@ const delta = (i: number, kind: MembershipDelta['kind'] = 'entered', consent = t
 });
 
 beforeEach(() => {
-  for (const m of [pinpoint, eventbridge, personalize, ses, profiles]) m.reset();
+  for (const m of [pinpoint, eventbridge, personalize, ses, profiles, personalizeAdmin, s3mock]) m.reset();
 });
 
 describe('AWS destinations (exact commands)', () => {
@@ -229,6 +237,53 @@ describe('AWS destinations (exact commands)', () => {
     expect(ses.commandCalls(DeleteContactCommand)[0]!.args[0].input).toEqual({
       ContactListName: 'news',
       EmailAddress: 'u9@example.com',
+    });
+  });
+});
+
+describe('Personalize interactions and deletion', () => {
+  it('sends one PutEvents per person with the segment as the item when a tracker is set', async () => {
+    personalize.on(PutUsersCommand).resolves({});
+    personalize.on(PutInteractionsCommand).resolves({});
+    const arn = 'arn:aws:personalize:us-east-1:111111111111:dataset/g/USERS';
+    await SENDERS.personalize(
+      destination('personalize', { datasetArn: arn, trackingId: 'trk-1' }),
+      [delta(1), delta(2, 'exited')],
+      senders(),
+    );
+    const calls = personalize.commandCalls(PutInteractionsCommand).map((c) => c.args[0].input);
+    expect(calls).toHaveLength(2);
+    expect(calls[0]).toMatchObject({
+      trackingId: 'trk-1',
+      userId: 'u1',
+      sessionId: 'p_1',
+      eventList: [{ eventId: 'd1', eventType: 'segment_entered', itemId: 'seg_1' }],
+    });
+    expect(calls[1]!.eventList![0]!.eventType).toBe('segment_exited');
+  });
+
+  it('deletes through a data deletion job over an S3 list of user ids', async () => {
+    s3mock.on(PutObjectCommand).resolves({});
+    personalizeAdmin.on(CreateDataDeletionJobCommand).resolves({ dataDeletionJobArn: 'arn:job' });
+    const dest = destination('personalize', {
+      datasetArn: 'arn:aws:personalize:us-east-1:111111111111:dataset/g/USERS',
+      datasetGroupArn: 'arn:aws:personalize:us-east-1:111111111111:dataset-group/g',
+      deletionRoleArn: 'arn:aws:iam::111111111111:role/cdp-personalize',
+    });
+    await deleteAtDestination(dest, 'p_9', [{ type: 'user_id', value: 'u9' }], {
+      ...senders(),
+      exportsBucket: 'exports',
+    });
+    expect(s3mock.commandCalls(PutObjectCommand)[0]!.args[0].input).toMatchObject({
+      Bucket: 'exports',
+      Key: 'personalize-deletions/dst_1/p_9.csv',
+      Body: 'USER_ID\nu9\n',
+    });
+    expect(personalizeAdmin.commandCalls(CreateDataDeletionJobCommand)[0]!.args[0].input).toEqual({
+      jobName: 'cdp-delete-p_9',
+      datasetGroupArn: 'arn:aws:personalize:us-east-1:111111111111:dataset-group/g',
+      dataSource: { dataLocation: 's3://exports/personalize-deletions/dst_1/p_9.csv' },
+      roleArn: 'arn:aws:iam::111111111111:role/cdp-personalize',
     });
   });
 });
