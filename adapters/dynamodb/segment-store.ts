@@ -163,6 +163,7 @@ export class SegmentStore {
           generation: i.generation as number,
           enteredAt: i.enteredAt as string,
           exitedAt: i.exitedAt as string | undefined,
+          contentHash: i.contentHash as string | undefined,
         },
       ]),
     );
@@ -183,6 +184,7 @@ export class SegmentStore {
               status: 'member',
               generation: change.generation,
               enteredAt: at,
+              contentHash: change.contentHash,
               gsi1pk: `P#${change.profileId}`,
               gsi1sk: `SEG#${change.segmentId}`,
             },
@@ -196,6 +198,22 @@ export class SegmentStore {
                   ExpressionAttributeNames: { '#s': 'status' },
                   ExpressionAttributeValues: { ':g': change.expectedGeneration, ':former': 'former' },
                 }),
+          }),
+        );
+      } else if (change.kind === 'updated') {
+        await this.ddb.send(
+          new UpdateCommand({
+            TableName: this.profilesTable,
+            Key: memberKey(change.segmentId, change.profileId),
+            UpdateExpression: 'SET contentHash = :h',
+            ConditionExpression: 'generation = :g AND #s = :member AND contentHash = :old',
+            ExpressionAttributeNames: { '#s': 'status' },
+            ExpressionAttributeValues: {
+              ':h': change.contentHash,
+              ':g': change.generation,
+              ':member': 'member',
+              ':old': change.expectedContentHash,
+            },
           }),
         );
       } else {

@@ -31,6 +31,7 @@ export interface EvaluationCounts {
   evaluated: number;
   entered: number;
   exited: number;
+  updated: number;
 }
 
 /**
@@ -45,7 +46,7 @@ export async function evaluateProfiles(
   now: Date,
   source: string,
 ): Promise<EvaluationCounts> {
-  const counts: EvaluationCounts = { evaluated: 0, entered: 0, exited: 0 };
+  const counts: EvaluationCounts = { evaluated: 0, entered: 0, exited: 0, updated: 0 };
   if (profiles.length === 0 || segments.length === 0) return counts;
   const current = await deps.store.memberships(
     profiles.flatMap((p) =>

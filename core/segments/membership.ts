@@ -8,22 +8,36 @@ export interface MembershipState {
   readonly generation: number;
   readonly enteredAt?: string;
   readonly exitedAt?: string;
+  /** Hash of the traits and consent last sent for this member, to detect updates worth delivering. */
+  readonly contentHash?: string;
 }
 
 export interface MembershipChange {
   readonly segmentId: string;
   readonly profileId: string;
-  readonly kind: 'entered' | 'exited';
+  readonly kind: 'entered' | 'exited' | 'updated';
   /** The generation the stored item must have now (undefined: no item yet). */
   readonly expectedGeneration?: number;
   readonly generation: number;
+  /** For updates: the hash the stored item must still have. */
+  readonly expectedContentHash?: string;
+  readonly contentHash: string;
   readonly delta: MembershipDelta;
 }
 
+/** What destinations see of a member: a change here is an `updated` delta. */
+export function contentHash(profile: Profile): string {
+  return createHash('sha256')
+    .update(JSON.stringify([profile.traits, profile.consent, profile.identities]))
+    .digest('hex')
+    .slice(0, 32);
+}
+
 /**
- * What must change for a profile whose match result is `matches`. The delta id depends only on
- * segment, profile, kind and generation, so a retried run or a batch and a real-time evaluation racing
- * each other produce the same id, and activation delivers it once.
+ * What must change for a profile whose match result is `matches`: enter, exit, or (for a member whose
+ * traits, consent or identities changed) update. The delta id depends only on segment, profile, kind,
+ * generation and content, so a retried run or a batch and a real-time evaluation racing each other
+ * produce the same id, and activation delivers it once.
  */
 export function decideMembership(
   segmentId: string,
@@ -34,11 +48,19 @@ export function decideMembership(
   source: string,
 ): MembershipChange | undefined {
   const isMember = current?.status === 'member';
-  if (matches === isMember) return undefined;
-  const kind = matches ? 'entered' : 'exited';
-  const generation = matches ? (current?.generation ?? 0) + 1 : current!.generation;
+  const hash = contentHash(profile);
+  let kind: MembershipChange['kind'];
+  if (matches && !isMember) kind = 'entered';
+  else if (!matches && isMember) kind = 'exited';
+  // Memberships written before content hashes existed have none: no update for them until they change.
+  else if (matches && isMember && current?.contentHash !== undefined && current.contentHash !== hash)
+    kind = 'updated';
+  else return undefined;
+  const generation = kind === 'entered' ? (current?.generation ?? 0) + 1 : current!.generation;
   const deltaId = createHash('sha256')
-    .update(`${segmentId}\0${profile.profileId}\0${kind}\0${generation}`)
+    .update(
+      `${segmentId}\0${profile.profileId}\0${kind}\0${generation}${kind === 'updated' ? `\0${hash}` : ''}`,
+    )
     .digest('hex')
     .slice(0, 32);
   return {
@@ -47,6 +69,8 @@ export function decideMembership(
     kind,
     expectedGeneration: current?.generation,
     generation,
+    ...(kind === 'updated' ? { expectedContentHash: current!.contentHash } : {}),
+    contentHash: hash,
     delta: {
       deltaId,
       segmentId,

@@ -75,6 +75,7 @@ async function evaluate(item: PlanItem): Promise<ItemResult> {
     evaluated: 0,
     entered: 0,
     exited: 0,
+    updated: 0,
     profiles: 0,
     scanSegment: item.scanSegment,
   };
@@ -99,6 +100,7 @@ async function evaluate(item: PlanItem): Promise<ItemResult> {
     result.evaluated += counts.evaluated;
     result.entered += counts.entered;
     result.exited += counts.exited;
+    result.updated += counts.updated;
     cursor = page.cursor;
   } while (cursor);
   return result;
@@ -116,6 +118,7 @@ async function finalize(input: Extract<RunnerInput, { step: 'finalize' }>) {
     profilesEvaluated: sum('profiles'),
     entered: sum('entered'),
     exited: sum('exited'),
+    updated: sum('updated'),
     errors: [],
   };
   // Whole-audience exports (S3 snapshot, Pinpoint import, Personalize bulk files) once membership is final.

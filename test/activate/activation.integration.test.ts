@@ -211,6 +211,35 @@ describe('activation through the local runtime', () => {
     await cdp.drain(30_000);
     const exits = webhookEvents().filter((e) => e.type === 'audience.exited');
     expect(exits.map((e) => e.traits.email)).toContain('four@example.com');
+
+    // Segment "Pro" has no consent condition: act-1 stays a member, but the destination needs marketing
+    // consent, so the update reaches it as a removal.
+    expect(
+      (
+        await postJson(cdp, '/v1/identify', {
+          userId: 'act-1',
+          context: { consent: { categoryPreferences: { marketing: false } } },
+        })
+      ).status,
+    ).toBe(200);
+    await cdp.drain(30_000);
+    expect(
+      webhookEvents()
+        .filter((e) => e.type === 'audience.exited')
+        .map((e) => e.traits.email),
+    ).toContain('one@example.com');
+    // A trait change of a consenting member is delivered as an update.
+    expect(
+      (
+        await postJson(cdp, '/v1/identify', {
+          userId: 'act-4',
+          traits: { city: 'Lyon' },
+          context: { consent: { categoryPreferences: { marketing: true } } },
+        })
+      ).status,
+    ).toBe(200);
+    await cdp.drain(30_000);
+    expect(webhookEvents().some((e) => e.type === 'audience.updated' && e.traits.city === 'Lyon')).toBe(true);
   }, 60_000);
 
   it('exports the whole audience after a batch run: S3 snapshot and a Pinpoint import job', async () => {
