@@ -119,21 +119,24 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
 
   async commit(changes: GraphChanges, now: Date): Promise<void> {
     const ttl = Math.floor(now.getTime() / 1000) + this.options.timelineRetentionDays * 86_400;
-    for (const n of changes.nodes.filter((x) => x.isNew)) {
-      try {
-        requestCounter.count++;
-        await this.ddb.send(
-          new PutCommand({
-            TableName: this.table,
-            Item: this.nodeItem(n.identity, n.profileId),
-            ConditionExpression: 'attribute_not_exists(pk) OR profileId = :p',
-            ExpressionAttributeValues: { ':p': n.profileId },
-          }),
-        );
-      } catch (err) {
-        throw conflict(err);
-      }
-    }
+    await inParallel(
+      changes.nodes.filter((x) => x.isNew),
+      async (n) => {
+        try {
+          requestCounter.count++;
+          await this.ddb.send(
+            new PutCommand({
+              TableName: this.table,
+              Item: this.nodeItem(n.identity, n.profileId),
+              ConditionExpression: 'attribute_not_exists(pk) OR profileId = :p',
+              ExpressionAttributeValues: { ':p': n.profileId },
+            }),
+          );
+        } catch (err) {
+          throw conflict(err);
+        }
+      },
+    );
 
     await batchWrite(this.ddb, this.table, [
       ...changes.timeline.map((t) => ({
@@ -153,7 +156,7 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
       })),
     ]);
 
-    for (const r of changes.redirects) {
+    await inParallel(changes.redirects, async (r) => {
       try {
         requestCounter.count++;
         if (r.expectedVersion === undefined) {
@@ -170,7 +173,7 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
               ConditionExpression: 'attribute_not_exists(pk)',
             }),
           );
-          continue;
+          return;
         }
         await this.ddb.send(
           new UpdateCommand({
@@ -189,9 +192,9 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
       } catch (err) {
         throw conflict(err);
       }
-    }
+    });
 
-    for (const p of changes.profiles) {
+    await inParallel(changes.profiles, async (p) => {
       const version = (p.expectedVersion ?? 0) + 1;
       try {
         requestCounter.count++;
@@ -217,7 +220,7 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
       } catch (err) {
         throw conflict(err);
       }
-    }
+    });
 
     const repointed = changes.nodes.filter((x) => !x.isNew);
     if (repointed.length)
@@ -258,4 +261,31 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
       dedupeKeys.map((k) => ({ put: { ...keys.dedupe(k), expiresAt } })),
     );
   }
+}
+
+/**
+ * Independent conditional writes of one commit phase, a few at a time: phases stay ordered (nodes,
+ * redirects, profiles), writes within a phase do not depend on each other. The first failure fails the
+ * phase after the writes in flight settle, so the batch is recomputed from what is really stored.
+ */
+async function inParallel<T>(
+  items: readonly T[],
+  fn: (item: T) => Promise<void>,
+  concurrency = 16,
+): Promise<void> {
+  let next = 0;
+  let failure: unknown;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+      while (next < items.length && failure === undefined) {
+        const item = items[next++]!;
+        try {
+          await fn(item);
+        } catch (err) {
+          failure ??= err;
+        }
+      }
+    }),
+  );
+  if (failure !== undefined) throw failure;
 }
