@@ -86,7 +86,7 @@ export class Activation extends Construct {
           appliesTo: [
             {
               regex:
-                '/^Resource::arn:<AWS::Partition>:(mobiletargeting|ses|profile|personalize|events):\\*:<AWS::AccountId>:.*\\*$/g',
+                '/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):(mobiletargeting|ses|profile|personalize|events):\\*:(<AWS::AccountId>|[0-9]{12}):.*\\*$/g',
             },
           ],
         },
@@ -132,9 +132,9 @@ export function grantDestinationDeletes(fn: lambda.Function): void {
         appliesTo: [
           {
             regex:
-              '/^Resource::arn:<AWS::Partition>:(mobiletargeting|ses|profile|events|personalize):\\*:<AWS::AccountId>:.*\\*$/g',
+              '/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):(mobiletargeting|ses|profile|events|personalize):\\*:(<AWS::AccountId>|[0-9]{12}):.*\\*$/g',
           },
-          { regex: '/^Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/\\*$/g' },
+          { regex: '/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):iam::(<AWS::AccountId>|[0-9]{12}):role/\\*$/g' },
         ],
       },
     ],
@@ -172,8 +172,11 @@ export function grantAudienceImports(fn: lambda.Function): void {
         reason:
           'Pinpoint projects and their import roles are named by destinations at run time; PassRole is limited to the Pinpoint service.',
         appliesTo: [
-          { regex: '/^Resource::arn:<AWS::Partition>:mobiletargeting:\\*:<AWS::AccountId>:apps/\\*$/g' },
-          { regex: '/^Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/\\*$/g' },
+          {
+            regex:
+              '/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):mobiletargeting:\\*:(<AWS::AccountId>|[0-9]{12}):apps/\\*$/g',
+          },
+          { regex: '/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):iam::(<AWS::AccountId>|[0-9]{12}):role/\\*$/g' },
         ],
       },
     ],

@@ -59,3 +59,10 @@ describe('governance and the security baseline on AWS', () => {
     expect(cdp.nagErrors).toEqual([]);
   });
 });
+
+describe('the stack in a concrete environment (as `cdk synth` builds it with a region)', () => {
+  it('passes cdk-nag with literal partitions and accounts too', () => {
+    const { nagErrors } = synthesizeCdp({ env: { account: '111111111111', region: 'eu-west-1' } });
+    expect(nagErrors).toEqual([]);
+  });
+});
