@@ -134,7 +134,10 @@ export function grantDestinationDeletes(fn: lambda.Function): void {
             regex:
               '/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):(mobiletargeting|ses|profile|events|personalize):\\*:(<AWS::AccountId>|[0-9]{12}):.*\\*$/g',
           },
-          { regex: '/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):iam::(<AWS::AccountId>|[0-9]{12}):role/\\*$/g' },
+          {
+            regex:
+              '/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):iam::(<AWS::AccountId>|[0-9]{12}):role/\\*$/g',
+          },
         ],
       },
     ],
@@ -176,7 +179,10 @@ export function grantAudienceImports(fn: lambda.Function): void {
             regex:
               '/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):mobiletargeting:\\*:(<AWS::AccountId>|[0-9]{12}):apps/\\*$/g',
           },
-          { regex: '/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):iam::(<AWS::AccountId>|[0-9]{12}):role/\\*$/g' },
+          {
+            regex:
+              '/^Resource::arn:(<AWS::Partition>|aws[a-z-]*):iam::(<AWS::AccountId>|[0-9]{12}):role/\\*$/g',
+          },
         ],
       },
     ],
