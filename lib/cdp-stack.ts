@@ -17,6 +17,7 @@ import {
   SEGMENT_RUNNER_FUNCTION,
 } from '../resources/functions/index.js';
 import { Activation, grantAudienceImports, grantDestinationDeletes } from './activate/activation.js';
+import { EdgeProtection } from './collect/edge-protection.js';
 import { IngestApi } from './collect/ingest-api.js';
 import { type CdpSettings, DEFAULT_SETTINGS, settingsFromContext } from './config.js';
 import { Governance } from './govern/governance.js';
@@ -193,6 +194,16 @@ export class CdpStack extends Stack {
     });
 
     new CfnOutput(this, 'ApiUrl', { value: api.url, description: 'Ingest and admin API base URL' });
+    if (settings.wafRateLimit) {
+      const edge = new EdgeProtection(this, 'Edge', {
+        api: api.api,
+        rateLimitPer5Minutes: settings.wafRateLimit,
+      });
+      new CfnOutput(this, 'EdgeUrl', {
+        value: `https://${edge.distribution.distributionDomainName}`,
+        description: 'Ingest URL behind CloudFront + WAF',
+      });
+    }
     if (api.customDomain)
       new CfnOutput(this, 'ApiDomainTarget', {
         value: api.customDomain.regionalDomainName,

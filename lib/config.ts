@@ -28,6 +28,8 @@ export interface CdpSettings {
   /** Allowed browser origins for the ingest API. */
   readonly corsOrigins: readonly string[];
   readonly logRetentionDays: number;
+  /** Optional WAF rate limit per client IP per 5 minutes, via CloudFront in front of the API (us-east-1). */
+  readonly wafRateLimit?: number;
   /** Optional custom domain for the API (`cdp:domainName` + `cdp:certificateArn`). */
   readonly customDomain?: { readonly domainName: string; readonly certificateArn: string };
 }
@@ -67,6 +69,7 @@ export function settingsFromContext(scope: Construct): Partial<CdpSettings> {
     'dedupeWindowHours',
     'segmentScheduleMinutes',
     'segmentScanSegments',
+    'wafRateLimit',
     'throttleRateLimit',
     'throttleBurstLimit',
     'logRetentionDays',

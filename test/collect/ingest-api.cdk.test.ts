@@ -1,3 +1,4 @@
+import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { synthesizeCdp } from '../support/cdk.js';
 
@@ -33,5 +34,33 @@ describe('ingest API deployment options', () => {
 
   it('has no custom domain by default', () => {
     synthesizeCdp().template.resourceCountIs('AWS::ApiGatewayV2::DomainName', 0);
+  });
+});
+
+describe('optional WAF rate limit', () => {
+  it('puts CloudFront with a rate-based WAF rule in front of the API', () => {
+    const { template, nagErrors } = synthesizeCdp(
+      { env: { account: '111111111111', region: 'us-east-1' } },
+      { 'cdp:wafRateLimit': 2000 },
+    );
+    template.hasResourceProperties('AWS::WAFv2::WebACL', {
+      Scope: 'CLOUDFRONT',
+      Rules: [
+        Match.objectLike({
+          Action: { Block: {} },
+          Statement: { RateBasedStatement: { Limit: 2000, AggregateKeyType: 'IP' } },
+        }),
+      ],
+    });
+    template.hasResourceProperties('AWS::CloudFront::Distribution', {
+      DistributionConfig: Match.objectLike({ WebACLId: Match.anyValue() }),
+    });
+    expect(nagErrors).toEqual([]);
+  });
+
+  it('refuses a region where CloudFront web ACLs cannot live', () => {
+    expect(() =>
+      synthesizeCdp({ env: { account: '111111111111', region: 'eu-west-1' } }, { 'cdp:wafRateLimit': 2000 }),
+    ).toThrow(/us-east-1/);
   });
 });
