@@ -7,9 +7,12 @@ import { type LocalCdp, startLocalCdp } from '../local/runtime.js';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 /** A throwaway local CDP for a benchmark run, in memory, removed afterwards. */
-export async function withLocalCdp<T>(fn: (cdp: LocalCdp) => Promise<T>): Promise<T> {
+export async function withLocalCdp<T>(
+  fn: (cdp: LocalCdp) => Promise<T>,
+  options: { streamConsumers?: boolean } = {},
+): Promise<T> {
   const dataDir = mkdtempSync(join(tmpdir(), 'cdp-bench-'));
-  const cdp = await startLocalCdp({ dataDir, port: 0, persist: false });
+  const cdp = await startLocalCdp({ dataDir, port: 0, persist: false, ...options });
   try {
     return await fn(cdp);
   } finally {

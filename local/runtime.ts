@@ -47,6 +47,8 @@ export interface LocalCdpOptions {
   readonly reset?: boolean;
   /** Keep DynamoDB and Kinesis data on disk (default true); tests may run them in memory. */
   readonly persist?: boolean;
+  /** Run the stream consumers (default true); benchmarks of the collector alone turn them off. */
+  readonly streamConsumers?: boolean;
 }
 
 /** What `.cdp/local.json` holds, so scripts and tests can find a running CDP. */
@@ -186,7 +188,7 @@ export async function startLocalCdp(options: LocalCdpOptions): Promise<LocalCdp>
 
     const events = new EventEmitter();
     const pollers: KinesisPoller[] = [];
-    for (const consumer of STREAM_CONSUMERS) {
+    for (const consumer of options.streamConsumers === false ? [] : STREAM_CONSUMERS) {
       const stream = STREAMS.find((s) => s.id === consumer.streamId);
       if (!stream) throw new Error(`Unknown stream ${consumer.streamId}`);
       const poller = new KinesisPoller({
