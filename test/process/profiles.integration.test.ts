@@ -115,11 +115,6 @@ describe('profiles through the local runtime', () => {
     expect(byEmail.body.consent).toEqual({ marketing: true, personalization: false });
 
     const identities = await api(`/v1/profiles/${profileId}/identities`);
-    console.log(
-      'DBG',
-      JSON.stringify(identities.body),
-      JSON.stringify((await api(`/v1/profiles/${profileId}/merges`)).body),
-    );
     expect(
       identities.body.identities.map((i: { type: string; value: string }) => `${i.type}:${i.value}`).sort(),
     ).toEqual([
