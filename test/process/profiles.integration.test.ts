@@ -24,63 +24,74 @@ const api = async (path: string) => {
 
 describe('profiles through the local runtime', () => {
   it('unifies anonymous browsing, sign-up and a second device into one profile reachable by every identifier', async () => {
-    const analytics = new Analytics({
-      writeKey: cdp.writeKey,
-      host: cdp.apiUrl,
-      flushInterval: 20,
-      maxEventsInBatch: 1,
-    });
+    // One SDK client per device, flushed and drained before the next step, so the phone's anonymous
+    // profile exists before its login links it to the laptop's: that link must be a recorded merge.
+    const device = () =>
+      new Analytics({ writeKey: cdp.writeKey, host: cdp.apiUrl, flushInterval: 20, maxEventsInBatch: 1 });
+    const send = async (calls: (analytics: Analytics) => void) => {
+      const analytics = device();
+      calls(analytics);
+      await analytics.closeAndFlush({ timeout: 15_000 });
+      await cdp.drain(30_000);
+    };
     const t = (s: number) => new Date(Date.UTC(2026, 0, 1, 10, 0, s));
-    // Laptop: anonymous browsing.
-    analytics.page({
-      anonymousId: 'laptop-anon',
-      name: 'Pricing',
-      timestamp: t(1),
-      properties: { path: '/pricing' },
-      context: {
-        page: { url: 'https://shop.example.com/pricing?utm_source=newsletter&utm_campaign=spring' },
-      } as never,
+    // Laptop: anonymous browsing, then sign-up.
+    await send((laptop) => {
+      laptop.page({
+        anonymousId: 'laptop-anon',
+        name: 'Pricing',
+        timestamp: t(1),
+        properties: { path: '/pricing' },
+        context: {
+          page: { url: 'https://shop.example.com/pricing?utm_source=newsletter&utm_campaign=spring' },
+        } as never,
+      });
+      laptop.track({
+        anonymousId: 'laptop-anon',
+        event: 'Product Viewed',
+        timestamp: t(2),
+        properties: { sku: 'A1' },
+      });
+      laptop.identify({
+        anonymousId: 'laptop-anon',
+        userId: 'user-42',
+        timestamp: t(3),
+        traits: { email: ' Ada@Example.COM ', phone: '+44 20 7946 0958', plan: 'free' },
+      });
     });
-    analytics.track({
-      anonymousId: 'laptop-anon',
-      event: 'Product Viewed',
-      timestamp: t(2),
-      properties: { sku: 'A1' },
+    // Phone: anonymous first.
+    await send((phone) =>
+      phone.track({
+        anonymousId: 'phone-anon',
+        event: 'App Opened',
+        timestamp: t(4),
+        context: {
+          userAgent:
+            'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1',
+        } as never,
+      }),
+    );
+    const phoneAlone = await api('/v1/profiles/anonymous_id:phone-anon');
+    expect(phoneAlone.status).toBe(200);
+    const signedUp = await api('/v1/profiles/user_id:user-42');
+    expect(phoneAlone.body.profileId).not.toBe(signedUp.body.profileId);
+    // Phone: logs in, buys; a late-arriving old trait must not win over the newer one.
+    await send((phone) => {
+      phone.identify({
+        anonymousId: 'phone-anon',
+        userId: 'user-42',
+        timestamp: t(5),
+        traits: { plan: 'pro' },
+      });
+      phone.track({
+        userId: 'user-42',
+        event: 'Order Completed',
+        timestamp: t(6),
+        properties: { total: 30.5 },
+        context: { consent: { categoryPreferences: { marketing: true, personalization: false } } } as never,
+      });
+      phone.identify({ userId: 'user-42', timestamp: t(0), traits: { plan: 'trial' } });
     });
-    // Sign-up on the laptop.
-    analytics.identify({
-      anonymousId: 'laptop-anon',
-      userId: 'user-42',
-      timestamp: t(3),
-      traits: { email: ' Ada@Example.COM ', phone: '+44 20 7946 0958', plan: 'free' },
-    });
-    // Phone: anonymous, then logs in.
-    analytics.track({
-      anonymousId: 'phone-anon',
-      event: 'App Opened',
-      timestamp: t(4),
-      context: {
-        userAgent:
-          'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1',
-      } as never,
-    });
-    analytics.identify({
-      anonymousId: 'phone-anon',
-      userId: 'user-42',
-      timestamp: t(5),
-      traits: { plan: 'pro' },
-    });
-    analytics.track({
-      userId: 'user-42',
-      event: 'Order Completed',
-      timestamp: t(6),
-      properties: { total: 30.5 },
-      context: { consent: { categoryPreferences: { marketing: true, personalization: false } } } as never,
-    });
-    // A late-arriving old trait must not win over the newer one.
-    analytics.identify({ userId: 'user-42', timestamp: t(0), traits: { plan: 'trial' } });
-    await analytics.closeAndFlush({ timeout: 15_000 });
-    await cdp.drain(30_000);
 
     const byEmail = await api(`/v1/profiles/${encodeURIComponent('email:ada@example.com')}`);
     expect(byEmail.status).toBe(200);
