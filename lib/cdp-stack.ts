@@ -19,7 +19,7 @@ import {
 import { Activation, grantAudienceImports, grantDestinationDeletes } from './activate/activation.js';
 import { EdgeProtection } from './collect/edge-protection.js';
 import { IngestApi } from './collect/ingest-api.js';
-import { type CdpSettings, DEFAULT_SETTINGS, settingsFromContext } from './config.js';
+import { type CdpSettings, DEFAULT_SETTINGS, settingsFromContext, validateSettings } from './config.js';
 import { Governance } from './govern/governance.js';
 import { DataLake } from './lake/data-lake.js';
 import { LakeCatalog } from './lake/lake-catalog.js';
@@ -44,7 +44,11 @@ export class CdpStack extends Stack {
 
   constructor(scope: Construct, id: string, props: CdpStackProps = {}) {
     super(scope, id, props);
-    const settings: CdpSettings = { ...DEFAULT_SETTINGS, ...settingsFromContext(this), ...props.settings };
+    const settings = validateSettings({
+      ...DEFAULT_SETTINGS,
+      ...settingsFromContext(this),
+      ...props.settings,
+    });
     this.settings = settings;
     const { removalPolicy, logRetentionDays } = settings;
 
@@ -58,7 +62,12 @@ export class CdpStack extends Stack {
       removalPolicy,
     });
     const store = new ProfileStore(this, 'Store', { encryptionKey, removalPolicy });
-    const lake = new DataLake(this, 'Lake', { encryptionKey, removalPolicy });
+    const lake = new DataLake(this, 'Lake', {
+      encryptionKey,
+      removalPolicy,
+      infrequentAccessAfterDays: settings.lakeInfrequentAccessDays,
+      glacierAfterDays: settings.lakeGlacierDays,
+    });
 
     const fn = (definition: typeof COLLECTOR_FUNCTION, environment: Record<string, string>) =>
       new CdpFunction(this, definition.id, { definition, environment, logRetentionDays, removalPolicy }).fn;
@@ -125,7 +134,11 @@ export class CdpStack extends Stack {
     lake.grantLakeWrite(lakeWriter, 'quarantine/stage=lake/');
     for (const consumer of LAKE_STREAM_CONSUMERS) {
       new StreamSubscription(this, `${consumer.functionId}Subscription`, {
-        consumer,
+        consumer: {
+          ...consumer,
+          batchSize: settings.lakeBufferRecords,
+          maxBatchingWindowSeconds: settings.lakeBufferSeconds,
+        },
         fn: lakeWriter,
         stream: events.stream,
         encryptionKey,
@@ -136,6 +149,7 @@ export class CdpStack extends Stack {
       encryptionKey,
       accessLogsBucket: lake.accessLogsBucket,
       removalPolicy,
+      bytesScannedCutoffPerQuery: settings.athenaBytesScannedCutoffGb * 1024 ** 3,
     });
 
     // Activate

@@ -30,6 +30,18 @@ export interface CdpSettings {
   readonly logRetentionDays: number;
   /** Optional WAF rate limit per client IP per 5 minutes, via CloudFront in front of the API (us-east-1). */
   readonly wafRateLimit?: number;
+  /**
+   * Lake buffering, like Firehose's size and time hints, within what a Lambda Kinesis subscription
+   * allows: up to this many records (at most 10,000; Lambda also caps a batch at 6 MB) or this many
+   * seconds (at most 300), whichever comes first, make one object per partition per shard.
+   */
+  readonly lakeBufferRecords: number;
+  readonly lakeBufferSeconds: number;
+  /** Days before raw lake objects move to S3 Infrequent Access, then to Glacier Instant Retrieval. */
+  readonly lakeInfrequentAccessDays: number;
+  readonly lakeGlacierDays: number;
+  /** Athena workgroup cutoff: a query that would scan more than this many GB is cancelled. */
+  readonly athenaBytesScannedCutoffGb: number;
   /** Optional custom domain for the API (`cdp:domainName` + `cdp:certificateArn`). */
   readonly customDomain?: { readonly domainName: string; readonly certificateArn: string };
 }
@@ -47,6 +59,17 @@ export const DEFAULT_SETTINGS: CdpSettings = {
   throttleBurstLimit: 10_000,
   corsOrigins: ['*'],
   logRetentionDays: 30,
+  lakeBufferRecords: 10_000,
+  lakeBufferSeconds: 60,
+  lakeInfrequentAccessDays: 30,
+  lakeGlacierDays: 180,
+  athenaBytesScannedCutoffGb: 10,
+};
+
+/** Lambda's own bounds for a Kinesis subscription; beyond them a deploy would fail late, at CloudFormation time. */
+const UPPER_BOUNDS: Partial<Record<keyof CdpSettings, number>> = {
+  lakeBufferRecords: 10_000,
+  lakeBufferSeconds: 300,
 };
 
 function contextValue(scope: Construct, key: string): unknown {
@@ -73,7 +96,12 @@ export function settingsFromContext(scope: Construct): Partial<CdpSettings> {
     'throttleRateLimit',
     'throttleBurstLimit',
     'logRetentionDays',
-  ]) {
+    'lakeBufferRecords',
+    'lakeBufferSeconds',
+    'lakeInfrequentAccessDays',
+    'lakeGlacierDays',
+    'athenaBytesScannedCutoffGb',
+  ] as const) {
     const v = contextValue(scope, key);
     if (v === undefined) continue;
     const n = Number(v);
@@ -107,4 +135,14 @@ export function settingsFromContext(scope: Construct): Partial<CdpSettings> {
   if (domainName !== undefined)
     out.customDomain = { domainName: String(domainName), certificateArn: String(certificateArn) };
   return out as Partial<CdpSettings>;
+}
+
+/** Checks that hold whether a setting came from context or from props. */
+export function validateSettings(settings: CdpSettings): CdpSettings {
+  for (const [key, max] of Object.entries(UPPER_BOUNDS))
+    if ((settings[key as keyof CdpSettings] as number) > max)
+      throw new Error(`cdp:${key} must be at most ${max}, got ${String(settings[key as keyof CdpSettings])}`);
+  if (settings.lakeGlacierDays <= settings.lakeInfrequentAccessDays)
+    throw new Error('cdp:lakeGlacierDays must be greater than cdp:lakeInfrequentAccessDays');
+  return settings;
 }

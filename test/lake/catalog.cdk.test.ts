@@ -74,4 +74,40 @@ describe('lake catalog and writer on AWS', () => {
     });
     expect(cdp.nagErrors).toEqual([]);
   });
+
+  it('takes buffering, storage tiers and the scan cutoff from settings, and refuses what Lambda or S3 would', () => {
+    const tuned = synthesizeCdp(
+      { settings: { lakeBufferSeconds: 300, lakeInfrequentAccessDays: 60, lakeGlacierDays: 365 } },
+      { 'cdp:lakeBufferRecords': 2000, 'cdp:athenaBytesScannedCutoffGb': 1 },
+    );
+    tuned.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      BatchSize: 2000,
+      MaximumBatchingWindowInSeconds: 300,
+    });
+    tuned.template.hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({
+            Id: 'tier-raw-events',
+            Transitions: [
+              { StorageClass: 'STANDARD_IA', TransitionInDays: 60 },
+              { StorageClass: 'GLACIER_IR', TransitionInDays: 365 },
+            ],
+          }),
+        ]),
+      },
+    });
+    tuned.template.hasResourceProperties('AWS::Athena::WorkGroup', {
+      WorkGroupConfiguration: Match.objectLike({ BytesScannedCutoffPerQuery: 1024 ** 3 }),
+    });
+    expect(() => synthesizeCdp({}, { 'cdp:lakeBufferSeconds': 301 })).toThrow(
+      'cdp:lakeBufferSeconds must be at most 300, got 301',
+    );
+    expect(() => synthesizeCdp({ settings: { lakeBufferRecords: 20_000 } })).toThrow(
+      'cdp:lakeBufferRecords must be at most 10000',
+    );
+    expect(() => synthesizeCdp({ settings: { lakeInfrequentAccessDays: 90, lakeGlacierDays: 90 } })).toThrow(
+      'cdp:lakeGlacierDays must be greater than cdp:lakeInfrequentAccessDays',
+    );
+  });
 });
