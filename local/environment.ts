@@ -24,6 +24,8 @@ export function localEnvironment(endpoints: EmulatorEndpoints, dataDir: string):
     AWS_ENDPOINT_URL_S3: endpoints.s3,
     POWERTOOLS_LOG_LEVEL: process.env.CDP_LOG_LEVEL ?? 'WARN',
     POWERTOOLS_DEV: 'false',
+    // Metrics are CloudWatch's (embedded metric format); locally they would only be console noise.
+    POWERTOOLS_METRICS_DISABLED: 'true',
     CDP_LOCAL_DATA_DIR: dataDir,
     CDP_CORS_ORIGINS: process.env.CDP_CORS_ORIGINS ?? '["*"]',
     CDP_TIMELINE_RETENTION_DAYS: '90',

@@ -1,0 +1,28 @@
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { METRICS_NAMESPACE, type MetricName } from '../../resources/metrics.js';
+
+export interface HandlerMetrics {
+  count(name: MetricName, value: number): void;
+  /** Writes what was counted in this invocation (one EMF line) and starts over. */
+  flush(): void;
+}
+
+/**
+ * Counters for one handler, in the embedded metric format: CloudWatch turns the log line into metrics,
+ * with no API call on the hot path. The service dimension is the function's definition id, which the
+ * stack's alarms use. Locally `POWERTOOLS_METRICS_DISABLED` keeps them out of the console.
+ */
+export function createMetrics(serviceName: string): HandlerMetrics {
+  const metrics = new Metrics({
+    namespace: METRICS_NAMESPACE,
+    serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? serviceName,
+  });
+  return {
+    count(name, value) {
+      if (value > 0) metrics.addMetric(name, MetricUnit.Count, value);
+    },
+    flush() {
+      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+    },
+  };
+}

@@ -1,0 +1,35 @@
+/**
+ * Custom CloudWatch metrics the handlers emit (Powertools Metrics, embedded metric format) and the
+ * stack alarms on. One list, so an alarm can never watch a metric name no handler writes.
+ * Every metric carries the `service` dimension: the function's definition id.
+ */
+export const METRICS_NAMESPACE = 'CDP';
+
+export const METRIC = {
+  /** Collector: messages written to the stream. */
+  eventsAccepted: 'EventsAccepted',
+  /** Collector: messages in requests answered 4xx (nothing of them stored). */
+  eventsRejected: 'EventsRejected',
+  /** Collector: messages of suppressed people, dropped on purpose (privacy regulations). */
+  eventsSuppressed: 'EventsSuppressed',
+  /** Collector: requests answered 503 because the stream did not take every record. */
+  streamWriteFailures: 'StreamWriteFailures',
+  /** Profile processor: events applied to profiles, duplicates skipped, merges done and refused. */
+  eventsProcessed: 'EventsProcessed',
+  duplicatesSkipped: 'DuplicatesSkipped',
+  profilesMerged: 'ProfilesMerged',
+  mergesBlocked: 'MergesBlocked',
+  /** Any stage: records set aside in the lake's quarantine/ with their reason. */
+  recordsQuarantined: 'RecordsQuarantined',
+  /** Lake writer: events and objects written to raw/. */
+  lakeEventsWritten: 'LakeEventsWritten',
+  lakeObjectsWritten: 'LakeObjectsWritten',
+  /** Activation: deltas sent, skipped (consent, already delivered) and failed per destination type. */
+  deltasSent: 'DeltasSent',
+  deltasSkipped: 'DeltasSkipped',
+  deltasFailed: 'DeltasFailed',
+  /** Activation: deliveries that can never succeed, sent to the dead-letter queue. */
+  deltasDeadLettered: 'DeltasDeadLettered',
+} as const;
+
+export type MetricName = (typeof METRIC)[keyof typeof METRIC];
