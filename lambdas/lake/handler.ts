@@ -4,13 +4,16 @@ import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda'
 import { z } from 'zod';
 import { s3Client } from '../../adapters/aws/clients.js';
 import { createLogger } from '../../adapters/observability/logger.js';
+import { createMetrics } from '../../adapters/observability/metrics.js';
 import { QuarantineWriter } from '../../adapters/s3/quarantine-writer.js';
 import { type RawPartition, rawObjectKey, rawPartition } from '../../core/lake/layout.js';
 import type { QuarantineRecord } from '../../core/lake/quarantine.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
+import { METRIC } from '../../resources/metrics.js';
 
 const config = loadConfig(z.object({ [ENV.lakeBucket]: requiredString() }));
 const logger = createLogger('lake-writer');
+const metrics = createMetrics('lake-writer');
 const s3 = s3Client();
 const quarantine = new QuarantineWriter(s3, config[ENV.lakeBucket]);
 
@@ -76,6 +79,10 @@ export async function handler(event: KinesisStreamEvent): Promise<KinesisStreamB
       objects: groups.size,
       quarantined: quarantined.length,
     });
+    metrics.count(METRIC.lakeEventsWritten, event.Records.length - quarantined.length);
+    metrics.count(METRIC.lakeObjectsWritten, groups.size);
+    metrics.count(METRIC.recordsQuarantined, quarantined.length);
+    metrics.flush();
     return { batchItemFailures: [] };
   } catch (err) {
     logger.error('lake write failed; the batch will be retried', { errorName: (err as Error).name });
