@@ -17,6 +17,7 @@ import {
   SEGMENT_RUNNER_FUNCTION,
 } from '../resources/functions/index.js';
 import { Activation, grantAudienceImports, grantDestinationDeletes } from './activate/activation.js';
+import { DeltaQueues } from './activate/delta-queues.js';
 import { EdgeProtection } from './collect/edge-protection.js';
 import { IngestApi } from './collect/ingest-api.js';
 import { type CdpSettings, DEFAULT_SETTINGS, settingsFromContext, validateSettings } from './config.js';
@@ -81,12 +82,18 @@ export class CdpStack extends Stack {
     store.grantControlRead(collector);
     events.grantWrite(collector);
 
-    // Segment (declared before processing: the processor updates real-time membership)
+    // Segment (declared before processing: the processor updates real-time membership). Deltas go to
+    // activation's queue per destination type, so the queues come first.
+    const deltaQueues = new DeltaQueues(this, 'ActivationQueues', { encryptionKey });
     const segmentEnv = {
       ...store.environment(),
       [ENV.segmentScanSegments]: String(settings.segmentScanSegments),
     };
-    const runner = fn(SEGMENT_RUNNER_FUNCTION, { ...segmentEnv, ...lake.environment() });
+    const runner = fn(SEGMENT_RUNNER_FUNCTION, {
+      ...segmentEnv,
+      ...lake.environment(),
+      ...deltaQueues.environment(),
+    });
     const segmentation = new Segmentation(this, 'Segmentation', {
       runner,
       encryptionKey,
@@ -95,10 +102,9 @@ export class CdpStack extends Stack {
       logRetentionDays,
       removalPolicy,
     });
-    runner.addEnvironment(ENV.deltasQueueUrl, segmentation.deltasQueue.queueUrl);
     store.grantProfilesReadWrite(runner);
     store.grantControlReadWrite(runner);
-    segmentation.grantPublishDeltas(runner);
+    deltaQueues.grantPublish(runner);
     lake.grantExportsWrite(runner);
     grantAudienceImports(runner);
     const segmentApi = fn(SEGMENT_API_FUNCTION, { ...segmentEnv, ...segmentation.environment() });
@@ -109,6 +115,7 @@ export class CdpStack extends Stack {
     // Process
     const processor = fn(PROFILE_PROCESSOR_FUNCTION, {
       ...segmentation.environment(),
+      ...deltaQueues.environment(),
       ...store.environment(),
       ...lake.environment(),
       [ENV.timelineRetentionDays]: String(settings.timelineRetentionDays),
@@ -117,7 +124,7 @@ export class CdpStack extends Stack {
     });
     store.grantProfilesReadWrite(processor);
     store.grantControlRead(processor);
-    segmentation.grantPublishDeltas(processor);
+    deltaQueues.grantPublish(processor);
     lake.grantLakeWrite(processor, 'quarantine/stage=process/');
     for (const consumer of PROCESS_STREAM_CONSUMERS) {
       new StreamSubscription(this, `${consumer.functionId}Subscription`, {
@@ -158,7 +165,7 @@ export class CdpStack extends Stack {
     lake.grantExportsWrite(activationWorker);
     new Activation(this, 'ActivationDelivery', {
       worker: activationWorker,
-      deltasQueue: segmentation.deltasQueue,
+      deltaQueues,
       encryptionKey,
     });
     const destinationApi = fn(DESTINATION_API_FUNCTION, store.environment());

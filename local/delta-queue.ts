@@ -16,6 +16,8 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 export interface DeltaQueueOptions {
   /** The JSON Lines file the segmentation delta sink appends to. */
   readonly file: string;
+  /** Put on each record as `eventSourceARN`, as SQS does. */
+  readonly queueArn: string;
   readonly checkpointFile: string;
   readonly dlqFile: string;
   readonly handler: (event: SQSEvent, context: unknown) => Promise<SQSBatchResponse | undefined>;
@@ -32,7 +34,7 @@ interface Message {
 }
 
 /**
- * The local stand-in for the deltas SQS queue (no SQS emulator runs here): reads new lines from the
+ * The local stand-in for one deltas SQS queue (no SQS emulator runs here): reads new lines from the
  * file the delta sink appends to, hands them to the activation handler as Lambda SQS events, retries
  * the messages it reports in `batchItemFailures`, and moves a message that keeps failing to a DLQ file.
  */
@@ -93,7 +95,7 @@ export class LocalDeltaQueue {
           messageAttributes: {},
           md5OfBody: '',
           eventSource: 'aws:sqs',
-          eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:cdp-deltas',
+          eventSourceARN: this.options.queueArn,
           awsRegion: 'us-east-1',
         })),
       };

@@ -13,7 +13,6 @@ import { SourceStore } from '../adapters/dynamodb/source-store.js';
 import { regulationRunDefinition } from '../core/govern/run-definition.js';
 import { segmentRunDefinition } from '../core/segments/run-definition.js';
 import {
-  ACTIVATION_BATCH_SIZE,
   ACTIVATION_FUNCTION,
   FUNCTIONS,
   localFunctionArn,
@@ -24,6 +23,7 @@ import {
   SEGMENT_RUNNER_FUNCTION,
   STREAM_CONSUMERS,
 } from '../resources/functions/index.js';
+import { DELTA_QUEUES } from '../resources/queues.js';
 import { STREAMS } from '../resources/streams.js';
 import { CONTROL_TABLE } from '../resources/tables.js';
 import { bootstrapResources } from './bootstrap.js';
@@ -207,17 +207,23 @@ export async function startLocalCdp(options: LocalCdpOptions): Promise<LocalCdp>
       stopAll.push(() => poller.stop());
     }
 
-    // Activation reads the deltas the segmentation sink appends locally, as SQS would deliver them.
-    const deltaQueue = new LocalDeltaQueue({
-      file: join(dataDir, 'queues', 'deltas.jsonl'),
-      checkpointFile: join(dataDir, 'checkpoints', 'deltas-queue.offset'),
-      dlqFile: join(dataDir, 'dlq', 'deltas-queue.jsonl'),
-      handler: (await load(ACTIVATION_FUNCTION.id)) as never,
-      batchSize: ACTIVATION_BATCH_SIZE,
-      maxReceiveCount: 5,
+    // Activation reads each destination type's deltas as SQS would deliver them: a queue and poller per type.
+    const activation = await load(ACTIVATION_FUNCTION.id);
+    const deltaQueues = DELTA_QUEUES.map((queue) => {
+      const type = queue.destinationType;
+      const poller = new LocalDeltaQueue({
+        file: join(dataDir, queue.localFile),
+        queueArn: queue.localArn,
+        checkpointFile: join(dataDir, 'checkpoints', `deltas-${type}.offset`),
+        dlqFile: join(dataDir, 'dlq', `deltas-${type}.jsonl`),
+        handler: activation as never,
+        batchSize: queue.batchSize,
+        maxReceiveCount: queue.maxReceiveCount,
+      });
+      poller.start();
+      stopAll.push(() => poller.stop());
+      return poller;
     });
-    deltaQueue.start();
-    stopAll.push(() => deltaQueue.stop());
 
     const info: LocalCdpInfo = {
       apiUrl: `http://127.0.0.1:${port}`,
@@ -238,7 +244,7 @@ export async function startLocalCdp(options: LocalCdpOptions): Promise<LocalCdp>
       drain: async (timeoutMs?: number) => {
         await Promise.all(pollers.map((p) => p.drain(timeoutMs)));
         await stepFunctions.idle();
-        await deltaQueue.drain(timeoutMs);
+        await Promise.all(deltaQueues.map((q) => q.drain(timeoutMs)));
       },
       stop,
     };

@@ -18,8 +18,7 @@ export const ENV = {
   dedupeWindowHours: 'CDP_DEDUPE_WINDOW_HOURS',
   /** Optional JSON identity settings: merge limits, blocked values, external id types (IdentityConfigSchema). */
   identityConfig: 'CDP_IDENTITY_CONFIG',
-  /** SQS queue that carries segment membership deltas to activation. */
-  deltasQueueUrl: 'CDP_DELTAS_QUEUE_URL',
+  // The deltas queues' URLs, one variable per destination type: `DELTA_QUEUES[].envVar` (queues.ts).
   /** The batch segmentation state machine, started on demand by the segments API. */
   segmentRunStateMachineArn: 'CDP_SEGMENT_RUN_STATE_MACHINE_ARN',
   /** Where deliveries that can never succeed go, with the reason. */

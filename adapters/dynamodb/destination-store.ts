@@ -68,16 +68,25 @@ export class DestinationStore {
     return (res.Items ?? []).map(({ pk: _p, sk: _s, gsi1pk: _g, gsi1sk: _k, ...d }) => d as Destination);
   }
 
+  /** Every page: the delta sink routes by this list, so a destination past the first page would get nothing. */
   async all(): Promise<Destination[]> {
-    const res = await this.ddb.send(
-      new QueryCommand({
-        TableName: this.table,
-        IndexName: 'byLookup',
-        KeyConditionExpression: 'gsi1pk = :p',
-        ExpressionAttributeValues: { ':p': 'DESTINATIONS' },
-      }),
-    );
-    return (res.Items ?? []).map(({ pk: _p, sk: _s, gsi1pk: _g, gsi1sk: _k, ...d }) => d as Destination);
+    const out: Destination[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const res = await this.ddb.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: 'byLookup',
+          KeyConditionExpression: 'gsi1pk = :p',
+          ExpressionAttributeValues: { ':p': 'DESTINATIONS' },
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const { pk: _p, sk: _s, gsi1pk: _g, gsi1sk: _k, ...d } of res.Items ?? [])
+        out.push(d as Destination);
+      start = res.LastEvaluatedKey;
+    } while (start);
+    return out;
   }
 
   async delivered(destinationId: string, deltaIds: readonly string[]): Promise<Set<string>> {

@@ -2,28 +2,72 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { z } from 'zod';
+import type { DestinationType } from '../../core/activate/destinations.js';
+import {
+  type DeltaMessage,
+  type DestinationTypesBySegment,
+  routeDeltas,
+} from '../../core/activate/routing.js';
 import type { DeltaSink, MembershipDelta } from '../../core/segments/delta.js';
-import { ENV } from '../../resources/env.js';
+import { ENV, loadConfig, requiredString } from '../../resources/env.js';
+import { DELTA_QUEUES, deltaQueueFor } from '../../resources/queues.js';
+import { dynamoDbDocumentClient } from '../aws/clients.js';
+import { cachedByCounter } from '../dynamodb/change-counter.js';
+import { DestinationStore } from '../dynamodb/destination-store.js';
 
-/** Deltas to the activation queue, 10 per SendMessageBatch, failed entries retried, then an error. */
-export class SqsDeltaSink implements DeltaSink {
-  constructor(
-    private readonly sqs: SQSClient,
-    private readonly queueUrl: string,
-  ) {}
+/** Destination types per segment, re-read only when a destination was added or changed. */
+export function destinationTypesFrom(store: DestinationStore): () => Promise<DestinationTypesBySegment> {
+  return cachedByCounter(store.changes, async () => {
+    const bySegment = new Map<string, Set<DestinationType>>();
+    for (const d of await store.all())
+      bySegment.set(d.segmentId, (bySegment.get(d.segmentId) ?? new Set()).add(d.type));
+    return bySegment;
+  });
+}
+
+/** Puts each delta on the queue of every destination type its segment has. */
+abstract class RoutingDeltaSink implements DeltaSink {
+  constructor(private readonly destinationTypes: () => Promise<DestinationTypesBySegment>) {}
 
   async publish(deltas: readonly MembershipDelta[]): Promise<void> {
-    for (let i = 0; i < deltas.length; i += 10) {
-      let pending = deltas
+    if (deltas.length === 0) return;
+    const routed = routeDeltas(deltas, await this.destinationTypes());
+    // Settle every queue before failing, so the caller's retry never overlaps sends still in flight.
+    const results = await Promise.allSettled(
+      [...routed].map(([type, messages]) => this.enqueue(type, messages)),
+    );
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  protected abstract enqueue(type: DestinationType, messages: readonly DeltaMessage[]): Promise<void>;
+}
+
+/** To the SQS queue of each type, 10 per SendMessageBatch, failed entries retried, then an error. */
+export class SqsDeltaSink extends RoutingDeltaSink {
+  constructor(
+    private readonly sqs: SQSClient,
+    private readonly queueUrls: Readonly<Record<DestinationType, string>>,
+    destinationTypes: () => Promise<DestinationTypesBySegment>,
+  ) {
+    super(destinationTypes);
+  }
+
+  protected async enqueue(type: DestinationType, messages: readonly DeltaMessage[]): Promise<void> {
+    for (let i = 0; i < messages.length; i += 10) {
+      // Entry ids only need to be unique within one request.
+      let pending = messages
         .slice(i, i + 10)
-        .map((d) => ({ Id: d.deltaId.slice(0, 80), MessageBody: JSON.stringify(d) }));
+        .map((m, k) => ({ Id: String(k), MessageBody: JSON.stringify(m) }));
       for (let attempt = 1; pending.length; attempt++) {
         const res = await this.sqs.send(
-          new SendMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: pending }),
+          new SendMessageBatchCommand({ QueueUrl: this.queueUrls[type], Entries: pending }),
         );
         const failed = new Set((res.Failed ?? []).map((f) => f.Id));
         pending = pending.filter((e) => failed.has(e.Id));
-        if (pending.length && attempt >= 5) throw new Error(`${pending.length} deltas could not be queued`);
+        if (pending.length && attempt >= 5)
+          throw new Error(`${pending.length} deltas could not be queued for ${type}`);
         if (pending.length) await sleep(Math.random() * 50 * 2 ** attempt);
       }
     }
@@ -31,23 +75,39 @@ export class SqsDeltaSink implements DeltaSink {
 }
 
 /**
- * The local stand-in for the activation queue (there is no SQS emulator here): deltas are appended to
- * `<dataDir>/queues/deltas.jsonl`, where the local activation runtime reads them.
+ * The local stand-in for the queues (there is no SQS emulator here): messages are appended to
+ * `<dataDir>/queues/deltas-<type>.jsonl`, where the local runtime's poller for that type reads them.
  */
-export class FileDeltaSink implements DeltaSink {
-  constructor(readonly file: string) {}
+export class FileDeltaSink extends RoutingDeltaSink {
+  constructor(
+    readonly dataDir: string,
+    destinationTypes: () => Promise<DestinationTypesBySegment>,
+  ) {
+    super(destinationTypes);
+  }
 
-  async publish(deltas: readonly MembershipDelta[]): Promise<void> {
-    if (deltas.length === 0) return;
-    mkdirSync(dirname(this.file), { recursive: true });
-    appendFileSync(this.file, deltas.map((d) => `${JSON.stringify(d)}\n`).join(''));
+  protected async enqueue(type: DestinationType, messages: readonly DeltaMessage[]): Promise<void> {
+    const file = join(this.dataDir, deltaQueueFor(type).localFile);
+    mkdirSync(dirname(file), { recursive: true });
+    appendFileSync(file, messages.map((m) => `${JSON.stringify(m)}\n`).join(''));
   }
 }
 
 export function deltaSinkFromEnv(env: Record<string, string | undefined> = process.env): DeltaSink {
-  const url = env[ENV.deltasQueueUrl];
-  if (url) return new SqsDeltaSink(new SQSClient({}), url);
-  if (env.CDP_LOCAL_DATA_DIR)
-    return new FileDeltaSink(join(env.CDP_LOCAL_DATA_DIR, 'queues', 'deltas.jsonl'));
-  throw new Error(`${ENV.deltasQueueUrl} is not set`);
+  const table = loadConfig(z.object({ [ENV.controlTable]: requiredString() }), env)[ENV.controlTable];
+  const types = destinationTypesFrom(new DestinationStore(dynamoDbDocumentClient(), table));
+  if (env.CDP_LOCAL_DATA_DIR && !DELTA_QUEUES.some((q) => env[q.envVar]))
+    return new FileDeltaSink(env.CDP_LOCAL_DATA_DIR, types);
+  const urls = loadConfig(
+    z.object(Object.fromEntries(DELTA_QUEUES.map((q) => [q.envVar, requiredString()]))),
+    env,
+  );
+  return new SqsDeltaSink(
+    new SQSClient({}),
+    Object.fromEntries(DELTA_QUEUES.map((q) => [q.destinationType, urls[q.envVar]!])) as Record<
+      DestinationType,
+      string
+    >,
+    types,
+  );
 }

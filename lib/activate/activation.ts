@@ -6,19 +6,19 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../../resources/env.js';
-import { ACTIVATION_BATCH_SIZE } from '../../resources/functions/activate.js';
 import { NagSuppressions } from '../shared/nag.js';
+import type { DeltaQueues } from './delta-queues.js';
 
 export interface ActivationProps {
   readonly worker: lambda.Function;
-  readonly deltasQueue: sqs.IQueue;
+  readonly deltaQueues: DeltaQueues;
   readonly encryptionKey: kms.IKey;
 }
 
 /**
- * Activation: the worker consumes membership deltas (partial batch failures, so one destination's
- * outage retries only its messages), with a dead-letter queue for deliveries that can never succeed,
- * and only the destination API actions it calls.
+ * Activation: the worker consumes every destination type's deltas queue with that type's batch size
+ * and concurrency (partial batch failures, so a failing destination retries only its messages), with a
+ * dead-letter queue for deliveries that can never succeed, and only the destination API actions it calls.
  */
 export class Activation extends Construct {
   readonly deadLetterQueue: sqs.Queue;
@@ -39,13 +39,15 @@ export class Activation extends Construct {
     ]);
     this.deadLetterQueue.grantSendMessages(props.worker);
     props.worker.addEnvironment(ENV.activationDlqUrl, this.deadLetterQueue.queueUrl);
-    props.worker.addEventSource(
-      new SqsEventSource(props.deltasQueue, {
-        batchSize: ACTIVATION_BATCH_SIZE,
-        reportBatchItemFailures: true,
-        maxBatchingWindow: Duration.seconds(1),
-      }),
-    );
+    for (const { definition, queue } of props.deltaQueues.queues)
+      props.worker.addEventSource(
+        new SqsEventSource(queue, {
+          batchSize: definition.batchSize,
+          reportBatchItemFailures: true,
+          maxBatchingWindow: Duration.seconds(definition.maxBatchingWindowSeconds),
+          maxConcurrency: definition.maxConcurrency,
+        }),
+      );
 
     const { account, partition } = Stack.of(this);
     const arn = (service: string, resource: string) => `arn:${partition}:${service}:*:${account}:${resource}`;

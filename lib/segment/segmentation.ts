@@ -4,7 +4,6 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { segmentRunDefinition } from '../../core/segments/run-definition.js';
@@ -25,34 +24,14 @@ export interface SegmentationProps {
 
 /**
  * Batch segmentation: the state machine (its definition is `segmentRunDefinition`, the same one the
- * local runtime runs), an EventBridge Scheduler schedule that starts it, and the queue that carries
- * membership deltas to activation.
+ * local runtime runs) and an EventBridge Scheduler schedule that starts it. Deltas leave through the
+ * activation queues (`DeltaQueues`).
  */
 export class Segmentation extends Construct {
   readonly stateMachine: sfn.StateMachine;
-  readonly deltasQueue: sqs.Queue;
-  readonly deltasDeadLetterQueue: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: SegmentationProps) {
     super(scope, id);
-    this.deltasDeadLetterQueue = new sqs.Queue(this, 'DeltasDlq', {
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: props.encryptionKey,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    NagSuppressions.addResourceSuppressions(this.deltasDeadLetterQueue, [
-      { id: 'AwsSolutions-SQS3', reason: 'This queue is the dead-letter queue of the deltas queue.' },
-    ]);
-    this.deltasQueue = new sqs.Queue(this, 'Deltas', {
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: props.encryptionKey,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(4),
-      visibilityTimeout: Duration.minutes(5),
-      deadLetterQueue: { queue: this.deltasDeadLetterQueue, maxReceiveCount: 5 },
-    });
-
     const logGroup = new logs.LogGroup(this, 'RunLogs', {
       retention: props.logRetentionDays as logs.RetentionDays,
       removalPolicy: props.removalPolicy,
@@ -95,13 +74,8 @@ export class Segmentation extends Construct {
 
   environment(): Record<string, string> {
     return {
-      [ENV.deltasQueueUrl]: this.deltasQueue.queueUrl,
       [ENV.segmentRunStateMachineArn]: this.stateMachine.stateMachineArn,
     };
-  }
-
-  grantPublishDeltas(grantee: iam.IGrantable): void {
-    this.deltasQueue.grantSendMessages(grantee);
   }
 
   grantStartRun(grantee: iam.IGrantable): void {

@@ -20,6 +20,3 @@ export const ACTIVATE_ROUTES: readonly RouteDefinition[] = (['POST', 'GET'] as c
   functionId: DESTINATION_API_FUNCTION.id,
   auth: 'admin',
 }));
-
-/** SQS batch size for the deltas queue consumer. */
-export const ACTIVATION_BATCH_SIZE = 10;

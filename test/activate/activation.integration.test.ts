@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DeltaMessage } from '../../core/activate/routing.js';
 import { SIGNATURE_HEADER, verifySignature } from '../../core/activate/signature.js';
 import { postJson, startTestCdp } from '../support/local-cdp.js';
 
@@ -50,6 +51,16 @@ const outbox = (service: string) => {
         .trim()
         .split('\n')
         .map((l) => JSON.parse(l) as { command: string; input: Json; delivered: boolean })
+    : [];
+};
+/** What the delta sink put on one destination type's local queue. */
+const queued = (type: string) => {
+  const file = join(cdp.dataDir, 'queues', `deltas-${type}.jsonl`);
+  return existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as DeltaMessage)
     : [];
 };
 const webhookEvents = () =>
@@ -171,6 +182,22 @@ describe('activation through the local runtime', () => {
     expect(hook.syncs).toEqual([
       expect.objectContaining({ source: 'realtime', sent: 1, skipped: 1, failed: 0 }),
     ]);
+
+    // Each member's delta went to the queue of each destination type of the segment, and nowhere else.
+    const profileIds = async (userIds: string[]) =>
+      Promise.all(
+        userIds.map(async (u) => (await admin('GET', `/v1/profiles/user_id:${u}`)).body.profileId as string),
+      );
+    const members = (await profileIds(['act-1', 'act-2'])).sort();
+    for (const type of ['webhook', 'eventbridge', 'pinpoint'])
+      expect(
+        queued(type)
+          .filter((m) => m.segmentId === segmentId)
+          .map((m) => [m.destinationType, m.kind, m.profileId])
+          .sort(),
+      ).toEqual(members.map((p) => [type, 'entered', p]));
+    for (const type of ['personalize', 'ses', 'customer-profiles', 's3-export'])
+      expect(queued(type).filter((m) => m.segmentId === segmentId)).toEqual([]);
   }, 60_000);
 
   it('removes a member who withdraws consent from the audience', async () => {

@@ -20,7 +20,8 @@ const admin = async (method: string, path: string, body?: unknown) => {
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 };
 const deltas = (): MembershipDelta[] => {
-  const file = join(cdp.dataDir, 'queues', 'deltas.jsonl');
+  // The realtime segment's one destination is EventBridge, so its deltas are on that type's queue.
+  const file = join(cdp.dataDir, 'queues', 'deltas-eventbridge.jsonl');
   return existsSync(file)
     ? readFileSync(file, 'utf8')
         .trim()
@@ -71,6 +72,12 @@ describe('segments through the local runtime', () => {
     expect(created.status).toBe(201);
     expect(created.body.realtime).toBe(true);
     realtimeId = created.body.segmentId as string;
+    // Deltas are queued only for segments with somewhere to go.
+    const destination = await admin('POST', `/v1/segments/${realtimeId}/destinations`, {
+      type: 'eventbridge',
+      consentCategory: null,
+    });
+    expect(destination.status).toBe(201);
     const batch = await admin('POST', '/v1/segments', {
       name: 'Two big orders in 30 days',
       condition: {

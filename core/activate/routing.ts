@@ -1,0 +1,33 @@
+import { z } from 'zod';
+import { type MembershipDelta, MembershipDeltaSchema } from '../segments/delta.js';
+import { DESTINATION_TYPES, type DestinationType } from './destinations.js';
+
+/**
+ * A delta on the queue of one destination type: the delta's own fields plus the type, so the worker
+ * knows which of the segment's destinations the message is for without trusting where it came from.
+ */
+export const DeltaMessageSchema = MembershipDeltaSchema.extend({
+  destinationType: z.enum(DESTINATION_TYPES as [DestinationType, ...DestinationType[]]),
+});
+export type DeltaMessage = z.infer<typeof DeltaMessageSchema>;
+
+/** Destination types attached to each segment, by segment id. */
+export type DestinationTypesBySegment = ReadonlyMap<string, ReadonlySet<DestinationType>>;
+
+/**
+ * One message per delta and destination type of its segment; a segment without destinations yields
+ * none, since nothing would consume them.
+ */
+export function routeDeltas(
+  deltas: readonly MembershipDelta[],
+  typesBySegment: DestinationTypesBySegment,
+): Map<DestinationType, DeltaMessage[]> {
+  const routed = new Map<DestinationType, DeltaMessage[]>();
+  for (const delta of deltas)
+    for (const destinationType of typesBySegment.get(delta.segmentId) ?? []) {
+      const list = routed.get(destinationType) ?? [];
+      list.push({ ...delta, destinationType });
+      routed.set(destinationType, list);
+    }
+  return routed;
+}
