@@ -16,6 +16,7 @@ import {
   SEGMENT_API_FUNCTION,
   SEGMENT_RUNNER_FUNCTION,
 } from '../resources/functions/index.js';
+import { METRIC } from '../resources/metrics.js';
 import { Activation, grantAudienceImports, grantDestinationDeletes } from './activate/activation.js';
 import { DeltaQueues } from './activate/delta-queues.js';
 import { EdgeProtection } from './collect/edge-protection.js';
@@ -24,6 +25,7 @@ import { type CdpSettings, DEFAULT_SETTINGS, settingsFromContext, validateSettin
 import { Governance } from './govern/governance.js';
 import { DataLake } from './lake/data-lake.js';
 import { LakeCatalog } from './lake/lake-catalog.js';
+import { Monitoring } from './observe/monitoring.js';
 import { StreamSubscription } from './process/stream-processor.js';
 import { ProfileStore } from './profiles/profile-store.js';
 import { Segmentation } from './segment/segmentation.js';
@@ -70,8 +72,23 @@ export class CdpStack extends Stack {
       glacierAfterDays: settings.lakeGlacierDays,
     });
 
-    const fn = (definition: typeof COLLECTOR_FUNCTION, environment: Record<string, string>) =>
-      new CdpFunction(this, definition.id, { definition, environment, logRetentionDays, removalPolicy }).fn;
+    const monitoring = new Monitoring(this, 'Monitoring', {
+      encryptionKey,
+      alarmEmail: settings.alarmEmail,
+      maxIteratorAgeMinutes: settings.maxIteratorAgeMinutes,
+    });
+    monitoring.watchStream(events.stream);
+
+    const fn = (definition: typeof COLLECTOR_FUNCTION, environment: Record<string, string>) => {
+      const { fn } = new CdpFunction(this, definition.id, {
+        definition,
+        environment,
+        logRetentionDays,
+        removalPolicy,
+      });
+      monitoring.watchFunction(definition.id, fn);
+      return fn;
+    };
 
     // Collect
     const collector = fn(COLLECTOR_FUNCTION, {
@@ -102,6 +119,7 @@ export class CdpStack extends Stack {
       logRetentionDays,
       removalPolicy,
     });
+    monitoring.watchStateMachine('SegmentRuns', segmentation.stateMachine);
     store.grantProfilesReadWrite(runner);
     store.grantControlReadWrite(runner);
     deltaQueues.grantPublish(runner);
@@ -127,20 +145,23 @@ export class CdpStack extends Stack {
     deltaQueues.grantPublish(processor);
     lake.grantLakeWrite(processor, 'quarantine/stage=process/');
     for (const consumer of PROCESS_STREAM_CONSUMERS) {
-      new StreamSubscription(this, `${consumer.functionId}Subscription`, {
+      const subscription = new StreamSubscription(this, `${consumer.functionId}Subscription`, {
         consumer,
         fn: processor,
         stream: events.stream,
         encryptionKey,
       });
+      monitoring.watchDeadLetterQueue(`${consumer.functionId}OnFailure`, subscription.deadLetterQueue);
     }
+    monitoring.watchStreamConsumer(PROFILE_PROCESSOR_FUNCTION.id, processor);
+    monitoring.watchCount(PROFILE_PROCESSOR_FUNCTION.id, METRIC.recordsQuarantined);
 
     // Lake: its own consumer, so profile processing and the lake never stall each other.
     const lakeWriter = fn(LAKE_WRITER_FUNCTION, lake.environment());
     lake.grantLakeWrite(lakeWriter, 'raw/');
     lake.grantLakeWrite(lakeWriter, 'quarantine/stage=lake/');
     for (const consumer of LAKE_STREAM_CONSUMERS) {
-      new StreamSubscription(this, `${consumer.functionId}Subscription`, {
+      const subscription = new StreamSubscription(this, `${consumer.functionId}Subscription`, {
         consumer: {
           ...consumer,
           batchSize: settings.lakeBufferRecords,
@@ -150,7 +171,10 @@ export class CdpStack extends Stack {
         stream: events.stream,
         encryptionKey,
       });
+      monitoring.watchDeadLetterQueue(`${consumer.functionId}OnFailure`, subscription.deadLetterQueue);
     }
+    monitoring.watchStreamConsumer(LAKE_WRITER_FUNCTION.id, lakeWriter);
+    monitoring.watchCount(LAKE_WRITER_FUNCTION.id, METRIC.recordsQuarantined);
     const catalog = new LakeCatalog(this, 'LakeCatalog', {
       lakeBucket: lake.lakeBucket,
       encryptionKey,
@@ -163,11 +187,15 @@ export class CdpStack extends Stack {
     const activationWorker = fn(ACTIVATION_FUNCTION, { ...store.environment(), ...lake.environment() });
     store.grantControlReadWrite(activationWorker);
     lake.grantExportsWrite(activationWorker);
-    new Activation(this, 'ActivationDelivery', {
+    const activation = new Activation(this, 'ActivationDelivery', {
       worker: activationWorker,
       deltaQueues,
       encryptionKey,
     });
+    monitoring.watchDeadLetterQueue('ActivationFailedDeliveries', activation.deadLetterQueue);
+    monitoring.watchCount(ACTIVATION_FUNCTION.id, METRIC.deltasFailed);
+    for (const { definition, deadLetterQueue } of deltaQueues.queues)
+      monitoring.watchDeadLetterQueue(`${definition.id}Dlq`, deadLetterQueue);
     const destinationApi = fn(DESTINATION_API_FUNCTION, store.environment());
     store.grantControlReadWrite(destinationApi);
 
@@ -192,6 +220,7 @@ export class CdpStack extends Stack {
     });
     store.grantControlReadWrite(regulationApi);
     governance.grantStartRun(regulationApi);
+    monitoring.watchStateMachine('RegulationRuns', governance.stateMachine);
 
     // Profiles
     const profileApi = fn(PROFILE_API_FUNCTION, store.environment());
@@ -213,6 +242,7 @@ export class CdpStack extends Stack {
       removalPolicy,
       customDomain: settings.customDomain,
     });
+    monitoring.watchApi(api.api);
 
     new CfnOutput(this, 'ApiUrl', { value: api.url, description: 'Ingest and admin API base URL' });
     if (settings.wafRateLimit) {
@@ -241,5 +271,9 @@ export class CdpStack extends Stack {
       description: 'Glue database for Athena',
     });
     new CfnOutput(this, 'AthenaWorkGroup', { value: catalog.workGroup.name });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      value: monitoring.alarmTopic.topicArn,
+      description: 'Every alarm and its recovery; subscribe your on-call here',
+    });
   }
 }

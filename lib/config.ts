@@ -42,6 +42,10 @@ export interface CdpSettings {
   readonly lakeGlacierDays: number;
   /** Athena workgroup cutoff: a query that would scan more than this many GB is cancelled. */
   readonly athenaBytesScannedCutoffGb: number;
+  /** Alarms fire when a stream consumer is this many minutes behind the stream. */
+  readonly maxIteratorAgeMinutes: number;
+  /** Optional address subscribed to the alarm topic. */
+  readonly alarmEmail?: string;
   /** Optional custom domain for the API (`cdp:domainName` + `cdp:certificateArn`). */
   readonly customDomain?: { readonly domainName: string; readonly certificateArn: string };
 }
@@ -64,6 +68,7 @@ export const DEFAULT_SETTINGS: CdpSettings = {
   lakeInfrequentAccessDays: 30,
   lakeGlacierDays: 180,
   athenaBytesScannedCutoffGb: 10,
+  maxIteratorAgeMinutes: 5,
 };
 
 /** Lambda's own bounds for a Kinesis subscription; beyond them a deploy would fail late, at CloudFormation time. */
@@ -101,6 +106,7 @@ export function settingsFromContext(scope: Construct): Partial<CdpSettings> {
     'lakeInfrequentAccessDays',
     'lakeGlacierDays',
     'athenaBytesScannedCutoffGb',
+    'maxIteratorAgeMinutes',
   ] as const) {
     const v = contextValue(scope, key);
     if (v === undefined) continue;
@@ -127,6 +133,12 @@ export function settingsFromContext(scope: Construct): Partial<CdpSettings> {
         `cdp:identity is invalid: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
       );
     out.identity = parsed as Record<string, unknown>;
+  }
+  const alarmEmail = contextValue(scope, 'alarmEmail');
+  if (alarmEmail !== undefined) {
+    if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(String(alarmEmail)))
+      throw new Error(`cdp:alarmEmail must be an email address, got ${String(alarmEmail)}`);
+    out.alarmEmail = String(alarmEmail);
   }
   const domainName = contextValue(scope, 'domainName');
   const certificateArn = contextValue(scope, 'certificateArn');

@@ -1,0 +1,184 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import type * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { METRICS_NAMESPACE, type MetricName } from '../../resources/metrics.js';
+
+export interface MonitoringProps {
+  /** Encrypts the alarm topic; CloudWatch is allowed to use it for publishing. */
+  readonly encryptionKey: kms.Key;
+  /** Optional address subscribed to the alarm topic (it must confirm the subscription). */
+  readonly alarmEmail?: string;
+  /** A stream consumer whose oldest unprocessed record is older than this raises an alarm. */
+  readonly maxIteratorAgeMinutes: number;
+}
+
+const FIVE_MINUTES = Duration.minutes(5);
+
+/**
+ * Alarms on what means data is stuck or lost, all to one encrypted SNS topic, and a dashboard of the
+ * data flow. Each stage registers its resources with a `watch*` method, so the alarms follow the
+ * resources instead of a hand-kept list.
+ */
+export class Monitoring extends Construct {
+  readonly alarmTopic: sns.Topic;
+  readonly dashboard: cloudwatch.Dashboard;
+  readonly alarms: cloudwatch.Alarm[] = [];
+  private readonly action: actions.SnsAction;
+  private readonly maxIteratorAge: Duration;
+
+  constructor(scope: Construct, id: string, props: MonitoringProps) {
+    super(scope, id);
+    this.alarmTopic = new sns.Topic(this, 'Alarms', {
+      displayName: `${Stack.of(this).stackName} alarms`,
+      masterKey: props.encryptionKey,
+      enforceSSL: true,
+    });
+    // CloudWatch publishes to a KMS-encrypted topic only if the key lets it.
+    props.encryptionKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+      }),
+    );
+    if (props.alarmEmail)
+      this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+    this.action = new actions.SnsAction(this.alarmTopic);
+    this.maxIteratorAge = Duration.minutes(props.maxIteratorAgeMinutes);
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName: `${Stack.of(this).stackName}-data-flow`,
+      defaultInterval: Duration.hours(3),
+    });
+  }
+
+  private alarm(id: string, metric: cloudwatch.IMetric, threshold: number, description: string) {
+    const alarm = new cloudwatch.Alarm(this, id, {
+      metric,
+      threshold,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: description,
+    });
+    alarm.addAlarmAction(this.action);
+    alarm.addOkAction(this.action);
+    this.alarms.push(alarm);
+    return alarm;
+  }
+
+  /** The ingest API: server errors mean events were refused (e.g. 503 while the stream is unavailable). */
+  watchApi(api: apigw.HttpApi): void {
+    const errors = api.metricServerError({ period: FIVE_MINUTES, statistic: 'Sum' });
+    this.alarm('ApiServerErrors', errors, 0, 'The API answered 5xx: clients were told to retry.');
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'API requests and errors',
+        left: [
+          api.metricCount({ period: FIVE_MINUTES }),
+          api.metricClientError({ period: FIVE_MINUTES }),
+          errors,
+        ],
+        right: [api.metricLatency({ period: FIVE_MINUTES, statistic: 'p99' })],
+      }),
+    );
+  }
+
+  watchStream(stream: kinesis.IStream): void {
+    const throttled = stream.metricPutRecordsThrottledRecords({ period: FIVE_MINUTES, statistic: 'Sum' });
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Events stream',
+        left: [stream.metricIncomingRecords({ period: FIVE_MINUTES, statistic: 'Sum' }), throttled],
+      }),
+    );
+  }
+
+  /** Any Lambda function: errors and throttles. */
+  watchFunction(name: string, fn: lambda.IFunction): void {
+    this.alarm(
+      `${name}Errors`,
+      fn.metricErrors({ period: FIVE_MINUTES, statistic: 'Sum' }),
+      0,
+      `${name} failed invocations.`,
+    );
+    this.alarm(
+      `${name}Throttles`,
+      fn.metricThrottles({ period: FIVE_MINUTES, statistic: 'Sum' }),
+      0,
+      `${name} was throttled.`,
+    );
+  }
+
+  /** A Kinesis consumer: it must keep up with the stream, or events reach profiles and the lake late. */
+  watchStreamConsumer(name: string, fn: lambda.IFunction): void {
+    const age = fn.metric('IteratorAge', { period: Duration.minutes(1), statistic: 'Maximum' });
+    this.alarm(
+      `${name}IteratorAge`,
+      age,
+      this.maxIteratorAge.toMilliseconds(),
+      `${name} is more than ${this.maxIteratorAge.toMinutes()} minutes behind the stream.`,
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({ title: `${name} iterator age (ms)`, left: [age] }),
+    );
+  }
+
+  /** A queue that holds what could not be processed: anything in it needs a person. */
+  watchDeadLetterQueue(name: string, queue: sqs.IQueue): void {
+    const depth = queue.metricApproximateNumberOfMessagesVisible({
+      period: FIVE_MINUTES,
+      statistic: 'Maximum',
+    });
+    this.alarm(`${name}NotEmpty`, depth, 0, `${name} holds messages that could not be processed.`);
+    this.dashboard.addWidgets(new cloudwatch.SingleValueWidget({ title: name, metrics: [depth] }));
+  }
+
+  /**
+   * A custom count a handler emits (`resources/metrics.ts`) that should stay at zero, e.g. records
+   * quarantined: each one is an event that reached no profile.
+   */
+  watchCount(service: string, metricName: MetricName): void {
+    const metric = new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName,
+      dimensionsMap: { service },
+      period: FIVE_MINUTES,
+      statistic: 'Sum',
+    });
+    this.alarm(`${service}${metricName}`, metric, 0, `${service} reported ${metricName}.`);
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({ title: `${service} ${metricName}`, left: [metric] }),
+    );
+  }
+
+  watchStateMachine(name: string, machine: sfn.IStateMachine): void {
+    const failed = new cloudwatch.MathExpression({
+      expression: 'failed + timedOut + aborted',
+      usingMetrics: {
+        failed: machine.metricFailed({ period: FIVE_MINUTES, statistic: 'Sum' }),
+        timedOut: machine.metricTimedOut({ period: FIVE_MINUTES, statistic: 'Sum' }),
+        aborted: machine.metricAborted({ period: FIVE_MINUTES, statistic: 'Sum' }),
+      },
+      period: FIVE_MINUTES,
+      label: `${name} runs that did not succeed`,
+    });
+    this.alarm(`${name}Failed`, failed, 0, `${name} executions failed, timed out or were aborted.`);
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: name,
+        left: [machine.metricSucceeded({ period: FIVE_MINUTES, statistic: 'Sum' }), failed],
+      }),
+    );
+  }
+}
