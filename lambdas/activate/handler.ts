@@ -8,6 +8,7 @@ import { dynamoDbDocumentClient, s3Client } from '../../adapters/aws/clients.js'
 import { cachedByCounter } from '../../adapters/dynamodb/change-counter.js';
 import { DestinationStore } from '../../adapters/dynamodb/destination-store.js';
 import { createLogger } from '../../adapters/observability/logger.js';
+import { createMetrics } from '../../adapters/observability/metrics.js';
 import type { Destination } from '../../core/activate/destinations.js';
 import type { MembershipDelta } from '../../core/segments/delta.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
@@ -57,4 +58,5 @@ export const handler: (event: SQSEvent) => Promise<SQSBatchResponse> = createAct
   send: (destination, deltas) => SENDERS[destination.type](destination, deltas, senders),
   deadLetter,
   logger,
+  metrics: createMetrics('activation'),
 });

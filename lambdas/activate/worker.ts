@@ -2,10 +2,12 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { DeliveryError } from '../../adapters/activate/senders.js';
 import type { DestinationStore } from '../../adapters/dynamodb/destination-store.js';
+import type { HandlerMetrics } from '../../adapters/observability/metrics.js';
 import type { Destination, DestinationType } from '../../core/activate/destinations.js';
 import { planDelivery } from '../../core/activate/plan.js';
 import { type DeltaMessage, DeltaMessageSchema } from '../../core/activate/routing.js';
 import type { MembershipDelta } from '../../core/segments/delta.js';
+import { METRIC } from '../../resources/metrics.js';
 
 export interface ActivationWorkerDeps {
   destinationsFor(segmentId: string): Promise<readonly Destination[]>;
@@ -13,6 +15,7 @@ export interface ActivationWorkerDeps {
   send(destination: Destination, deltas: readonly MembershipDelta[]): Promise<void>;
   deadLetter(destination: Destination, deltas: readonly MembershipDelta[], reason: string): Promise<void>;
   readonly logger: Pick<Logger, 'error' | 'warn'>;
+  readonly metrics: HandlerMetrics;
 }
 
 /**
@@ -64,6 +67,8 @@ export function createActivationWorker(deps: ActivationWorkerDeps) {
             failed: 0,
             skipped: plan.skipped.length,
           });
+          deps.metrics.count(METRIC.deltasSent, plan.send.length);
+          deps.metrics.count(METRIC.deltasSkipped, plan.skipped.length);
         } catch (err) {
           const retryable = !(err instanceof DeliveryError) || err.retryable;
           await deps.store.recordSync(
@@ -72,6 +77,7 @@ export function createActivationWorker(deps: ActivationWorkerDeps) {
             { sent: 0, failed: plan.send.length, skipped: 0 },
             (err as Error).message,
           );
+          deps.metrics.count(METRIC.deltasFailed, plan.send.length);
           deps.logger.warn('delivery failed', {
             destinationId: destination.destinationId,
             type: destination.type,
@@ -82,6 +88,7 @@ export function createActivationWorker(deps: ActivationWorkerDeps) {
           if (retryable) for (const i of items) failures.add(i.messageId);
           else {
             await deps.deadLetter(destination, plan.send, (err as Error).message);
+            deps.metrics.count(METRIC.deltasDeadLettered, plan.send.length);
             await deps.store.markDelivered(
               destination.destinationId,
               plan.send.map((d) => d.deltaId),
@@ -90,6 +97,7 @@ export function createActivationWorker(deps: ActivationWorkerDeps) {
         }
       }
     }
+    deps.metrics.flush();
     return { batchItemFailures: [...failures].map((itemIdentifier) => ({ itemIdentifier })) };
   };
 }

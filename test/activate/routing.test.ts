@@ -223,7 +223,9 @@ describe('activation worker per destination type', () => {
     const calls = {
       sent: [] as Array<{ destinationId: string; deltaIds: string[]; fields: string[] }>,
       touched: [] as string[],
+      flushes: 0,
     };
+    const counts = new Map<string, number>();
     const handler = createActivationWorker({
       destinationsFor: async (segmentId) => [webhook, pinpoint].filter((d) => d.segmentId === segmentId),
       store: {
@@ -251,16 +253,23 @@ describe('activation worker per destination type', () => {
         throw new Error('nothing here is permanent');
       },
       logger: { error: () => undefined, warn: () => undefined },
+      metrics: {
+        count: (name, value) => counts.set(name, (counts.get(name) ?? 0) + value),
+        flush: () => {
+          calls.flushes++;
+        },
+      },
     });
-    return { handler, calls };
+    return { handler, calls, counts };
   }
 
   it("a failing type retries only its own queue's messages and never touches the other type", async () => {
     controlTable({ counter: 1, destinations: [webhook, pinpoint] });
     await newSink().publish([delta(1, 'seg_1'), delta(2, 'seg_1')]);
-    const { handler, calls } = worker();
+    const { handler, calls, counts } = worker();
 
     expect(await handler(eventFor('webhook'))).toEqual({ batchItemFailures: [] });
+    expect(Object.fromEntries(counts)).toEqual({ DeltasSent: 2, DeltasSkipped: 0 });
     expect(calls.sent).toEqual([
       {
         destinationId: 'dst_w',
@@ -277,6 +286,8 @@ describe('activation worker per destination type', () => {
       });
     expect(calls.sent.map((s) => s.destinationId)).toEqual(['dst_w', 'dst_p', 'dst_p', 'dst_p']);
     expect(new Set(calls.touched)).toEqual(new Set(['dst_p']));
+    expect(Object.fromEntries(counts)).toEqual({ DeltasSent: 2, DeltasSkipped: 0, DeltasFailed: 6 });
+    expect(calls.flushes).toBe(4);
   });
 
   it('rejects a message that does not say its destination type', async () => {
