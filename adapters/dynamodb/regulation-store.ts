@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { StoreName, StoreOutcome } from '../../core/govern/regulation.js';
+import { CONTROL_TABLE } from '../../resources/tables.js';
 
 export interface Regulation {
   readonly regulationId: string;
@@ -53,9 +60,38 @@ export class RegulationStore {
     const { Item } = await this.ddb.send(
       new GetCommand({ TableName: this.table, Key: { pk: `REG#${id}`, sk: 'REGULATION' } }),
     );
-    if (!Item) return undefined;
-    const { pk: _p, sk: _s, gsi1pk: _g, gsi1sk: _k, ...rest } = Item;
-    return rest as Regulation;
+    return Item ? toRegulation(Item) : undefined;
+  }
+
+  /**
+   * The audit log, newest first. With `identifierHash`, only regulations that named that identifier:
+   * how to show a person's request was honoured without keeping who they are.
+   */
+  async list(options: { limit: number; cursor?: string; identifierHash?: string }) {
+    const res = await this.ddb.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: CONTROL_TABLE.globalSecondaryIndexes[0]!.indexName,
+        KeyConditionExpression: 'gsi1pk = :all',
+        ...(options.identifierHash
+          ? {
+              FilterExpression: 'contains(identifierHashes, :h)',
+              ExpressionAttributeValues: { ':all': 'REGULATIONS', ':h': options.identifierHash },
+            }
+          : { ExpressionAttributeValues: { ':all': 'REGULATIONS' } }),
+        ScanIndexForward: false,
+        Limit: options.limit,
+        ExclusiveStartKey: options.cursor
+          ? JSON.parse(Buffer.from(options.cursor, 'base64url').toString())
+          : undefined,
+      }),
+    );
+    return {
+      regulations: (res.Items ?? []).map(toRegulation),
+      ...(res.LastEvaluatedKey
+        ? { cursor: Buffer.from(JSON.stringify(res.LastEvaluatedKey)).toString('base64url') }
+        : {}),
+    };
   }
 
   async recordStore(id: string, store: StoreName, outcome: StoreOutcome): Promise<void> {
@@ -81,4 +117,9 @@ export class RegulationStore {
       }),
     );
   }
+}
+
+function toRegulation(item: Record<string, unknown>): Regulation {
+  const { pk: _p, sk: _s, gsi1pk: _g, gsi1sk: _k, ...rest } = item;
+  return rest as unknown as Regulation;
 }

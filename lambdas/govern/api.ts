@@ -5,7 +5,11 @@ import { dynamoDbDocumentClient } from '../../adapters/aws/clients.js';
 import { RegulationStore } from '../../adapters/dynamodb/regulation-store.js';
 import { SuppressionStore } from '../../adapters/dynamodb/suppression-store.js';
 import { createLogger } from '../../adapters/observability/logger.js';
-import { hashIdentity, RegulationRequestSchema } from '../../core/govern/regulation.js';
+import {
+  hashIdentity,
+  RegulationListQuerySchema,
+  RegulationRequestSchema,
+} from '../../core/govern/regulation.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
 import { error, type HttpResponse, json } from '../shared/http.js';
 import { WorkItems } from './work-item.js';
@@ -20,10 +24,12 @@ const work = new WorkItems(ddb, config[ENV.controlTable]);
 const sfn = new SFNClient({});
 const logger = createLogger('regulations');
 
-/** Regulations API: `POST /v1/regulations` and `GET /v1/regulations/{id}` (admin only). */
+/** Regulations API: `POST /v1/regulations`, `GET /v1/regulations[/{id}]` (admin only). */
 export async function handler(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
   if (event.requestContext.http.method === 'GET') {
-    const r = await regulations.get(event.pathParameters?.id ?? '');
+    const id = event.pathParameters?.id;
+    if (id === undefined) return list(event);
+    const r = await regulations.get(id);
     return r ? json(200, r) : error(404, { code: 'not_found', message: 'No regulation with this id' });
   }
   let body: unknown;
@@ -80,4 +86,33 @@ export async function handler(event: APIGatewayProxyEventV2): Promise<HttpRespon
     }),
   );
   return json(202, { regulationId: regulation.regulationId, status: 'running' });
+}
+
+async function list(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
+  const query = RegulationListQuerySchema.safeParse(event.queryStringParameters ?? {});
+  if (!query.success)
+    return error(400, {
+      code: 'invalid_query',
+      message: 'The query is invalid',
+      issues: query.error.issues.map((i) => ({ field: i.path.join('.'), rule: i.message })),
+    });
+  const { identifier, limit, cursor } = query.data;
+  try {
+    return json(
+      200,
+      await regulations.list({
+        limit,
+        cursor,
+        identifierHash: identifier ? hashIdentity(identifier) : undefined,
+      }),
+    );
+  } catch (err) {
+    if ((err as Error).name === 'ValidationException' || err instanceof SyntaxError)
+      return error(400, {
+        code: 'invalid_query',
+        message: 'The query is invalid',
+        issues: [{ field: 'cursor', rule: 'must be a cursor from a previous page' }],
+      });
+    throw err;
+  }
 }

@@ -17,6 +17,7 @@ export const REGULATION_RUNNER_FUNCTION: FunctionDefinition = {
 
 export const GOVERN_ROUTES: readonly RouteDefinition[] = [
   { method: 'POST', path: '/v1/regulations', functionId: REGULATION_API_FUNCTION.id, auth: 'admin' },
+  { method: 'GET', path: '/v1/regulations', functionId: REGULATION_API_FUNCTION.id, auth: 'admin' },
   { method: 'GET', path: '/v1/regulations/{id}', functionId: REGULATION_API_FUNCTION.id, auth: 'admin' },
 ];
 

@@ -89,6 +89,52 @@ describe('regulations', () => {
     expect(JSON.stringify(reg.body)).not.toContain('nobody@example.com');
   }, 60_000);
 
+  it('keeps an audit log, newest first, that finds a person only by the hash of an identifier', async () => {
+    const first = await admin('POST', '/v1/regulations', {
+      type: 'suppress',
+      identifiers: ['email:Audit@Example.com'],
+    });
+    const second = await admin('POST', '/v1/regulations', {
+      type: 'unsuppress',
+      identifiers: ['email:audit@example.com', 'user_id:audit-1'],
+    });
+    const third = await admin('POST', '/v1/regulations', {
+      type: 'suppress',
+      identifiers: ['user_id:someone-else'],
+    });
+    for (const r of [first, second, third]) expect(r.status).toBe(202);
+
+    const page1 = await admin('GET', '/v1/regulations?limit=2');
+    expect(page1.status).toBe(200);
+    expect(page1.body.regulations.map((r: Json) => r.regulationId)).toEqual([
+      third.body.regulationId,
+      second.body.regulationId,
+    ]);
+    const page2 = await admin('GET', `/v1/regulations?limit=2&cursor=${page1.body.cursor}`);
+    expect(page2.body.regulations[0].regulationId).toBe(first.body.regulationId);
+
+    // The same person however the email is written; nobody else.
+    const mine = await admin(
+      'GET',
+      `/v1/regulations?identifier=${encodeURIComponent('email:AUDIT@example.com ')}`,
+    );
+    expect(mine.body.regulations.map((r: Json) => [r.regulationId, r.type])).toEqual([
+      [second.body.regulationId, 'unsuppress'],
+      [first.body.regulationId, 'suppress'],
+    ]);
+    expect(JSON.stringify(mine.body)).not.toMatch(/audit@example\.com|audit-1/i);
+
+    for (const [query, field] of [
+      ['identifier=fax:1', 'identifier'],
+      ['limit=0', 'limit'],
+      ['cursor=not-a-cursor', 'cursor'],
+    ]) {
+      const bad = await admin('GET', `/v1/regulations?${query}`);
+      expect(bad.status, query).toBe(400);
+      expect(bad.body.error.issues[0].field, query).toBe(field);
+    }
+  });
+
   it('deletes a person everywhere and suppresses them afterwards', async () => {
     // Destinations that must receive the deletion.
     const seg = await admin('POST', '/v1/segments', {
