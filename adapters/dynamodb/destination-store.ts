@@ -1,5 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { type DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { Destination, DestinationInput } from '../../core/activate/destinations.js';
 import { batchGet, batchWrite } from './batch.js';
 import { ChangeCounter } from './change-counter.js';
@@ -55,6 +62,82 @@ export class DestinationStore {
     );
     await this.changes.bump();
     return destination;
+  }
+
+  async get(segmentId: string, destinationId: string): Promise<Destination | undefined> {
+    const { Item } = await this.ddb.send(
+      new GetCommand({ TableName: this.table, Key: { pk: `SEG#${segmentId}`, sk: `DEST#${destinationId}` } }),
+    );
+    if (!Item) return undefined;
+    const { pk: _p, sk: _s, gsi1pk: _g, gsi1sk: _k, ...d } = Item;
+    return d as Destination;
+  }
+
+  /**
+   * New settings, name or consent for an existing destination of the same type. A webhook keeps its
+   * signing secret unless a new one is given, so receivers need not change when settings do.
+   */
+  async update(
+    current: Destination,
+    input: DestinationInput,
+    now = new Date(),
+  ): Promise<Destination | undefined> {
+    const settings = { ...input.settings };
+    if (current.type === 'webhook' && !settings.secret) settings.secret = current.settings.secret;
+    const destination: Destination = {
+      ...input,
+      settings,
+      destinationId: current.destinationId,
+      segmentId: current.segmentId,
+      createdAt: current.createdAt,
+      updatedAt: now.toISOString(),
+    };
+    try {
+      await this.ddb.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: {
+            pk: `SEG#${current.segmentId}`,
+            sk: `DEST#${current.destinationId}`,
+            gsi1pk: 'DESTINATIONS',
+            gsi1sk: current.destinationId,
+            ...destination,
+          },
+          ConditionExpression: 'attribute_exists(pk)',
+        }),
+      );
+    } catch (err) {
+      if ((err as Error).name === 'ConditionalCheckFailedException') return undefined;
+      throw err;
+    }
+    await this.changes.bump();
+    return destination;
+  }
+
+  /** Stops deliveries; its delivery markers expire by themselves, its sync records go with it. */
+  async delete(segmentId: string, destinationId: string): Promise<boolean> {
+    const res = await this.ddb.send(
+      new DeleteCommand({
+        TableName: this.table,
+        Key: { pk: `SEG#${segmentId}`, sk: `DEST#${destinationId}` },
+        ReturnValues: 'ALL_OLD',
+      }),
+    );
+    if (!res.Attributes) return false;
+    await this.changes.bump();
+    const syncs = await this.ddb.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': `DEST#${destinationId}` },
+      }),
+    );
+    await batchWrite(
+      this.ddb,
+      this.table,
+      (syncs.Items ?? []).map((i) => ({ delete: { pk: i.pk as string, sk: i.sk as string } })),
+    );
+    return true;
   }
 
   async forSegment(segmentId: string): Promise<Destination[]> {

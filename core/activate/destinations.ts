@@ -115,6 +115,7 @@ export interface Destination extends DestinationInput {
   readonly destinationId: string;
   readonly segmentId: string;
   readonly createdAt: string;
+  readonly updatedAt?: string;
 }
 
 /** What each API accepts per call: batches are cut to these sizes. */

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { dynamoDbDocumentClient } from '../../adapters/aws/clients.js';
 import { DestinationStore } from '../../adapters/dynamodb/destination-store.js';
 import { SegmentStore } from '../../adapters/dynamodb/segment-store.js';
-import { DestinationInputSchema } from '../../core/activate/destinations.js';
+import { type DestinationInput, DestinationInputSchema } from '../../core/activate/destinations.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
 import { error, type HttpResponse, json } from '../shared/http.js';
 
@@ -17,29 +17,55 @@ const segments = new SegmentStore(ddb, config[ENV.controlTable], config[ENV.prof
 const masked = (settings: Record<string, unknown>) =>
   settings.secret ? { ...settings, secret: '********' } : settings;
 
-/** `POST/GET /v1/segments/{id}/destinations`: configure a destination; list them with their syncs. */
+function parseBody(event: APIGatewayProxyEventV2): { ok: true; value: unknown } | { ok: false } {
+  try {
+    const text = event.body
+      ? Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8').toString('utf8')
+      : '';
+    return { ok: true, value: JSON.parse(text) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+type Parsed = { ok: true; input: DestinationInput } | { ok: false; response: HttpResponse };
+
+function parseDestination(event: APIGatewayProxyEventV2): Parsed {
+  const body = parseBody(event);
+  if (!body.ok)
+    return {
+      ok: false,
+      response: error(400, { code: 'invalid_json', message: 'The body must be a JSON object' }),
+    };
+  const parsed = DestinationInputSchema.safeParse(body.value);
+  if (!parsed.success)
+    return {
+      ok: false,
+      response: error(400, {
+        code: 'invalid_destination',
+        message: 'The destination is invalid',
+        issues: parsed.error.issues.map((i) => ({ field: i.path.join('.'), rule: i.message })),
+      }),
+    };
+  return { ok: true, input: parsed.data };
+}
+
+/**
+ * `POST/GET /v1/segments/{id}/destinations`: configure a destination; list them with their syncs.
+ * `PUT/DELETE /v1/segments/{id}/destinations/{destinationId}`: change or disconnect one.
+ */
 export async function handler(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
   const segmentId = event.pathParameters?.id ?? '';
   if (!(await segments.get(segmentId)))
     return error(404, { code: 'not_found', message: `No segment ${segmentId}` });
-  if (event.requestContext.http.method === 'POST') {
-    let body: unknown;
-    try {
-      body = JSON.parse(
-        event.body ? Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8').toString('utf8') : '',
-      );
-    } catch {
-      return error(400, { code: 'invalid_json', message: 'The body must be a JSON object' });
-    }
-    const parsed = DestinationInputSchema.safeParse(body);
-    if (!parsed.success)
-      return error(400, {
-        code: 'invalid_destination',
-        message: 'The destination is invalid',
-        issues: parsed.error.issues.map((i) => ({ field: i.path.join('.'), rule: i.message })),
-      });
+  const method = event.requestContext.http.method;
+  const destinationId = event.pathParameters?.destinationId;
+  if (destinationId !== undefined) return one(method, segmentId, destinationId, event);
+  if (method === 'POST') {
+    const parsed = parseDestination(event);
+    if (!parsed.ok) return parsed.response;
     // The webhook secret is shown once, here; later reads mask it.
-    return json(201, await destinations.create(segmentId, parsed.data));
+    return json(201, await destinations.create(segmentId, parsed.input));
   }
   const list = await destinations.forSegment(segmentId);
   return json(200, {
@@ -52,4 +78,37 @@ export async function handler(event: APIGatewayProxyEventV2): Promise<HttpRespon
       })),
     ),
   });
+}
+
+async function one(
+  method: string,
+  segmentId: string,
+  destinationId: string,
+  event: APIGatewayProxyEventV2,
+): Promise<HttpResponse> {
+  const current = await destinations.get(segmentId, destinationId);
+  if (!current)
+    return error(404, {
+      code: 'not_found',
+      message: `No destination ${destinationId} on segment ${segmentId}`,
+    });
+  if (method === 'DELETE') {
+    await destinations.delete(segmentId, destinationId);
+    return json(200, { success: true, destinationId, deleted: true });
+  }
+  const parsed = parseDestination(event);
+  if (!parsed.ok) return parsed.response;
+  if (parsed.input.type !== current.type)
+    return error(400, {
+      code: 'invalid_destination',
+      message: 'A destination keeps its type; create a new destination for another channel',
+      issues: [{ field: 'type', rule: `must be ${current.type}` }],
+    });
+  const updated = await destinations.update(current, parsed.input);
+  if (!updated)
+    return error(404, {
+      code: 'not_found',
+      message: `No destination ${destinationId} on segment ${segmentId}`,
+    });
+  return json(200, { ...updated, settings: masked(updated.settings) });
 }

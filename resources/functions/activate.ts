@@ -14,9 +14,17 @@ export const DESTINATION_API_FUNCTION: FunctionDefinition = {
   timeoutSeconds: 10,
 };
 
-export const ACTIVATE_ROUTES: readonly RouteDefinition[] = (['POST', 'GET'] as const).map((method) => ({
-  method,
-  path: '/v1/segments/{id}/destinations',
-  functionId: DESTINATION_API_FUNCTION.id,
-  auth: 'admin',
-}));
+export const ACTIVATE_ROUTES: readonly RouteDefinition[] = [
+  ...(['POST', 'GET'] as const).map((method) => ({
+    method,
+    path: '/v1/segments/{id}/destinations',
+    functionId: DESTINATION_API_FUNCTION.id,
+    auth: 'admin' as const,
+  })),
+  ...(['PUT', 'DELETE'] as const).map((method) => ({
+    method,
+    path: '/v1/segments/{id}/destinations/{destinationId}',
+    functionId: DESTINATION_API_FUNCTION.id,
+    auth: 'admin' as const,
+  })),
+];

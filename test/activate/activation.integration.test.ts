@@ -341,4 +341,77 @@ describe('activation through the local runtime', () => {
       SegmentName: `cdp-${id}`,
     });
   }, 90_000);
+
+  it('changes a destination in place, keeping its secret, and stops delivering once it is disconnected', async () => {
+    const segment = await admin('POST', '/v1/segments', {
+      name: 'Team plan',
+      condition: { trait: 'plan', op: 'eq', value: 'team' },
+    });
+    const base = `/v1/segments/${segment.body.segmentId}/destinations`;
+    const teamSecret = 'team-secret-0123456789abcdefghij';
+    const created = await admin('POST', base, {
+      type: 'webhook',
+      settings: { url: hookUrl, secret: teamSecret },
+    });
+    const one = `${base}/${created.body.destinationId}`;
+
+    const changed = await admin('PUT', one, {
+      type: 'webhook',
+      name: 'Team hook',
+      consentCategory: null,
+      settings: { url: hookUrl, batchSize: 50 },
+    });
+    expect(changed.status).toBe(200);
+    expect(changed.body).toMatchObject({
+      destinationId: created.body.destinationId,
+      name: 'Team hook',
+      consentCategory: null,
+      settings: { batchSize: 50, secret: '********' },
+    });
+    const retyped = await admin('PUT', one, { type: 'eventbridge' });
+    expect(retyped.status).toBe(400);
+    expect(retyped.body.error.issues).toEqual([{ field: 'type', rule: 'must be webhook' }]);
+    expect(
+      (await admin('PUT', `${base}/dst_nope`, { type: 'webhook', settings: { url: hookUrl } })).status,
+    ).toBe(404);
+
+    // No consent needed any more, and deliveries are still signed with the secret it was created with.
+    const before = received.length;
+    expect(
+      (
+        await postJson(cdp, '/v1/identify', {
+          userId: 'team-1',
+          traits: { plan: 'team', email: 'team1@example.com' },
+        })
+      ).status,
+    ).toBe(200);
+    await cdp.drain(30_000);
+    const delivered = received.slice(before).filter((r) => r.body.includes('team1@example.com'));
+    expect(delivered).toHaveLength(1);
+    expect(
+      verifySignature(delivered[0]!.signature, delivered[0]!.body, teamSecret, Math.floor(Date.now() / 1000))
+        .ok,
+    ).toBe(true);
+
+    const removed = await admin('DELETE', one);
+    expect(removed).toEqual({
+      status: 200,
+      body: { success: true, destinationId: created.body.destinationId, deleted: true },
+    });
+    expect((await admin('GET', base)).body.destinations).toEqual([]);
+    expect((await admin('DELETE', one)).status).toBe(404);
+    expect(
+      (
+        await postJson(cdp, '/v1/identify', {
+          userId: 'team-2',
+          traits: { plan: 'team', email: 'team2@example.com' },
+        })
+      ).status,
+    ).toBe(200);
+    await cdp.drain(30_000);
+    expect(received.some((r) => r.body.includes('team2@example.com'))).toBe(false);
+    // Membership itself goes on: only the delivery stopped.
+    const members = await admin('GET', `/v1/segments/${segment.body.segmentId}/members`);
+    expect(members.body.members).toHaveLength(2);
+  }, 60_000);
 });
