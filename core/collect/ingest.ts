@@ -102,16 +102,12 @@ export function validateIngestBody(path: IngestPath, body: unknown, bodyBytes: n
       issues.push({ index, field: '', rule: `must be at most ${INGEST_LIMITS.maxMessageBytes} bytes` });
       return;
     }
-    const merged = {
-      ...item,
-      ...(shared.sentAt && item.sentAt === undefined ? { sentAt: shared.sentAt } : {}),
-      ...(shared.context
-        ? { context: { ...shared.context, ...(isObject(item.context) ? item.context : {}) } }
-        : {}),
-      ...(shared.integrations && item.integrations === undefined
-        ? { integrations: shared.integrations }
-        : {}),
-    };
+    // A plain copy, then assignments: V8 copies `{ ...item }` quickly, not `{ ...item, more }`.
+    const merged: Record<string, unknown> = { ...item };
+    if (shared.sentAt && item.sentAt === undefined) merged.sentAt = shared.sentAt;
+    if (shared.context)
+      merged.context = { ...shared.context, ...(isObject(item.context) ? item.context : {}) };
+    if (shared.integrations && item.integrations === undefined) merged.integrations = shared.integrations;
     const parsed = MessageSchema.safeParse(merged);
     if (parsed.success) messages.push(parsed.data);
     else issues.push(...issuesOf(parsed.error, index));
@@ -136,14 +132,17 @@ export function withServerFields(message: Message, sourceId: string, receivedAt:
   const { writeKey: _writeKey, ...rest } = message;
   const clientTime = message.timestamp ?? message.originalTimestamp;
   const timestamp = correctTimestamp(receivedAt, clientTime, message.sentAt);
-  return {
-    ...rest,
-    messageId: message.messageId ?? derivedMessageId(sourceId, rest),
-    sourceId,
-    receivedAt: receivedAt.toISOString(),
-    timestamp: timestamp.toISOString(),
-    ...(clientTime !== undefined ? { originalTimestamp: clientTime } : {}),
-  } as CollectedEvent;
+  const messageId = message.messageId ?? derivedMessageId(sourceId, rest);
+  // Assigned onto the rest copy (already a fresh object) rather than spread into a new literal:
+  // V8 has no fast path for `{ ...rest, more }`, and building the record that way plus its
+  // JSON.stringify cost about twice as much per event (collector profile). Same key order.
+  const event = rest as Record<string, unknown>;
+  event.messageId = messageId;
+  event.sourceId = sourceId;
+  event.receivedAt = receivedAt.toISOString();
+  event.timestamp = timestamp.toISOString();
+  if (clientTime !== undefined) event.originalTimestamp = clientTime;
+  return event as CollectedEvent;
 }
 
 /**

@@ -21,10 +21,14 @@ export function decodeBody(event: APIGatewayProxyEventV2): DecodedBody {
       code: 'unsupported_media_type',
       message: 'Content-Type must be application/json',
     };
+  const encoding = event.headers['content-encoding']?.toLowerCase();
+  // A plain text body is already the string JSON.parse wants; copying it into a Buffer and back just
+  // to measure it added about a third to the parse.
+  if (event.body && !event.isBase64Encoded && (!encoding || encoding === 'identity'))
+    return parseJson(event.body, Buffer.byteLength(event.body));
   let bytes = event.body
     ? Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8')
     : Buffer.alloc(0);
-  const encoding = event.headers['content-encoding']?.toLowerCase();
   if (encoding === 'gzip') {
     try {
       // The cap makes a decompression bomb fail fast instead of filling memory.
@@ -52,17 +56,21 @@ export function decodeBody(event: APIGatewayProxyEventV2): DecodedBody {
       message: 'Content-Encoding must be gzip or absent',
     };
   }
-  if (bytes.length > INGEST_LIMITS.maxBatchBytes)
+  return parseJson(bytes.toString('utf8'), bytes.length);
+}
+
+function parseJson(text: string, bytes: number): DecodedBody {
+  if (bytes > INGEST_LIMITS.maxBatchBytes)
     return {
       ok: false,
       status: 413,
       code: 'batch_too_large',
       message: `A batch must be at most ${INGEST_LIMITS.maxBatchBytes} bytes`,
     };
-  if (bytes.length === 0)
+  if (bytes === 0)
     return { ok: false, status: 400, code: 'invalid_json', message: 'The body is empty; send a JSON object' };
   try {
-    return { ok: true, json: JSON.parse(bytes.toString('utf8')), bytes: bytes.length };
+    return { ok: true, json: JSON.parse(text), bytes };
   } catch {
     return { ok: false, status: 400, code: 'invalid_json', message: 'The body is not valid JSON' };
   }

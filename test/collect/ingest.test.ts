@@ -51,6 +51,9 @@ describe('server fields', () => {
     });
     expect(event.writeKey).toBeUndefined();
     expect(typeof event.messageId).toBe('string');
+    // The server fields go on a copy: the validated message is left as the client sent it.
+    expect(message).toMatchObject({ writeKey: 'secret', timestamp: '2026-01-01T10:00:00.000Z' });
+    expect(message).not.toHaveProperty('sourceId');
   });
   it('derives the same messageId for a retried timed message, random ids for untimed ones', () => {
     const timed = { type: 'track', userId: 'u', event: 'E', timestamp: '2026-01-01T00:00:00Z' } as Message;
