@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchGetCommand, BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { inParallel } from '../../core/shared/concurrency.js';
 
 export type Key = { pk: string; sk: string };
 export type Item = Record<string, unknown> & Key;
@@ -7,27 +8,37 @@ export type Item = Record<string, unknown> & Key;
 /** Counts DynamoDB requests, so benchmarks can report requests per event. */
 export const requestCounter = { count: 0 };
 
-/** BatchGetItem in chunks of 100, retrying unprocessed keys with backoff. */
+/**
+ * BatchGetItem in chunks of 100, retrying unprocessed keys with backoff. Chunks are read a few at a
+ * time: a batch segment page asks for thousands of memberships, and chunk after chunk in sequence
+ * would leave the caller waiting on round trips.
+ */
 export async function batchGet(
   ddb: DynamoDBDocumentClient,
   table: string,
   keys: readonly Key[],
 ): Promise<Item[]> {
   const unique = [...new Map(keys.map((k) => [`${k.pk}\0${k.sk}`, k])).values()];
+  const chunks: Key[][] = [];
+  for (let i = 0; i < unique.length; i += 100) chunks.push(unique.slice(i, i + 100));
   const out: Item[] = [];
-  for (let i = 0; i < unique.length; i += 100) {
-    let pending: Record<string, unknown>[] = unique.slice(i, i + 100);
-    for (let attempt = 0; pending.length; attempt++) {
-      if (attempt > 8) throw new Error(`BatchGetItem left ${pending.length} keys unprocessed`);
-      if (attempt) await sleep(Math.random() * 25 * 2 ** attempt);
-      requestCounter.count++;
-      const res = await ddb.send(
-        new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } }),
-      );
-      out.push(...((res.Responses?.[table] ?? []) as Item[]));
-      pending = (res.UnprocessedKeys?.[table]?.Keys ?? []) as Record<string, unknown>[];
-    }
-  }
+  await inParallel(
+    chunks,
+    async (chunk) => {
+      let pending: Record<string, unknown>[] = chunk;
+      for (let attempt = 0; pending.length; attempt++) {
+        if (attempt > 8) throw new Error(`BatchGetItem left ${pending.length} keys unprocessed`);
+        if (attempt) await sleep(Math.random() * 25 * 2 ** attempt);
+        requestCounter.count++;
+        const res = await ddb.send(
+          new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } }),
+        );
+        out.push(...((res.Responses?.[table] ?? []) as Item[]));
+        pending = (res.UnprocessedKeys?.[table]?.Keys ?? []) as Record<string, unknown>[];
+      }
+    },
+    4,
+  );
   return out;
 }
 

@@ -5,6 +5,7 @@ import { identityKey } from '../../core/identity/identifiers.js';
 import { ConflictError, type DedupeStore, type GraphStore } from '../../core/identity/store.js';
 import type { Identity } from '../../core/profiles/profile.js';
 import { mergeInto, type ProfileState } from '../../core/profiles/state.js';
+import { inParallel } from '../../core/shared/concurrency.js';
 import { batchGet, batchWrite, type Item, requestCounter } from './batch.js';
 import { keys } from './profile-keys.js';
 
@@ -118,6 +119,8 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
   }
 
   async commit(changes: GraphChanges, now: Date): Promise<void> {
+    // Phases stay in order (nodes, redirects, profiles); writes within a phase are independent, and a
+    // failed one fails the phase, so the batch is recomputed from what is really stored.
     const ttl = Math.floor(now.getTime() / 1000) + this.options.timelineRetentionDays * 86_400;
     await inParallel(
       changes.nodes.filter((x) => x.isNew),
@@ -261,31 +264,4 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
       dedupeKeys.map((k) => ({ put: { ...keys.dedupe(k), expiresAt } })),
     );
   }
-}
-
-/**
- * Independent conditional writes of one commit phase, a few at a time: phases stay ordered (nodes,
- * redirects, profiles), writes within a phase do not depend on each other. The first failure fails the
- * phase after the writes in flight settle, so the batch is recomputed from what is really stored.
- */
-async function inParallel<T>(
-  items: readonly T[],
-  fn: (item: T) => Promise<void>,
-  concurrency = 16,
-): Promise<void> {
-  let next = 0;
-  let failure: unknown;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-      while (next < items.length && failure === undefined) {
-        const item = items[next++]!;
-        try {
-          await fn(item);
-        } catch (err) {
-          failure ??= err;
-        }
-      }
-    }),
-  );
-  if (failure !== undefined) throw failure;
 }

@@ -1,4 +1,5 @@
 import type { Profile, TimelineEvent } from '../profiles/profile.js';
+import { inParallel } from '../shared/concurrency.js';
 import type { DeltaSink } from './delta.js';
 import { compile, needsTimeline, type Predicate } from './evaluate.js';
 import type { Segment } from './language.js';
@@ -53,12 +54,16 @@ export async function evaluateProfiles(
       segments.map((s) => ({ segmentId: s.segment.segmentId, profileId: p.profileId })),
     ),
   );
-  const withEvents = segments.some((s) => s.needsTimeline);
+  const timelines: Array<TimelineEvent[] | undefined> = [];
+  const timeline = deps.timeline;
+  if (timeline && segments.some((s) => s.needsTimeline))
+    await inParallel(profiles, async (profile, i) => {
+      timelines[i] = await timeline.timeline(profile);
+    });
   const at = now.toISOString();
   const changes: MembershipChange[] = [];
-  for (const profile of profiles) {
-    const events = withEvents && deps.timeline ? await deps.timeline.timeline(profile) : undefined;
-    const ctx = { profile, events, now: now.getTime() };
+  for (const [i, profile] of profiles.entries()) {
+    const ctx = { profile, events: timelines[i], now: now.getTime() };
     for (const s of segments) {
       counts.evaluated++;
       const change = decideMembership(
@@ -74,8 +79,10 @@ export async function evaluateProfiles(
   }
   if (changes.length === 0) return counts;
   await deps.sink.publish(changes.map((c) => c.delta));
-  for (const change of changes) {
+  // Each change is a different (segment, profile) pair with its own generation condition, so the
+  // writes are independent: a bounded number in flight instead of one round trip after another.
+  await inParallel(changes, async (change) => {
     if (await deps.store.apply(change)) counts[change.kind]++;
-  }
+  });
   return counts;
 }
