@@ -94,10 +94,12 @@ export class CdpStack extends Stack {
     const collector = fn(COLLECTOR_FUNCTION, {
       ...store.environment(),
       ...events.environment(),
+      ...lake.environment(),
       [ENV.corsOrigins]: JSON.stringify(settings.corsOrigins),
     });
     store.grantControlRead(collector);
     events.grantWrite(collector);
+    lake.grantLakeWrite(collector, 'quarantine/stage=collect/');
 
     // Segment (declared before processing: the processor updates real-time membership). Deltas go to
     // activation's queue per destination type, so the queues come first.

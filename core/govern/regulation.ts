@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
 import { z } from 'zod';
 import { parseIdentity } from '../identity/identifiers.js';
 import { normalizeEmail, normalizePhone } from '../process/normalize.js';
@@ -98,4 +99,32 @@ export function identifiersInEvent(event: Record<string, unknown>): Identity[] {
 /** Whether a raw event belongs to the subject (any of its identifiers). */
 export function belongsToSubject(event: Record<string, unknown>, subject: ReadonlySet<string>): boolean {
   return identifiersInEvent(event).some((id) => subject.has(`${id.type}:${id.value}`));
+}
+
+/**
+ * Whether quarantined bytes hold anything of the subject. Quarantine keeps what could not be read as
+ * an event: a whole rejected batch, a gzip body, text that is not JSON. So: undo gzip, look at every
+ * message of a batch, and when nothing parses, look for the subject's values as JSON strings, since a
+ * malformed body still names its person. Erring towards erasure is the safe side for a deletion.
+ */
+export function quarantinedBelongsToSubject(raw: Buffer, subject: ReadonlySet<string>): boolean {
+  let bytes = raw;
+  if (raw[0] === 0x1f && raw[1] === 0x8b) {
+    try {
+      bytes = gunzipSync(raw);
+    } catch {
+      // A broken gzip stream: search what we have.
+    }
+  }
+  const text = bytes.toString('utf8');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return [...subject].some((id) => text.includes(JSON.stringify(id.slice(id.indexOf(':') + 1))));
+  }
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+  if (!isObject(parsed)) return false;
+  const batch = Array.isArray(parsed.batch) ? parsed.batch.filter(isObject) : [];
+  return [parsed, ...batch].some((event) => !Array.isArray(event) && belongsToSubject(event, subject));
 }

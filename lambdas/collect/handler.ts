@@ -1,27 +1,39 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { z } from 'zod';
-import { dynamoDbDocumentClient, kinesisClient } from '../../adapters/aws/clients.js';
+import { dynamoDbDocumentClient, kinesisClient, s3Client } from '../../adapters/aws/clients.js';
 import { CachedAuthenticator, SourceStore } from '../../adapters/dynamodb/source-store.js';
 import { SuppressionStore } from '../../adapters/dynamodb/suppression-store.js';
 import { EventStreamWriter, StreamWriteError } from '../../adapters/kinesis/event-stream.js';
 import { createLogger } from '../../adapters/observability/logger.js';
+import { createMetrics } from '../../adapters/observability/metrics.js';
+import { QuarantineWriter } from '../../adapters/s3/quarantine-writer.js';
 import {
+  type IngestIssue,
   type IngestPath,
   type MessageFilter,
   partitionKeyOf,
   validateIngestBody,
   withServerFields,
 } from '../../core/collect/ingest.js';
+import { quarantineRejection } from '../../core/collect/rejections.js';
+import type { Message } from '../../core/events/schema.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
 import { INGEST_PATHS } from '../../resources/functions/collect.js';
+import { METRIC } from '../../resources/metrics.js';
 import { error, type HttpResponse, json } from '../shared/http.js';
 import { decodeBody, writeKeyOf } from './request.js';
 import { suppressionFilter } from './suppression-filter.js';
 
 const config = loadConfig(
-  z.object({ [ENV.controlTable]: requiredString(), [ENV.eventsStream]: requiredString() }),
+  z.object({
+    [ENV.controlTable]: requiredString(),
+    [ENV.eventsStream]: requiredString(),
+    [ENV.lakeBucket]: requiredString(),
+  }),
 );
 const logger = createLogger('collector');
+const metrics = createMetrics('collector');
+const quarantine = new QuarantineWriter(s3Client(), config[ENV.lakeBucket]);
 const auth = new CachedAuthenticator(new SourceStore(dynamoDbDocumentClient(), config[ENV.controlTable]));
 const stream = new EventStreamWriter(kinesisClient(), config[ENV.eventsStream]);
 const filters: MessageFilter[] = [
@@ -36,12 +48,87 @@ export function addMessageFilter(filter: MessageFilter): void {
 const isIngestPath = (p: string): p is IngestPath => (INGEST_PATHS as readonly string[]).includes(p);
 
 export async function handler(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
+  try {
+    return await collect(event);
+  } finally {
+    metrics.flush();
+  }
+}
+
+interface Refusal {
+  readonly status: number;
+  readonly code: string;
+  readonly message: string;
+  readonly issues?: readonly IngestIssue[];
+}
+
+/**
+ * Answers a refused request, and keeps what an authenticated source sent in quarantine with the
+ * reason, so its owners can see what their SDK gets wrong. A person who is suppressed leaves nothing,
+ * not even there. Quarantine is best effort: the client has its 4xx either way.
+ */
+async function refuse(
+  event: APIGatewayProxyEventV2,
+  path: IngestPath,
+  sourceId: string | undefined,
+  refusal: Refusal,
+  json?: unknown,
+): Promise<HttpResponse> {
+  const batch = (json as { batch?: unknown } | undefined)?.batch;
+  metrics.count(METRIC.eventsRejected, Array.isArray(batch) ? batch.length : 1);
+  logger.info('rejected', { sourceId, path, code: refusal.code, issues: refusal.issues?.length ?? 0 });
+  if (sourceId) {
+    try {
+      const raw = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
+      const records = quarantineRejection(
+        {
+          sourceId,
+          path,
+          code: refusal.code,
+          message: refusal.message,
+          issues: refusal.issues,
+          json,
+          raw,
+          contentEncoding: event.headers['content-encoding'],
+        },
+        new Date(),
+      );
+      const kept = [];
+      for (const record of records) if (!(await isSuppressed(record.raw))) kept.push(record);
+      await quarantine.write(kept);
+    } catch (err) {
+      logger.warn('a rejected request could not be quarantined', {
+        sourceId,
+        errorName: (err as Error).name,
+      });
+    }
+  }
+  return error(refusal.status, { code: refusal.code, message: refusal.message, issues: refusal.issues });
+}
+
+async function isSuppressed(raw: string): Promise<boolean> {
+  let message: unknown;
+  try {
+    message = JSON.parse(Buffer.from(raw, 'base64').toString('utf8'));
+  } catch {
+    return false;
+  }
+  if (typeof message !== 'object' || message === null) return false;
+  for (const filter of filters) if ((await filter([message as Message])).dropped) return true;
+  return false;
+}
+
+async function collect(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
   const path = event.rawPath.split('/').pop() ?? '';
   if (!isIngestPath(path))
     return error(404, { code: 'not_found', message: `No ingest route ${event.rawPath}` });
 
   const body = decodeBody(event);
-  if (!body.ok) return error(body.status, { code: body.code, message: body.message });
+  if (!body.ok) {
+    // The body is unreadable, so only a header key can say whose it is.
+    const headerKey = writeKeyOf(event, undefined);
+    return refuse(event, path, headerKey ? await auth.authenticate(headerKey) : undefined, body);
+  }
 
   const writeKey = writeKeyOf(event, body.json);
   if (!writeKey)
@@ -53,10 +140,7 @@ export async function handler(event: APIGatewayProxyEventV2): Promise<HttpRespon
   if (!sourceId) return error(401, { code: 'unauthorized', message: 'The write key is unknown or revoked' });
 
   const result = validateIngestBody(path, body.json, body.bytes);
-  if (!result.ok) {
-    logger.info('rejected', { sourceId, path, code: result.code, issues: result.issues?.length ?? 0 });
-    return error(result.status, { code: result.code, message: result.message, issues: result.issues });
-  }
+  if (!result.ok) return refuse(event, path, sourceId, result, body.json);
 
   let messages = [...result.messages];
   let dropped = 0;
@@ -74,6 +158,7 @@ export async function handler(event: APIGatewayProxyEventV2): Promise<HttpRespon
   try {
     await stream.put(records);
   } catch (err) {
+    metrics.count(METRIC.streamWriteFailures, 1);
     logger.error('stream write failed', {
       sourceId,
       records: records.length,
@@ -90,6 +175,8 @@ export async function handler(event: APIGatewayProxyEventV2): Promise<HttpRespon
       { 'retry-after': '2' },
     );
   }
+  metrics.count(METRIC.eventsAccepted, records.length);
+  metrics.count(METRIC.eventsSuppressed, dropped);
   if (dropped) logger.info('suppressed messages dropped', { sourceId, dropped });
   logger.debug('accepted', { sourceId, path, accepted: records.length, dropped });
   return json(200, { success: true });

@@ -17,7 +17,7 @@ import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
 import { RegulationStore } from '../../adapters/dynamodb/regulation-store.js';
 import { SuppressionStore } from '../../adapters/dynamodb/suppression-store.js';
 import { createLogger } from '../../adapters/observability/logger.js';
-import { belongsToSubject } from '../../core/govern/regulation.js';
+import { belongsToSubject, quarantinedBelongsToSubject } from '../../core/govern/regulation.js';
 import { identityKey } from '../../core/identity/identifiers.js';
 import type { Identity } from '../../core/profiles/profile.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
@@ -118,14 +118,9 @@ async function lake(regulationId: string) {
       const kept = lines.filter((line) => {
         try {
           const record = JSON.parse(line) as Record<string, unknown>;
-          const event =
-            zone === 'raw'
-              ? record
-              : (JSON.parse(Buffer.from(String(record.raw), 'base64').toString('utf8')) as Record<
-                  string,
-                  unknown
-                >);
-          return !belongsToSubject(event, subject);
+          return zone === 'raw'
+            ? !belongsToSubject(record, subject)
+            : !quarantinedBelongsToSubject(Buffer.from(String(record.raw), 'base64'), subject);
         } catch {
           return true;
         }

@@ -1,13 +1,17 @@
+import { gunzipSync } from 'node:zlib';
 import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { chunkRecords, EventStreamWriter } from '../../adapters/kinesis/event-stream.js';
 import { hashWriteKey } from '../../core/collect/write-keys.js';
+import { hashIdentity } from '../../core/govern/regulation.js';
 
 const kinesis = mockClient(KinesisClient);
 const dynamo = mockClient(DynamoDBDocumentClient);
+const s3 = mockClient(S3Client);
 let handler: (e: APIGatewayProxyEventV2) => Promise<{ statusCode: number; body: string; headers?: unknown }>;
 
 const event = (body: unknown): APIGatewayProxyEventV2 =>
@@ -33,6 +37,7 @@ const batch = (n: number) => ({
 beforeAll(async () => {
   process.env.CDP_CONTROL_TABLE = 'control';
   process.env.CDP_EVENTS_STREAM = 'events';
+  process.env.CDP_LAKE_BUCKET = 'lake';
   process.env.AWS_REGION = 'us-east-1';
   process.env.AWS_ACCESS_KEY_ID = 'test';
   process.env.AWS_SECRET_ACCESS_KEY = 'test';
@@ -44,11 +49,15 @@ beforeAll(async () => {
 beforeEach(() => {
   kinesis.reset();
   dynamo.reset();
-  dynamo
-    .on(GetCommand)
-    .callsFake((input: { Key: { pk: string } }) =>
-      input.Key.pk === `KEY#${hashWriteKey('wk_test')}` ? { Item: { sourceId: 'src-1' } } : {},
-    );
+  s3.reset();
+  s3.on(PutObjectCommand).resolves({});
+  dynamo.on(GetCommand).callsFake((input: { Key: { pk: string } }) => {
+    if (input.Key.pk === `KEY#${hashWriteKey('wk_test')}`) return { Item: { sourceId: 'src-1' } };
+    // One person is suppressed (a privacy regulation): the list's counter and its one hash.
+    if (input.Key.pk === 'CHANGES#SUPPRESSIONS') return { Item: { v: 1 } };
+    return {};
+  });
+  dynamo.on(QueryCommand).resolves({ Items: [{ gsi1sk: hashIdentity({ type: 'user_id', value: 'gone' }) }] });
 });
 
 const sentIds = (call: number) =>
@@ -106,6 +115,71 @@ describe('collector handler against a mocked stream', () => {
     const res = await handler(e);
     expect(res.statusCode).toBe(401);
     expect(kinesis.commandCalls(PutRecordsCommand)).toHaveLength(0);
+  });
+});
+
+describe('rejected requests', () => {
+  const quarantined = () =>
+    s3.commandCalls(PutObjectCommand).flatMap((c) =>
+      gunzipSync(c.args[0].input.Body as Buffer)
+        .toString()
+        .trim()
+        .split('\n')
+        .map((l) => ({ key: c.args[0].input.Key!, ...JSON.parse(l) })),
+    );
+
+  it("keep an authenticated source's bad batch in quarantine, per message with its reason, and store no event", async () => {
+    const res = await handler(
+      event({
+        batch: [
+          { type: 'track', userId: 'a', event: 'Fine' },
+          { type: 'track', userId: 'b' },
+          { type: 'track', userId: 'gone', event: 'Suppressed person' },
+        ],
+      }),
+    );
+    expect(res.statusCode).toBe(400);
+    expect(kinesis.commandCalls(PutRecordsCommand)).toHaveLength(0);
+    const records = quarantined();
+    // The suppressed person's message is not kept, even here.
+    expect(records.map((r) => JSON.parse(Buffer.from(r.raw, 'base64').toString()).userId)).toEqual([
+      'a',
+      'b',
+    ]);
+    expect(records[1]).toMatchObject({
+      stage: 'collect',
+      reason: 'validation_failed',
+      sourceId: 'src-1',
+      details: '/v1/batch message 1: event: is required',
+    });
+    expect(records[0]!.key).toMatch(
+      /^quarantine\/stage=collect\/dt=\d{4}-\d{2}-\d{2}\/hr=\d{2}\/[0-9a-f]{32}\.json\.gz$/,
+    );
+  });
+
+  it('keep an unreadable body from a known key whole, and nothing from an unknown key', async () => {
+    const bad = event({});
+    bad.body = '{"batch": [';
+    expect((await handler(bad)).statusCode).toBe(400);
+    expect(quarantined()).toEqual([
+      expect.objectContaining({
+        reason: 'invalid_json',
+        sourceId: 'src-1',
+        raw: Buffer.from('{"batch": [').toString('base64'),
+      }),
+    ]);
+
+    s3.resetHistory();
+    bad.headers.authorization = `Basic ${Buffer.from('wk_other:').toString('base64')}`;
+    expect((await handler(bad)).statusCode).toBe(400);
+    expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
+  });
+
+  it('still answer the 4xx when quarantine is unavailable', async () => {
+    s3.on(PutObjectCommand).rejects(Object.assign(new Error('down'), { name: 'ServiceUnavailable' }));
+    const res = await handler(event({ batch: [{ type: 'track', userId: 'b' }] }));
+    expect(res.statusCode).toBe(400);
+    expect(JSON.parse(res.body).error.issues).toEqual([{ index: 0, field: 'event', rule: 'is required' }]);
   });
 });
 

@@ -41,6 +41,7 @@ describe('handlers read configuration once, at cold start', () => {
   it('the collector loads when configured', async () => {
     vi.stubEnv(ENV.controlTable, 'control');
     vi.stubEnv(ENV.eventsStream, 'events');
+    vi.stubEnv(ENV.lakeBucket, 'lake');
     vi.stubEnv('AWS_REGION', 'us-east-1');
     const mod = await import('../../lambdas/collect/handler.js');
     expect(typeof mod.handler).toBe('function');

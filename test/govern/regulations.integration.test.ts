@@ -167,6 +167,18 @@ describe('regulations', () => {
       { type: 'identify', userId: 'bystander', traits: { email: 'keep@example.com', plan: 'free' } },
     ];
     expect((await postJson(cdp, '/v1/batch', { batch })).status).toBe(200);
+    // What the collector refused is kept in quarantine, and it names the subject too.
+    const refused = [
+      { type: 'track', userId: 'gdpr-user' },
+      { type: 'track', userId: 'bystander-q', event: 'Kept' },
+    ];
+    expect((await postJson(cdp, '/v1/batch', { batch: refused })).status).toBe(400);
+    expect((await postJson(cdp, '/v1/track', '{"userId":"gdpr-user","event":')).status).toBe(400);
+    const refusedMentions = async (needle: string) =>
+      (await lake(`SELECT raw FROM quarantine_events WHERE stage = 'collect'`)).filter((r) =>
+        Buffer.from(String(r.raw), 'base64').toString('utf8').includes(needle),
+      ).length;
+    expect(await refusedMentions('gdpr-user')).toBe(2);
     await cdp.drain(30_000);
     const before = await admin('GET', '/v1/profiles/email:erase.me@example.com');
     expect(before.status).toBe(200);
@@ -226,6 +238,8 @@ describe('regulations', () => {
     );
     expect(leftovers[0]!.n).toBe(0);
     expect((await lake(`SELECT count(*) AS n FROM raw_events WHERE userid = 'bystander'`))[0]!.n).toBe(1);
+    expect(await refusedMentions('gdpr-user')).toBe(0);
+    expect(await refusedMentions('bystander-q')).toBe(1);
 
     // Destinations got their deletion calls (recorded locally, not delivered).
     const outbox = (service: string) =>

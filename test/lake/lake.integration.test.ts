@@ -185,4 +185,33 @@ describe('the raw lake through the local runtime', () => {
       },
     ]);
   }, 60_000);
+
+  it('shows what the collector refused in quarantine_events, with the reason, queryable like the rest', async () => {
+    const refused = await postJson(cdp, '/v1/batch', {
+      batch: [
+        { type: 'track', userId: 'refused-1', event: 'Fine', messageId: 'q-ok' },
+        { type: 'track', userId: 'refused-2', messageId: 'q-bad' },
+      ],
+    });
+    expect(refused.status).toBe(400);
+    const rows = await query(
+      `SELECT reason, sourceid, messageid, details FROM quarantine_events WHERE stage = 'collect' ORDER BY messageid`,
+    );
+    expect(rows).toEqual([
+      {
+        reason: 'validation_failed',
+        sourceid: cdp.sourceId,
+        messageid: 'q-bad',
+        details: '/v1/batch message 1: event: is required',
+      },
+      {
+        reason: 'validation_failed',
+        sourceid: cdp.sourceId,
+        messageid: 'q-ok',
+        details: expect.stringContaining('valid, rejected with its batch'),
+      },
+    ]);
+    // Nothing of the refused batch became an event.
+    expect(await query(`SELECT messageid FROM raw_events WHERE messageid IN ('q-ok', 'q-bad')`)).toEqual([]);
+  }, 60_000);
 });
