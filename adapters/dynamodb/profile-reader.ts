@@ -17,6 +17,13 @@ export interface ScanOptions {
   readonly limit?: number;
 }
 
+/** A merged-away profile as its redirect keeps it. */
+export interface Redirect {
+  readonly profile: Profile;
+  readonly into: string;
+  readonly mergedAt?: string;
+}
+
 export interface Page<T> {
   readonly items: T[];
   readonly cursor?: string;
@@ -156,10 +163,61 @@ export class ProfileReader {
 
   /** Like scanProfiles, with the stored state (e.g. `mergedFrom`, to read a merged timeline). */
   async scanStates(options: ScanOptions = {}): Promise<Page<ProfileState>> {
+    const { items, cursor } = await this.scanProfileItems(
+      'sk = :s AND attribute_not_exists(mergedInto)',
+      {},
+      options,
+    );
+    return { items: items.map(stateFromItem), ...(cursor ? { cursor } : {}) };
+  }
+
+  /**
+   * Like scanStates, and in the same pass the merged-away profiles (redirects, with the data they kept)
+   * that do not carry the attribute `unlessMarked` yet: batch segment runs sweep their memberships until
+   * they mark them settled. Parallel-scan segments split live profiles and redirects alike.
+   */
+  async scanStatesAndRedirects(
+    options: ScanOptions & { unlessMarked: string },
+  ): Promise<Page<ProfileState> & { redirects: Redirect[] }> {
+    const { items, cursor } = await this.scanProfileItems(
+      'sk = :s AND (attribute_not_exists(mergedInto) OR attribute_not_exists(#marked))',
+      { '#marked': options.unlessMarked },
+      options,
+    );
+    const live: ProfileState[] = [];
+    const redirects: Redirect[] = [];
+    for (const item of items) {
+      if (!item.mergedInto) {
+        live.push(stateFromItem(item));
+        continue;
+      }
+      // A tombstone redirect (written where a profile was still being created) holds no data at all.
+      const state = stateFromItem(item);
+      redirects.push({
+        profile: toProfile({
+          ...state,
+          profileId: state.profileId ?? (item.pk as string).slice('P#'.length),
+          traits: state.traits ?? {},
+          consent: state.consent ?? {},
+          identities: state.identities ?? [],
+        }),
+        into: item.mergedInto as string,
+        ...(typeof item.mergedAt === 'string' ? { mergedAt: item.mergedAt } : {}),
+      });
+    }
+    return { items: live, redirects, ...(cursor ? { cursor } : {}) };
+  }
+
+  private async scanProfileItems(
+    filter: string,
+    names: Record<string, string>,
+    options: ScanOptions,
+  ): Promise<{ items: Item[]; cursor?: string }> {
     const res = await this.ddb.send(
       new ScanCommand({
         TableName: this.table,
-        FilterExpression: 'sk = :s AND attribute_not_exists(mergedInto)',
+        FilterExpression: filter,
+        ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
         ExpressionAttributeValues: { ':s': 'PROFILE' },
         ...(options.totalSegments
           ? { Segment: options.segment ?? 0, TotalSegments: options.totalSegments }
@@ -169,7 +227,7 @@ export class ProfileReader {
       }),
     );
     return {
-      items: (res.Items ?? []).map((i) => stateFromItem(i as Item)),
+      items: (res.Items ?? []) as Item[],
       ...(res.LastEvaluatedKey ? { cursor: encode(res.LastEvaluatedKey) } : {}),
     };
   }

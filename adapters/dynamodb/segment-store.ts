@@ -8,9 +8,11 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import type { StoredMembership } from '../../core/segments/engine.js';
 import { isRealtime } from '../../core/segments/evaluate.js';
 import type { Segment, SegmentInput } from '../../core/segments/language.js';
 import type { MembershipChange, MembershipState } from '../../core/segments/membership.js';
+import { inParallel } from '../../core/shared/concurrency.js';
 import { batchGet, batchWrite, type Item } from './batch.js';
 import { ChangeCounter } from './change-counter.js';
 
@@ -25,6 +27,12 @@ export interface RunSummary {
   readonly exited: number;
   readonly errors: readonly string[];
 }
+
+/**
+ * Set on a merged-away profile's redirect once batch runs know it holds no membership and nothing can
+ * give it one any more (see `sweepMergedAway`); runs stop reading redirects that carry it.
+ */
+export const MEMBERSHIPS_SETTLED_ATTRIBUTE = 'membershipsSettledAt';
 
 const memberKey = (segmentId: string, profileId: string) => ({
   pk: `SEG#${segmentId}`,
@@ -156,17 +164,55 @@ export class SegmentStore {
       pairs.map((p) => memberKey(p.segmentId, p.profileId)),
     );
     return new Map(
-      items.map((i) => [
-        `${i.segmentId as string}/${i.profileId as string}`,
-        {
-          status: i.status as 'member' | 'former',
-          generation: i.generation as number,
-          enteredAt: i.enteredAt as string,
-          exitedAt: i.exitedAt as string | undefined,
-          contentHash: i.contentHash as string | undefined,
-        },
-      ]),
+      items.map((i) => [`${i.segmentId as string}/${i.profileId as string}`, membershipState(i)]),
     );
+  }
+
+  /**
+   * Every membership of these profiles, through the `byProfile` index. The index is eventually
+   * consistent: a membership written a moment ago may be missing, which the batch run's sweep of
+   * merged-away profiles catches later; generation conditions make a stale state harmless.
+   */
+  async membershipsOf(profileIds: readonly string[]): Promise<StoredMembership[]> {
+    const out: StoredMembership[] = [];
+    await inParallel(profileIds, async (profileId) => {
+      let ExclusiveStartKey: Record<string, unknown> | undefined;
+      do {
+        const page = await this.ddb.send(
+          new QueryCommand({
+            TableName: this.profilesTable,
+            IndexName: 'byProfile',
+            KeyConditionExpression: 'gsi1pk = :p AND begins_with(gsi1sk, :s)',
+            ExpressionAttributeValues: { ':p': `P#${profileId}`, ':s': 'SEG#' },
+            ExclusiveStartKey,
+          }),
+        );
+        for (const i of page.Items ?? [])
+          out.push({ segmentId: i.segmentId as string, profileId, state: membershipState(i) });
+        ExclusiveStartKey = page.LastEvaluatedKey;
+      } while (ExclusiveStartKey);
+    });
+    return out;
+  }
+
+  /** Marks redirects settled; a redirect that is gone (deleted since) needs no mark. */
+  async settleMergedAway(profileIds: readonly string[], at: string): Promise<void> {
+    await inParallel(profileIds, async (profileId) => {
+      try {
+        await this.ddb.send(
+          new UpdateCommand({
+            TableName: this.profilesTable,
+            Key: { pk: `P#${profileId}`, sk: 'PROFILE' },
+            UpdateExpression: 'SET #settled = :at',
+            ConditionExpression: 'attribute_exists(mergedInto)',
+            ExpressionAttributeNames: { '#settled': MEMBERSHIPS_SETTLED_ATTRIBUTE },
+            ExpressionAttributeValues: { ':at': at },
+          }),
+        );
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+      }
+    });
   }
 
   /** Applies a change with a condition on the generation; false when someone else already applied it. */
@@ -302,6 +348,16 @@ export class SegmentStore {
     const { pk: _p, sk: _s, gsi1pk: _g, gsi1sk: _k, ...summary } = Item;
     return summary as RunSummary;
   }
+}
+
+function membershipState(i: Record<string, unknown>): MembershipState {
+  return {
+    status: i.status as 'member' | 'former',
+    generation: i.generation as number,
+    enteredAt: i.enteredAt as string,
+    exitedAt: i.exitedAt as string | undefined,
+    contentHash: i.contentHash as string | undefined,
+  };
 }
 
 function strip(item: Record<string, unknown>): Segment {

@@ -68,9 +68,15 @@ export async function processBatch(
       throw err;
     }
     await deps.dedupe.mark([...inBatch], now);
-    if (deps.listeners?.length && changes.profiles.length) {
+    // Losers as the snapshot held them, which is what their redirects keep: the records destinations
+    // have for them were built from that data.
+    const mergedAway = changes.redirects.flatMap((r) => {
+      const state = snapshot.profiles.get(r.profileId);
+      return state ? [{ profile: toProfile(state), into: r.into }] : [];
+    });
+    if (deps.listeners?.length && (changes.profiles.length || mergedAway.length)) {
       const profiles = changes.profiles.map((p) => toProfile(p.state));
-      for (const listener of deps.listeners) await listener.profilesChanged(profiles, now);
+      for (const listener of deps.listeners) await listener.profilesChanged(profiles, now, mergedAway);
     }
     return {
       applied: changes.applied.length,

@@ -46,11 +46,23 @@ export const TimelineEventSchema = z.object({
 });
 export type TimelineEvent = z.infer<typeof TimelineEventSchema>;
 
+/** A profile a batch merged into another: what it held when it was merged, and its survivor. */
+export interface MergedAwayProfile {
+  readonly profile: Profile;
+  readonly into: string;
+}
+
 /**
  * Called by the stream processor after a batch has changed profiles (stored state, merges applied), so
- * later stages (real-time segment membership) can react within seconds. Implementations must be
- * idempotent: a redelivered batch calls them again with the same profiles.
+ * later stages (real-time segment membership) can react within seconds. `mergedAway` lists the profiles
+ * the batch turned into redirects: nothing will be evaluated under their ids again, so whatever a stage
+ * keeps for them (segment memberships) has to end here. Implementations must be idempotent: a
+ * redelivered batch calls them again with the same profiles.
  */
 export interface ProfileChangeListener {
-  profilesChanged(profiles: readonly Profile[], now: Date): Promise<void>;
+  profilesChanged(
+    profiles: readonly Profile[],
+    now: Date,
+    mergedAway?: readonly MergedAwayProfile[],
+  ): Promise<void>;
 }

@@ -17,11 +17,24 @@ export const compileSegment = (segment: Segment): CompiledSegment => ({
   needsTimeline: needsTimeline(segment.condition),
 });
 
+export interface StoredMembership {
+  readonly segmentId: string;
+  readonly profileId: string;
+  readonly state: MembershipState;
+}
+
 export interface MembershipStore {
   memberships(
     pairs: ReadonlyArray<{ segmentId: string; profileId: string }>,
   ): Promise<Map<string, MembershipState>>;
+  /** Every membership stored for these profiles, in any segment, members or not. */
+  membershipsOf(profileIds: readonly string[]): Promise<StoredMembership[]>;
   apply(change: MembershipChange): Promise<boolean>;
+}
+
+/** Redirects a batch run no longer needs to look at. */
+export interface MergedAwayStore {
+  settleMergedAway(profileIds: readonly string[], at: string): Promise<void>;
 }
 
 export interface TimelineSource {
@@ -77,12 +90,87 @@ export async function evaluateProfiles(
       if (change) changes.push(change);
     }
   }
-  if (changes.length === 0) return counts;
+  await publishAndApply(changes, deps, counts);
+  return counts;
+}
+
+async function publishAndApply(
+  changes: readonly MembershipChange[],
+  deps: { store: MembershipStore; sink: DeltaSink },
+  counts: EvaluationCounts,
+): Promise<void> {
+  if (changes.length === 0) return;
   await deps.sink.publish(changes.map((c) => c.delta));
   // Each change is a different (segment, profile) pair with its own generation condition, so the
   // writes are independent: a bounded number in flight instead of one round trip after another.
   await inParallel(changes, async (change) => {
     if (await deps.store.apply(change)) counts[change.kind]++;
   });
-  return counts;
+}
+
+/**
+ * Ends the memberships of profiles merged into others. Nothing is evaluated under a merged-away id
+ * again, so it is treated as matching no segment: each membership it still holds exits, with the
+ * generation condition and delta id of any exit (a repeat, or a batch run sweeping the same leftover,
+ * emits the same id), carrying the data destinations got for that profile. Its survivor is evaluated
+ * like any other profile and enters where it qualifies.
+ */
+export async function exitMergedAway(
+  profiles: readonly Profile[],
+  deps: { store: MembershipStore; sink: DeltaSink },
+  now: Date,
+  source: string,
+): Promise<EvaluationCounts & { holding: Set<string> }> {
+  const counts: EvaluationCounts = { evaluated: 0, entered: 0, exited: 0, updated: 0 };
+  const holding = new Set<string>();
+  if (profiles.length === 0) return { ...counts, holding };
+  const byId = new Map(profiles.map((p) => [p.profileId, p]));
+  const at = now.toISOString();
+  const changes: MembershipChange[] = [];
+  for (const m of await deps.store.membershipsOf([...byId.keys()])) {
+    const change = decideMembership(m.segmentId, byId.get(m.profileId)!, false, m.state, at, source);
+    if (!change) continue;
+    holding.add(m.profileId);
+    changes.push(change);
+  }
+  await publishAndApply(changes, deps, counts);
+  return { ...counts, holding };
+}
+
+/**
+ * Longer than anything that read a profile while it was live can still be writing its memberships: a
+ * batch step or a stream batch is one Lambda invocation (15 minutes at most), and a retry reads the
+ * profile afresh, finding the redirect.
+ */
+export const MERGE_SETTLE_MS = 60 * 60 * 1000;
+
+/**
+ * The batch run's sweep of merged-away profiles, so leftovers converge whatever happened at merge time
+ * (the stream processor crashed before its exits, an evaluation that read the profile while it was live
+ * wrote after them, the index it read was behind). Redirects are read until they are settled: merged
+ * longer than MERGE_SETTLE_MS before this run and found holding no membership; then they are marked,
+ * and later runs skip them, so each merged-away profile costs a few reads in all, not one per run.
+ */
+export async function sweepMergedAway(
+  redirects: ReadonlyArray<{ profile: Profile; mergedAt?: string }>,
+  deps: { store: MembershipStore & MergedAwayStore; sink: DeltaSink },
+  now: Date,
+  source: string,
+): Promise<EvaluationCounts & { settled: number }> {
+  const result = await exitMergedAway(
+    redirects.map((r) => r.profile),
+    deps,
+    now,
+    source,
+  );
+  const settled = redirects
+    .filter(
+      (r) =>
+        !result.holding.has(r.profile.profileId) &&
+        (r.mergedAt === undefined || Date.parse(r.mergedAt) <= now.getTime() - MERGE_SETTLE_MS),
+    )
+    .map((r) => r.profile.profileId);
+  if (settled.length) await deps.store.settleMergedAway(settled, now.toISOString());
+  const { holding: _h, ...counts } = result;
+  return { ...counts, settled: settled.length };
 }

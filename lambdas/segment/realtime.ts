@@ -1,14 +1,20 @@
 import { cachedByCounter } from '../../adapters/dynamodb/change-counter.js';
 import { createLogger } from '../../adapters/observability/logger.js';
 import { deltaSinkFromEnv } from '../../adapters/segments/delta-sink.js';
-import type { Profile, ProfileChangeListener } from '../../core/profiles/profile.js';
-import { type CompiledSegment, compileSegment, evaluateProfiles } from '../../core/segments/engine.js';
+import type { MergedAwayProfile, Profile, ProfileChangeListener } from '../../core/profiles/profile.js';
+import {
+  type CompiledSegment,
+  compileSegment,
+  evaluateProfiles,
+  exitMergedAway,
+} from '../../core/segments/engine.js';
 import { segmentationDeps } from './deps.js';
 
 /**
  * Real-time membership: after the stream processor commits a batch, the changed profiles are evaluated
  * against the active segments the stream can decide (traits, computed traits, counts, consent). Time
- * windows and timeline conditions are left to the batch run, which uses the same evaluator.
+ * windows and timeline conditions are left to the batch run, which uses the same evaluator. Profiles
+ * the batch merged away leave every segment they were in, real-time or not.
  */
 export function createRealtimeSegmentListener(): ProfileChangeListener {
   const { segments } = segmentationDeps();
@@ -21,7 +27,26 @@ export function createRealtimeSegmentListener(): ProfileChangeListener {
       (await segments.list()).filter((s) => s.active && s.realtime).map(compileSegment),
   );
   return {
-    async profilesChanged(profiles: readonly Profile[], now: Date) {
+    async profilesChanged(
+      profiles: readonly Profile[],
+      now: Date,
+      mergedAway: readonly MergedAwayProfile[] = [],
+    ) {
+      // Losers exit first, so a destination keyed by a shared identifier (an email both profiles had)
+      // sees the loser leave before the survivor enters or is updated.
+      if (mergedAway.length) {
+        const exits = await exitMergedAway(
+          mergedAway.map((m) => m.profile),
+          { store: segments, sink },
+          now,
+          'realtime',
+        );
+        if (exits.exited)
+          logger.info('merged-away memberships exited', {
+            profiles: mergedAway.length,
+            exited: exits.exited,
+          });
+      }
       const compiled = await definitions();
       if (compiled.length === 0) return;
       const counts = await evaluateProfiles(profiles, compiled, { store: segments, sink }, now, 'realtime');

@@ -3,9 +3,15 @@ import { exportAudiences } from '../../adapters/activate/audience-export.js';
 import { sendersFromEnv } from '../../adapters/activate/senders.js';
 import { dynamoDbDocumentClient, s3Client } from '../../adapters/aws/clients.js';
 import { DestinationStore } from '../../adapters/dynamodb/destination-store.js';
+import { MEMBERSHIPS_SETTLED_ATTRIBUTE } from '../../adapters/dynamodb/segment-store.js';
 import { createLogger } from '../../adapters/observability/logger.js';
 import { deltaSinkFromEnv } from '../../adapters/segments/delta-sink.js';
-import { compileSegment, type EvaluationCounts, evaluateProfiles } from '../../core/segments/engine.js';
+import {
+  compileSegment,
+  type EvaluationCounts,
+  evaluateProfiles,
+  sweepMergedAway,
+} from '../../core/segments/engine.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
 import { segmentationDeps } from './deps.js';
 
@@ -36,7 +42,13 @@ interface Plan {
   segmentIds: string[];
   items: PlanItem[];
 }
-type ItemResult = EvaluationCounts & { profiles: number; scanSegment: number };
+type ItemResult = EvaluationCounts & {
+  profiles: number;
+  /** Memberships of merged-away profiles the sweep exited (included in `exited`). */
+  mergedAwayExited: number;
+  mergedAwaySettled: number;
+  scanSegment: number;
+};
 
 type RunnerInput =
   | { step: 'plan'; request?: { segmentIds?: string[] }; executionName: string }
@@ -77,17 +89,20 @@ async function evaluate(item: PlanItem): Promise<ItemResult> {
     exited: 0,
     updated: 0,
     profiles: 0,
+    mergedAwayExited: 0,
+    mergedAwaySettled: 0,
     scanSegment: item.scanSegment,
   };
   // One clock per run, so every scan segment judges time windows at the same instant.
   const now = new Date(item.startedAt);
   let cursor: string | undefined;
   do {
-    const page = await reader.scanStates({
+    const page = await reader.scanStatesAndRedirects({
       segment: item.scanSegment,
       totalSegments: item.totalSegments,
       cursor,
       limit: 500,
+      unlessMarked: MEMBERSHIPS_SETTLED_ATTRIBUTE,
     });
     const counts = await evaluateProfiles(
       page.items,
@@ -96,11 +111,14 @@ async function evaluate(item: PlanItem): Promise<ItemResult> {
       now,
       item.runId,
     );
+    const swept = await sweepMergedAway(page.redirects, { store: segments, sink }, now, item.runId);
     result.profiles += page.items.length;
     result.evaluated += counts.evaluated;
     result.entered += counts.entered;
-    result.exited += counts.exited;
+    result.exited += counts.exited + swept.exited;
     result.updated += counts.updated;
+    result.mergedAwayExited += swept.exited;
+    result.mergedAwaySettled += swept.settled;
     cursor = page.cursor;
   } while (cursor);
   return result;
@@ -108,7 +126,7 @@ async function evaluate(item: PlanItem): Promise<ItemResult> {
 
 async function finalize(input: Extract<RunnerInput, { step: 'finalize' }>) {
   const finishedAt = new Date();
-  const sum = (k: keyof EvaluationCounts | 'profiles') => input.results.reduce((n, r) => n + r[k], 0);
+  const sum = (k: Exclude<keyof ItemResult, 'scanSegment'>) => input.results.reduce((n, r) => n + r[k], 0);
   const summary = {
     runId: input.plan.runId,
     startedAt: input.plan.startedAt,
@@ -119,6 +137,8 @@ async function finalize(input: Extract<RunnerInput, { step: 'finalize' }>) {
     entered: sum('entered'),
     exited: sum('exited'),
     updated: sum('updated'),
+    mergedAwayExited: sum('mergedAwayExited'),
+    mergedAwaySettled: sum('mergedAwaySettled'),
     errors: [],
   };
   // Whole-audience exports (S3 snapshot, Pinpoint import, Personalize bulk files) once membership is final.

@@ -1,8 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dynamoDbDocumentClient } from '../../adapters/aws/clients.js';
+import { derivedProfileId } from '../../core/identity/identifiers.js';
 import type { MembershipDelta } from '../../core/segments/delta.js';
 import { SEGMENT_RUN_STATE_MACHINE } from '../../resources/functions/index.js';
+import { PROFILES_TABLE } from '../../resources/tables.js';
 import { postJson, startTestCdp } from '../support/local-cdp.js';
 
 let cdp: Awaited<ReturnType<typeof startTestCdp>>;
@@ -166,6 +171,82 @@ describe('segments through the local runtime', () => {
     expect(exit).toBeDefined();
     expect(new Set(deltas().map((d) => d.deltaId)).size).toBe(deltas().length);
   }, 60_000);
+
+  it('ends the memberships of a profile merged away; its survivor enters; batch runs sweep leftovers', async () => {
+    // The anonymous profile must be the one merged away: the survivor is the smaller derived id.
+    const userId = 'merge-user';
+    const survivorId = derivedProfileId({ type: 'user_id', value: userId });
+    let anonymousId = 'merge-anon-0';
+    for (let i = 1; derivedProfileId({ type: 'anonymous_id', value: anonymousId }) < survivorId; i++)
+      anonymousId = `merge-anon-${i}`;
+    const loserId = derivedProfileId({ type: 'anonymous_id', value: anonymousId });
+    const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString();
+    const batch = [
+      { type: 'identify', anonymousId, traits: { plan: 'pro' }, timestamp: at(30) },
+      {
+        type: 'track',
+        anonymousId,
+        event: 'Order Completed',
+        properties: { total: 80 },
+        timestamp: at(29),
+      },
+      // Pro too, but without an order: not a member until the anonymous history is folded in.
+      { type: 'identify', userId, traits: { plan: 'pro' }, timestamp: at(28) },
+    ];
+    expect((await postJson(cdp, '/v1/batch', { batch })).status).toBe(200);
+    await cdp.drain(30_000);
+    expect(await members(realtimeId)).toContain(loserId);
+    expect(await members(realtimeId)).not.toContain(survivorId);
+
+    expect((await postJson(cdp, '/v1/identify', { userId, anonymousId, timestamp: at(1) })).status).toBe(200);
+    await cdp.drain(30_000);
+    expect((await admin('GET', `/v1/profiles/${loserId}`)).body.profileId).toBe(survivorId);
+    expect(await members(realtimeId)).toContain(survivorId);
+    expect(await members(realtimeId)).not.toContain(loserId);
+    const all = deltas();
+    const exit = all.findIndex((d) => d.profileId === loserId && d.kind === 'exited');
+    const enter = all.findIndex((d) => d.profileId === survivorId && d.kind === 'entered');
+    expect(exit).toBeGreaterThanOrEqual(0);
+    expect(enter).toBeGreaterThan(exit);
+    // Destinations remove the record they hold for the loser, keyed by its own identifiers.
+    expect(all[exit]).toMatchObject({ segmentId: realtimeId, source: 'realtime' });
+    expect(all[exit]!.identities).toContainEqual({ type: 'anonymous_id', value: anonymousId });
+
+    // A leftover, as a crash before the exits or a late write from an evaluation that read the loser
+    // while it was live would leave: the next batch run exits it.
+    const client = new DynamoDBClient({
+      region: 'us-east-1',
+      endpoint: cdp.endpoints.dynamodb,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    await dynamoDbDocumentClient(client).send(
+      new PutCommand({
+        TableName: PROFILES_TABLE.localName,
+        Item: {
+          pk: `SEG#${realtimeId}`,
+          sk: `M#${loserId}`,
+          segmentId: realtimeId,
+          profileId: loserId,
+          status: 'member',
+          generation: 2,
+          enteredAt: at(0),
+          gsi1pk: `P#${loserId}`,
+          gsi1sk: `SEG#${realtimeId}`,
+        },
+      }),
+    );
+    client.destroy();
+    expect(await members(realtimeId)).toContain(loserId);
+    const execution = cdp.stepFunctions.start(SEGMENT_RUN_STATE_MACHINE.localArn, {}, 'merge-sweep-test');
+    await execution.done;
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(JSON.parse(execution.output!)).toMatchObject({ mergedAwayExited: 1 });
+    expect(await members(realtimeId)).not.toContain(loserId);
+    expect(await members(realtimeId)).toContain(survivorId);
+    const swept = deltas().filter((d) => d.profileId === loserId && d.kind === 'exited');
+    expect(swept.map((d) => d.source)).toEqual(['realtime', 'merge-sweep-test']);
+    expect(new Set(deltas().map((d) => d.deltaId)).size).toBe(deltas().length);
+  }, 90_000);
 
   it('previews a definition without saving it', async () => {
     const res = await admin('POST', '/v1/segments/preview', {
