@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { dynamoDbDocumentClient, s3Client } from '../../adapters/aws/clients.js';
 import { DynamoProfileStore } from '../../adapters/dynamodb/profile-store.js';
 import { createLogger } from '../../adapters/observability/logger.js';
+import { createMetrics } from '../../adapters/observability/metrics.js';
 import { QuarantineWriter } from '../../adapters/s3/quarantine-writer.js';
 import { CollectedEventParser } from '../../core/events/schema.js';
 import { type IdentityConfig, IdentityConfigSchema } from '../../core/identity/identifiers.js';
@@ -10,6 +11,7 @@ import type { QuarantineRecord } from '../../core/lake/quarantine.js';
 import { type CanonicalEvent, normalizeEvent } from '../../core/process/normalize.js';
 import { processBatch } from '../../core/process/pipeline.js';
 import { ENV, loadConfig, positiveInt, requiredString } from '../../resources/env.js';
+import { METRIC } from '../../resources/metrics.js';
 import { createRealtimeSegmentListener } from '../segment/realtime.js';
 import { profileChangeListeners } from './listeners.js';
 
@@ -37,6 +39,7 @@ const config = loadConfig(
 );
 const identityConfig: IdentityConfig = config[ENV.identityConfig];
 const logger = createLogger('profile-processor');
+const metrics = createMetrics('profile-processor');
 const store = new DynamoProfileStore(dynamoDbDocumentClient(), config[ENV.profilesTable], {
   timelineRetentionDays: config[ENV.timelineRetentionDays],
   dedupeWindowHours: config[ENV.dedupeWindowHours] ?? 24,
@@ -126,6 +129,13 @@ export async function handler(event: KinesisStreamEvent): Promise<KinesisStreamB
       attempts: result.attempts,
       quarantined: quarantined.length,
     });
+    // Counted once the batch is done, so a retried batch is not counted twice.
+    metrics.count(METRIC.eventsProcessed, result.applied);
+    metrics.count(METRIC.duplicatesSkipped, result.duplicates);
+    metrics.count(METRIC.profilesMerged, result.merges);
+    metrics.count(METRIC.mergesBlocked, result.blockedMerges);
+    metrics.count(METRIC.recordsQuarantined, quarantined.length);
+    metrics.flush();
     return { batchItemFailures: [] };
   } catch (err) {
     // Transient (throttling, network, a race lost too often): the batch is retried from its first

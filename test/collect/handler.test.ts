@@ -4,7 +4,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { chunkRecords, EventStreamWriter } from '../../adapters/kinesis/event-stream.js';
 import { hashWriteKey } from '../../core/collect/write-keys.js';
 import { hashIdentity } from '../../core/govern/regulation.js';
@@ -38,6 +38,8 @@ beforeAll(async () => {
   process.env.CDP_CONTROL_TABLE = 'control';
   process.env.CDP_EVENTS_STREAM = 'events';
   process.env.CDP_LAKE_BUCKET = 'lake';
+  process.env.POWERTOOLS_METRICS_DISABLED = 'false';
+  process.env.POWERTOOLS_SERVICE_NAME = 'Collector';
   process.env.AWS_REGION = 'us-east-1';
   process.env.AWS_ACCESS_KEY_ID = 'test';
   process.env.AWS_SECRET_ACCESS_KEY = 'test';
@@ -115,6 +117,33 @@ describe('collector handler against a mocked stream', () => {
     const res = await handler(e);
     expect(res.statusCode).toBe(401);
     expect(kinesis.commandCalls(PutRecordsCommand)).toHaveLength(0);
+  });
+});
+
+describe('collector metrics', () => {
+  afterEach(() => vi.restoreAllMocks());
+  const emf = () => {
+    const lines: Record<string, unknown>[] = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      const line = JSON.parse(String(chunk)) as Record<string, unknown>;
+      if (line._aws) lines.push(line);
+      return true;
+    });
+    return lines;
+  };
+
+  it('count accepted and suppressed events per request, and refused ones', async () => {
+    kinesis.on(PutRecordsCommand).resolves({ FailedRecordCount: 0, Records: [{}, {}] });
+    const lines = emf();
+    const accepted = batch(2);
+    accepted.batch.push({ type: 'track', userId: 'gone', event: 'E', messageId: 'm-gone' });
+    expect((await handler(event(accepted))).statusCode).toBe(200);
+    expect((await handler(event({ batch: [{ type: 'track', userId: 'x' }, {}] }))).statusCode).toBe(400);
+    expect(lines).toEqual([
+      expect.objectContaining({ service: 'Collector', EventsAccepted: 2, EventsSuppressed: 1 }),
+      expect.objectContaining({ service: 'Collector', EventsRejected: 2 }),
+    ]);
+    expect(lines[1]).not.toHaveProperty('EventsAccepted');
   });
 });
 
