@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from 'aws-lambda';
-import type { RouteDefinition } from '../resources/functions/index.js';
+import { INGEST_CORS_HEADERS, type RouteDefinition } from '../resources/functions/index.js';
 import { lambdaContext } from './lambda-context.js';
 
 export type HttpHandler = (
@@ -157,7 +157,7 @@ function preflight(req: IncomingMessage, res: ServerResponse, origins: readonly 
     .writeHead(204, {
       ...headers,
       'access-control-allow-methods': 'GET,POST,PUT,DELETE,OPTIONS',
-      'access-control-allow-headers': 'authorization,content-type,content-encoding',
+      'access-control-allow-headers': INGEST_CORS_HEADERS.join(','),
       'access-control-max-age': '600',
     })
     .end();

@@ -18,7 +18,7 @@ import {
 import { quarantineRejection } from '../../core/collect/rejections.js';
 import type { Message } from '../../core/events/schema.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
-import { INGEST_PATHS } from '../../resources/functions/collect.js';
+import { INGEST_PATH_ALIASES, INGEST_PATHS } from '../../resources/functions/collect.js';
 import { METRIC } from '../../resources/metrics.js';
 import { error, type HttpResponse, json } from '../shared/http.js';
 import { decodeBody, writeKeyOf } from './request.js';
@@ -46,6 +46,15 @@ export function addMessageFilter(filter: MessageFilter): void {
 }
 
 const isIngestPath = (p: string): p is IngestPath => (INGEST_PATHS as readonly string[]).includes(p);
+
+/** The tracking API path a request is for: `/v1/track`, or analytics.js' `/v1/t`, both mean `track`. */
+function ingestPathOf(rawPath: string): IngestPath | undefined {
+  const last = rawPath.split('/').pop() ?? '';
+  const path: string = Object.hasOwn(INGEST_PATH_ALIASES, last)
+    ? INGEST_PATH_ALIASES[last as keyof typeof INGEST_PATH_ALIASES]
+    : last;
+  return isIngestPath(path) ? path : undefined;
+}
 
 export async function handler(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
   try {
@@ -119,9 +128,8 @@ async function isSuppressed(raw: string): Promise<boolean> {
 }
 
 async function collect(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
-  const path = event.rawPath.split('/').pop() ?? '';
-  if (!isIngestPath(path))
-    return error(404, { code: 'not_found', message: `No ingest route ${event.rawPath}` });
+  const path = ingestPathOf(event.rawPath);
+  if (!path) return error(404, { code: 'not_found', message: `No ingest route ${event.rawPath}` });
 
   const body = decodeBody(event);
   if (!body.ok) {

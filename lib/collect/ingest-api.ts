@@ -7,6 +7,7 @@ import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { INGEST_CORS_HEADERS } from '../../resources/functions/collect.js';
 import type { RouteDefinition } from '../../resources/functions/types.js';
 import { NagSuppressions } from '../shared/nag.js';
 
@@ -40,7 +41,7 @@ export class IngestApi extends Construct {
       corsPreflight: {
         allowOrigins: [...props.corsOrigins],
         allowMethods: [apigw.CorsHttpMethod.ANY],
-        allowHeaders: ['authorization', 'content-type', 'content-encoding'],
+        allowHeaders: [...INGEST_CORS_HEADERS],
         maxAge: Duration.minutes(10),
       },
     });

@@ -111,13 +111,57 @@ describe('the Segment and RudderStack SDKs, pointed at the local API', () => {
     expect(records.find((r) => r.data.event === 'Beacon')!.data.writeKey).toBeUndefined();
   }, 30_000);
 
+  it("serves analytics.js' one-letter paths (/v1/t ... /v1/b) as the same endpoints", async () => {
+    const beacon = (path: string, body: Record<string, unknown>) =>
+      post(path, JSON.stringify({ writeKey: cdp.writeKey, anonymousId: 'short-paths', ...body }), {
+        'content-type': 'text/plain',
+      });
+    const calls: Array<[string, Record<string, unknown>]> = [
+      ['/v1/t', { type: 'track', event: 'Short Track' }],
+      ['/v1/i', { type: 'identify', traits: { plan: 'short' } }],
+      ['/v1/p', { type: 'page', name: 'Short Page' }],
+      ['/v1/s', { type: 'screen', name: 'Short Screen' }],
+      ['/v1/g', { type: 'group', groupId: 'short-group' }],
+      ['/v1/a', { type: 'alias', userId: 'short-user', previousId: 'short-paths' }],
+      ['/v1/b', { batch: [{ type: 'track', anonymousId: 'short-paths', event: 'Short Batch' }] }],
+    ];
+    for (const [path, body] of calls) expect((await beacon(path, body)).status, path).toBe(200);
+    // The path still decides the type.
+    const wrong = await beacon('/v1/t', { type: 'identify' });
+    expect(wrong.status).toBe(400);
+    expect(wrong.body.error!.issues).toContainEqual({ field: 'type', rule: 'must be "track" on /v1/track' });
+    // Without a type, the path gives it.
+    expect((await beacon('/v1/t', { event: 'Typed By Path' })).status).toBe(200);
+
+    const records = (await readEventsStream(cdp)).filter((r) => r.data.anonymousId === 'short-paths');
+    expect(records.map((r) => r.data.type).sort()).toEqual([
+      'alias',
+      'group',
+      'identify',
+      'page',
+      'screen',
+      'track',
+      'track',
+      'track',
+    ]);
+    expect(records.find((r) => r.data.event === 'Typed By Path')!.data.type).toBe('track');
+  }, 30_000);
+
   it('answers CORS preflights for browsers', async () => {
     const res = await fetch(`${cdp.apiUrl}/v1/track`, {
       method: 'OPTIONS',
-      headers: { origin: 'https://shop.example.com', 'access-control-request-method': 'POST' },
+      headers: {
+        origin: 'https://shop.example.com',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization,x-retry-count',
+      },
     });
     expect(res.status).toBe(204);
     expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    // analytics.js sends the write key as Basic auth, and X-Retry-Count when it retries.
+    expect(res.headers.get('access-control-allow-headers')!.split(',')).toEqual(
+      expect.arrayContaining(['authorization', 'content-type', 'x-retry-count']),
+    );
   });
 });
 

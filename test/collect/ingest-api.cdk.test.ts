@@ -37,6 +37,30 @@ describe('ingest API deployment options', () => {
   });
 });
 
+describe('browser SDKs (analytics.js)', () => {
+  const { template } = synthesizeCdp();
+
+  it("routes analytics.js' one-letter paths to the collector, on write keys like the others", () => {
+    const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route')).map((r) => r.Properties);
+    const collector = routes.find((r) => r.RouteKey === 'POST /v1/track')!.Target;
+    for (const path of ['t', 'i', 'p', 's', 'g', 'a', 'b']) {
+      const route = routes.find((r) => r.RouteKey === `POST /v1/${path}`);
+      expect(route, path).toBeDefined();
+      expect(route!.Target).toEqual(collector);
+      expect(route!.AuthorizationType ?? 'NONE').toBe('NONE');
+    }
+  });
+
+  it('allows the headers analytics.js sends cross-origin, its retry header included', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      CorsConfiguration: Match.objectLike({
+        AllowHeaders: Match.arrayWith(['authorization', 'content-type', 'x-retry-count']),
+        AllowOrigins: ['*'],
+      }),
+    });
+  });
+});
+
 describe('optional WAF rate limit', () => {
   it('puts CloudFront with a rate-based WAF rule in front of the API', () => {
     const { template, nagErrors } = synthesizeCdp(

@@ -21,7 +21,9 @@ describe('governance and the security baseline on AWS', () => {
       (r) => r.Properties,
     );
     for (const r of routes) {
-      const ingest = /^POST \/v1\/(track|identify|page|screen|group|alias|batch|import)$/.test(r.RouteKey);
+      const ingest = /^POST \/v1\/(track|identify|page|screen|group|alias|batch|import|[tipsgab])$/.test(
+        r.RouteKey,
+      );
       expect(r.AuthorizationType ?? 'NONE', r.RouteKey).toBe(ingest ? 'NONE' : 'AWS_IAM');
     }
     expect(routes.some((r) => r.RouteKey === 'POST /v1/regulations')).toBe(true);
