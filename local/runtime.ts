@@ -148,7 +148,15 @@ export async function startLocalCdp(options: LocalCdpOptions): Promise<LocalCdp>
           definition: regulationRunDefinition(localFunctionArn(REGULATION_RUNNER_FUNCTION.id)),
         },
       ],
-      async (functionName, input) => (await load(functionName))(input, lambdaContext(functionName)),
+      async (functionName, input) =>
+        (await load(functionName))(
+          input,
+          // The function's own timeout, as on AWS: long steps pace themselves by it.
+          lambdaContext(
+            functionName,
+            (FUNCTIONS.find((f) => f.id === functionName)?.timeoutSeconds ?? 60) * 1000,
+          ),
+        ),
       (message) => console.error(`[local] ${message}`),
     );
     const sfnEndpoint = await stepFunctions.listen();

@@ -1,3 +1,4 @@
+import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import {
   type Identity,
@@ -176,6 +177,12 @@ export class ProfileReader {
    * that do not carry the attribute `unlessMarked` yet: batch segment runs sweep their memberships until
    * they mark them settled. Parallel-scan segments split live profiles and redirects alike.
    */
+  /** DynamoDB's own count of the table's items (updated about every six hours): enough to size a scan. */
+  async approximateItemCount(): Promise<number> {
+    const { Table } = await this.ddb.send(new DescribeTableCommand({ TableName: this.table }));
+    return Table?.ItemCount ?? 0;
+  }
+
   async scanStatesAndRedirects(
     options: ScanOptions & { unlessMarked: string },
   ): Promise<Page<ProfileState> & { redirects: Redirect[] }> {

@@ -3,7 +3,11 @@
  * this definition (with the runner's ARN) and the local runtime runs the same one with
  * aws-local-stepfunctions, so there is one definition, not two.
  *
- *   Plan -> EvaluateScanSegments (Map over parallel-scan segments) -> Finalize
+ *   Plan -> EvaluateScanSegments (Distributed Map over parallel-scan segments) -> Finalize
+ *
+ * Plan sizes the number of scan segments from the table, so the run scales with it. Each scan segment
+ * runs in its own child execution as a loop of runner invocations: an invocation stops after a time
+ * slice and hands back its scan cursor, so no segment of any size meets Lambda's 15-minute limit.
  */
 export function segmentRunDefinition(runnerArn: string, maxConcurrency = 8) {
   const retry = [
@@ -35,20 +39,40 @@ export function segmentRunDefinition(runnerArn: string, maxConcurrency = 8) {
       },
       EvaluateScanSegments: {
         Type: 'Map',
-        ItemsPath: '$.plan.items',
+        // Items are scan segment numbers; each child builds its work item from the plan, so the
+        // payload stays small however many segments and scan segments there are.
+        ItemsPath: '$.plan.scanSegments',
+        ItemSelector: {
+          item: {
+            'runId.$': '$.plan.runId',
+            'startedAt.$': '$.plan.startedAt',
+            'segmentIds.$': '$.plan.segmentIds',
+            'totalSegments.$': '$.plan.totalSegments',
+            'pageSize.$': '$.plan.pageSize',
+            'sliceSeconds.$': '$.plan.sliceSeconds',
+            'scanSegment.$': '$$.Map.Item.Value',
+          },
+        },
         MaxConcurrency: maxConcurrency,
-        Iterator: {
+        ItemProcessor: {
+          ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' },
           StartAt: 'EvaluateScanSegment',
           States: {
             EvaluateScanSegment: {
               Type: 'Task',
               Resource: runnerArn,
-              Parameters: { step: 'evaluate', 'item.$': '$' },
-              // The runner's Lambda timeout: a scan segment may take up to 15 minutes.
+              Parameters: { step: 'evaluate', 'state.$': '$' },
+              // The runner's Lambda timeout; a slice stops well before it.
               TimeoutSeconds: 900,
               Retry: retry,
-              End: true,
+              Next: 'ScanSegmentDone?',
             },
+            'ScanSegmentDone?': {
+              Type: 'Choice',
+              Choices: [{ Variable: '$.done', BooleanEquals: false, Next: 'EvaluateScanSegment' }],
+              Default: 'ScanSegmentResult',
+            },
+            ScanSegmentResult: { Type: 'Pass', OutputPath: '$.result', End: true },
           },
         },
         ResultPath: '$.results',

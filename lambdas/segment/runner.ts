@@ -1,3 +1,4 @@
+import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import { exportAudiences } from '../../adapters/activate/audience-export.js';
 import { sendersFromEnv } from '../../adapters/activate/senders.js';
@@ -12,6 +13,7 @@ import {
   evaluateProfiles,
   sweepMergedAway,
 } from '../../core/segments/engine.js';
+import { runSlice, scanSegmentsFor } from '../../core/segments/scan-plan.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
 import { segmentationDeps } from './deps.js';
 
@@ -29,18 +31,32 @@ const scanSegments = Number(
   ] ?? 4,
 );
 
+const RequestSchema = z.object({
+  segmentIds: z.array(z.string()).optional(),
+  /** Profiles read per scan page. */
+  pageSize: z.number().int().min(1).max(1_000).default(500),
+  /** How long one runner invocation evaluates before it hands its cursor on (below Lambda's 15 min). */
+  sliceSeconds: z.number().min(0).max(780).default(600),
+});
+
 interface PlanItem {
   runId: string;
   startedAt: string;
   segmentIds: string[];
   scanSegment: number;
   totalSegments: number;
+  pageSize: number;
+  sliceSeconds: number;
 }
 interface Plan {
   runId: string;
   startedAt: string;
   segmentIds: string[];
-  items: PlanItem[];
+  totalSegments: number;
+  /** The Map's items: one child execution per scan segment. */
+  scanSegments: number[];
+  pageSize: number;
+  sliceSeconds: number;
 }
 type ItemResult = EvaluationCounts & {
   profiles: number;
@@ -48,42 +64,56 @@ type ItemResult = EvaluationCounts & {
   mergedAwayExited: number;
   mergedAwaySettled: number;
   scanSegment: number;
+  /** Runner invocations this scan segment took. */
+  slices: number;
 };
+interface EvaluateState {
+  item: PlanItem;
+  cursor?: string;
+  result?: ItemResult;
+}
 
 type RunnerInput =
-  | { step: 'plan'; request?: { segmentIds?: string[] }; executionName: string }
-  | { step: 'evaluate'; item: PlanItem }
+  | { step: 'plan'; request?: unknown; executionName: string }
+  | { step: 'evaluate'; state: EvaluateState }
   | { step: 'finalize'; plan: Plan; results: ItemResult[] };
 
 async function plan(input: Extract<RunnerInput, { step: 'plan' }>): Promise<Plan> {
+  const request = RequestSchema.parse(input.request ?? {});
   const all = await segments.list();
-  const wanted = input.request?.segmentIds;
+  const wanted = request.segmentIds;
   const chosen = wanted?.length
     ? all.filter((s) => wanted.includes(s.segmentId))
     : all.filter((s) => s.active);
-  const startedAt = new Date().toISOString();
-  const segmentIds = chosen.map((s) => s.segmentId);
-  const runId = input.executionName;
+  const totalSegments = scanSegmentsFor(await reader.approximateItemCount(), scanSegments);
   return {
-    runId,
-    startedAt,
-    segmentIds,
-    items: Array.from({ length: scanSegments }, (_, i) => ({
-      runId,
-      startedAt,
-      segmentIds,
-      scanSegment: i,
-      totalSegments: scanSegments,
-    })),
+    runId: input.executionName,
+    startedAt: new Date().toISOString(),
+    segmentIds: chosen.map((s) => s.segmentId),
+    totalSegments,
+    scanSegments: Array.from({ length: totalSegments }, (_, i) => i),
+    pageSize: request.pageSize,
+    sliceSeconds: request.sliceSeconds,
   };
 }
 
-/** One parallel-scan segment of the profiles, page by page, against every segment of the run. */
-async function evaluate(item: PlanItem): Promise<ItemResult> {
+/**
+ * One slice of one parallel-scan segment, page by page, against every segment of the run; the state
+ * machine calls again with the returned cursor until the scan segment is done.
+ */
+async function evaluate(state: EvaluateState, context?: Context) {
+  const { item } = state;
   const compiled = (await Promise.all(item.segmentIds.map((id) => segments.get(id))))
     .filter((s) => s !== undefined)
     .map(compileSegment);
-  const result: ItemResult = {
+  const started = Date.now();
+  // Never closer than a minute to the Lambda timeout, whatever the slice says.
+  const deadline = () =>
+    Date.now() - started >= item.sliceSeconds * 1000 ||
+    (context !== undefined && context.getRemainingTimeInMillis() < 60_000);
+  // One clock per run, so every scan segment judges time windows at the same instant.
+  const now = new Date(item.startedAt);
+  const initial: ItemResult = state.result ?? {
     evaluated: 0,
     entered: 0,
     exited: 0,
@@ -92,36 +122,43 @@ async function evaluate(item: PlanItem): Promise<ItemResult> {
     mergedAwayExited: 0,
     mergedAwaySettled: 0,
     scanSegment: item.scanSegment,
+    slices: 0,
   };
-  // One clock per run, so every scan segment judges time windows at the same instant.
-  const now = new Date(item.startedAt);
-  let cursor: string | undefined;
-  do {
-    const page = await reader.scanStatesAndRedirects({
-      segment: item.scanSegment,
-      totalSegments: item.totalSegments,
-      cursor,
-      limit: 500,
-      unlessMarked: MEMBERSHIPS_SETTLED_ATTRIBUTE,
-    });
-    const counts = await evaluateProfiles(
-      page.items,
-      compiled,
-      { store: segments, sink, timeline },
-      now,
-      item.runId,
-    );
-    const swept = await sweepMergedAway(page.redirects, { store: segments, sink }, now, item.runId);
-    result.profiles += page.items.length;
-    result.evaluated += counts.evaluated;
-    result.entered += counts.entered;
-    result.exited += counts.exited + swept.exited;
-    result.updated += counts.updated;
-    result.mergedAwayExited += swept.exited;
-    result.mergedAwaySettled += swept.settled;
-    cursor = page.cursor;
-  } while (cursor);
-  return result;
+  const progress = await runSlice(
+    { cursor: state.cursor, result: { ...initial, slices: initial.slices + 1 } },
+    async (cursor, result) => {
+      const page = await reader.scanStatesAndRedirects({
+        segment: item.scanSegment,
+        totalSegments: item.totalSegments,
+        cursor,
+        limit: item.pageSize,
+        unlessMarked: MEMBERSHIPS_SETTLED_ATTRIBUTE,
+      });
+      const counts = await evaluateProfiles(
+        page.items,
+        compiled,
+        { store: segments, sink, timeline },
+        now,
+        item.runId,
+      );
+      const swept = await sweepMergedAway(page.redirects, { store: segments, sink }, now, item.runId);
+      return {
+        cursor: page.cursor,
+        result: {
+          ...result,
+          profiles: result.profiles + page.items.length,
+          evaluated: result.evaluated + counts.evaluated,
+          entered: result.entered + counts.entered,
+          exited: result.exited + counts.exited + swept.exited,
+          updated: result.updated + counts.updated,
+          mergedAwayExited: result.mergedAwayExited + swept.exited,
+          mergedAwaySettled: result.mergedAwaySettled + swept.settled,
+        },
+      };
+    },
+    deadline,
+  );
+  return { item, ...progress };
 }
 
 async function finalize(input: Extract<RunnerInput, { step: 'finalize' }>) {
@@ -139,6 +176,8 @@ async function finalize(input: Extract<RunnerInput, { step: 'finalize' }>) {
     updated: sum('updated'),
     mergedAwayExited: sum('mergedAwayExited'),
     mergedAwaySettled: sum('mergedAwaySettled'),
+    scanSegments: input.plan.totalSegments,
+    invocations: sum('slices'),
     errors: [],
   };
   // Whole-audience exports (S3 snapshot, Pinpoint import, Personalize bulk files) once membership is final.
@@ -154,12 +193,12 @@ async function finalize(input: Extract<RunnerInput, { step: 'finalize' }>) {
   return summary;
 }
 
-export async function handler(input: RunnerInput) {
+export async function handler(input: RunnerInput, context?: Context) {
   switch (input.step) {
     case 'plan':
       return plan(input);
     case 'evaluate':
-      return evaluate(input.item);
+      return evaluate(input.state, context);
     case 'finalize':
       return finalize(input);
   }

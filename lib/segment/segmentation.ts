@@ -36,8 +36,9 @@ export class Segmentation extends Construct {
       retention: props.logRetentionDays as logs.RetentionDays,
       removalPolicy: props.removalPolicy,
     });
+    const stateMachineName = `${Stack.of(this).stackName}-segment-run`;
     this.stateMachine = new sfn.StateMachine(this, 'Run', {
-      stateMachineName: `${Stack.of(this).stackName}-segment-run`,
+      stateMachineName,
       definitionBody: sfn.DefinitionBody.fromString(
         JSON.stringify(segmentRunDefinition(props.runner.functionArn, props.maxConcurrency)),
       ),
@@ -47,6 +48,22 @@ export class Segmentation extends Construct {
       timeout: Duration.hours(2),
     });
     props.runner.grantInvoke(this.stateMachine);
+    // The Distributed Map runs each scan segment as a child execution of this same state machine. The
+    // ARNs are built from the name, not referenced, which would make the role depend on the machine.
+    const { partition, region, account } = Stack.of(this);
+    const states = `arn:${partition}:states:${region}:${account}`;
+    this.stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['states:StartExecution'],
+        resources: [`${states}:stateMachine:${stateMachineName}`],
+      }),
+    );
+    this.stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['states:DescribeExecution', 'states:StopExecution'],
+        resources: [`${states}:execution:${stateMachineName}/*`],
+      }),
+    );
     NagSuppressions.addResourceSuppressions(
       this.stateMachine,
       [
@@ -55,6 +72,12 @@ export class Segmentation extends Construct {
           reason:
             'grantInvoke covers the runner function and its versions ("<function>:*"); no other function.',
           appliesTo: [{ regex: '/^Resource::<SegmentRunnerFunction[0-9A-F]+\\.Arn>:\\*$/g' }],
+        },
+        {
+          id: 'AwsSolutions-IAM5',
+          reason:
+            "The Distributed Map's child executions of this state machine only; their names are chosen by Step Functions.",
+          appliesTo: [{ regex: '/^Resource::arn:.*:states:.*:execution:.*-segment-run\\/\\*$/g' }],
         },
       ],
       true,

@@ -34,4 +34,24 @@ describe('segmentation on AWS', () => {
     });
     expect(cdp.nagErrors).toEqual([]);
   });
+
+  it('fans out scan segments as a Distributed Map whose role may start and watch only its own children', () => {
+    const run = segmentRunDefinition('RUNNER_ARN', 8).States.EvaluateScanSegments;
+    expect(run.ItemProcessor.ProcessorConfig).toEqual({ Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' });
+    const statements = Object.values(cdp.template.findResources('AWS::IAM::Policy')).flatMap(
+      (p) => p.Properties.PolicyDocument.Statement as Array<{ Action: unknown; Resource: unknown }>,
+    );
+    const text = (v: unknown) => JSON.stringify(v);
+    const start = statements.find(
+      (s) =>
+        text(s.Action) === '"states:StartExecution"' &&
+        text(s.Resource).includes(':stateMachine:TestCdp-segment-run'),
+    );
+    expect(start).toBeDefined();
+    const watch = statements.find(
+      (s) => text(s.Action) === text(['states:DescribeExecution', 'states:StopExecution']),
+    );
+    expect(text(watch?.Resource)).toContain(':execution:TestCdp-segment-run/*');
+    expect(cdp.nagErrors).toEqual([]);
+  });
 });

@@ -150,6 +150,24 @@ describe('segments through the local runtime', () => {
     expect(execution.status).toBe('SUCCEEDED');
     expect(await members(realtimeId)).toEqual(before);
     expect(deltas().length).toBe(deltasBefore);
+
+    // Sliced: two profiles per page and a zero-second slice, so every runner invocation evaluates one
+    // page and the state machine loops on the scan cursor. Same answer, same deltas (none new).
+    const whole = await admin('GET', '/v1/segments/runs/scheduled-test');
+    const sliced = cdp.stepFunctions.start(
+      SEGMENT_RUN_STATE_MACHINE.localArn,
+      { pageSize: 2, sliceSeconds: 0 },
+      'sliced-test',
+    );
+    await sliced.done;
+    expect(sliced.status).toBe('SUCCEEDED');
+    const slicedSummary = await admin('GET', '/v1/segments/runs/sliced-test');
+    expect(slicedSummary.body.profilesEvaluated).toBe(whole.body.profilesEvaluated);
+    expect(slicedSummary.body.invocations).toBeGreaterThan(slicedSummary.body.scanSegments as number);
+    expect(whole.body.invocations).toBe(whole.body.scanSegments);
+    expect(await members(batchId)).toEqual(expected.sort());
+    expect(await members(realtimeId)).toEqual(before);
+    expect(deltas().length).toBe(deltasBefore);
   }, 90_000);
 
   it("lists a profile's segments and exits when a trait changes", async () => {
