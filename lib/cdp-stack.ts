@@ -198,8 +198,12 @@ export class CdpStack extends Stack {
     monitoring.watchCount(ACTIVATION_FUNCTION.id, METRIC.deltasFailed);
     for (const { definition, deadLetterQueue } of deltaQueues.queues)
       monitoring.watchDeadLetterQueue(`${definition.id}Dlq`, deadLetterQueue);
-    const destinationApi = fn(DESTINATION_API_FUNCTION, store.environment());
+    const destinationApi = fn(DESTINATION_API_FUNCTION, {
+      ...store.environment(),
+      ...segmentation.environment(),
+    });
     store.grantControlReadWrite(destinationApi);
+    segmentation.grantStartRun(destinationApi);
 
     // Govern: deletes reach every store the person's data is in.
     const regulationRunner = fn(REGULATION_RUNNER_FUNCTION, {

@@ -34,6 +34,8 @@ export async function exportAudiences(
   segmentIds: readonly string[],
   deps: ExportDeps,
   now = new Date(),
+  /** A catch-up run exports only for the destination it catches up. */
+  onlyDestinationId?: string,
 ): Promise<number> {
   let files = 0;
   const bucket = deps.senders.exportsBucket;
@@ -47,9 +49,10 @@ export async function exportAudiences(
   for (const segmentId of segmentIds) {
     const wanted = (await deps.destinations.forSegment(segmentId)).filter(
       (d) =>
-        d.type === 's3-export' ||
-        d.type === 'personalize' ||
-        (d.type === 'pinpoint' && d.settings.importSegment),
+        (onlyDestinationId === undefined || d.destinationId === onlyDestinationId) &&
+        (d.type === 's3-export' ||
+          d.type === 'personalize' ||
+          (d.type === 'pinpoint' && d.settings.importSegment)),
     );
     if (wanted.length === 0) continue;
     const members: Array<{ profile: Profile; enteredAt: string }> = [];

@@ -14,6 +14,17 @@ export type DeltaMessage = z.infer<typeof DeltaMessageSchema>;
 /** Destination types attached to each segment, by segment id. */
 export type DestinationTypesBySegment = ReadonlyMap<string, ReadonlySet<DestinationType>>;
 
+/** A catch-up delta goes to its one destination's type only (if the segment still has it). */
+function typesOf(
+  delta: MembershipDelta,
+  typesBySegment: DestinationTypesBySegment,
+): Iterable<DestinationType> {
+  const types = typesBySegment.get(delta.segmentId) ?? new Set<DestinationType>();
+  if (!delta.target) return types;
+  const type = delta.target.destinationType as DestinationType;
+  return types.has(type) ? [type] : [];
+}
+
 /**
  * One message per delta and destination type of its segment; a segment without destinations yields
  * none, since nothing would consume them.
@@ -24,7 +35,7 @@ export function routeDeltas(
 ): Map<DestinationType, DeltaMessage[]> {
   const routed = new Map<DestinationType, DeltaMessage[]>();
   for (const delta of deltas)
-    for (const destinationType of typesBySegment.get(delta.segmentId) ?? []) {
+    for (const destinationType of typesOf(delta, typesBySegment)) {
       const list = routed.get(destinationType) ?? [];
       list.push({ ...delta, destinationType });
       routed.set(destinationType, list);

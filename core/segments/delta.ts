@@ -19,8 +19,14 @@ export const MembershipDeltaSchema = z.object({
   traits: z.record(z.string(), z.unknown()),
   identities: z.array(IdentitySchema),
   consent: z.record(z.string(), z.boolean()),
+  /**
+   * Only for this destination: the catch-up of a destination connected to a segment that already has
+   * members, which gets an `entered` for each (the same delta the others got when the member entered).
+   */
+  target: z.object({ destinationId: z.string().min(1), destinationType: z.string().min(1) }).optional(),
 });
 export type MembershipDelta = z.infer<typeof MembershipDeltaSchema>;
+export type DeltaTarget = NonNullable<MembershipDelta['target']>;
 
 /**
  * Where segmentation hands membership deltas to activation. Batch runs and real-time evaluation both

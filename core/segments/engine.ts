@@ -1,9 +1,9 @@
 import type { Profile, TimelineEvent } from '../profiles/profile.js';
 import { inParallel } from '../shared/concurrency.js';
-import type { DeltaSink } from './delta.js';
+import type { DeltaSink, DeltaTarget, MembershipDelta } from './delta.js';
 import { compile, needsTimeline, type Predicate } from './evaluate.js';
 import type { Segment } from './language.js';
-import { decideMembership, type MembershipChange, type MembershipState } from './membership.js';
+import { catchUpDelta, decideMembership, type MembershipChange, type MembershipState } from './membership.js';
 
 export interface CompiledSegment {
   readonly segment: Segment;
@@ -46,6 +46,8 @@ export interface EvaluationCounts {
   entered: number;
   exited: number;
   updated: number;
+  /** Current members sent to a destination catching up (see `catchUpDelta`). */
+  caughtUp?: number;
 }
 
 /**
@@ -59,6 +61,7 @@ export async function evaluateProfiles(
   deps: { store: MembershipStore; sink: DeltaSink; timeline?: TimelineSource },
   now: Date,
   source: string,
+  options: { catchUp?: { segmentId: string; target: DeltaTarget } } = {},
 ): Promise<EvaluationCounts> {
   const counts: EvaluationCounts = { evaluated: 0, entered: 0, exited: 0, updated: 0 };
   if (profiles.length === 0 || segments.length === 0) return counts;
@@ -75,21 +78,29 @@ export async function evaluateProfiles(
     });
   const at = now.toISOString();
   const changes: MembershipChange[] = [];
+  const catchUps: MembershipDelta[] = [];
   for (const [i, profile] of profiles.entries()) {
     const ctx = { profile, events: timelines[i], now: now.getTime() };
     for (const s of segments) {
       counts.evaluated++;
-      const change = decideMembership(
-        s.segment.segmentId,
-        profile,
-        s.predicate(ctx),
-        current.get(`${s.segment.segmentId}/${profile.profileId}`),
-        at,
-        source,
-      );
+      const state = current.get(`${s.segment.segmentId}/${profile.profileId}`);
+      const change = decideMembership(s.segment.segmentId, profile, s.predicate(ctx), state, at, source);
+      // A member who stays (or is only updated) is new to a destination catching up: it gets the
+      // entered first. One who enters now gets it with everyone else; one who exits never needs it.
+      const catchUp = options.catchUp;
+      if (
+        catchUp?.segmentId === s.segment.segmentId &&
+        state?.status === 'member' &&
+        change?.kind !== 'exited'
+      ) {
+        catchUps.push(catchUpDelta(s.segment.segmentId, profile, state, source, catchUp.target));
+        counts.caughtUp = (counts.caughtUp ?? 0) + 1;
+      }
       if (change) changes.push(change);
     }
   }
+  // Before the run's own changes, so a caught-up member's update follows its entered.
+  if (catchUps.length) await deps.sink.publish(catchUps);
   await publishAndApply(changes, deps, counts);
   return counts;
 }

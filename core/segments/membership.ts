@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Profile } from '../profiles/profile.js';
-import type { MembershipDelta } from './delta.js';
+import type { DeltaTarget, MembershipDelta } from './delta.js';
 
 /** A profile's stored membership of one segment. `generation` counts entries, for deterministic deltas. */
 export interface MembershipState {
@@ -33,6 +33,45 @@ export function contentHash(profile: Profile): string {
     .slice(0, 32);
 }
 
+function deltaIdOf(
+  segmentId: string,
+  profileId: string,
+  kind: MembershipChange['kind'],
+  generation: number,
+  hash: string,
+): string {
+  return createHash('sha256')
+    .update(`${segmentId}\0${profileId}\0${kind}\0${generation}${kind === 'updated' ? `\0${hash}` : ''}`)
+    .digest('hex')
+    .slice(0, 32);
+}
+
+/**
+ * The `entered` a current member's segment emitted when it entered (same id), with the member as it is
+ * now, addressed to one destination: how a destination connected later catches up. Its id is the
+ * original's, so a destination that already had it skips it.
+ */
+export function catchUpDelta(
+  segmentId: string,
+  profile: Profile,
+  current: MembershipState,
+  source: string,
+  target: DeltaTarget,
+): MembershipDelta {
+  return {
+    deltaId: deltaIdOf(segmentId, profile.profileId, 'entered', current.generation, ''),
+    segmentId,
+    profileId: profile.profileId,
+    kind: 'entered',
+    at: current.enteredAt ?? new Date(0).toISOString(),
+    source,
+    traits: profile.traits,
+    identities: profile.identities,
+    consent: profile.consent,
+    target,
+  };
+}
+
 /**
  * What must change for a profile whose match result is `matches`: enter, exit, or (for a member whose
  * traits, consent or identities changed) update. The delta id depends only on segment, profile, kind,
@@ -57,12 +96,7 @@ export function decideMembership(
     kind = 'updated';
   else return undefined;
   const generation = kind === 'entered' ? (current?.generation ?? 0) + 1 : current!.generation;
-  const deltaId = createHash('sha256')
-    .update(
-      `${segmentId}\0${profile.profileId}\0${kind}\0${generation}${kind === 'updated' ? `\0${hash}` : ''}`,
-    )
-    .digest('hex')
-    .slice(0, 32);
+  const deltaId = deltaIdOf(segmentId, profile.profileId, kind, generation, hash);
   return {
     segmentId,
     profileId: profile.profileId,

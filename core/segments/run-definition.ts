@@ -50,6 +50,7 @@ export function segmentRunDefinition(runnerArn: string, maxConcurrency = 8) {
             'totalSegments.$': '$.plan.totalSegments',
             'pageSize.$': '$.plan.pageSize',
             'sliceSeconds.$': '$.plan.sliceSeconds',
+            'catchUp.$': '$.plan.catchUp',
             'scanSegment.$': '$$.Map.Item.Value',
           },
         },

@@ -1,15 +1,40 @@
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { z } from 'zod';
 import { dynamoDbDocumentClient } from '../../adapters/aws/clients.js';
 import { DestinationStore } from '../../adapters/dynamodb/destination-store.js';
 import { SegmentStore } from '../../adapters/dynamodb/segment-store.js';
+import { createLogger } from '../../adapters/observability/logger.js';
 import { type DestinationInput, DestinationInputSchema } from '../../core/activate/destinations.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
 import { error, type HttpResponse, json } from '../shared/http.js';
 
 const config = loadConfig(
-  z.object({ [ENV.controlTable]: requiredString(), [ENV.profilesTable]: requiredString() }),
+  z.object({
+    [ENV.controlTable]: requiredString(),
+    [ENV.profilesTable]: requiredString(),
+    [ENV.segmentRunStateMachineArn]: requiredString(),
+  }),
 );
+const sfn = new SFNClient({});
+const logger = createLogger('destinations');
+
+/**
+ * Sends a destination the segment's current members: a batch run of that segment that also emits, to
+ * this destination only, the `entered` every current member once emitted. Deltas it already has are
+ * skipped by their ids, so a repeat is harmless.
+ */
+async function startCatchUp(segmentId: string, destinationId: string) {
+  const runId = `catchup-${destinationId}-${Date.now()}`;
+  await sfn.send(
+    new StartExecutionCommand({
+      stateMachineArn: config[ENV.segmentRunStateMachineArn],
+      name: runId,
+      input: JSON.stringify({ segmentIds: [segmentId], catchUpDestinationId: destinationId }),
+    }),
+  );
+  return { runId, status: `/v1/segments/runs/${runId}` };
+}
 const ddb = dynamoDbDocumentClient();
 const destinations = new DestinationStore(ddb, config[ENV.controlTable]);
 const segments = new SegmentStore(ddb, config[ENV.controlTable], config[ENV.profilesTable]);
@@ -65,7 +90,22 @@ export async function handler(event: APIGatewayProxyEventV2): Promise<HttpRespon
     const parsed = parseDestination(event);
     if (!parsed.ok) return parsed.response;
     // The webhook secret is shown once, here; later reads mask it.
-    return json(201, await destinations.create(segmentId, parsed.input));
+    const created = await destinations.create(segmentId, parsed.input);
+    let catchUp: Record<string, string>;
+    try {
+      catchUp = await startCatchUp(segmentId, created.destinationId);
+    } catch (err) {
+      // The destination exists either way; its owner can start the catch-up again with `/sync`.
+      logger.error('catch-up could not start', {
+        destinationId: created.destinationId,
+        errorName: (err as Error).name,
+      });
+      catchUp = {
+        status: 'not_started',
+        retry: `POST /v1/segments/${segmentId}/destinations/${created.destinationId}/sync`,
+      };
+    }
+    return json(201, { ...created, catchUp });
   }
   const list = await destinations.forSegment(segmentId);
   return json(200, {
@@ -92,6 +132,8 @@ async function one(
       code: 'not_found',
       message: `No destination ${destinationId} on segment ${segmentId}`,
     });
+  if (event.rawPath.endsWith('/sync'))
+    return json(202, { catchUp: await startCatchUp(segmentId, destinationId) });
   if (method === 'DELETE') {
     await destinations.delete(segmentId, destinationId);
     return json(200, { success: true, destinationId, deleted: true });

@@ -40,16 +40,20 @@ export function createActivationWorker(deps: ActivationWorkerDeps) {
         failures.add(record.messageId);
         continue;
       }
-      const key = `${parsed.data.destinationType}\n${parsed.data.segmentId}`;
+      const key = `${parsed.data.destinationType}\n${parsed.data.segmentId}\n${parsed.data.target?.destinationId ?? ''}`;
       const list = groups.get(key) ?? [];
       list.push({ messageId: record.messageId, message: parsed.data });
       groups.set(key, list);
     }
 
     for (const items of groups.values()) {
-      const { destinationType, segmentId } = items[0]!.message;
-      const deltas = items.map(({ message: { destinationType: _t, ...delta } }) => delta);
-      for (const destination of await destinationsOfType(deps, segmentId, destinationType)) {
+      const { destinationType, segmentId, target } = items[0]!.message;
+      const deltas = items.map(({ message: { destinationType: _t, target: _d, ...delta } }) => delta);
+      const candidates = await destinationsOfType(deps, segmentId, destinationType);
+      // A catch-up is for the destination that was connected, not for those that already had it.
+      for (const destination of target
+        ? candidates.filter((d) => d.destinationId === target.destinationId)
+        : candidates) {
         const delivered = await deps.store.delivered(
           destination.destinationId,
           deltas.map((d) => d.deltaId),

@@ -7,6 +7,7 @@ import { DestinationStore } from '../../adapters/dynamodb/destination-store.js';
 import { MEMBERSHIPS_SETTLED_ATTRIBUTE } from '../../adapters/dynamodb/segment-store.js';
 import { createLogger } from '../../adapters/observability/logger.js';
 import { deltaSinkFromEnv } from '../../adapters/segments/delta-sink.js';
+import type { DeltaTarget } from '../../core/segments/delta.js';
 import {
   compileSegment,
   type EvaluationCounts,
@@ -37,7 +38,11 @@ const RequestSchema = z.object({
   pageSize: z.number().int().min(1).max(1_000).default(500),
   /** How long one runner invocation evaluates before it hands its cursor on (below Lambda's 15 min). */
   sliceSeconds: z.number().min(0).max(780).default(600),
+  /** A destination just connected to the (one) requested segment: its current members are sent to it. */
+  catchUpDestinationId: z.string().optional(),
 });
+
+type CatchUp = { segmentId: string; target: DeltaTarget } | null;
 
 interface PlanItem {
   runId: string;
@@ -47,6 +52,7 @@ interface PlanItem {
   totalSegments: number;
   pageSize: number;
   sliceSeconds: number;
+  catchUp: CatchUp;
 }
 interface Plan {
   runId: string;
@@ -57,8 +63,10 @@ interface Plan {
   scanSegments: number[];
   pageSize: number;
   sliceSeconds: number;
+  /** Null, not absent: the Map's item selector reads it. */
+  catchUp: CatchUp;
 }
-type ItemResult = EvaluationCounts & {
+type ItemResult = Required<EvaluationCounts> & {
   profiles: number;
   /** Memberships of merged-away profiles the sweep exited (included in `exited`). */
   mergedAwayExited: number;
@@ -86,6 +94,15 @@ async function plan(input: Extract<RunnerInput, { step: 'plan' }>): Promise<Plan
     ? all.filter((s) => wanted.includes(s.segmentId))
     : all.filter((s) => s.active);
   const totalSegments = scanSegmentsFor(await reader.approximateItemCount(), scanSegments);
+  let catchUp: CatchUp = null;
+  if (request.catchUpDestinationId && chosen.length === 1) {
+    const destination = await destinations.get(chosen[0]!.segmentId, request.catchUpDestinationId);
+    if (destination)
+      catchUp = {
+        segmentId: destination.segmentId,
+        target: { destinationId: destination.destinationId, destinationType: destination.type },
+      };
+  }
   return {
     runId: input.executionName,
     startedAt: new Date().toISOString(),
@@ -94,6 +111,7 @@ async function plan(input: Extract<RunnerInput, { step: 'plan' }>): Promise<Plan
     scanSegments: Array.from({ length: totalSegments }, (_, i) => i),
     pageSize: request.pageSize,
     sliceSeconds: request.sliceSeconds,
+    catchUp,
   };
 }
 
@@ -118,6 +136,7 @@ async function evaluate(state: EvaluateState, context?: Context) {
     entered: 0,
     exited: 0,
     updated: 0,
+    caughtUp: 0,
     profiles: 0,
     mergedAwayExited: 0,
     mergedAwaySettled: 0,
@@ -140,6 +159,7 @@ async function evaluate(state: EvaluateState, context?: Context) {
         { store: segments, sink, timeline },
         now,
         item.runId,
+        item.catchUp ? { catchUp: item.catchUp } : {},
       );
       const swept = await sweepMergedAway(page.redirects, { store: segments, sink }, now, item.runId);
       return {
@@ -151,6 +171,7 @@ async function evaluate(state: EvaluateState, context?: Context) {
           entered: result.entered + counts.entered,
           exited: result.exited + counts.exited + swept.exited,
           updated: result.updated + counts.updated,
+          caughtUp: result.caughtUp + (counts.caughtUp ?? 0),
           mergedAwayExited: result.mergedAwayExited + swept.exited,
           mergedAwaySettled: result.mergedAwaySettled + swept.settled,
         },
@@ -174,6 +195,7 @@ async function finalize(input: Extract<RunnerInput, { step: 'finalize' }>) {
     entered: sum('entered'),
     exited: sum('exited'),
     updated: sum('updated'),
+    caughtUp: sum('caughtUp'),
     mergedAwayExited: sum('mergedAwayExited'),
     mergedAwaySettled: sum('mergedAwaySettled'),
     scanSegments: input.plan.totalSegments,
@@ -181,12 +203,13 @@ async function finalize(input: Extract<RunnerInput, { step: 'finalize' }>) {
     errors: [],
   };
   // Whole-audience exports (S3 snapshot, Pinpoint import, Personalize bulk files) once membership is final.
-  const exportFiles = await exportAudiences(input.plan.runId, input.plan.segmentIds, {
-    destinations,
-    segments,
-    reader,
-    senders,
-  });
+  const exportFiles = await exportAudiences(
+    input.plan.runId,
+    input.plan.segmentIds,
+    { destinations, segments, reader, senders },
+    finishedAt,
+    input.plan.catchUp?.target.destinationId,
+  );
   Object.assign(summary, { exportFiles });
   await segments.saveRun(summary);
   logger.info('segment run finished', summary);

@@ -27,4 +27,10 @@ export const ACTIVATE_ROUTES: readonly RouteDefinition[] = [
     functionId: DESTINATION_API_FUNCTION.id,
     auth: 'admin' as const,
   })),
+  {
+    method: 'POST',
+    path: '/v1/segments/{id}/destinations/{destinationId}/sync',
+    functionId: DESTINATION_API_FUNCTION.id,
+    auth: 'admin',
+  },
 ];

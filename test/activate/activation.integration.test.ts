@@ -330,9 +330,15 @@ describe('activation through the local runtime', () => {
     expect((await read(`${base}members.csv`)).split('\n')[0]).toBe('profileId,enteredAt,identities,traits');
     s3.destroy();
 
-    const job = outbox('pinpoint').find(
+    const jobs = outbox('pinpoint').filter(
       (c) => c.command === 'CreateImportJobCommand' && c.input.ApplicationId === 'app9',
     );
+    // One when the destination was connected (its catch-up), one for this run.
+    expect(jobs.map((j) => j.input.ImportJobRequest.S3Url)).toEqual([
+      expect.stringMatching(new RegExp(`^s3://cdp-exports/pinpoint/${id}/catchup-dst_`)),
+      `s3://cdp-exports/pinpoint/${id}/${run.body.runId}/endpoints.json`,
+    ]);
+    const job = jobs[1];
     expect(job?.input.ImportJobRequest).toMatchObject({
       Format: 'JSON',
       S3Url: `s3://cdp-exports/pinpoint/${id}/${run.body.runId}/endpoints.json`,
@@ -414,4 +420,66 @@ describe('activation through the local runtime', () => {
     const members = await admin('GET', `/v1/segments/${segment.body.segmentId}/members`);
     expect(members.body.members).toHaveLength(2);
   }, 60_000);
+
+  it('catches up a destination connected to a segment that already has members, and only that one', async () => {
+    const segment = await admin('POST', '/v1/segments', {
+      name: 'Enterprise plan',
+      condition: { trait: 'plan', op: 'eq', value: 'enterprise' },
+    });
+    const base = `/v1/segments/${segment.body.segmentId}/destinations`;
+    const secretA = 'first-destination-secret-0123456789';
+    const secretB = 'later-destination-secret-0123456789';
+    await admin('POST', base, {
+      type: 'webhook',
+      consentCategory: null,
+      settings: { url: hookUrl, secret: secretA },
+    });
+    for (const userId of ['ent-1', 'ent-2'])
+      expect(
+        (
+          await postJson(cdp, '/v1/identify', {
+            userId,
+            traits: { plan: 'enterprise', email: `${userId}@example.com` },
+          })
+        ).status,
+      ).toBe(200);
+    await cdp.drain(30_000);
+    const signedWith = (secret: string, from: number) =>
+      received
+        .slice(from)
+        .filter((r) => verifySignature(r.signature, r.body, secret, Math.floor(Date.now() / 1000)).ok)
+        .flatMap(
+          (r) =>
+            (JSON.parse(r.body) as { events: Array<{ type: string; deltaId: string; segmentId: string }> })
+              .events,
+        )
+        .filter((e) => e.segmentId === segment.body.segmentId);
+    const first = signedWith(secretA, 0);
+    expect(first.map((e) => e.type)).toEqual(['audience.entered', 'audience.entered']);
+
+    const mark = received.length;
+    const later = await admin('POST', base, {
+      type: 'webhook',
+      consentCategory: null,
+      settings: { url: hookUrl, secret: secretB },
+    });
+    expect(later.status).toBe(201);
+    expect(later.body.catchUp.runId).toMatch(/^catchup-dst_/);
+    await cdp.drain(60_000);
+    // The later destination gets every current member, as the same deltas the first one got...
+    const caughtUp = signedWith(secretB, mark);
+    expect(caughtUp.map((e) => e.deltaId).sort()).toEqual(first.map((e) => e.deltaId).sort());
+    // ...and the first one gets nothing twice.
+    expect(signedWith(secretA, mark)).toEqual([]);
+    const run = await admin('GET', `/v1/segments/runs/${later.body.catchUp.runId}`);
+    expect(run.body).toMatchObject({ caughtUp: 2, entered: 0, exited: 0 });
+
+    // A manual re-sync sends nothing the destination already has.
+    const again = received.length;
+    const sync = await admin('POST', `${base}/${later.body.destinationId}/sync`);
+    expect(sync.status).toBe(202);
+    await cdp.drain(60_000);
+    expect(signedWith(secretB, again)).toEqual([]);
+    expect((await admin('POST', `${base}/dst_unknown/sync`)).status).toBe(404);
+  }, 90_000);
 });

@@ -110,6 +110,16 @@ describe('queue per destination type', () => {
     expect(routed.get('webhook')).toEqual([{ ...delta(1, 'seg_1'), destinationType: 'webhook' }]);
   });
 
+  it("routes a catch-up delta to its destination's type only, and nowhere once the segment lost that type", () => {
+    const types = new Map([['seg_1', new Set<DestinationType>(['webhook', 'pinpoint'])]]);
+    const catchUp = { ...delta(1, 'seg_1'), target: { destinationId: 'dst_p', destinationType: 'pinpoint' } };
+    const routed = routeDeltas([catchUp], types);
+    expect([...routed.keys()]).toEqual(['pinpoint']);
+    expect(
+      routeDeltas([{ ...catchUp, target: { destinationId: 'dst_s', destinationType: 'ses' } }], types).size,
+    ).toBe(0);
+  });
+
   it('puts a webhook + pinpoint segment’s deltas on exactly those two queues', async () => {
     controlTable({ counter: 1, destinations: [webhook, pinpoint, ses] });
     await newSink().publish([delta(1, 'seg_1'), delta(2, 'seg_1'), delta(3, 'seg_2')]);
