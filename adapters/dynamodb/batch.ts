@@ -1,6 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BatchGetCommand, BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  BatchWriteCommand,
+  type DynamoDBDocumentClient,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { inParallel } from '../../core/shared/concurrency.js';
+import { CONTROL_TABLE } from '../../resources/tables.js';
 
 export type Key = { pk: string; sk: string };
 export type Item = Record<string, unknown> & Key;
@@ -67,4 +73,31 @@ export async function batchWrite(
       pending = (res.UnprocessedItems?.[table] ?? []) as Record<string, unknown>[];
     }
   }
+}
+
+/**
+ * Every control-plane item of one kind (`gsi1pk = <kind>` on the `byLookup` index), page after page:
+ * callers route or authorize by these lists, so an item past the first page must not go missing.
+ */
+export async function allOfKind(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  kind: string,
+): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
+  let ExclusiveStartKey: Record<string, unknown> | undefined;
+  do {
+    const page = await ddb.send(
+      new QueryCommand({
+        TableName: table,
+        IndexName: CONTROL_TABLE.globalSecondaryIndexes[0]!.indexName,
+        KeyConditionExpression: 'gsi1pk = :kind',
+        ExpressionAttributeValues: { ':kind': kind },
+        ExclusiveStartKey,
+      }),
+    );
+    out.push(...(page.Items ?? []));
+    ExclusiveStartKey = page.LastEvaluatedKey;
+  } while (ExclusiveStartKey);
+  return out;
 }

@@ -8,7 +8,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { Destination, DestinationInput } from '../../core/activate/destinations.js';
-import { batchGet, batchWrite } from './batch.js';
+import { allOfKind, batchGet, batchWrite } from './batch.js';
 import { ChangeCounter } from './change-counter.js';
 
 export interface SyncRecord {
@@ -153,23 +153,9 @@ export class DestinationStore {
 
   /** Every page: the delta sink routes by this list, so a destination past the first page would get nothing. */
   async all(): Promise<Destination[]> {
-    const out: Destination[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const res = await this.ddb.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: 'byLookup',
-          KeyConditionExpression: 'gsi1pk = :p',
-          ExpressionAttributeValues: { ':p': 'DESTINATIONS' },
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const { pk: _p, sk: _s, gsi1pk: _g, gsi1sk: _k, ...d } of res.Items ?? [])
-        out.push(d as Destination);
-      start = res.LastEvaluatedKey;
-    } while (start);
-    return out;
+    return (await allOfKind(this.ddb, this.table, 'DESTINATIONS')).map(
+      ({ pk: _p, sk: _s, gsi1pk: _g, gsi1sk: _k, ...d }) => d as unknown as Destination,
+    );
   }
 
   async delivered(destinationId: string, deltaIds: readonly string[]): Promise<Set<string>> {

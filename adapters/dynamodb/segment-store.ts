@@ -13,7 +13,7 @@ import { isRealtime } from '../../core/segments/evaluate.js';
 import type { Segment, SegmentInput } from '../../core/segments/language.js';
 import type { MembershipChange, MembershipState } from '../../core/segments/membership.js';
 import { inParallel } from '../../core/shared/concurrency.js';
-import { batchGet, batchWrite, type Item } from './batch.js';
+import { allOfKind, batchGet, batchWrite, type Item } from './batch.js';
 import { ChangeCounter } from './change-counter.js';
 
 export interface RunSummary {
@@ -89,22 +89,7 @@ export class SegmentStore {
   }
 
   async list(): Promise<Segment[]> {
-    const out: Segment[] = [];
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.ddb.send(
-        new QueryCommand({
-          TableName: this.controlTable,
-          IndexName: 'byLookup',
-          KeyConditionExpression: 'gsi1pk = :p',
-          ExpressionAttributeValues: { ':p': 'SEGMENTS' },
-          ExclusiveStartKey,
-        }),
-      );
-      out.push(...(page.Items ?? []).map(strip));
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
-    return out;
+    return (await allOfKind(this.ddb, this.controlTable, 'SEGMENTS')).map(strip);
   }
 
   async update(segmentId: string, input: SegmentInput, now = new Date()): Promise<Segment | undefined> {

@@ -1,12 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { generateWriteKey, hashWriteKey } from '../../core/collect/write-keys.js';
+import { allOfKind } from './batch.js';
 
 /**
  * Sources and their write keys in the control table.
@@ -81,29 +76,12 @@ export class SourceStore {
   }
 
   async listSources(): Promise<Source[]> {
-    const out: Source[] = [];
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.ddb.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: 'byLookup',
-          KeyConditionExpression: 'gsi1pk = :p',
-          ExpressionAttributeValues: { ':p': 'SOURCES' },
-          ExclusiveStartKey,
-        }),
-      );
-      for (const item of page.Items ?? []) {
-        out.push({
-          sourceId: item.sourceId as string,
-          name: item.name as string,
-          createdAt: item.createdAt as string,
-          ...(item.revokedAt ? { revokedAt: item.revokedAt as string } : {}),
-        });
-      }
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
-    return out;
+    return (await allOfKind(this.ddb, this.tableName, 'SOURCES')).map((item) => ({
+      sourceId: item.sourceId as string,
+      name: item.name as string,
+      createdAt: item.createdAt as string,
+      ...(item.revokedAt ? { revokedAt: item.revokedAt as string } : {}),
+    }));
   }
 
   /** Revokes the source's write key; returns false for an unknown source. Idempotent. */

@@ -1,6 +1,7 @@
-import { DeleteCommand, type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { hashIdentity } from '../../core/govern/regulation.js';
 import type { Identity } from '../../core/profiles/profile.js';
+import { allOfKind } from './batch.js';
 import { ChangeCounter } from './change-counter.js';
 
 /**
@@ -51,21 +52,6 @@ export class SuppressionStore {
   }
 
   async hashes(): Promise<Set<string>> {
-    const out = new Set<string>();
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.ddb.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: 'byLookup',
-          KeyConditionExpression: 'gsi1pk = :p',
-          ExpressionAttributeValues: { ':p': 'SUPPRESSIONS' },
-          ExclusiveStartKey,
-        }),
-      );
-      for (const i of page.Items ?? []) out.add(i.gsi1sk as string);
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
-    return out;
+    return new Set((await allOfKind(this.ddb, this.table, 'SUPPRESSIONS')).map((i) => i.gsi1sk as string));
   }
 }

@@ -7,7 +7,7 @@ import { SegmentStore } from '../../adapters/dynamodb/segment-store.js';
 import { createLogger } from '../../adapters/observability/logger.js';
 import { type DestinationInput, DestinationInputSchema } from '../../core/activate/destinations.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
-import { error, type HttpResponse, json } from '../shared/http.js';
+import { error, type HttpResponse, json, parseJsonBody } from '../shared/http.js';
 
 const config = loadConfig(
   z.object({
@@ -42,26 +42,11 @@ const segments = new SegmentStore(ddb, config[ENV.controlTable], config[ENV.prof
 const masked = (settings: Record<string, unknown>) =>
   settings.secret ? { ...settings, secret: '********' } : settings;
 
-function parseBody(event: APIGatewayProxyEventV2): { ok: true; value: unknown } | { ok: false } {
-  try {
-    const text = event.body
-      ? Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8').toString('utf8')
-      : '';
-    return { ok: true, value: JSON.parse(text) };
-  } catch {
-    return { ok: false };
-  }
-}
-
 type Parsed = { ok: true; input: DestinationInput } | { ok: false; response: HttpResponse };
 
 function parseDestination(event: APIGatewayProxyEventV2): Parsed {
-  const body = parseBody(event);
-  if (!body.ok)
-    return {
-      ok: false,
-      response: error(400, { code: 'invalid_json', message: 'The body must be a JSON object' }),
-    };
+  const body = parseJsonBody(event);
+  if (!body.ok) return body;
   const parsed = DestinationInputSchema.safeParse(body.value);
   if (!parsed.success)
     return {

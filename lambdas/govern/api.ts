@@ -11,7 +11,7 @@ import {
   RegulationRequestSchema,
 } from '../../core/govern/regulation.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
-import { error, type HttpResponse, json } from '../shared/http.js';
+import { error, type HttpResponse, json, parseJsonBody } from '../shared/http.js';
 import { WorkItems } from './work-item.js';
 
 const config = loadConfig(
@@ -32,15 +32,9 @@ export async function handler(event: APIGatewayProxyEventV2): Promise<HttpRespon
     const r = await regulations.get(id);
     return r ? json(200, r) : error(404, { code: 'not_found', message: 'No regulation with this id' });
   }
-  let body: unknown;
-  try {
-    body = JSON.parse(
-      event.body ? Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8').toString('utf8') : '',
-    );
-  } catch {
-    return error(400, { code: 'invalid_json', message: 'The body must be a JSON object' });
-  }
-  const parsed = RegulationRequestSchema.safeParse(body);
+  const body = parseJsonBody(event);
+  if (!body.ok) return body.response;
+  const parsed = RegulationRequestSchema.safeParse(body.value);
   if (!parsed.success)
     return error(400, {
       code: 'invalid_regulation',

@@ -4,29 +4,13 @@ import { z } from 'zod';
 import { compileSegment } from '../../core/segments/engine.js';
 import { SegmentInputSchema } from '../../core/segments/language.js';
 import { ENV, loadConfig } from '../../resources/env.js';
-import { error, type HttpResponse, json } from '../shared/http.js';
+import { error, type HttpResponse, json, parseJsonBody } from '../shared/http.js';
 import { profileRef } from '../shared/profile-ref.js';
 import { segmentationDeps } from './deps.js';
 
 const { reader, segments, timeline } = segmentationDeps();
 const config = loadConfig(z.object({ [ENV.segmentRunStateMachineArn]: z.string().optional() }));
 const sfn = new SFNClient({});
-
-function parseBody(
-  event: APIGatewayProxyEventV2,
-): { ok: true; value: unknown } | { ok: false; response: HttpResponse } {
-  try {
-    const text = event.body
-      ? Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8').toString('utf8')
-      : '';
-    return { ok: true, value: JSON.parse(text) };
-  } catch {
-    return {
-      ok: false,
-      response: error(400, { code: 'invalid_json', message: 'The body must be a JSON object' }),
-    };
-  }
-}
 
 function validate(body: unknown) {
   const parsed = SegmentInputSchema.safeParse(body);
@@ -102,7 +86,7 @@ export async function handler(event: APIGatewayProxyEventV2): Promise<HttpRespon
   const notFound = () => error(404, { code: 'not_found', message: `No segment ${id}` });
   switch (event.routeKey) {
     case 'POST /v1/segments': {
-      const body = parseBody(event);
+      const body = parseJsonBody(event);
       if (!body.ok) return body.response;
       const v = validate(body.value);
       if (!v.ok) return v.response;
@@ -111,7 +95,7 @@ export async function handler(event: APIGatewayProxyEventV2): Promise<HttpRespon
     case 'GET /v1/segments':
       return json(200, { segments: await segments.list() });
     case 'POST /v1/segments/preview': {
-      const body = parseBody(event);
+      const body = parseJsonBody(event);
       return body.ok ? preview(body.value) : body.response;
     }
     case 'GET /v1/segments/{id}': {
@@ -119,7 +103,7 @@ export async function handler(event: APIGatewayProxyEventV2): Promise<HttpRespon
       return s ? json(200, s) : notFound();
     }
     case 'PUT /v1/segments/{id}': {
-      const body = parseBody(event);
+      const body = parseJsonBody(event);
       if (!body.ok) return body.response;
       const v = validate(body.value);
       if (!v.ok) return v.response;

@@ -1,4 +1,4 @@
-import type { APIGatewayProxyResultV2 } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from 'aws-lambda';
 
 /** JSON responses in one shape: success bodies as given, errors as `{ success: false, error }`. */
 export interface ErrorBody {
@@ -23,4 +23,21 @@ export function error(
   headers: Record<string, string> = {},
 ): HttpResponse {
   return json(statusCode, { success: false, error: body }, headers);
+}
+
+/** An admin API's JSON body, or the 400 to answer when it is not JSON. */
+export function parseJsonBody(
+  event: APIGatewayProxyEventV2,
+): { ok: true; value: unknown } | { ok: false; response: HttpResponse } {
+  try {
+    const text = event.body
+      ? Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8').toString('utf8')
+      : '';
+    return { ok: true, value: JSON.parse(text) };
+  } catch {
+    return {
+      ok: false,
+      response: error(400, { code: 'invalid_json', message: 'The body must be a JSON object' }),
+    };
+  }
 }
