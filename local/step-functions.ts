@@ -139,9 +139,11 @@ export class LocalStepFunctions {
           execution.output = JSON.stringify(output);
         },
         (err: Error) => {
+          // aws-local-stepfunctions wraps the failure; AWS reports the failing state's own error and cause.
+          const failure = err.cause instanceof Error ? err.cause : err;
           execution.status = 'FAILED';
-          execution.error = err.name;
-          execution.cause = err.message;
+          execution.error = failure.name;
+          execution.cause = failure.message;
           if (!this.stopped) this.onError(`execution ${name} failed: ${err.message}`);
         },
       )

@@ -18,14 +18,16 @@ import { ChangeCounter } from './change-counter.js';
 
 export interface RunSummary {
   readonly runId: string;
+  /** `running` from the plan on; `succeeded` or `failed` when the run ends. */
+  readonly status: 'running' | 'succeeded' | 'failed';
   readonly startedAt: string;
-  readonly finishedAt: string;
-  readonly durationMs: number;
+  readonly finishedAt?: string;
+  readonly durationMs?: number;
   readonly segments: number;
-  readonly profilesEvaluated: number;
-  readonly entered: number;
-  readonly exited: number;
-  readonly errors: readonly string[];
+  readonly profilesEvaluated?: number;
+  readonly entered?: number;
+  readonly exited?: number;
+  readonly errors: ReadonlyArray<{ readonly error: string; readonly cause: string }>;
 }
 
 /**

@@ -23,6 +23,8 @@ export function segmentRunDefinition(runnerArn: string, maxConcurrency = 8) {
       BackoffRate: 2,
     },
   ];
+  // A run that fails still leaves its summary, with the error, before the execution fails.
+  const recordFailure = [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'RecordFailure' }];
   return {
     Comment:
       'Evaluates every active segment (or the requested ones) over all profiles and emits membership deltas',
@@ -35,6 +37,7 @@ export function segmentRunDefinition(runnerArn: string, maxConcurrency = 8) {
         ResultPath: '$.plan',
         TimeoutSeconds: 900,
         Retry: retry,
+        Catch: recordFailure,
         Next: 'EvaluateScanSegments',
       },
       EvaluateScanSegments: {
@@ -77,6 +80,7 @@ export function segmentRunDefinition(runnerArn: string, maxConcurrency = 8) {
           },
         },
         ResultPath: '$.results',
+        Catch: recordFailure,
         Next: 'Finalize',
       },
       Finalize: {
@@ -85,8 +89,19 @@ export function segmentRunDefinition(runnerArn: string, maxConcurrency = 8) {
         Parameters: { step: 'finalize', 'plan.$': '$.plan', 'results.$': '$.results' },
         TimeoutSeconds: 900,
         Retry: retry,
+        Catch: recordFailure,
         End: true,
       },
+      RecordFailure: {
+        Type: 'Task',
+        Resource: runnerArn,
+        Parameters: { step: 'fail', 'executionName.$': '$$.Execution.Name', 'failure.$': '$.failure' },
+        ResultPath: null,
+        TimeoutSeconds: 60,
+        Retry: retry,
+        Next: 'RunFailed',
+      },
+      RunFailed: { Type: 'Fail', Error: 'SegmentRunFailed', Cause: 'See the run summary for the error' },
     },
   };
 }

@@ -138,7 +138,7 @@ export async function handler(event: APIGatewayProxyEventV2): Promise<HttpRespon
         ? json(200, run)
         : error(404, {
             code: 'not_found',
-            message: 'No finished run with this id (it may still be running)',
+            message: 'No run with this id',
           });
     }
     case 'GET /v1/profiles/{id}/segments': {

@@ -84,7 +84,8 @@ interface EvaluateState {
 type RunnerInput =
   | { step: 'plan'; request?: unknown; executionName: string }
   | { step: 'evaluate'; state: EvaluateState }
-  | { step: 'finalize'; plan: Plan; results: ItemResult[] };
+  | { step: 'finalize'; plan: Plan; results: ItemResult[] }
+  | { step: 'fail'; executionName: string; failure: { Error?: string; Cause?: string } };
 
 async function plan(input: Extract<RunnerInput, { step: 'plan' }>): Promise<Plan> {
   const request = RequestSchema.parse(input.request ?? {});
@@ -103,9 +104,17 @@ async function plan(input: Extract<RunnerInput, { step: 'plan' }>): Promise<Plan
         target: { destinationId: destination.destinationId, destinationType: destination.type },
       };
   }
+  const startedAt = new Date().toISOString();
+  await segments.saveRun({
+    runId: input.executionName,
+    status: 'running',
+    startedAt,
+    segments: chosen.length,
+    errors: [],
+  });
   return {
     runId: input.executionName,
-    startedAt: new Date().toISOString(),
+    startedAt,
     segmentIds: chosen.map((s) => s.segmentId),
     totalSegments,
     scanSegments: Array.from({ length: totalSegments }, (_, i) => i),
@@ -187,6 +196,7 @@ async function finalize(input: Extract<RunnerInput, { step: 'finalize' }>) {
   const sum = (k: Exclude<keyof ItemResult, 'scanSegment'>) => input.results.reduce((n, r) => n + r[k], 0);
   const summary = {
     runId: input.plan.runId,
+    status: 'succeeded' as const,
     startedAt: input.plan.startedAt,
     finishedAt: finishedAt.toISOString(),
     durationMs: finishedAt.getTime() - Date.parse(input.plan.startedAt),
@@ -216,8 +226,32 @@ async function finalize(input: Extract<RunnerInput, { step: 'finalize' }>) {
   return summary;
 }
 
+/** Keeps the failure on the run's summary (the execution then fails, which raises the alarm). */
+async function fail(input: Extract<RunnerInput, { step: 'fail' }>) {
+  const previous = await segments.getRun(input.executionName);
+  const finishedAt = new Date();
+  const startedAt = previous?.startedAt ?? finishedAt.toISOString();
+  await segments.saveRun({
+    runId: input.executionName,
+    segments: previous?.segments ?? 0,
+    startedAt,
+    status: 'failed',
+    finishedAt: finishedAt.toISOString(),
+    durationMs: finishedAt.getTime() - Date.parse(startedAt),
+    errors: [
+      {
+        error: String(input.failure.Error ?? 'Unknown').slice(0, 200),
+        cause: String(input.failure.Cause ?? '').slice(0, 1_000),
+      },
+    ],
+  });
+  logger.error('segment run failed', { runId: input.executionName, error: input.failure.Error });
+}
+
 export async function handler(input: RunnerInput, context?: Context) {
   switch (input.step) {
+    case 'fail':
+      return fail(input);
     case 'plan':
       return plan(input);
     case 'evaluate':

@@ -132,7 +132,12 @@ describe('segments through the local runtime', () => {
     await cdp.drain(60_000);
     const summary = await admin('GET', `/v1/segments/runs/${run.body.runId as string}`);
     expect(summary.status).toBe(200);
-    expect(summary.body).toMatchObject({ segments: 1, profilesEvaluated: 12 });
+    expect(summary.body).toMatchObject({
+      status: 'succeeded',
+      segments: 1,
+      profilesEvaluated: 12,
+      errors: [],
+    });
 
     const expected = await Promise.all(
       people
@@ -168,6 +173,18 @@ describe('segments through the local runtime', () => {
     expect(await members(batchId)).toEqual(expected.sort());
     expect(await members(realtimeId)).toEqual(before);
     expect(deltas().length).toBe(deltasBefore);
+
+    // A run that fails leaves a summary with its error, and the execution itself fails (the alarm).
+    const bad = cdp.stepFunctions.start(SEGMENT_RUN_STATE_MACHINE.localArn, { pageSize: 0 }, 'bad-run');
+    await bad.done;
+    expect(bad.status).toBe('FAILED');
+    expect(bad.error).toBe('SegmentRunFailed');
+    const failed = await admin('GET', '/v1/segments/runs/bad-run');
+    expect(failed.status).toBe(200);
+    expect(failed.body).toMatchObject({ runId: 'bad-run', status: 'failed' });
+    expect(failed.body.errors as unknown[]).toHaveLength(1);
+    expect((failed.body.errors as Array<{ cause: string }>)[0]!.cause).toContain('pageSize');
+    expect((await admin('GET', '/v1/segments/runs/no-such-run')).status).toBe(404);
   }, 90_000);
 
   it("lists a profile's segments and exits when a trait changes", async () => {
