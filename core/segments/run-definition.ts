@@ -69,9 +69,9 @@ export function segmentRunDefinition(runnerArn: string, maxConcurrency = 8) {
               // The runner's Lambda timeout; a slice stops well before it.
               TimeoutSeconds: 900,
               Retry: retry,
-              Next: 'ScanSegmentDone?',
+              Next: 'MorePages',
             },
-            'ScanSegmentDone?': {
+            MorePages: {
               Type: 'Choice',
               Choices: [{ Variable: '$.done', BooleanEquals: false, Next: 'EvaluateScanSegment' }],
               Default: 'ScanSegmentResult',
