@@ -296,6 +296,8 @@ describe('activation through the local runtime', () => {
         })
       ).status,
     ).toBe(201);
+    // Each connection starts its catch-up run; let them finish so this run's export comes after theirs.
+    await cdp.drain(60_000);
     const run = await admin('POST', `/v1/segments/${id}/run`);
     await cdp.drain(60_000);
     const summary = await admin('GET', `/v1/segments/runs/${run.body.runId}`);
