@@ -8,6 +8,7 @@ import {
 } from '../../core/profiles/profile.js';
 import { type ProfileState, toProfile } from '../../core/profiles/state.js';
 import type { Item } from './batch.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
 import { keys } from './profile-keys.js';
 import { stateFromItem } from './profile-store.js';
 
@@ -29,16 +30,6 @@ export interface Page<T> {
   readonly items: T[];
   readonly cursor?: string;
 }
-
-const encode = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
-const decode = <T>(c: string | undefined): T | undefined => {
-  if (!c) return undefined;
-  try {
-    return JSON.parse(Buffer.from(c, 'base64url').toString('utf8')) as T;
-  } catch {
-    throw new RangeError('The cursor is not valid');
-  }
-};
 
 /**
  * Read side of the profiles table, for the Profile API, segmentation and governance. Every read of a
@@ -93,7 +84,7 @@ export class ProfileReader {
     options: { limit?: number; cursor?: string } = {},
   ): Promise<Page<TimelineEvent>> {
     const limit = Math.min(Math.max(options.limit ?? 25, 1), 100);
-    const after = decode<string>(options.cursor);
+    const after = decodeCursor<string>(options.cursor);
     const ids = [state.profileId, ...state.mergedFrom];
     const lists = await Promise.all(
       ids.map(async (id) => {
@@ -121,7 +112,7 @@ export class ProfileReader {
     const page = merged.slice(0, limit);
     return {
       items: page.map((i) => TimelineEventSchema.parse(i)),
-      ...(merged.length > limit ? { cursor: encode(page.at(-1)!.sk) } : {}),
+      ...(merged.length > limit ? { cursor: encodeCursor(page.at(-1)!.sk) } : {}),
     };
   }
 
@@ -229,13 +220,13 @@ export class ProfileReader {
         ...(options.totalSegments
           ? { Segment: options.segment ?? 0, TotalSegments: options.totalSegments }
           : {}),
-        ExclusiveStartKey: decode(options.cursor),
+        ExclusiveStartKey: decodeCursor(options.cursor),
         Limit: options.limit ?? 1000,
       }),
     );
     return {
       items: (res.Items ?? []) as Item[],
-      ...(res.LastEvaluatedKey ? { cursor: encode(res.LastEvaluatedKey) } : {}),
+      ...(res.LastEvaluatedKey ? { cursor: encodeCursor(res.LastEvaluatedKey) } : {}),
     };
   }
 }

@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { StoreName, StoreOutcome } from '../../core/govern/regulation.js';
 import { CONTROL_TABLE } from '../../resources/tables.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
 
 export interface Regulation {
   readonly regulationId: string;
@@ -81,16 +82,12 @@ export class RegulationStore {
           : { ExpressionAttributeValues: { ':all': 'REGULATIONS' } }),
         ScanIndexForward: false,
         Limit: options.limit,
-        ExclusiveStartKey: options.cursor
-          ? JSON.parse(Buffer.from(options.cursor, 'base64url').toString())
-          : undefined,
+        ExclusiveStartKey: decodeCursor(options.cursor),
       }),
     );
     return {
       regulations: (res.Items ?? []).map(toRegulation),
-      ...(res.LastEvaluatedKey
-        ? { cursor: Buffer.from(JSON.stringify(res.LastEvaluatedKey)).toString('base64url') }
-        : {}),
+      ...(res.LastEvaluatedKey ? { cursor: encodeCursor(res.LastEvaluatedKey) } : {}),
     };
   }
 

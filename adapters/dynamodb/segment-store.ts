@@ -15,6 +15,7 @@ import type { MembershipChange, MembershipState } from '../../core/segments/memb
 import { inParallel } from '../../core/shared/concurrency.js';
 import { allOfKind, batchGet, batchWrite, type Item } from './batch.js';
 import { ChangeCounter } from './change-counter.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
 
 export interface RunSummary {
   readonly runId: string;
@@ -282,9 +283,7 @@ export class SegmentStore {
         ExpressionAttributeNames: { '#s': 'status' },
         ExpressionAttributeValues: { ':pk': `SEG#${segmentId}`, ':m': 'M#', ':member': 'member' },
         Limit: options.limit ?? 100,
-        ExclusiveStartKey: options.cursor
-          ? JSON.parse(Buffer.from(options.cursor, 'base64url').toString())
-          : undefined,
+        ExclusiveStartKey: decodeCursor(options.cursor),
       }),
     );
     return {
@@ -292,9 +291,7 @@ export class SegmentStore {
         profileId: i.profileId as string,
         enteredAt: i.enteredAt as string,
       })),
-      ...(res.LastEvaluatedKey
-        ? { cursor: Buffer.from(JSON.stringify(res.LastEvaluatedKey)).toString('base64url') }
-        : {}),
+      ...(res.LastEvaluatedKey ? { cursor: encodeCursor(res.LastEvaluatedKey) } : {}),
     };
   }
 

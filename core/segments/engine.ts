@@ -47,8 +47,10 @@ export interface EvaluationCounts {
   exited: number;
   updated: number;
   /** Current members sent to a destination catching up (see `catchUpDelta`). */
-  caughtUp?: number;
+  caughtUp: number;
 }
+
+const noCounts = (): EvaluationCounts => ({ evaluated: 0, entered: 0, exited: 0, updated: 0, caughtUp: 0 });
 
 /**
  * Evaluates profiles against segments and applies membership changes; the same code serves batch runs
@@ -63,7 +65,7 @@ export async function evaluateProfiles(
   source: string,
   options: { catchUp?: { segmentId: string; target: DeltaTarget } } = {},
 ): Promise<EvaluationCounts> {
-  const counts: EvaluationCounts = { evaluated: 0, entered: 0, exited: 0, updated: 0 };
+  const counts = noCounts();
   if (profiles.length === 0 || segments.length === 0) return counts;
   const current = await deps.store.memberships(
     profiles.flatMap((p) =>
@@ -94,7 +96,7 @@ export async function evaluateProfiles(
         change?.kind !== 'exited'
       ) {
         catchUps.push(catchUpDelta(s.segment.segmentId, profile, state, source, catchUp.target));
-        counts.caughtUp = (counts.caughtUp ?? 0) + 1;
+        counts.caughtUp++;
       }
       if (change) changes.push(change);
     }
@@ -132,7 +134,7 @@ export async function exitMergedAway(
   now: Date,
   source: string,
 ): Promise<EvaluationCounts & { holding: Set<string> }> {
-  const counts: EvaluationCounts = { evaluated: 0, entered: 0, exited: 0, updated: 0 };
+  const counts = noCounts();
   const holding = new Set<string>();
   if (profiles.length === 0) return { ...counts, holding };
   const byId = new Map(profiles.map((p) => [p.profileId, p]));

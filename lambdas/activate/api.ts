@@ -1,4 +1,4 @@
-import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { z } from 'zod';
 import { dynamoDbDocumentClient } from '../../adapters/aws/clients.js';
@@ -7,6 +7,7 @@ import { SegmentStore } from '../../adapters/dynamodb/segment-store.js';
 import { createLogger } from '../../adapters/observability/logger.js';
 import { type DestinationInput, DestinationInputSchema } from '../../core/activate/destinations.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
+import { startSegmentRun } from '../segment/start-run.js';
 import { error, type HttpResponse, json, parseJsonBody } from '../shared/http.js';
 
 const config = loadConfig(
@@ -24,16 +25,16 @@ const logger = createLogger('destinations');
  * this destination only, the `entered` every current member once emitted. Deltas it already has are
  * skipped by their ids, so a repeat is harmless.
  */
-async function startCatchUp(segmentId: string, destinationId: string) {
-  const runId = `catchup-${destinationId}-${Date.now()}`;
-  await sfn.send(
-    new StartExecutionCommand({
-      stateMachineArn: config[ENV.segmentRunStateMachineArn],
-      name: runId,
-      input: JSON.stringify({ segmentIds: [segmentId], catchUpDestinationId: destinationId }),
-    }),
+function startCatchUp(segmentId: string, destinationId: string) {
+  return startSegmentRun(
+    sfn,
+    config[ENV.segmentRunStateMachineArn],
+    `catchup-${destinationId}-${Date.now()}`,
+    {
+      segmentIds: [segmentId],
+      catchUpDestinationId: destinationId,
+    },
   );
-  return { runId, status: `/v1/segments/runs/${runId}` };
 }
 const ddb = dynamoDbDocumentClient();
 const destinations = new DestinationStore(ddb, config[ENV.controlTable]);
@@ -111,12 +112,10 @@ async function one(
   destinationId: string,
   event: APIGatewayProxyEventV2,
 ): Promise<HttpResponse> {
+  const missing = () =>
+    error(404, { code: 'not_found', message: `No destination ${destinationId} on segment ${segmentId}` });
   const current = await destinations.get(segmentId, destinationId);
-  if (!current)
-    return error(404, {
-      code: 'not_found',
-      message: `No destination ${destinationId} on segment ${segmentId}`,
-    });
+  if (!current) return missing();
   if (event.rawPath.endsWith('/sync'))
     return json(202, { catchUp: await startCatchUp(segmentId, destinationId) });
   if (method === 'DELETE') {
@@ -132,10 +131,6 @@ async function one(
       issues: [{ field: 'type', rule: `must be ${current.type}` }],
     });
   const updated = await destinations.update(current, parsed.input);
-  if (!updated)
-    return error(404, {
-      code: 'not_found',
-      message: `No destination ${destinationId} on segment ${segmentId}`,
-    });
+  if (!updated) return missing();
   return json(200, { ...updated, settings: masked(updated.settings) });
 }

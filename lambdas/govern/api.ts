@@ -101,7 +101,7 @@ async function list(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
       }),
     );
   } catch (err) {
-    if ((err as Error).name === 'ValidationException' || err instanceof SyntaxError)
+    if (err instanceof RangeError || (err as Error).name === 'ValidationException')
       return error(400, {
         code: 'invalid_query',
         message: 'The query is invalid',

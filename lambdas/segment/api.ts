@@ -1,4 +1,4 @@
-import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { z } from 'zod';
 import { compileSegment } from '../../core/segments/engine.js';
@@ -7,6 +7,7 @@ import { ENV, loadConfig } from '../../resources/env.js';
 import { error, type HttpResponse, json, parseJsonBody } from '../shared/http.js';
 import { profileRef } from '../shared/profile-ref.js';
 import { segmentationDeps } from './deps.js';
+import { startSegmentRun } from './start-run.js';
 
 const { reader, segments, timeline } = segmentationDeps();
 const config = loadConfig(z.object({ [ENV.segmentRunStateMachineArn]: z.string().optional() }));
@@ -123,14 +124,7 @@ export async function handler(event: APIGatewayProxyEventV2): Promise<HttpRespon
       const arn = config[ENV.segmentRunStateMachineArn];
       if (!arn) return error(503, { code: 'unavailable', message: 'Batch runs are not configured' });
       const runId = `run-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
-      await sfn.send(
-        new StartExecutionCommand({
-          stateMachineArn: arn,
-          name: runId,
-          input: JSON.stringify({ segmentIds: [id] }),
-        }),
-      );
-      return json(202, { runId, status: `/v1/segments/runs/${runId}` });
+      return json(202, await startSegmentRun(sfn, arn, runId, { segmentIds: [id!] }));
     }
     case 'GET /v1/segments/runs/{runId}': {
       const run = await segments.getRun(event.pathParameters?.runId ?? '');

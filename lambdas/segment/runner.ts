@@ -66,7 +66,7 @@ interface Plan {
   /** Null, not absent: the Map's item selector reads it. */
   catchUp: CatchUp;
 }
-type ItemResult = Required<EvaluationCounts> & {
+type ItemResult = EvaluationCounts & {
   profiles: number;
   /** Memberships of merged-away profiles the sweep exited (included in `exited`). */
   mergedAwayExited: number;
@@ -180,7 +180,7 @@ async function evaluate(state: EvaluateState, context?: Context) {
           entered: result.entered + counts.entered,
           exited: result.exited + counts.exited + swept.exited,
           updated: result.updated + counts.updated,
-          caughtUp: result.caughtUp + (counts.caughtUp ?? 0),
+          caughtUp: result.caughtUp + counts.caughtUp,
           mergedAwayExited: result.mergedAwayExited + swept.exited,
           mergedAwaySettled: result.mergedAwaySettled + swept.settled,
         },

@@ -107,7 +107,7 @@ describe('segment engine', () => {
 
     const counts = await evaluateProfiles(profiles, segments, { store, sink }, NOW, 'run-1');
 
-    expect(counts).toEqual({ evaluated: 200, entered: 200, exited: 0, updated: 0 });
+    expect(counts).toEqual({ evaluated: 200, entered: 200, exited: 0, updated: 0, caughtUp: 0 });
     expect(store.log[0]).toBe('publish 200');
     expect(store.log.filter((l) => l.startsWith('apply'))).toHaveLength(200);
     expect(store.maxInFlight).toBeGreaterThan(1);
