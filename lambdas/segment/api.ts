@@ -117,7 +117,19 @@ export async function handler(event: APIGatewayProxyEventV2): Promise<HttpRespon
       if (!(await segments.get(id!))) return notFound();
       const q = event.queryStringParameters ?? {};
       const limit = Math.min(Math.max(Number(q.limit ?? 100) || 100, 1), 1000);
-      return json(200, { segmentId: id, ...(await segments.listMembers(id!, { limit, cursor: q.cursor })) });
+      try {
+        return json(200, {
+          segmentId: id,
+          ...(await segments.listMembers(id!, { limit, cursor: q.cursor })),
+        });
+      } catch (err) {
+        if (!(err instanceof RangeError || (err as Error).name === 'ValidationException')) throw err;
+        return error(400, {
+          code: 'invalid_query',
+          message: 'The query is invalid',
+          issues: [{ field: 'cursor', rule: 'must be a cursor from a previous page' }],
+        });
+      }
     }
     case 'POST /v1/segments/{id}/run': {
       if (!(await segments.get(id!))) return notFound();

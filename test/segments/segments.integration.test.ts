@@ -283,6 +283,16 @@ describe('segments through the local runtime', () => {
     expect(new Set(deltas().map((d) => d.deltaId)).size).toBe(deltas().length);
   }, 90_000);
 
+  it('answers 400, naming the cursor, for a members page cursor it never gave out', async () => {
+    for (const cursor of ['not-a-cursor', Buffer.from('{"pk":"x"}').toString('base64url')]) {
+      const res = await admin('GET', `/v1/segments/${realtimeId}/members?cursor=${cursor}`);
+      expect(res.status, cursor).toBe(400);
+      expect((res.body.error as { issues: unknown }).issues).toEqual([
+        { field: 'cursor', rule: 'must be a cursor from a previous page' },
+      ]);
+    }
+  });
+
   it('previews a definition without saving it', async () => {
     const res = await admin('POST', '/v1/segments/preview', {
       name: 'Team plan',
