@@ -4,7 +4,7 @@ import type { GraphChanges, GraphSnapshot } from '../../core/identity/graph.js';
 import { identityKey } from '../../core/identity/identifiers.js';
 import { ConflictError, type DedupeStore, type GraphStore } from '../../core/identity/store.js';
 import type { Identity } from '../../core/profiles/profile.js';
-import { mergeInto, type ProfileState } from '../../core/profiles/state.js';
+import { emptyProfile, mergeInto, type ProfileState } from '../../core/profiles/state.js';
 import { inParallel } from '../../core/shared/concurrency.js';
 import { batchGet, batchWrite, type Item, requestCounter } from './batch.js';
 import { keys } from './profile-keys.js';
@@ -27,13 +27,15 @@ const STATE_FIELDS = [
   'consentMeta',
   'computedMeta',
   'mergedFrom',
-  'recent',
+  'applied',
 ] as const;
 
 export function stateFromItem(item: Item): ProfileState {
   const state = Object.fromEntries(STATE_FIELDS.map((f) => [f, item[f]])) as unknown as ProfileState;
   state.mergedFrom ??= [];
-  state.recent ??= [];
+  // Items written before `applied` existed carried `recent`, which is simply dropped: a batch is only
+  // ever delivered again while it is in flight, and those items were committed long before.
+  state.applied ??= {};
   state.traitMeta ??= {};
   state.consentMeta ??= {};
   state.computedMeta ??= {};
@@ -77,7 +79,8 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
     let wanted = [...new Set(pointers.values())];
     while (wanted.length) {
       const loaded = await batchGet(this.ddb, this.table, wanted.map(keys.profile));
-      for (const item of loaded) items.set(item.profileId as string, item);
+      // Keyed by the item key: a tombstone redirect carries no profileId.
+      for (const item of loaded) items.set((item.pk as string).slice('P#'.length), item);
       // Missing profiles (a node created just before a crash) are roots that do not exist yet.
       wanted = [
         ...new Set(
@@ -108,12 +111,19 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
         versions.set(root, item.version as number);
       }
     }
-    // Repair: redirects whose data never reached their survivor.
+    // Repair: redirects whose data never reached their survivor (the consumer that merged them failed
+    // between the redirect and the survivor's write). Folded even when the survivor does not exist yet:
+    // whoever writes it next must write it with that data, or the data is only reachable through this
+    // redirect, which later batches may never pass through again. Tombstones hold no data.
     for (const [id, item] of items) {
-      if (!item.mergedInto) continue;
-      const survivor = profiles.get(rootOf(id));
-      if (survivor && !survivor.mergedFrom.includes(id) && item.profileId)
-        mergeInto(survivor, stateFromItem(item), survivor.updatedAt);
+      if (!item.mergedInto || !item.profileId) continue;
+      const root = rootOf(id);
+      let survivor = profiles.get(root);
+      if (!survivor) {
+        survivor = emptyProfile(root, (item.mergedAt as string | undefined) ?? (item.updatedAt as string));
+        profiles.set(root, survivor);
+      }
+      if (!survivor.mergedFrom.includes(id)) mergeInto(survivor, stateFromItem(item), survivor.updatedAt);
     }
     return { nodes, profiles, versions };
   }

@@ -3,6 +3,7 @@ import type { Identity, TimelineEvent } from '../profiles/profile.js';
 import {
   addIdentities,
   applyEvent,
+  type EventPosition,
   emptyProfile,
   mergeInto,
   type ProfileState,
@@ -113,7 +114,7 @@ export class IdentityGraph {
   }
 
   /** Resolves the event's identifiers, merging or refusing to merge, and folds the event in. */
-  apply(event: CanonicalEvent): void {
+  apply(event: CanonicalEvent, position: EventPosition): void {
     const ids = event.identities;
     if (ids.length === 0) throw new Error('An event needs at least one usable identifier');
     const known = ids.filter((i) => this.nodes.has(identityKey(i)));
@@ -174,7 +175,8 @@ export class IdentityGraph {
       }),
     );
     this.touched.add(target);
-    if (applyEvent(this.profile(target), event, this.now)) this.applied.push({ event, root: target });
+    if (applyEvent(this.profile(target), event, position, this.now))
+      this.applied.push({ event, root: target });
   }
 
   changes(): GraphChanges {
@@ -183,12 +185,17 @@ export class IdentityGraph {
       state: this.profiles.get(id)!,
       expectedVersion: this.snapshot.versions.get(id),
     }));
+    // Every merged-away id that anyone else can reach must become a redirect: stored profiles (on their
+    // version), and ids that stored identity nodes point to while their profile does not exist yet (a
+    // consumer created the nodes and is about to create the profile). Skipping the latter let that
+    // consumer's create succeed afterwards, bringing a merged-away profile back to life.
+    const referenced = new Set(this.snapshot.nodes.values());
     const redirects = [...this.parent.keys()]
-      .filter((id) => this.snapshot.versions.has(id))
+      .filter((id) => this.snapshot.versions.has(id) || referenced.has(id))
       .map((id) => ({
         profileId: id,
         into: this.find(id),
-        expectedVersion: this.snapshot.versions.get(id)!,
+        ...(this.snapshot.versions.has(id) ? { expectedVersion: this.snapshot.versions.get(id)! } : {}),
       }));
     const nodes: Array<{ identity: Identity; profileId: string; isNew: boolean }> = [];
     for (const [key, id] of this.nodes) {

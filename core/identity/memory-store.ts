@@ -1,5 +1,5 @@
 import type { Identity } from '../profiles/profile.js';
-import { mergeInto, type ProfileState } from '../profiles/state.js';
+import { emptyProfile, mergeInto, type ProfileState } from '../profiles/state.js';
 import type { GraphChanges, GraphSnapshot } from './graph.js';
 import { identityKey } from './identifiers.js';
 import { ConflictError, type DedupeStore, type GraphStore } from './store.js';
@@ -30,17 +30,18 @@ export class MemoryGraphStore implements GraphStore, DedupeStore {
       if (pointer === undefined) continue;
       const root = this.rootOf(pointer);
       nodes.set(key, root);
+      if (profiles.has(root)) continue;
       const stored = this.profiles.get(root);
-      if (stored && !profiles.has(root)) {
-        const state = structuredClone(stored.state);
-        // A redirect whose survivor never received its data (crash between the two writes) is folded now.
-        for (const [id2, other] of this.profiles) {
-          if (other.mergedInto && other.state && this.rootOf(id2) === root && !state.mergedFrom.includes(id2))
-            mergeInto(state, other.state, state.updatedAt);
-        }
-        profiles.set(root, state);
-        versions.set(root, stored.version);
+      let state = stored ? structuredClone(stored.state) : undefined;
+      // A redirect whose survivor never received its data (failure between the two writes) is folded
+      // now, even into a survivor that does not exist yet (as the DynamoDB store does).
+      for (const [id2, other] of this.profiles) {
+        if (!other.mergedInto || !other.state || this.rootOf(id2) !== root) continue;
+        state ??= emptyProfile(root, other.state.updatedAt);
+        if (!state.mergedFrom.includes(id2)) mergeInto(state, other.state, state.updatedAt);
       }
+      if (state) profiles.set(root, state);
+      if (stored) versions.set(root, stored.version);
     }
     return { nodes, profiles, versions };
   }
@@ -64,6 +65,16 @@ export class MemoryGraphStore implements GraphStore, DedupeStore {
     }
     for (const r of changes.redirects) {
       const stored = this.profiles.get(r.profileId);
+      if (r.expectedVersion === undefined) {
+        // Tombstone where a profile is referenced but not created yet.
+        if (stored) throw new ConflictError('tombstone');
+        this.profiles.set(r.profileId, {
+          state: undefined as unknown as ProfileState,
+          version: 1,
+          mergedInto: r.into,
+        });
+        continue;
+      }
       if (!stored || stored.version !== r.expectedVersion || stored.mergedInto)
         throw new ConflictError('redirect');
       stored.mergedInto = r.into;

@@ -2,7 +2,7 @@ import { type GraphChanges, IdentityGraph } from '../identity/graph.js';
 import type { IdentityConfig } from '../identity/identifiers.js';
 import { ConflictError, type DedupeStore, type GraphStore } from '../identity/store.js';
 import type { ProfileChangeListener } from '../profiles/profile.js';
-import { toProfile } from '../profiles/state.js';
+import { type EventPosition, toProfile } from '../profiles/state.js';
 import type { CanonicalEvent } from './normalize.js';
 
 export interface PipelineDeps {
@@ -12,7 +12,13 @@ export interface PipelineDeps {
   readonly listeners?: readonly ProfileChangeListener[];
   /** Attempts when concurrent consumers keep winning the same profiles. */
   readonly maxAttempts?: number;
+  /** Waits before recomputing after a lost race (default: random, growing with the attempt). */
+  readonly backoff?: (attempt: number) => Promise<void>;
 }
+
+// Random so two consumers fighting over one person do not collide in lockstep.
+const randomBackoff = (attempt: number) =>
+  new Promise<void>((r) => setTimeout(r, Math.random() * 20 * attempt));
 
 export interface PipelineResult {
   readonly applied: number;
@@ -27,6 +33,29 @@ export const dedupeKey = (e: Pick<CanonicalEvent, 'sourceId' | 'messageId'>) =>
   `${e.sourceId}#${e.messageId}`;
 
 /**
+ * Where a batch came from. `lane` is consumed one batch at a time (a Kinesis shard with a
+ * parallelization factor of 1); `batch` names the delivery by its first record, so a batch delivered
+ * again after a failure has the same name; `offsets[i]` is the position of `events[i]` in the delivery
+ * (records that were set aside before do not shift the others).
+ */
+export interface BatchOrigin {
+  readonly lane: string;
+  readonly batch: string;
+  readonly offsets?: readonly number[];
+}
+
+/**
+ * For callers without a stream (tests, benchmarks): the same events always make the same batch. One
+ * lane, so one caller at a time; concurrent callers must name their own lanes.
+ */
+export function directOrigin(events: readonly CanonicalEvent[]): BatchOrigin {
+  let h = 0;
+  for (const e of events)
+    for (let i = 0; i < e.messageId.length; i++) h = (h * 31 + e.messageId.charCodeAt(i)) | 0;
+  return { lane: 'direct', batch: `${events.length}-${(h >>> 0).toString(36)}` };
+}
+
+/**
  * Processes a batch of canonical events (in stream order) into profiles: drops duplicates, resolves
  * identities for the whole batch against one snapshot (one read round and one write per person, not
  * per event), commits with conditional writes and recomputes from fresh state if another consumer won
@@ -37,32 +66,38 @@ export async function processBatch(
   events: readonly CanonicalEvent[],
   deps: PipelineDeps,
   now: Date,
+  origin: BatchOrigin = directOrigin(events),
 ): Promise<PipelineResult> {
+  // A marker means the batch that applied the message committed: a client's retry, or a record
+  // delivered again after its batch had finished. Messages applied by a commit that failed half-way
+  // have no marker yet; the profiles' `applied` offsets recognise those.
   const seen = await deps.dedupe.seen([...new Set(events.map(dedupeKey))]);
-  const fresh: CanonicalEvent[] = [];
+  const fresh: Array<{ event: CanonicalEvent; position: EventPosition }> = [];
   const inBatch = new Set<string>();
-  for (const e of events) {
+  events.forEach((e, i) => {
     const key = dedupeKey(e);
-    if (seen.has(key) || inBatch.has(key)) continue;
+    if (seen.has(key) || inBatch.has(key)) return;
     inBatch.add(key);
-    fresh.push(e);
-  }
+    fresh.push({
+      event: e,
+      position: { lane: origin.lane, batch: origin.batch, offset: origin.offsets?.[i] ?? i },
+    });
+  });
   const duplicates = events.length - fresh.length;
   if (fresh.length === 0) return { applied: 0, duplicates, merges: 0, blockedMerges: 0, attempts: 0 };
 
-  const identities = fresh.flatMap((e) => e.identities);
+  const identities = fresh.flatMap((f) => f.event.identities);
   const maxAttempts = deps.maxAttempts ?? 8;
   for (let attempt = 1; ; attempt++) {
     const snapshot = await deps.graph.load(identities);
     const graph = new IdentityGraph(snapshot, deps.config, now.toISOString());
-    for (const e of fresh) graph.apply(e);
+    for (const f of fresh) graph.apply(f.event, f.position);
     const changes = graph.changes();
     try {
       await deps.graph.commit(changes, now);
     } catch (err) {
       if (err instanceof ConflictError && attempt < maxAttempts) {
-        // Back off a little so two consumers fighting over one person do not collide in lockstep.
-        await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
+        await (deps.backoff ?? randomBackoff)(attempt);
         continue;
       }
       throw err;

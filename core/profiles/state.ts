@@ -5,7 +5,8 @@ import type { ComputedTraits, Identity, Profile, TimelineEvent } from './profile
  * A profile as stored: the public Profile plus what makes updates order-independent and idempotent.
  * - `traitMeta` / `consentMeta` / `computedMeta`: the (timestamp, messageId) that set each value, so the
  *   latest event by event time wins whatever the arrival order (ties broken by messageId).
- * - `recent`: message ids already applied, so replaying a batch after a partial commit changes nothing.
+ * - `applied`: which records of the stream batch in flight on each lane (a shard) are already folded
+ *   in, so re-running a batch after a partial commit changes nothing (see `EventPosition`).
  * - `mergedFrom`: every profile id folded into this one (timeline items stay under those ids).
  */
 export type Stamp = readonly [timestamp: string, messageId: string];
@@ -15,11 +16,24 @@ export interface ProfileState extends Profile {
   consentMeta: Record<string, Stamp>;
   computedMeta: { last_page?: Stamp; last_screen?: Stamp };
   mergedFrom: string[];
-  recent: string[];
+  applied: AppliedRecords;
 }
 
-/** Enough to cover a replayed batch (the consumer's batch size) per profile. */
-export const RECENT_LIMIT = 500;
+/**
+ * Where an event sits in the stream: its lane (a shard), the batch it was delivered in (named by the
+ * batch's first record, which is where a failed batch is delivered again from) and its offset in that
+ * batch. A lane is consumed one batch at a time, so once a batch of a lane is being processed, every
+ * earlier batch of that lane has finished: a profile only has to remember the offsets it took from
+ * the batch in flight on each lane, a few numbers instead of an ever-growing list of message ids.
+ */
+export interface EventPosition {
+  readonly lane: string;
+  readonly batch: string;
+  readonly offset: number;
+}
+
+/** lane → batch → offsets folded in. At most the batch in flight per lane, plus merged-in leftovers. */
+export type AppliedRecords = Record<string, Record<string, number[]>>;
 
 const newer = (a: Stamp | undefined, b: Stamp): boolean =>
   a === undefined || b[0] > a[0] || (b[0] === a[0] && b[1] > a[1]);
@@ -37,7 +51,7 @@ export function emptyProfile(profileId: string, now: string): ProfileState {
     consentMeta: {},
     computedMeta: {},
     mergedFrom: [],
-    recent: [],
+    applied: {},
   };
 }
 
@@ -60,12 +74,23 @@ function revenueOf(e: CanonicalEvent): number {
 }
 
 /**
+ * Whether the record at `pos` is already folded into this profile; forgets the lane's finished batches
+ * on the way (they can never be delivered again), which is what keeps `applied` small.
+ */
+function alreadyApplied(state: ProfileState, pos: EventPosition): boolean {
+  const lane = state.applied[pos.lane];
+  if (!lane) return false;
+  for (const batch of Object.keys(lane)) if (batch !== pos.batch) delete lane[batch];
+  return lane[pos.batch]?.includes(pos.offset) ?? false;
+}
+
+/**
  * Folds one event into a profile. Returns false (and changes nothing) for an event already applied.
  * Traits are top-level units: a nested object trait (e.g. `address`) is replaced as a whole by a newer
  * one, never deep-merged, so a person's old street never survives next to a new city.
  */
-export function applyEvent(state: ProfileState, e: CanonicalEvent, now: string): boolean {
-  if (state.recent.includes(e.messageId)) return false;
+export function applyEvent(state: ProfileState, e: CanonicalEvent, pos: EventPosition, now: string): boolean {
+  if (alreadyApplied(state, pos)) return false;
   const stamp: Stamp = [e.timestamp, e.messageId];
   for (const [key, value] of Object.entries(e.traits)) {
     if (newer(state.traitMeta[key], stamp)) {
@@ -96,8 +121,9 @@ export function applyEvent(state: ProfileState, e: CanonicalEvent, now: string):
     c.last_screen = { ...(e.name ? { name: e.name } : {}), at: e.timestamp };
     state.computedMeta.last_screen = stamp;
   }
-  state.recent.push(e.messageId);
-  if (state.recent.length > RECENT_LIMIT) state.recent.splice(0, state.recent.length - RECENT_LIMIT);
+  const lane = state.applied[pos.lane] ?? {};
+  lane[pos.batch] = [...(lane[pos.batch] ?? []), pos.offset];
+  state.applied[pos.lane] = lane;
   state.updatedAt = now;
   return true;
 }
@@ -137,7 +163,14 @@ export function mergeInto(survivor: ProfileState, loser: ProfileState, now: stri
   }
   addIdentities(survivor, loser.identities);
   survivor.mergedFrom = [...new Set([...survivor.mergedFrom, ...loser.mergedFrom, loser.profileId])].sort();
-  survivor.recent = [...new Set([...survivor.recent, ...loser.recent])].slice(-RECENT_LIMIT);
+  // Both may hold records of the same batch in flight (one was written before a partial commit
+  // failed): the union is exactly what the survivor now holds.
+  for (const [lane, batches] of Object.entries(loser.applied)) {
+    const into = survivor.applied[lane] ?? {};
+    for (const [batch, offsets] of Object.entries(batches))
+      into[batch] = [...new Set([...(into[batch] ?? []), ...offsets])].sort((a, b) => a - b);
+    survivor.applied[lane] = into;
+  }
   if (loser.createdAt < survivor.createdAt) survivor.createdAt = loser.createdAt;
   survivor.updatedAt = now;
 }

@@ -9,7 +9,7 @@ import { CollectedEventParser } from '../../core/events/schema.js';
 import { type IdentityConfig, IdentityConfigSchema } from '../../core/identity/identifiers.js';
 import type { QuarantineRecord } from '../../core/lake/quarantine.js';
 import { type CanonicalEvent, normalizeEvent } from '../../core/process/normalize.js';
-import { processBatch } from '../../core/process/pipeline.js';
+import { type BatchOrigin, processBatch } from '../../core/process/pipeline.js';
 import { ENV, loadConfig, positiveInt, requiredString } from '../../resources/env.js';
 import { METRIC } from '../../resources/metrics.js';
 import { createRealtimeSegmentListener } from '../segment/realtime.js';
@@ -82,6 +82,17 @@ function parseRecord(data: Buffer): Parsed {
 }
 
 /**
+ * The lane is the shard (the event source mapping runs one batch per shard at a time); the batch is
+ * named by its first record, which is where Lambda delivers a failed batch again from, because this
+ * handler reports failures from the first record and the mapping does not bisect.
+ */
+function batchOrigin(event: KinesisStreamEvent, offsets: number[]): BatchOrigin {
+  const first = event.Records[0];
+  const shard = first?.eventID?.split(':')[0] ?? 'shard';
+  return { lane: shard, batch: first?.kinesis.sequenceNumber ?? '', offsets };
+}
+
+/**
  * Kinesis consumer: validate, normalise and enrich each record, then resolve identities and update
  * profiles for the whole batch. Records that can never be processed are quarantined with the reason
  * (they do not block the shard); a transient failure retries the batch, which is idempotent.
@@ -89,12 +100,15 @@ function parseRecord(data: Buffer): Parsed {
 export async function handler(event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> {
   const now = new Date();
   const events: CanonicalEvent[] = [];
+  const offsets: number[] = [];
   const quarantined: QuarantineRecord[] = [];
-  for (const record of event.Records) {
+  for (const [offset, record] of event.Records.entries()) {
     const data = Buffer.from(record.kinesis.data, 'base64');
     const parsed = parseRecord(data);
-    if (parsed.ok) events.push(parsed.event);
-    else
+    if (parsed.ok) {
+      events.push(parsed.event);
+      offsets.push(offset);
+    } else
       quarantined.push({
         stage: 'process',
         reason: parsed.reason,
@@ -119,6 +133,7 @@ export async function handler(event: KinesisStreamEvent): Promise<KinesisStreamB
       events,
       { graph: store, dedupe: store, config: identityConfig, listeners: profileChangeListeners },
       now,
+      batchOrigin(event, offsets),
     );
     logger.info('batch processed', {
       records: event.Records.length,

@@ -43,7 +43,7 @@ export class StreamSubscription extends Construct {
         batchSize: consumer.batchSize,
         maxBatchingWindow: Duration.seconds(consumer.maxBatchingWindowSeconds),
         parallelizationFactor: consumer.parallelizationFactor,
-        bisectBatchOnError: true,
+        bisectBatchOnError: consumer.bisectBatchOnError,
         reportBatchItemFailures: true,
         retryAttempts: consumer.retryAttempts,
         maxRecordAge: Duration.hours(24),

@@ -20,5 +20,6 @@ export const LAKE_STREAM_CONSUMERS: readonly StreamConsumerDefinition[] = [
     maxBatchingWindowSeconds: 60,
     retryAttempts: 10,
     parallelizationFactor: 1,
+    bisectBatchOnError: true,
   },
 ];

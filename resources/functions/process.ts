@@ -14,6 +14,8 @@ export const PROCESS_STREAM_CONSUMERS: readonly StreamConsumerDefinition[] = [
     batchSize: 500,
     maxBatchingWindowSeconds: 1,
     retryAttempts: 10,
+    // Must stay 1: a profile remembers only the batch in flight per shard (see core/profiles/state.ts).
     parallelizationFactor: 1,
+    bisectBatchOnError: false,
   },
 ];

@@ -30,4 +30,10 @@ export interface StreamConsumerDefinition {
   /** Lambda retries a failing batch this many times before it goes to the on-failure DLQ. */
   readonly retryAttempts: number;
   readonly parallelizationFactor: number;
+  /**
+   * Whether Lambda splits a failing batch in halves. Off for consumers that isolate bad records
+   * themselves and rely on a failed batch being delivered again from its first record (the profile
+   * processor names batches by that record).
+   */
+  readonly bisectBatchOnError: boolean;
 }

@@ -97,13 +97,14 @@ describe('concurrent consumers on DynamoDB', () => {
     );
     let attempts = 0;
     await Promise.all(
-      shards.map(async (shard) => {
+      shards.map(async (shard, s) => {
         const store = new DynamoProfileStore(dynamo.doc, shared, options);
         for (let i = 0; i < shard.length; i += 10) {
           const r = await processBatch(
             shard.slice(i, i + 10),
             { graph: store, dedupe: store, config: DEFAULT_IDENTITY_CONFIG },
             new Date(),
+            { lane: `shard-${s}`, batch: `${i}` },
           );
           attempts += r.attempts;
         }

@@ -1,0 +1,252 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import fc from 'fast-check';
+import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
+import { DynamoProfileStore } from '../../adapters/dynamodb/profile-store.js';
+import { DEFAULT_IDENTITY_CONFIG, derivedProfileId, identityKey } from '../../core/identity/identifiers.js';
+import type { CanonicalEvent } from '../../core/process/normalize.js';
+import { processBatch } from '../../core/process/pipeline.js';
+import type { Identity } from '../../core/profiles/profile.js';
+import { canonical } from './canonical.js';
+
+/**
+ * A model-based check of identity resolution under concurrency. A generated population (every person
+ * one connected group of identifiers by construction) sends a shuffled stream of events, split over
+ * several consumers (lanes) that process their batches one after the other, as shards do. Every
+ * DynamoDB call of every consumer goes through fast-check's scheduler, which decides which consumer
+ * goes next, so any interleaving of reads and conditional writes can happen; a consumer can also
+ * crash before or after any call (the batch is then delivered again, as Kinesis does). The result is
+ * compared with a reference union-find over the same events.
+ */
+
+export interface Person {
+  readonly userId: string;
+  readonly emails: readonly string[];
+  readonly anons: readonly string[];
+}
+
+export interface Scenario {
+  readonly events: readonly CanonicalEvent[];
+  /** lanes[l] = the batches of lane l, in order. */
+  readonly lanes: ReadonlyArray<ReadonlyArray<readonly CanonicalEvent[]>>;
+  /** Crash points: lane → call number (1-based) → before or after the call reaches the store. */
+  readonly crashes: ReadonlyArray<{ lane: number; call: number; after: boolean }>;
+}
+
+const personArb = (i: number) =>
+  fc.record({ emails: fc.integer({ min: 1, max: 2 }), anons: fc.integer({ min: 1, max: 3 }) }).map(
+    ({ emails, anons }): Person => ({
+      userId: `u${i}`,
+      emails: Array.from({ length: emails }, (_, k) => `p${i}e${k}@example.com`),
+      anons: Array.from({ length: anons }, (_, k) => `p${i}a${k}`),
+    }),
+  );
+
+/** The events of one person: every identifier is linked to the user id by at least one of them. */
+function eventsOf(p: Person, extra: readonly number[]): Array<{ ids: Identity[]; event: string }> {
+  const user = { type: 'user_id', value: p.userId };
+  const out: Array<{ ids: Identity[]; event: string }> = [];
+  for (const a of p.anons) {
+    const anon = { type: 'anonymous_id', value: a };
+    out.push({ ids: [anon], event: 'Page Viewed' });
+    out.push({ ids: [anon, user], event: 'Signed In' });
+  }
+  for (const e of p.emails) out.push({ ids: [user, { type: 'email', value: e }], event: 'Identified' });
+  // Extra anonymous activity (orders count revenue, so lost or doubled events show in sums too).
+  extra.forEach((k, n) => {
+    const anon = { type: 'anonymous_id', value: p.anons[k % p.anons.length]! };
+    out.push({ ids: [anon], event: n % 2 ? 'Order Completed' : 'Product Viewed' });
+  });
+  return out;
+}
+
+export function scenarioArb(options: { maxPeople?: number; maxLanes?: number } = {}) {
+  return fc
+    .integer({ min: 1, max: options.maxPeople ?? 4 })
+    .chain((n) =>
+      fc.tuple(
+        fc.tuple(...Array.from({ length: n }, (_, i) => personArb(i))),
+        fc.array(fc.array(fc.nat(5), { maxLength: 3 }), { minLength: n, maxLength: n }),
+      ),
+    )
+    .chain(([people, extras]) => {
+      const specs = people.flatMap((p, i) => eventsOf(p, extras[i]!));
+      return fc.record({
+        order: fc.shuffledSubarray(
+          specs.map((_, i) => i),
+          { minLength: specs.length, maxLength: specs.length },
+        ),
+        lanes: fc.integer({ min: 2, max: options.maxLanes ?? 3 }),
+        laneOf: fc.array(fc.nat(), { minLength: specs.length, maxLength: specs.length }),
+        batchSizes: fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 20 }),
+        crashes: fc.array(
+          fc.record({ lane: fc.nat(3), call: fc.integer({ min: 1, max: 40 }), after: fc.boolean() }),
+          { maxLength: 3 },
+        ),
+        specs: fc.constant(specs),
+      });
+    })
+    .map(({ order, lanes, laneOf, batchSizes, crashes, specs }): Scenario => {
+      const events = order.map((i, n) => {
+        const s = specs[i]!;
+        return canonical({
+          messageId: `m${i}`,
+          identities: s.ids,
+          event: s.event,
+          timestamp: new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString(),
+          properties: s.event === 'Order Completed' ? { revenue: 10 } : {},
+          traits: s.event === 'Identified' ? { plan: `plan-${i}` } : {},
+        });
+      });
+      const perLane: CanonicalEvent[][] = Array.from({ length: lanes }, () => []);
+      for (const [i, e] of events.entries()) perLane[laneOf[i]! % lanes]!.push(e);
+      let b = 0;
+      const laneBatches = perLane.map((list) => {
+        const batches: CanonicalEvent[][] = [];
+        for (let i = 0; i < list.length; ) {
+          const size = batchSizes[b++ % batchSizes.length]!;
+          batches.push(list.slice(i, i + size));
+          i += size;
+        }
+        return batches;
+      });
+      return {
+        events,
+        lanes: laneBatches,
+        crashes: crashes.map((c) => ({ ...c, lane: c.lane % lanes })),
+      };
+    });
+}
+
+class Crash extends Error {
+  override readonly name = 'Crash';
+}
+
+/** A client whose every call waits for the scheduler, and that crashes where the scenario says. */
+function scheduledClient(
+  real: DynamoDBDocumentClient,
+  s: fc.Scheduler,
+  lane: number,
+  crashes: Scenario['crashes'],
+): DynamoDBDocumentClient {
+  let calls = 0;
+  const send = async (command: { constructor: { name: string } }) => {
+    const n = ++calls;
+    await s.schedule(Promise.resolve(), `lane ${lane} call ${n} ${command.constructor.name}`);
+    const crash = crashes.find((c) => c.lane === lane && c.call === n);
+    if (crash && !crash.after) throw new Crash(`before call ${n}`);
+    const out = await real.send(command as never);
+    if (crash?.after) throw new Crash(`after call ${n}`);
+    return out;
+  };
+  return { send } as unknown as DynamoDBDocumentClient;
+}
+
+/** Runs every lane concurrently under the scheduler; a failed batch is delivered again, like Kinesis. */
+export async function runScenario(
+  scenario: Scenario,
+  s: fc.Scheduler,
+  real: DynamoDBDocumentClient,
+  table: string,
+): Promise<void> {
+  const options = { timelineRetentionDays: 30, dedupeWindowHours: 24 };
+  const now = new Date('2026-02-01T00:00:00.000Z');
+  const lanes = scenario.lanes.map(async (batches, lane) => {
+    const store = new DynamoProfileStore(scheduledClient(real, s, lane, scenario.crashes), table, options);
+    for (const [n, batch] of batches.entries()) {
+      const origin = { lane: `lane-${lane}`, batch: `b${n}` };
+      for (let delivery = 1; ; delivery++) {
+        try {
+          await processBatch(
+            batch,
+            {
+              graph: store,
+              dedupe: store,
+              config: DEFAULT_IDENTITY_CONFIG,
+              maxAttempts: 4,
+              backoff: () => Promise.resolve(),
+            },
+            now,
+            origin,
+          );
+          break;
+        } catch (err) {
+          if (delivery >= 50) throw new Error(`lane ${lane} batch ${n} failed 50 times: ${err}`);
+        }
+      }
+    }
+  });
+  await s.waitFor(Promise.all(lanes));
+}
+
+/** What went wrong, compared with a reference union-find; empty when the store is right. */
+export async function checkAgainstReference(
+  scenario: Scenario,
+  real: DynamoDBDocumentClient,
+  table: string,
+): Promise<string[]> {
+  const parent = new Map<string, string>();
+  const find = (k: string): string => {
+    while (parent.get(k) !== k) k = parent.get(k)!;
+    return k;
+  };
+  const ids = new Map<string, Identity>();
+  for (const e of scenario.events) {
+    for (const id of e.identities) {
+      const k = identityKey(id);
+      ids.set(k, id);
+      if (!parent.has(k)) parent.set(k, k);
+    }
+    const [first, ...rest] = e.identities.map(identityKey);
+    for (const k of rest) parent.set(find(k), find(first!));
+  }
+  const components = new Map<string, string[]>();
+  for (const k of ids.keys()) components.set(find(k), [...(components.get(find(k)) ?? []), k]);
+
+  const reader = new ProfileReader(real, table);
+  const problems: string[] = [];
+  const roots = new Set<string>();
+  for (const members of components.values()) {
+    const expectedId = members.map((k) => derivedProfileId(ids.get(k)!)).sort()[0]!;
+    const expectedEvents = scenario.events.filter((e) => members.includes(identityKey(e.identities[0]!)));
+    for (const k of members) {
+      const id = ids.get(k)!;
+      const state = await reader.find(id);
+      if (!state) problems.push(`${k}: resolves to no live profile`);
+      else if (state.profileId !== expectedId)
+        problems.push(`${k}: resolves to ${state.profileId}, expected ${expectedId}`);
+    }
+    const root = await reader.getState(expectedId);
+    if (!root) {
+      problems.push(`component of ${members[0]}: no live profile ${expectedId}`);
+      continue;
+    }
+    roots.add(root.profileId);
+    const held = root.identities.map(identityKey).sort();
+    if (JSON.stringify(held) !== JSON.stringify([...members].sort()))
+      problems.push(`${expectedId}: identities ${held.join(',')} != ${[...members].sort().join(',')}`);
+    const counts: Record<string, number> = {};
+    for (const e of expectedEvents) counts[e.event!] = (counts[e.event!] ?? 0) + 1;
+    const sortObj = (o: Record<string, number>) => JSON.stringify(Object.entries(o).sort());
+    if (sortObj(root.computed.event_counts) !== sortObj(counts))
+      problems.push(
+        `${expectedId}: event_counts ${sortObj(root.computed.event_counts)} != ${sortObj(counts)}`,
+      );
+    const revenue = expectedEvents.filter((e) => e.event === 'Order Completed').length * 10;
+    if (root.computed.total_revenue !== revenue)
+      problems.push(`${expectedId}: revenue ${root.computed.total_revenue} != ${revenue}`);
+    const timeline = await reader.fullTimeline(root);
+    const got = timeline.map((t) => t.messageId).sort();
+    const want = expectedEvents.map((e) => e.messageId).sort();
+    if (JSON.stringify(got) !== JSON.stringify(want))
+      problems.push(`${expectedId}: timeline ${got.join(',')} != ${want.join(',')}`);
+  }
+  // No other live profile: a merged-away profile that came back would be one.
+  let cursor: string | undefined;
+  do {
+    const page = await reader.scanStates({ cursor });
+    for (const p of page.items)
+      if (!roots.has(p.profileId)) problems.push(`${p.profileId}: live, not a root`);
+    cursor = page.cursor;
+  } while (cursor);
+  return problems;
+}
