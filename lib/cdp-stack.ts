@@ -122,6 +122,7 @@ export class CdpStack extends Stack {
       removalPolicy,
     });
     monitoring.watchStateMachine('SegmentRuns', segmentation.stateMachine);
+    monitoring.watchCount(SEGMENT_RUNNER_FUNCTION.id, METRIC.identityViolations);
     store.grantProfilesReadWrite(runner);
     store.grantControlReadWrite(runner);
     deltaQueues.grantPublish(runner);

@@ -3,6 +3,7 @@
  *   npm run cdp -- sources create <name>   creates a source and prints its write key once
  *   npm run cdp -- sources list
  *   npm run cdp -- sources revoke <sourceId>
+ *   npm run cdp -- check-identities [--repair]   checks (and repairs) the identity graph's invariants
  * By default they talk to the running local CDP (found through .cdp/local.json); with `--aws` they use
  * the normal AWS credential chain and the control table named by --table or CDP_CONTROL_TABLE.
  */
@@ -13,8 +14,10 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { dynamoDbDocumentClient } from '../adapters/aws/clients.js';
 import { SourceStore } from '../adapters/dynamodb/source-store.js';
 import { CONTROL_TABLE } from '../resources/tables.js';
+import { checkIdentities } from './commands/check-identities.js';
 
-const USAGE = `Usage: npm run cdp -- sources <create <name> | list | revoke <sourceId>> [--aws] [--table <name>] [--data-dir <dir>]`;
+const USAGE = `Usage: npm run cdp -- sources <create <name> | list | revoke <sourceId>> [--aws] [--table <name>] [--data-dir <dir>]
+       npm run cdp -- check-identities [--repair] [--json] [--aws --table <profiles table>]`;
 
 export async function runCli(argv: readonly string[], out: (line: string) => void): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -25,9 +28,23 @@ export async function runCli(argv: readonly string[], out: (line: string) => voi
       table: { type: 'string' },
       'data-dir': { type: 'string', default: process.env.CDP_DATA_DIR ?? '.cdp' },
       json: { type: 'boolean', default: false },
+      repair: { type: 'boolean', default: false },
+      'timeline-retention-days': { type: 'string', default: '90' },
     },
   });
   const [group, command, arg] = positionals;
+  if (group === 'check-identities')
+    return checkIdentities(
+      {
+        aws: values.aws,
+        ...(values.table ? { table: values.table } : {}),
+        dataDir: values['data-dir'],
+        repair: values.repair,
+        json: values.json,
+        timelineRetentionDays: Number(values['timeline-retention-days']),
+      },
+      out,
+    );
   if (group !== 'sources' || !command) {
     out(USAGE);
     return 2;

@@ -170,8 +170,12 @@ export async function startLocalCdp(options: LocalCdpOptions): Promise<LocalCdp>
     const scheduleMinutes = Number(
       process.env.CDP_SEGMENT_SCHEDULE_MINUTES ?? SEGMENT_RUN_STATE_MACHINE.defaultScheduleMinutes,
     );
+    // As on AWS, one scheduled run a day also checks the identity graph.
+    const runsPerDay = Math.max(1, Math.round(1440 / scheduleMinutes));
+    let scheduled = 0;
     const schedule = setInterval(() => {
-      stepFunctions.start(SEGMENT_RUN_STATE_MACHINE.localArn, {}, `scheduled-${Date.now()}`);
+      const input = scheduled++ % runsPerDay === 0 ? { checkIdentities: true } : {};
+      stepFunctions.start(SEGMENT_RUN_STATE_MACHINE.localArn, input, `scheduled-${Date.now()}`);
     }, scheduleMinutes * 60_000);
     schedule.unref();
     stopAll.push(async () => clearInterval(schedule));

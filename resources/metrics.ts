@@ -28,6 +28,9 @@ export const METRIC = {
   deltasSent: 'DeltasSent',
   deltasSkipped: 'DeltasSkipped',
   deltasFailed: 'DeltasFailed',
+  /** Segment runs that check the identity graph: invariant violations found, and repaired. */
+  identityViolations: 'IdentityViolations',
+  identityRepairs: 'IdentityRepairs',
   /** Activation: deliveries that can never succeed, sent to the dead-letter queue. */
   deltasDeadLettered: 'DeltasDeadLettered',
 } as const;

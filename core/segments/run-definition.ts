@@ -54,6 +54,7 @@ export function segmentRunDefinition(runnerArn: string, maxConcurrency = 8) {
             'pageSize.$': '$.plan.pageSize',
             'sliceSeconds.$': '$.plan.sliceSeconds',
             'catchUp.$': '$.plan.catchUp',
+            'checkIdentities.$': '$.plan.checkIdentities',
             'scanSegment.$': '$$.Map.Item.Value',
           },
         },

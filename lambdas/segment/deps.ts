@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { dynamoDbDocumentClient } from '../../adapters/aws/clients.js';
+import { IdentityChecker } from '../../adapters/dynamodb/identity-checker.js';
 import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
 import { SegmentStore } from '../../adapters/dynamodb/segment-store.js';
 import type { Profile } from '../../core/profiles/profile.js';
@@ -23,5 +24,8 @@ export function segmentationDeps() {
       return state ? reader.fullTimeline(state) : [];
     },
   };
-  return { reader, segments, timeline };
+  const checker = new IdentityChecker(ddb, config[ENV.profilesTable], {
+    timelineRetentionDays: Number(process.env[ENV.timelineRetentionDays] ?? 90),
+  });
+  return { reader, segments, timeline, checker };
 }

@@ -6,6 +6,7 @@ import { dynamoDbDocumentClient, s3Client } from '../../adapters/aws/clients.js'
 import { DestinationStore } from '../../adapters/dynamodb/destination-store.js';
 import { MEMBERSHIPS_SETTLED_ATTRIBUTE } from '../../adapters/dynamodb/segment-store.js';
 import { createLogger } from '../../adapters/observability/logger.js';
+import { createMetrics } from '../../adapters/observability/metrics.js';
 import { deltaSinkFromEnv } from '../../adapters/segments/delta-sink.js';
 import type { DeltaTarget } from '../../core/segments/delta.js';
 import {
@@ -16,11 +17,13 @@ import {
 } from '../../core/segments/engine.js';
 import { runSlice, scanSegmentsFor } from '../../core/segments/scan-plan.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
+import { METRIC } from '../../resources/metrics.js';
 import { segmentationDeps } from './deps.js';
 
-const { reader, segments, timeline } = segmentationDeps();
+const { reader, segments, timeline, checker } = segmentationDeps();
 const sink = deltaSinkFromEnv();
 const logger = createLogger('segment-runner');
+const metrics = createMetrics('segment-runner');
 const destinations = new DestinationStore(
   dynamoDbDocumentClient(),
   loadConfig(z.object({ [ENV.controlTable]: requiredString() }))[ENV.controlTable],
@@ -40,6 +43,12 @@ const RequestSchema = z.object({
   sliceSeconds: z.number().min(0).max(780).default(600),
   /** A destination just connected to the (one) requested segment: its current members are sent to it. */
   catchUpDestinationId: z.string().optional(),
+  /**
+   * Also check (and repair) the identity graph around every live profile the run reads: its
+   * identifiers resolve to it, nothing it merged is live again. A daily schedule asks for it; it costs
+   * a read per identifier, so hourly runs do not.
+   */
+  checkIdentities: z.boolean().default(false),
 });
 
 type CatchUp = { segmentId: string; target: DeltaTarget } | null;
@@ -53,6 +62,7 @@ interface PlanItem {
   pageSize: number;
   sliceSeconds: number;
   catchUp: CatchUp;
+  checkIdentities: boolean;
 }
 interface Plan {
   runId: string;
@@ -65,6 +75,7 @@ interface Plan {
   sliceSeconds: number;
   /** Null, not absent: the Map's item selector reads it. */
   catchUp: CatchUp;
+  checkIdentities: boolean;
 }
 type ItemResult = EvaluationCounts & {
   profiles: number;
@@ -74,6 +85,9 @@ type ItemResult = EvaluationCounts & {
   scanSegment: number;
   /** Runner invocations this scan segment took. */
   slices: number;
+  /** Identity graph violations found and repaired (runs that check identities). */
+  identityViolations?: number;
+  identityRepairs?: number;
 };
 interface EvaluateState {
   item: PlanItem;
@@ -121,6 +135,7 @@ async function plan(input: Extract<RunnerInput, { step: 'plan' }>): Promise<Plan
     pageSize: request.pageSize,
     sliceSeconds: request.sliceSeconds,
     catchUp,
+    checkIdentities: request.checkIdentities,
   };
 }
 
@@ -171,6 +186,19 @@ async function evaluate(state: EvaluateState, context?: Context) {
         item.catchUp ? { catchUp: item.catchUp } : {},
       );
       const swept = await sweepMergedAway(page.redirects, { store: segments, sink }, now, item.runId);
+      const identity = { violations: 0, repairs: 0 };
+      if (item.checkIdentities) {
+        const found = await checker.checkProfiles(page.items, { now });
+        identity.violations = found.length;
+        if (found.length) {
+          identity.repairs = await checker.repair(found, new Date());
+          logger.warn('identity graph violations', {
+            kinds: [...new Set(found.map((v) => v.kind))],
+            found: found.length,
+            repaired: identity.repairs,
+          });
+        }
+      }
       return {
         cursor: page.cursor,
         result: {
@@ -183,6 +211,8 @@ async function evaluate(state: EvaluateState, context?: Context) {
           caughtUp: result.caughtUp + counts.caughtUp,
           mergedAwayExited: result.mergedAwayExited + swept.exited,
           mergedAwaySettled: result.mergedAwaySettled + swept.settled,
+          identityViolations: (result.identityViolations ?? 0) + identity.violations,
+          identityRepairs: (result.identityRepairs ?? 0) + identity.repairs,
         },
       };
     },
@@ -193,7 +223,8 @@ async function evaluate(state: EvaluateState, context?: Context) {
 
 async function finalize(input: Extract<RunnerInput, { step: 'finalize' }>) {
   const finishedAt = new Date();
-  const sum = (k: Exclude<keyof ItemResult, 'scanSegment'>) => input.results.reduce((n, r) => n + r[k], 0);
+  const sum = (k: Exclude<keyof ItemResult, 'scanSegment'>) =>
+    input.results.reduce((n, r) => n + (r[k] ?? 0), 0);
   const summary = {
     runId: input.plan.runId,
     status: 'succeeded' as const,
@@ -210,8 +241,16 @@ async function finalize(input: Extract<RunnerInput, { step: 'finalize' }>) {
     mergedAwaySettled: sum('mergedAwaySettled'),
     scanSegments: input.plan.totalSegments,
     invocations: sum('slices'),
+    ...(input.plan.checkIdentities
+      ? { identityViolations: sum('identityViolations'), identityRepairs: sum('identityRepairs') }
+      : {}),
     errors: [],
   };
+  if (input.plan.checkIdentities) {
+    metrics.count(METRIC.identityViolations, summary.identityViolations ?? 0);
+    metrics.count(METRIC.identityRepairs, summary.identityRepairs ?? 0);
+    metrics.flush();
+  }
   // Whole-audience exports (S3 snapshot, Pinpoint import, Personalize bulk files) once membership is final.
   const exportFiles = await exportAudiences(
     input.plan.runId,

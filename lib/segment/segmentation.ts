@@ -93,6 +93,18 @@ export class Segmentation extends Construct {
       flexibleTimeWindow: { mode: 'OFF' },
       target: { arn: this.stateMachine.stateMachineArn, roleArn: schedulerRole.roleArn, input: '{}' },
     });
+    // Once a day the run also checks (and repairs) the identity graph around every live profile; it
+    // costs a read per identifier, which hourly runs should not pay.
+    new scheduler.CfnSchedule(this, 'IdentityCheckSchedule', {
+      description: 'Daily batch segment run that also checks the identity graph',
+      scheduleExpression: 'cron(17 3 * * ? *)',
+      flexibleTimeWindow: { mode: 'OFF' },
+      target: {
+        arn: this.stateMachine.stateMachineArn,
+        roleArn: schedulerRole.roleArn,
+        input: JSON.stringify({ checkIdentities: true }),
+      },
+    });
   }
 
   environment(): Record<string, string> {
