@@ -4,7 +4,10 @@ import type { GraphChanges, GraphSnapshot } from '../../core/identity/graph.js';
 import { identityKey } from '../../core/identity/identifiers.js';
 import { ConflictError, type DedupeStore, type GraphStore } from '../../core/identity/store.js';
 import type { Identity } from '../../core/profiles/profile.js';
-import { emptyProfile, mergeInto, type ProfileState } from '../../core/profiles/state.js';
+import { addIdentities, emptyProfile, mergeInto, type ProfileState } from '../../core/profiles/state.js';
+
+const now = () => new Date().toISOString();
+
 import { inParallel } from '../../core/shared/concurrency.js';
 import { batchGet, batchWrite, type Item, requestCounter } from './batch.js';
 import { keys } from './profile-keys.js';
@@ -55,10 +58,11 @@ const conflict = (err: unknown) => {
  * The identity graph and profiles on DynamoDB with conditional writes only (no transactions). Commit
  * order keeps every crash point recoverable:
  *  1. new identity nodes (conditional create: a concurrent creator makes us recompute)
- *  2. timeline events and merge history (idempotent puts)
+ *  2. merge history (idempotent puts)
  *  3. merged-away profiles become redirects, keeping their data (conditional on version)
  *  4. surviving profiles (conditional on version, or on not existing)
- *  5. re-pointed identity nodes (hints only; readers follow redirects)
+ *  5. timeline events of the whole batch and re-pointed identity nodes (idempotent puts; node
+ *     pointers are hints, readers follow redirects)
  * A crash between 3 and 4 leaves a redirect whose survivor lacks its data: `load` folds such a
  * redirect into the survivor (it is not yet in `mergedFrom`), so the next commit repairs it.
  */
@@ -72,8 +76,14 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
   async load(identities: readonly Identity[]): Promise<GraphSnapshot> {
     const nodeItems = await batchGet(this.ddb, this.table, identities.map(keys.identity));
     const pointers = new Map<string, string>();
-    for (const item of nodeItems)
+    // What the creators of profiles not written yet said those profiles will hold.
+    const announced = new Map<string, Identity[]>();
+    for (const item of nodeItems) {
       pointers.set(`${item.type as string}#${item.value as string}`, item.profileId as string);
+      const ids = item.rootIdentities as Identity[] | undefined;
+      if (ids)
+        announced.set(item.profileId as string, [...(announced.get(item.profileId as string) ?? []), ...ids]);
+    }
 
     const items = new Map<string, Item>();
     let wanted = [...new Set(pointers.values())];
@@ -110,6 +120,14 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
         profiles.set(root, stateFromItem(item));
         versions.set(root, item.version as number);
       }
+      // A profile another consumer is creating: what its nodes announced is what it will hold, so
+      // merge limits are decided with those identifiers, not with an empty profile.
+      const ids = announced.get(root);
+      if (!item && ids) {
+        const pending = profiles.get(root) ?? emptyProfile(root, now());
+        addIdentities(pending, ids);
+        profiles.set(root, pending);
+      }
     }
     // Repair: redirects whose data never reached their survivor (the consumer that merged them failed
     // between the redirect and the survivor's write). Folded even when the survivor does not exist yet:
@@ -140,7 +158,10 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
           await this.ddb.send(
             new PutCommand({
               TableName: this.table,
-              Item: this.nodeItem(n.identity, n.profileId),
+              Item: {
+                ...this.nodeItem(n.identity, n.profileId),
+                ...(n.rootIdentities ? { rootIdentities: n.rootIdentities } : {}),
+              },
               ConditionExpression: 'attribute_not_exists(pk) OR profileId = :p',
               ExpressionAttributeValues: { ':p': n.profileId },
             }),
@@ -152,14 +173,6 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
     );
 
     await batchWrite(this.ddb, this.table, [
-      ...changes.timeline.map((t) => ({
-        put: {
-          ...keys.timeline(t.profileId, t.event.timestamp, t.event.messageId),
-          ...t.event,
-          profileId: t.profileId,
-          expiresAt: ttl,
-        },
-      })),
       ...changes.merges.map((m) => ({
         put: {
           ...keys.merge(m.survivor, m.at, m.loser ?? `blocked-${m.messageId}`),
@@ -235,13 +248,19 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
       }
     });
 
-    const repointed = changes.nodes.filter((x) => !x.isNew);
-    if (repointed.length)
-      await batchWrite(
-        this.ddb,
-        this.table,
-        repointed.map((n) => ({ put: this.nodeItem(n.identity, n.profileId) })),
-      );
+    // Only now that the profiles holding them are committed: timeline items (an attempt that lost a
+    // race must not leave events under a profile it never wrote) and node hints.
+    await batchWrite(this.ddb, this.table, [
+      ...changes.timeline.map((t) => ({
+        put: {
+          ...keys.timeline(t.profileId, t.event.timestamp, t.event.messageId),
+          ...t.event,
+          profileId: t.profileId,
+          expiresAt: ttl,
+        },
+      })),
+      ...changes.nodes.filter((x) => !x.isNew).map((n) => ({ put: this.nodeItem(n.identity, n.profileId) })),
+    ]);
   }
 
   private nodeItem(id: Identity, profileId: string): Item {

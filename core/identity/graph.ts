@@ -44,8 +44,18 @@ export interface GraphChanges {
    * consumer's create fail and recompute.
    */
   readonly redirects: ReadonlyArray<{ profileId: string; into: string; expectedVersion?: number }>;
-  /** Identity nodes to create (`isNew`) or re-point at their current root. */
-  readonly nodes: ReadonlyArray<{ identity: Identity; profileId: string; isNew: boolean }>;
+  /**
+   * Identity nodes to create (`isNew`) or re-point at their current root. New nodes of a profile this
+   * batch creates carry `rootIdentities`, the identifiers that profile will hold: until it is written,
+   * they are all another consumer can learn of it (merge limits count them).
+   */
+  readonly nodes: ReadonlyArray<{
+    identity: Identity;
+    profileId: string;
+    isNew: boolean;
+    rootIdentities?: readonly Identity[];
+  }>;
+  /** Timeline items of every event of the batch, under the root it belongs to now. */
   readonly timeline: ReadonlyArray<{ profileId: string; event: TimelineEvent }>;
   readonly merges: readonly MergeRecord[];
   /** Events that changed a profile (not replays), with the root they ended in. */
@@ -70,6 +80,8 @@ export class IdentityGraph {
   private readonly touched = new Set<string>();
   private readonly merges: MergeRecord[] = [];
   private readonly applied: Array<{ event: CanonicalEvent; root: string }> = [];
+  /** Every event of the batch with the root it went to, including those an earlier attempt applied. */
+  private readonly placed: Array<{ event: CanonicalEvent; root: string }> = [];
 
   constructor(
     private readonly snapshot: GraphSnapshot,
@@ -120,7 +132,8 @@ export class IdentityGraph {
     const known = ids.filter((i) => this.nodes.has(identityKey(i)));
     const unknown = ids.filter((i) => !this.nodes.has(identityKey(i)));
     const roots = [...new Set(known.map((i) => this.find(this.nodes.get(identityKey(i))!)))];
-    const combined = [...roots.flatMap((r) => this.profile(r).identities), ...unknown];
+    // Known identifiers count too: one may resolve to a root whose stored list does not show it yet.
+    const combined = [...roots.flatMap((r) => this.profile(r).identities), ...known, ...unknown];
     const reason = this.violation(combined);
 
     let target: string;
@@ -177,6 +190,7 @@ export class IdentityGraph {
     this.touched.add(target);
     if (applyEvent(this.profile(target), event, position, this.now))
       this.applied.push({ event, root: target });
+    this.placed.push({ event, root: target });
   }
 
   changes(): GraphChanges {
@@ -197,13 +211,19 @@ export class IdentityGraph {
         into: this.find(id),
         ...(this.snapshot.versions.has(id) ? { expectedVersion: this.snapshot.versions.get(id)! } : {}),
       }));
-    const nodes: Array<{ identity: Identity; profileId: string; isNew: boolean }> = [];
+    const nodes: Array<GraphChanges['nodes'][number]> = [];
     for (const [key, id] of this.nodes) {
       const root = this.find(id);
       const isNew = this.newNodes.has(key);
       if (isNew || root !== this.snapshot.nodes.get(key)) {
         const identity = this.identities.get(key) ?? identityFromKey(key);
-        nodes.push({ identity, profileId: root, isNew });
+        const created = isNew && !this.snapshot.versions.has(root);
+        nodes.push({
+          identity,
+          profileId: root,
+          isNew,
+          ...(created ? { rootIdentities: this.profiles.get(root)?.identities ?? [identity] } : {}),
+        });
       }
     }
     const applied = this.applied.map(({ event, root }) => ({ event, profileId: this.find(root) }));
@@ -211,7 +231,12 @@ export class IdentityGraph {
       profiles,
       redirects,
       nodes,
-      timeline: applied.map(({ event, profileId }) => ({ profileId, event: toTimelineEvent(event) })),
+      // Written after the profiles, so a failed attempt leaves no event under a profile it did not
+      // commit; written for events an earlier attempt applied too, whose items may be missing.
+      timeline: this.placed.map(({ event, root }) => ({
+        profileId: this.find(root),
+        event: toTimelineEvent(event),
+      })),
       merges: this.merges.map((m) => ({ ...m, survivor: this.find(m.survivor) })),
       applied,
     };

@@ -58,11 +58,6 @@ export class MemoryGraphStore implements GraphStore, DedupeStore {
       if (this.nodes.has(key)) throw new ConflictError(`identity exists`);
       this.nodes.set(key, n.profileId);
     }
-    for (const t of changes.timeline) {
-      const set = this.timeline.get(t.profileId) ?? new Set<string>();
-      set.add(t.event.messageId);
-      this.timeline.set(t.profileId, set);
-    }
     for (const r of changes.redirects) {
       const stored = this.profiles.get(r.profileId);
       if (r.expectedVersion === undefined) {
@@ -88,6 +83,11 @@ export class MemoryGraphStore implements GraphStore, DedupeStore {
         state: structuredClone(p.state),
         version: (p.expectedVersion ?? 0) + 1,
       });
+    }
+    for (const t of changes.timeline) {
+      const set = this.timeline.get(t.profileId) ?? new Set<string>();
+      set.add(t.event.messageId);
+      this.timeline.set(t.profileId, set);
     }
     for (const n of changes.nodes.filter((x) => !x.isNew))
       this.nodes.set(identityKey(n.identity), n.profileId);

@@ -1,8 +1,14 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IdentityConfigSchema } from '../../core/identity/identifiers.js';
 import { startStandaloneDynamo } from '../../local/emulators/standalone.js';
 import { PROFILES_TABLE } from '../../resources/tables.js';
-import { checkAgainstReference, runScenario, scenarioArb } from '../support/identity-model.js';
+import {
+  checkAgainstReference,
+  checkProtectedInvariants,
+  runScenario,
+  scenarioArb,
+} from '../support/identity-model.js';
 
 let dynamo: Awaited<ReturnType<typeof startStandaloneDynamo>>;
 beforeAll(async () => {
@@ -49,6 +55,26 @@ describe('identity resolution under any interleaving of concurrent consumers', (
         expect(problems, [...lanes, JSON.stringify(scenario.crashes), ...trace].join('\n')).toEqual([]);
       }),
       { numRuns: RUNS, endOnFailure: true },
+    );
+  }, 300_000);
+});
+
+describe('merge protection under any interleaving of concurrent consumers', () => {
+  it('keeps every limit, applies every event exactly once and leaves no merged-away profile live', async () => {
+    const limits = { user_id: 1, email: 5 };
+    const config = IdentityConfigSchema.parse({ limits });
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        scenarioArb({ maxPeople: 3, sharedDevices: true }),
+        fc.scheduler(),
+        async (scenario, s) => {
+          const table = await dynamo.table(PROFILES_TABLE, `protected-${run++}`);
+          await runScenario(scenario, s, dynamo.doc, table, config);
+          expect(await checkProtectedInvariants(scenario, dynamo.doc, table, limits)).toEqual([]);
+        },
+      ),
+      { numRuns: Math.ceil(RUNS / 2), endOnFailure: true },
     );
   }, 300_000);
 });

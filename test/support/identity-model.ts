@@ -2,7 +2,12 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
 import { DynamoProfileStore } from '../../adapters/dynamodb/profile-store.js';
-import { DEFAULT_IDENTITY_CONFIG, derivedProfileId, identityKey } from '../../core/identity/identifiers.js';
+import {
+  DEFAULT_IDENTITY_CONFIG,
+  derivedProfileId,
+  type IdentityConfig,
+  identityKey,
+} from '../../core/identity/identifiers.js';
 import type { CanonicalEvent } from '../../core/process/normalize.js';
 import { processBatch } from '../../core/process/pipeline.js';
 import type { Identity } from '../../core/profiles/profile.js';
@@ -59,7 +64,9 @@ function eventsOf(p: Person, extra: readonly number[]): Array<{ ids: Identity[];
   return out;
 }
 
-export function scenarioArb(options: { maxPeople?: number; maxLanes?: number } = {}) {
+export function scenarioArb(
+  options: { maxPeople?: number; maxLanes?: number; sharedDevices?: boolean } = {},
+) {
   return fc
     .integer({ min: 1, max: options.maxPeople ?? 4 })
     .chain((n) =>
@@ -70,6 +77,20 @@ export function scenarioArb(options: { maxPeople?: number; maxLanes?: number } =
     )
     .chain(([people, extras]) => {
       const specs = people.flatMap((p, i) => eventsOf(p, extras[i]!));
+      // A shared device: the next person logs in on someone's first device too. Linking both user ids
+      // would break the one-user_id limit, so the merge is refused and the device stays with one of them.
+      if (options.sharedDevices)
+        people.forEach((p, i) => {
+          const next = people[(i + 1) % people.length]!;
+          if (next !== p)
+            specs.push({
+              ids: [
+                { type: 'anonymous_id', value: p.anons[0]! },
+                { type: 'user_id', value: next.userId },
+              ],
+              event: 'Signed In',
+            });
+        });
       return fc.record({
         order: fc.shuffledSubarray(
           specs.map((_, i) => i),
@@ -147,6 +168,7 @@ export async function runScenario(
   s: fc.Scheduler,
   real: DynamoDBDocumentClient,
   table: string,
+  config: IdentityConfig = DEFAULT_IDENTITY_CONFIG,
 ): Promise<void> {
   const options = { timelineRetentionDays: 30, dedupeWindowHours: 24 };
   const now = new Date('2026-02-01T00:00:00.000Z');
@@ -161,7 +183,7 @@ export async function runScenario(
             {
               graph: store,
               dedupe: store,
-              config: DEFAULT_IDENTITY_CONFIG,
+              config,
               maxAttempts: 4,
               backoff: () => Promise.resolve(),
             },
@@ -248,5 +270,57 @@ export async function checkAgainstReference(
       if (!roots.has(p.profileId)) problems.push(`${p.profileId}: live, not a root`);
     cursor = page.cursor;
   } while (cursor);
+  return problems;
+}
+
+/**
+ * With merge protection, who ends with whom depends on order (as in Segment), so there is no reference
+ * partition to compare with; what must hold whatever the order: every identifier resolves to a live
+ * profile that lists it, no profile breaks a limit, every event is applied exactly once (in exactly
+ * one live profile's counts and timeline), and no merged-away profile is live.
+ */
+export async function checkProtectedInvariants(
+  scenario: Scenario,
+  real: DynamoDBDocumentClient,
+  table: string,
+  limits: Readonly<Record<string, number>>,
+): Promise<string[]> {
+  const reader = new ProfileReader(real, table);
+  const problems: string[] = [];
+  const live = [];
+  let cursor: string | undefined;
+  do {
+    const page = await reader.scanStates({ cursor });
+    live.push(...page.items);
+    cursor = page.cursor;
+  } while (cursor);
+  const liveIds = new Set(live.map((p) => p.profileId));
+  const ids = new Map<string, Identity>();
+  for (const e of scenario.events) for (const id of e.identities) ids.set(identityKey(id), id);
+  for (const [k, id] of ids) {
+    const state = await reader.find(id);
+    if (!state) problems.push(`${k}: resolves to no live profile`);
+    else if (!state.identities.some((i) => identityKey(i) === k))
+      problems.push(`${k}: resolves to ${state.profileId}, which does not list it`);
+  }
+  let counted = 0;
+  const seen = new Map<string, string>();
+  for (const p of live) {
+    for (const [type, max] of Object.entries(limits)) {
+      const n = p.identities.filter((i) => i.type === type).length;
+      if (n > max) problems.push(`${p.profileId}: ${n} ${type} (at most ${max})`);
+    }
+    for (const m of p.mergedFrom) if (liveIds.has(m)) problems.push(`${m}: merged into ${p.profileId}, live`);
+    counted += Object.values(p.computed.event_counts).reduce((a, b) => a + b, 0);
+    for (const t of await reader.fullTimeline(p)) {
+      if (seen.has(t.messageId))
+        problems.push(`${t.messageId}: on ${seen.get(t.messageId)} and ${p.profileId}`);
+      seen.set(t.messageId, p.profileId);
+    }
+  }
+  if (counted !== scenario.events.length)
+    problems.push(`counts add up to ${counted}, ${scenario.events.length} events`);
+  for (const e of scenario.events)
+    if (!seen.has(e.messageId)) problems.push(`${e.messageId}: on no timeline`);
   return problems;
 }
