@@ -33,12 +33,10 @@ beforeAll(() => {
 
 const definitions = (t: CfnTemplate) => {
   const resolver = new TemplateResolver(t);
-  return resolver
-    .ofType('AWS::StepFunctions::StateMachine')
-    .map((id) => ({
-      id,
-      definition: JSON.parse(resolver.resolve(t.Resources[id]!.Properties!.DefinitionString)),
-    }));
+  return resolver.ofType('AWS::StepFunctions::StateMachine').map((id) => ({
+    id,
+    definition: JSON.parse(resolver.resolve(t.Resources[id]!.Properties!.DefinitionString)),
+  }));
 };
 
 describe('deploy limits of the synthesized template', () => {
