@@ -8,6 +8,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { invokedAs } from '../adapters/aws/call-recorder.js';
 import { dynamoDbDocumentClient } from '../adapters/aws/clients.js';
 import { SourceStore } from '../adapters/dynamodb/source-store.js';
 import { regulationRunDefinition } from '../core/govern/run-definition.js';
@@ -131,9 +132,11 @@ export async function startLocalCdp(options: LocalCdpOptions): Promise<LocalCdp>
       if (!fn) throw new Error(`No function ${functionId}`);
       if (!modules.has(functionId))
         modules.set(functionId, import(pathToFileURL(join(REPO_ROOT, fn.entry)).href));
-      return modules
-        .get(functionId)!
-        .then((m) => m.handler as (event: unknown, context: unknown) => Promise<unknown>);
+      return modules.get(functionId)!.then((m) => {
+        const handler = m.handler as (event: unknown, context: unknown) => Promise<unknown>;
+        // Calls made during the invocation are attributed to this function (IAM checks under test).
+        return (event: unknown, context: unknown) => invokedAs(functionId, () => handler(event, context));
+      });
     };
 
     // Step Functions: the deployed definition, run locally; handlers reach it through the normal SDK.

@@ -1,5 +1,6 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { recordAwsCall } from '../aws/call-recorder.js';
 
 /** The one method the destination adapters call on an AWS SDK client. */
 export interface CommandSender {
@@ -29,8 +30,23 @@ export class OutboxSender implements CommandSender {
       recordedAt: new Date().toISOString(),
     };
     appendFileSync(join(dir, 'requests.jsonl'), `${JSON.stringify(entry)}\n`);
+    // The request AWS would have received: its IAM action is checked like any client's.
+    recordAwsCall(sdkServiceOf(this.service, entry.command), entry.command, command.input);
     return {};
   }
+}
+
+/** Outbox folder → the SDK client's service name, as the recording middleware names it. */
+function sdkServiceOf(service: string, command: string): string {
+  if (service === 'personalize')
+    return /^Put(Events|Users|Items|Actions)/.test(command) ? 'PersonalizeEvents' : 'Personalize';
+  const names: Record<string, string> = {
+    pinpoint: 'Pinpoint',
+    ses: 'SESv2',
+    'customer-profiles': 'CustomerProfiles',
+    eventbridge: 'EventBridge',
+  };
+  return names[service] ?? service;
 }
 
 export function outboxDir(env: Record<string, string | undefined> = process.env): string | undefined {

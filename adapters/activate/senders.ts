@@ -34,6 +34,7 @@ import {
 import { SIGNATURE_HEADER, signatureHeader } from '../../core/activate/signature.js';
 import type { Identity } from '../../core/profiles/profile.js';
 import type { MembershipDelta } from '../../core/segments/delta.js';
+import { withCallRecording } from '../aws/clients.js';
 import { type CommandSender, OutboxSender, outboxDir } from './outbox.js';
 
 /** A delivery that failed; `retryable` failures (throttling, 5xx, network) are retried, others go to the DLQ. */
@@ -63,11 +64,11 @@ export interface Senders {
 /** Real clients on AWS; locally, the outbox for services without an emulator (S3 is real: s3rver). */
 export function sendersFromEnv(
   env: Record<string, string | undefined> = process.env,
-  s3 = new S3Client({ forcePathStyle: Boolean(env.AWS_ENDPOINT_URL_S3) }),
+  s3 = withCallRecording(new S3Client({ forcePathStyle: Boolean(env.AWS_ENDPOINT_URL_S3) })),
 ): Senders {
   const outbox = outboxDir(env);
   const pick = (service: string, client: () => CommandSender): CommandSender =>
-    outbox ? new OutboxSender(outbox, service) : client();
+    outbox ? new OutboxSender(outbox, service) : withCallRecording(client());
   return {
     pinpoint: pick('pinpoint', () => new PinpointClient({ maxAttempts: 5 })),
     personalize: pick('personalize', () => new PersonalizeEventsClient({ maxAttempts: 5 })),

@@ -1,19 +1,25 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { withCallRecording } from './call-recorder.js';
+
+export { withCallRecording };
 
 /**
  * AWS clients, configured the same way on AWS and locally. Endpoints come from the SDK's standard
  * `AWS_ENDPOINT_URL_<SERVICE>` variables, which only the local runtime sets; nothing here knows
- * whether it talks to AWS or to an emulator.
+ * whether it talks to AWS or to an emulator. Under test (`CDP_RECORD_AWS_CALLS`) every client also
+ * records the calls it makes, which the IAM sufficiency test checks against the stack's policies.
  */
 
 const keepAlive = () => new NodeHttpHandler({ connectionTimeout: 3_000, requestTimeout: 10_000 });
 
 export function dynamoDbClient(): DynamoDBClient {
-  return new DynamoDBClient({ requestHandler: keepAlive(), maxAttempts: 5 });
+  return withCallRecording(new DynamoDBClient({ requestHandler: keepAlive(), maxAttempts: 5 }));
 }
 
 /** Document client that drops `undefined` (optional fields) and converts class instances as maps. */
@@ -28,13 +34,23 @@ export function dynamoDbDocumentClient(client: DynamoDBClient = dynamoDbClient()
  * SubscribeToShard) and which kinesis-local cannot speak.
  */
 export function kinesisClient(): KinesisClient {
-  return new KinesisClient({ requestHandler: keepAlive(), maxAttempts: 3 });
+  return withCallRecording(new KinesisClient({ requestHandler: keepAlive(), maxAttempts: 3 }));
 }
 
 /** Path-style addressing when an endpoint override is set (s3rver has no virtual-host buckets). */
 export function s3Client(env: Record<string, string | undefined> = process.env): S3Client {
-  return new S3Client({
-    requestHandler: keepAlive(),
-    forcePathStyle: Boolean(env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL),
-  });
+  return withCallRecording(
+    new S3Client({
+      requestHandler: keepAlive(),
+      forcePathStyle: Boolean(env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL),
+    }),
+  );
+}
+
+export function sfnClient(): SFNClient {
+  return withCallRecording(new SFNClient({}));
+}
+
+export function sqsClient(): SQSClient {
+  return withCallRecording(new SQSClient({}));
 }

@@ -1,7 +1,7 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
 import type { DestinationType } from '../../core/activate/destinations.js';
 import {
@@ -12,7 +12,8 @@ import {
 import type { DeltaSink, MembershipDelta } from '../../core/segments/delta.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
 import { DELTA_QUEUES, deltaQueueFor } from '../../resources/queues.js';
-import { dynamoDbDocumentClient } from '../aws/clients.js';
+import { recordAwsCall } from '../aws/call-recorder.js';
+import { dynamoDbDocumentClient, sqsClient } from '../aws/clients.js';
 import { cachedByCounter } from '../dynamodb/change-counter.js';
 import { DestinationStore } from '../dynamodb/destination-store.js';
 
@@ -90,6 +91,8 @@ export class FileDeltaSink extends RoutingDeltaSink {
     const file = join(this.dataDir, deltaQueueFor(type).localFile);
     mkdirSync(dirname(file), { recursive: true });
     appendFileSync(file, messages.map((m) => `${JSON.stringify(m)}\n`).join(''));
+    // The file stands in for the type's SQS queue: record the SendMessageBatch AWS would receive.
+    recordAwsCall('SQS', 'SendMessageBatch', { QueueUrl: `env:${deltaQueueFor(type).envVar}` });
   }
 }
 
@@ -103,7 +106,7 @@ export function deltaSinkFromEnv(env: Record<string, string | undefined> = proce
     env,
   );
   return new SqsDeltaSink(
-    new SQSClient({}),
+    sqsClient(),
     Object.fromEntries(DELTA_QUEUES.map((q) => [q.destinationType, urls[q.envVar]!])) as Record<
       DestinationType,
       string

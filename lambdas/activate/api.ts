@@ -1,7 +1,6 @@
-import { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { z } from 'zod';
-import { dynamoDbDocumentClient } from '../../adapters/aws/clients.js';
+import { dynamoDbDocumentClient, sfnClient } from '../../adapters/aws/clients.js';
 import { DestinationStore } from '../../adapters/dynamodb/destination-store.js';
 import { SegmentStore } from '../../adapters/dynamodb/segment-store.js';
 import { createLogger } from '../../adapters/observability/logger.js';
@@ -17,7 +16,7 @@ const config = loadConfig(
     [ENV.segmentRunStateMachineArn]: requiredString(),
   }),
 );
-const sfn = new SFNClient({});
+const sfn = sfnClient();
 const logger = createLogger('destinations');
 
 /**

@@ -1,10 +1,11 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { z } from 'zod';
 import { SENDERS, sendersFromEnv } from '../../adapters/activate/senders.js';
-import { dynamoDbDocumentClient, s3Client } from '../../adapters/aws/clients.js';
+import { recordAwsCall } from '../../adapters/aws/call-recorder.js';
+import { dynamoDbDocumentClient, s3Client, sqsClient } from '../../adapters/aws/clients.js';
 import { cachedByCounter } from '../../adapters/dynamodb/change-counter.js';
 import { DestinationStore } from '../../adapters/dynamodb/destination-store.js';
 import { createLogger } from '../../adapters/observability/logger.js';
@@ -20,7 +21,7 @@ const config = loadConfig(
 const logger = createLogger('activation');
 const destinations = new DestinationStore(dynamoDbDocumentClient(), config[ENV.controlTable]);
 const senders = sendersFromEnv(process.env, s3Client());
-const sqs = new SQSClient({});
+const sqs = sqsClient();
 
 /** Deliveries that can never succeed, kept with the reason: an SQS DLQ on AWS, a file locally. */
 async function deadLetter(
@@ -41,6 +42,7 @@ async function deadLetter(
     const dir = join(process.env.CDP_LOCAL_DATA_DIR, 'dlq');
     mkdirSync(dir, { recursive: true });
     appendFileSync(join(dir, 'activation.jsonl'), `${JSON.stringify(body)}\n`);
+    recordAwsCall('SQS', 'SendMessage', { QueueUrl: `env:${ENV.activationDlqUrl}` });
   } else throw new Error(`${ENV.activationDlqUrl} is not set`);
 }
 

@@ -1,7 +1,7 @@
-import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { z } from 'zod';
-import { dynamoDbDocumentClient } from '../../adapters/aws/clients.js';
+import { dynamoDbDocumentClient, sfnClient } from '../../adapters/aws/clients.js';
 import { RegulationStore } from '../../adapters/dynamodb/regulation-store.js';
 import { SuppressionStore } from '../../adapters/dynamodb/suppression-store.js';
 import { createLogger } from '../../adapters/observability/logger.js';
@@ -21,7 +21,7 @@ const ddb = dynamoDbDocumentClient();
 const regulations = new RegulationStore(ddb, config[ENV.controlTable]);
 const suppressions = new SuppressionStore(ddb, config[ENV.controlTable]);
 const work = new WorkItems(ddb, config[ENV.controlTable]);
-const sfn = new SFNClient({});
+const sfn = sfnClient();
 const logger = createLogger('regulations');
 
 /** Regulations API: `POST /v1/regulations`, `GET /v1/regulations[/{id}]` (admin only). */

@@ -1,6 +1,6 @@
-import { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { z } from 'zod';
+import { sfnClient } from '../../adapters/aws/clients.js';
 import { compileSegment } from '../../core/segments/engine.js';
 import { SegmentInputSchema } from '../../core/segments/language.js';
 import { ENV, loadConfig } from '../../resources/env.js';
@@ -11,7 +11,7 @@ import { startSegmentRun } from './start-run.js';
 
 const { reader, segments, timeline } = segmentationDeps();
 const config = loadConfig(z.object({ [ENV.segmentRunStateMachineArn]: z.string().optional() }));
-const sfn = new SFNClient({});
+const sfn = sfnClient();
 
 function validate(body: unknown) {
   const parsed = SegmentInputSchema.safeParse(body);

@@ -75,6 +75,13 @@ export class Activation extends Construct {
         resources: [arn('personalize', 'dataset/*')],
       }),
     );
+    // Segment entries and exits sent as interactions through the destination's event tracker.
+    props.worker.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['personalize:PutEvents'],
+        resources: [arn('personalize', 'event-tracker/*')],
+      }),
+    );
     props.worker.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['events:PutEvents'], resources: [arn('events', 'event-bus/*')] }),
     );
@@ -124,6 +131,14 @@ export function grantDestinationDeletes(fn: lambda.Function): void {
   fn.addToRolePolicy(
     new iam.PolicyStatement({ actions: ['events:PutEvents'], resources: [arn('events', 'event-bus/*')] }),
   );
+  // Personalize has no per-user delete: a data deletion job reads the list with the destination's role.
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: ['personalize:CreateDataDeletionJob'],
+      resources: [arn('personalize', 'dataset-group/*'), arn('personalize', 'data-deletion-job/*')],
+    }),
+  );
+  passRoleTo(fn, 'personalize.amazonaws.com');
   NagSuppressions.addResourceSuppressions(
     fn,
     [
