@@ -97,11 +97,13 @@ describe('CdpStack', () => {
     }
   });
 
-  it('wires the stream consumer with partial batch responses, bisect, bounded retries and an encrypted DLQ', () => {
+  it('wires the stream consumer with partial batch responses, no bisect (it isolates records itself and names batches by their first record), bounded retries and an encrypted DLQ', () => {
     const consumer = PROCESS_STREAM_CONSUMERS[0]!;
+    expect(consumer.parallelizationFactor).toBe(1);
     cdp.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       BatchSize: consumer.batchSize,
-      BisectBatchOnFunctionError: true,
+      BisectBatchOnFunctionError: false,
+      ParallelizationFactor: 1,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       MaximumRetryAttempts: consumer.retryAttempts,
       StartingPosition: 'TRIM_HORIZON',
