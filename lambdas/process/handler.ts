@@ -1,6 +1,7 @@
-import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { z } from 'zod';
 import { dynamoDbDocumentClient, s3Client } from '../../adapters/aws/clients.js';
+import { isPermanentStoreError } from '../../adapters/dynamodb/errors.js';
 import { DynamoProfileStore } from '../../adapters/dynamodb/profile-store.js';
 import { createLogger } from '../../adapters/observability/logger.js';
 import { createMetrics } from '../../adapters/observability/metrics.js';
@@ -8,8 +9,9 @@ import { QuarantineWriter } from '../../adapters/s3/quarantine-writer.js';
 import { CollectedEventParser } from '../../core/events/schema.js';
 import { type IdentityConfig, IdentityConfigSchema } from '../../core/identity/identifiers.js';
 import type { QuarantineRecord } from '../../core/lake/quarantine.js';
+import { processIsolated } from '../../core/process/isolate.js';
 import { type CanonicalEvent, normalizeEvent } from '../../core/process/normalize.js';
-import { type BatchOrigin, processBatch } from '../../core/process/pipeline.js';
+import type { BatchOrigin } from '../../core/process/pipeline.js';
 import { ENV, loadConfig, positiveInt, requiredString } from '../../resources/env.js';
 import { METRIC } from '../../resources/metrics.js';
 import { createRealtimeSegmentListener } from '../segment/realtime.js';
@@ -100,27 +102,47 @@ function batchOrigin(event: KinesisStreamEvent, offsets: number[]): BatchOrigin 
 export async function handler(event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> {
   const now = new Date();
   const events: CanonicalEvent[] = [];
+  const records: KinesisStreamRecord[] = [];
   const offsets: number[] = [];
   const quarantined: QuarantineRecord[] = [];
+  const setAside = (record: KinesisStreamRecord, reason: string, details: string, ids: Origin) =>
+    quarantined.push({
+      stage: 'process',
+      reason,
+      details,
+      ...ids,
+      quarantinedAt: now.toISOString(),
+      origin: `${record.eventSourceARN ?? ''}/${record.kinesis.sequenceNumber}`,
+      raw: record.kinesis.data,
+    });
   for (const [offset, record] of event.Records.entries()) {
-    const data = Buffer.from(record.kinesis.data, 'base64');
-    const parsed = parseRecord(data);
+    const parsed = parseRecord(Buffer.from(record.kinesis.data, 'base64'));
     if (parsed.ok) {
       events.push(parsed.event);
+      records.push(record);
       offsets.push(offset);
     } else
-      quarantined.push({
-        stage: 'process',
-        reason: parsed.reason,
-        details: parsed.details,
+      setAside(record, parsed.reason, parsed.details, {
         ...(parsed.messageId ? { messageId: parsed.messageId } : {}),
         ...(parsed.sourceId ? { sourceId: parsed.sourceId } : {}),
-        quarantinedAt: now.toISOString(),
-        origin: `${record.eventSourceARN ?? ''}/${record.kinesis.sequenceNumber}`,
-        raw: record.kinesis.data,
       });
   }
   try {
+    // One record the store can never hold is set aside alone; its neighbours are committed.
+    const result = await processIsolated(
+      events,
+      { graph: store, dedupe: store, config: identityConfig, listeners: profileChangeListeners },
+      now,
+      batchOrigin(event, offsets),
+      isPermanentStoreError,
+    );
+    for (const { index, error } of result.rejected) {
+      const e = events[index]!;
+      setAside(records[index]!, 'cannot_store', `${error.name}: ${error.message}`.slice(0, 500), {
+        messageId: e.messageId,
+        sourceId: e.sourceId,
+      });
+    }
     if (quarantined.length) {
       const key = await quarantine.write(quarantined, now);
       logger.warn('records quarantined', {
@@ -129,12 +151,6 @@ export async function handler(event: KinesisStreamEvent): Promise<KinesisStreamB
         reasons: [...new Set(quarantined.map((q) => q.reason))],
       });
     }
-    const result = await processBatch(
-      events,
-      { graph: store, dedupe: store, config: identityConfig, listeners: profileChangeListeners },
-      now,
-      batchOrigin(event, offsets),
-    );
     logger.info('batch processed', {
       records: event.Records.length,
       applied: result.applied,
@@ -153,8 +169,8 @@ export async function handler(event: KinesisStreamEvent): Promise<KinesisStreamB
     metrics.flush();
     return { batchItemFailures: [] };
   } catch (err) {
-    // Transient (throttling, network, a race lost too often): the batch is retried from its first
-    // record; profiles skip what they already hold, so the retry is harmless.
+    // Transient (throttling, network, a race lost too often): the batch is delivered again from its
+    // first record, under the same name; profiles recognise what they already hold.
     logger.error('batch failed; it will be retried', {
       errorName: (err as Error).name,
       records: event.Records.length,
@@ -163,3 +179,5 @@ export async function handler(event: KinesisStreamEvent): Promise<KinesisStreamB
     return { batchItemFailures: first ? [{ itemIdentifier: first.kinesis.sequenceNumber }] : [] };
   }
 }
+
+type Origin = Pick<QuarantineRecord, 'messageId' | 'sourceId'>;
