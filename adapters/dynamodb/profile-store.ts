@@ -231,9 +231,8 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
               ...keys.profile(p.state.profileId),
               ...p.state,
               version,
-              // "Everything about profile X" for governance sweeps.
-              gsi1pk: keys.profilePk(p.state.profileId),
-              gsi1sk: 'PROFILE',
+              // No byProfile keys: the index would copy the whole item on every write, and nothing
+              // looks a profile up through it (it is found by its own key).
             },
             ...(p.expectedVersion === undefined
               ? { ConditionExpression: 'attribute_not_exists(pk)' }

@@ -21,60 +21,68 @@ afterAll(async () => dynamo?.stop());
 const RUNS = Number(process.env.CDP_MODEL_RUNS ?? 60);
 
 describe('identity resolution under any interleaving of concurrent consumers', () => {
-  it('ends with the reference union-find: same components, every identifier and event exactly once, no merged-away profile live', async () => {
-    let run = 0;
-    await fc.assert(
-      fc.asyncProperty(scenarioArb(), fc.scheduler(), async (scenario, s) => {
-        const table = await dynamo.table(PROFILES_TABLE, `model-${run++}`);
-        await runScenario(scenario, s, dynamo.doc, table);
-        const problems = await checkAgainstReference(scenario, dynamo.doc, table);
-        const lanes = scenario.lanes.map(
-          (batches, l) =>
-            `lane ${l}: ${batches.map((b) => b.map((e) => `${e.messageId}[${e.identities.map((i) => i.value).join('+')}]`).join(' ')).join(' | ')}`,
-        );
-        const trace = s.report().map((r) => r.label);
-        if (problems.length && process.env.CDP_MODEL_DUMP) {
-          const { ScanCommand } = await import('@aws-sdk/lib-dynamodb');
-          const all = await dynamo.doc.send(new ScanCommand({ TableName: table }));
-          for (const i of all.Items ?? [])
-            if (!String(i.pk).startsWith('DEDUPE'))
-              trace.push(
-                JSON.stringify({
-                  ...i,
-                  traitMeta: undefined,
-                  consentMeta: undefined,
-                  computedMeta: undefined,
-                  consent: undefined,
-                  createdAt: undefined,
-                  updatedAt: undefined,
-                  gsi1pk: undefined,
-                  gsi1sk: undefined,
-                }),
-              );
-        }
-        expect(problems, [...lanes, JSON.stringify(scenario.crashes), ...trace].join('\n')).toEqual([]);
-      }),
-      { numRuns: RUNS, endOnFailure: true },
-    );
-  }, 300_000);
+  it(
+    'ends with the reference union-find: same components, every identifier and event exactly once, no merged-away profile live',
+    async () => {
+      let run = 0;
+      await fc.assert(
+        fc.asyncProperty(scenarioArb(), fc.scheduler(), async (scenario, s) => {
+          const table = await dynamo.table(PROFILES_TABLE, `model-${run++}`);
+          await runScenario(scenario, s, dynamo.doc, table);
+          const problems = await checkAgainstReference(scenario, dynamo.doc, table);
+          const lanes = scenario.lanes.map(
+            (batches, l) =>
+              `lane ${l}: ${batches.map((b) => b.map((e) => `${e.messageId}[${e.identities.map((i) => i.value).join('+')}]`).join(' ')).join(' | ')}`,
+          );
+          const trace = s.report().map((r) => r.label);
+          if (problems.length && process.env.CDP_MODEL_DUMP) {
+            const { ScanCommand } = await import('@aws-sdk/lib-dynamodb');
+            const all = await dynamo.doc.send(new ScanCommand({ TableName: table }));
+            for (const i of all.Items ?? [])
+              if (!String(i.pk).startsWith('DEDUPE'))
+                trace.push(
+                  JSON.stringify({
+                    ...i,
+                    traitMeta: undefined,
+                    consentMeta: undefined,
+                    computedMeta: undefined,
+                    consent: undefined,
+                    createdAt: undefined,
+                    updatedAt: undefined,
+                    gsi1pk: undefined,
+                    gsi1sk: undefined,
+                  }),
+                );
+          }
+          expect(problems, [...lanes, JSON.stringify(scenario.crashes), ...trace].join('\n')).toEqual([]);
+        }),
+        { numRuns: RUNS, endOnFailure: true },
+      );
+    },
+    Math.max(300_000, RUNS * 5_000),
+  );
 });
 
 describe('merge protection under any interleaving of concurrent consumers', () => {
-  it('keeps every limit, applies every event exactly once and leaves no merged-away profile live', async () => {
-    const limits = { user_id: 1, email: 5 };
-    const config = IdentityConfigSchema.parse({ limits });
-    let run = 0;
-    await fc.assert(
-      fc.asyncProperty(
-        scenarioArb({ maxPeople: 3, sharedDevices: true }),
-        fc.scheduler(),
-        async (scenario, s) => {
-          const table = await dynamo.table(PROFILES_TABLE, `protected-${run++}`);
-          await runScenario(scenario, s, dynamo.doc, table, config);
-          expect(await checkProtectedInvariants(scenario, dynamo.doc, table, limits)).toEqual([]);
-        },
-      ),
-      { numRuns: Math.ceil(RUNS / 2), endOnFailure: true },
-    );
-  }, 300_000);
+  it(
+    'keeps every limit, applies every event exactly once and leaves no merged-away profile live',
+    async () => {
+      const limits = { user_id: 1, email: 5 };
+      const config = IdentityConfigSchema.parse({ limits });
+      let run = 0;
+      await fc.assert(
+        fc.asyncProperty(
+          scenarioArb({ maxPeople: 3, sharedDevices: true }),
+          fc.scheduler(),
+          async (scenario, s) => {
+            const table = await dynamo.table(PROFILES_TABLE, `protected-${run++}`);
+            await runScenario(scenario, s, dynamo.doc, table, config);
+            expect(await checkProtectedInvariants(scenario, dynamo.doc, table, limits)).toEqual([]);
+          },
+        ),
+        { numRuns: Math.ceil(RUNS / 2), endOnFailure: true },
+      );
+    },
+    Math.max(300_000, RUNS * 5_000),
+  );
 });
