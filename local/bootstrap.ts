@@ -69,14 +69,19 @@ export async function createTable(ddb: DynamoDBClient, t: TableDefinition): Prom
           { AttributeName: t.partitionKey.name, KeyType: 'HASH' },
           { AttributeName: t.sortKey.name, KeyType: 'RANGE' },
         ],
-        GlobalSecondaryIndexes: t.globalSecondaryIndexes.map((i) => ({
-          IndexName: i.indexName,
-          KeySchema: [
-            { AttributeName: i.partitionKey.name, KeyType: 'HASH' as const },
-            ...(i.sortKey ? [{ AttributeName: i.sortKey.name, KeyType: 'RANGE' as const }] : []),
-          ],
-          Projection: { ProjectionType: 'ALL' },
-        })),
+        // DynamoDB refuses an empty list: a table without indexes has no such parameter.
+        ...(t.globalSecondaryIndexes.length
+          ? {
+              GlobalSecondaryIndexes: t.globalSecondaryIndexes.map((i) => ({
+                IndexName: i.indexName,
+                KeySchema: [
+                  { AttributeName: i.partitionKey.name, KeyType: 'HASH' as const },
+                  ...(i.sortKey ? [{ AttributeName: i.sortKey.name, KeyType: 'RANGE' as const }] : []),
+                ],
+                Projection: { ProjectionType: 'ALL' as const },
+              })),
+            }
+          : {}),
       }),
     );
   } catch (err) {

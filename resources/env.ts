@@ -7,6 +7,8 @@ import { z } from 'zod';
 export const ENV = {
   profilesTable: 'CDP_PROFILES_TABLE',
   controlTable: 'CDP_CONTROL_TABLE',
+  /** Timeline events (optional: without it they live in the profiles table, the layout before it). */
+  timelineTable: 'CDP_TIMELINE_TABLE',
   eventsStream: 'CDP_EVENTS_STREAM',
   lakeBucket: 'CDP_LAKE_BUCKET',
   exportsBucket: 'CDP_EXPORTS_BUCKET',

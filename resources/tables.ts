@@ -66,4 +66,18 @@ export const CONTROL_TABLE: TableDefinition = {
   ],
 };
 
-export const TABLES = [PROFILES_TABLE, CONTROL_TABLE] as const;
+/**
+ * Timeline events (`P#<profileId>` / `EV#<timestamp>#<messageId>`, TTL), apart from the profiles table
+ * so that batch segment runs, which scan the profiles table, read profiles and not every stored event.
+ */
+export const TIMELINE_TABLE: TableDefinition = {
+  id: 'TimelineTable',
+  envVar: 'CDP_TIMELINE_TABLE',
+  localName: 'cdp-timeline',
+  partitionKey: { name: 'pk', type: 'S' },
+  sortKey: { name: 'sk', type: 'S' },
+  ttlAttribute: TTL_ATTRIBUTE,
+  globalSecondaryIndexes: [],
+};
+
+export const TABLES = [PROFILES_TABLE, CONTROL_TABLE, TIMELINE_TABLE] as const;

@@ -51,12 +51,17 @@ export class IdentityChecker {
   constructor(
     private readonly ddb: DynamoDBDocumentClient,
     private readonly table: string,
-    private readonly options: { timelineRetentionDays: number; dedupeWindowHours?: number },
+    private readonly options: {
+      timelineRetentionDays: number;
+      dedupeWindowHours?: number;
+      timelineTable?: string;
+    },
   ) {
-    this.reader = new ProfileReader(ddb, table);
+    this.reader = new ProfileReader(ddb, table, options.timelineTable ?? table);
     this.store = new DynamoProfileStore(ddb, table, {
       timelineRetentionDays: options.timelineRetentionDays,
       dedupeWindowHours: options.dedupeWindowHours ?? 24,
+      ...(options.timelineTable ? { timelineTable: options.timelineTable } : {}),
     });
   }
 

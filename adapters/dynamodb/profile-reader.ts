@@ -39,6 +39,8 @@ export class ProfileReader {
   constructor(
     private readonly ddb: DynamoDBDocumentClient,
     private readonly table: string,
+    /** Where timeline events are (default: the profiles table itself, as tests and old layouts have it). */
+    private readonly timelineTable: string = table,
   ) {}
 
   /** The live profile state for a profile id (following redirects), or undefined. */
@@ -90,7 +92,7 @@ export class ProfileReader {
       ids.map(async (id) => {
         const res = await this.ddb.send(
           new QueryCommand({
-            TableName: this.table,
+            TableName: this.timelineTable,
             KeyConditionExpression: after
               ? 'pk = :pk AND sk BETWEEN :lo AND :hi'
               : 'pk = :pk AND begins_with(sk, :ev)',

@@ -16,6 +16,8 @@ export interface ProfileStoreOptions {
   readonly timelineRetentionDays: number;
   /** Dedupe window for messageIds per source (Segment's is 24 h). */
   readonly dedupeWindowHours: number;
+  /** Where timeline events go (default: the profiles table itself, as tests and old layouts have it). */
+  readonly timelineTable?: string;
 }
 
 const STATE_FIELDS = [
@@ -249,8 +251,10 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
 
     // Only now that the profiles holding them are committed: timeline items (an attempt that lost a
     // race must not leave events under a profile it never wrote) and node hints.
-    await batchWrite(this.ddb, this.table, [
-      ...changes.timeline.map((t) => ({
+    await batchWrite(
+      this.ddb,
+      this.options.timelineTable ?? this.table,
+      changes.timeline.map((t) => ({
         put: {
           ...keys.timeline(t.profileId, t.event.timestamp, t.event.messageId),
           ...t.event,
@@ -258,8 +262,12 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
           expiresAt: ttl,
         },
       })),
-      ...changes.nodes.filter((x) => !x.isNew).map((n) => ({ put: this.nodeItem(n.identity, n.profileId) })),
-    ]);
+    );
+    await batchWrite(
+      this.ddb,
+      this.table,
+      changes.nodes.filter((x) => !x.isNew).map((n) => ({ put: this.nodeItem(n.identity, n.profileId) })),
+    );
   }
 
   private nodeItem(id: Identity, profileId: string): Item {

@@ -28,11 +28,13 @@ const config = loadConfig(
     [ENV.profilesTable]: requiredString(),
     [ENV.controlTable]: requiredString(),
     [ENV.lakeBucket]: requiredString(),
+    [ENV.timelineTable]: z.string().min(1).optional(),
   }),
 );
+const timelineTable = config[ENV.timelineTable] ?? config[ENV.profilesTable];
 const ddb = dynamoDbDocumentClient();
 const s3 = s3Client();
-const reader = new ProfileReader(ddb, config[ENV.profilesTable]);
+const reader = new ProfileReader(ddb, config[ENV.profilesTable], timelineTable);
 const regulations = new RegulationStore(ddb, config[ENV.controlTable]);
 const work = new WorkItems(ddb, config[ENV.controlTable]);
 const suppressions = new SuppressionStore(ddb, config[ENV.controlTable]);
@@ -204,13 +206,37 @@ async function erase(regulationId: string) {
     }
   }
   for (const id of item.subject) add(keys.identity(id));
+  // Timeline events live in their own table (under the same keys).
+  const events: Array<{ pk: string; sk: string }> = [];
+  if (timelineTable !== table)
+    for (const profileId of item.profileIds) {
+      let ExclusiveStartKey: Record<string, unknown> | undefined;
+      do {
+        const page = await ddb.send(
+          new QueryCommand({
+            TableName: timelineTable,
+            KeyConditionExpression: 'pk = :p',
+            ExpressionAttributeValues: { ':p': keys.profilePk(profileId) },
+            ProjectionExpression: 'pk, sk',
+            ExclusiveStartKey,
+          }),
+        );
+        for (const i of page.Items ?? []) events.push({ pk: i.pk as string, sk: i.sk as string });
+        ExclusiveStartKey = page.LastEvaluatedKey;
+      } while (ExclusiveStartKey);
+    }
   await batchWrite(
     ddb,
     table,
     [...doomed.values()].map((k) => ({ delete: k })),
   );
+  await batchWrite(
+    ddb,
+    timelineTable,
+    events.map((k) => ({ delete: k })),
+  );
   const count = (prefix: string) =>
-    [...doomed.values()].filter((k) => k.sk.startsWith(prefix) || k.pk.startsWith(prefix)).length;
+    [...doomed.values(), ...events].filter((k) => k.sk.startsWith(prefix) || k.pk.startsWith(prefix)).length;
   await regulations.recordStore(regulationId, 'profiles', { status: 'done', count: count('PROFILE') });
   await regulations.recordStore(regulationId, 'timeline', { status: 'done', count: count('EV#') });
   await regulations.recordStore(regulationId, 'identities', { status: 'done', count: count('ID#') });

@@ -20,6 +20,7 @@ import { profileChangeListeners } from './listeners.js';
 const config = loadConfig(
   z.object({
     [ENV.profilesTable]: requiredString(),
+    [ENV.timelineTable]: z.string().min(1).optional(),
     [ENV.lakeBucket]: requiredString(),
     [ENV.timelineRetentionDays]: positiveInt(),
     [ENV.dedupeWindowHours]: positiveInt().optional(),
@@ -45,6 +46,7 @@ const metrics = createMetrics('profile-processor');
 const store = new DynamoProfileStore(dynamoDbDocumentClient(), config[ENV.profilesTable], {
   timelineRetentionDays: config[ENV.timelineRetentionDays],
   dedupeWindowHours: config[ENV.dedupeWindowHours] ?? 24,
+  ...(config[ENV.timelineTable] ? { timelineTable: config[ENV.timelineTable] } : {}),
 });
 const quarantine = new QuarantineWriter(s3Client(), config[ENV.lakeBucket]);
 if (profileChangeListeners.length === 0) profileChangeListeners.push(createRealtimeSegmentListener());

@@ -7,8 +7,14 @@ import { ENV, loadConfig, requiredString } from '../../resources/env.js';
 import { error, type HttpResponse, json } from '../shared/http.js';
 import { profileRef } from '../shared/profile-ref.js';
 
-const config = loadConfig(z.object({ [ENV.profilesTable]: requiredString() }));
-const reader = new ProfileReader(dynamoDbDocumentClient(), config[ENV.profilesTable]);
+const config = loadConfig(
+  z.object({ [ENV.profilesTable]: requiredString(), [ENV.timelineTable]: z.string().min(1).optional() }),
+);
+const reader = new ProfileReader(
+  dynamoDbDocumentClient(),
+  config[ENV.profilesTable],
+  config[ENV.timelineTable] ?? config[ENV.profilesTable],
+);
 
 const LimitSchema = z.coerce
   .number()

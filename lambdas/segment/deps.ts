@@ -10,10 +10,15 @@ import { ENV, loadConfig, requiredString } from '../../resources/env.js';
 /** What every segmentation handler needs, read once at cold start. */
 export function segmentationDeps() {
   const config = loadConfig(
-    z.object({ [ENV.profilesTable]: requiredString(), [ENV.controlTable]: requiredString() }),
+    z.object({
+      [ENV.profilesTable]: requiredString(),
+      [ENV.controlTable]: requiredString(),
+      [ENV.timelineTable]: z.string().min(1).optional(),
+    }),
   );
+  const timelineTable = config[ENV.timelineTable] ?? config[ENV.profilesTable];
   const ddb = dynamoDbDocumentClient();
-  const reader = new ProfileReader(ddb, config[ENV.profilesTable]);
+  const reader = new ProfileReader(ddb, config[ENV.profilesTable], timelineTable);
   const segments = new SegmentStore(ddb, config[ENV.controlTable], config[ENV.profilesTable]);
   const timeline: TimelineSource = {
     async timeline(profile: Profile) {
@@ -26,6 +31,7 @@ export function segmentationDeps() {
   };
   const checker = new IdentityChecker(ddb, config[ENV.profilesTable], {
     timelineRetentionDays: Number(process.env[ENV.timelineRetentionDays] ?? 90),
+    timelineTable,
   });
   return { reader, segments, timeline, checker };
 }

@@ -8,6 +8,7 @@ import {
   type KeyAttribute,
   PROFILES_TABLE,
   type TableDefinition,
+  TIMELINE_TABLE,
 } from '../../resources/tables.js';
 
 export interface ProfileStoreProps {
@@ -48,26 +49,32 @@ function tableFrom(scope: Construct, def: TableDefinition, props: ProfileStorePr
 export class ProfileStore extends Construct {
   readonly profiles: dynamodb.Table;
   readonly control: dynamodb.Table;
+  /** Part of the profiles: every grant on the profiles covers it. */
+  readonly timeline: dynamodb.Table;
 
   constructor(scope: Construct, id: string, props: ProfileStoreProps) {
     super(scope, id);
     this.profiles = tableFrom(this, PROFILES_TABLE, props);
     this.control = tableFrom(this, CONTROL_TABLE, props);
+    this.timeline = tableFrom(this, TIMELINE_TABLE, props);
   }
 
   environment(): Record<string, string> {
     return {
       [PROFILES_TABLE.envVar]: this.profiles.tableName,
       [CONTROL_TABLE.envVar]: this.control.tableName,
+      [TIMELINE_TABLE.envVar]: this.timeline.tableName,
     };
   }
 
   grantProfilesReadWrite(grantee: iam.IGrantable): void {
     this.profiles.grantReadWriteData(grantee);
+    this.timeline.grantReadWriteData(grantee);
   }
 
   grantProfilesRead(grantee: iam.IGrantable): void {
     this.profiles.grantReadData(grantee);
+    this.timeline.grantReadData(grantee);
   }
 
   grantControlRead(grantee: iam.IGrantable): void {

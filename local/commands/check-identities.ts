@@ -4,7 +4,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { dynamoDbDocumentClient } from '../../adapters/aws/clients.js';
 import { IdentityChecker } from '../../adapters/dynamodb/identity-checker.js';
 import type { IdentityViolation } from '../../core/identity/invariants.js';
-import { PROFILES_TABLE } from '../../resources/tables.js';
+import { PROFILES_TABLE, TIMELINE_TABLE } from '../../resources/tables.js';
 
 export interface CheckIdentitiesArgs {
   readonly aws: boolean;
@@ -55,6 +55,11 @@ export async function checkIdentities(
   }
   const checker = new IdentityChecker(dynamoDbDocumentClient(client), table, {
     timelineRetentionDays: args.timelineRetentionDays,
+    ...(args.aws
+      ? process.env.CDP_TIMELINE_TABLE
+        ? { timelineTable: process.env.CDP_TIMELINE_TABLE }
+        : {}
+      : { timelineTable: TIMELINE_TABLE.localName }),
   });
   const now = new Date();
   const run = async () => {

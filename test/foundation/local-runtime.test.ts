@@ -44,7 +44,7 @@ describe('local runtime', () => {
         { AttributeName: def.partitionKey.name, KeyType: 'HASH' },
         { AttributeName: def.sortKey.name, KeyType: 'RANGE' },
       ]);
-      expect(Table?.GlobalSecondaryIndexes?.map((i) => i.IndexName).sort()).toEqual(
+      expect((Table?.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName).sort()).toEqual(
         def.globalSecondaryIndexes.map((i) => i.indexName).sort(),
       );
     }
