@@ -78,6 +78,9 @@ export class UsageMeter {
   private readonly shapes = new Map<string, Promise<TableShape>>();
   private raw?: DynamoDBClient;
 
+  /** `rawDynamoDb`: a client outside the meter for its own reads (default: from the environment). */
+  constructor(private readonly rawDynamoDb: () => DynamoDBClient = () => new DynamoDBClient({})) {}
+
   reset(): Usage {
     const done = this.usage;
     this.usage = emptyUsage();
@@ -242,7 +245,7 @@ export class UsageMeter {
   }
 
   private client(): DynamoDBClient {
-    this.raw ??= new DynamoDBClient({});
+    this.raw ??= this.rawDynamoDb();
     return this.raw;
   }
 
