@@ -1,7 +1,7 @@
 /**
  * Cost per event: drives the real handlers in the local runtime with a generated population and
  * prices what they use at us-east-1 list prices (`bench/cost/prices.ts`, model in `bench/cost/model.ts`).
- *   npm run bench:cost -- [people=100] [history=200] [events=1000] [eventsPerSecond=1000] [serverBatch=20]
+ *   npm run bench:cost -- [people=50] [history=100] [events=300] [eventsPerSecond=1000] [serverBatch=20]
  *
  * Phases: month one (new people send `events` server and `events` browser events, then a batch
  * segment run), preload (each person gets `history` more events over the last 90 days, unmetered),
@@ -32,7 +32,7 @@ import { browserEvent, people, random, serverEvent } from './cost/population.js'
 import { PRICES } from './cost/prices.js';
 import { fmt } from './support.js';
 
-const [peopleCount, history, eventsPerPhase, eventsPerSecond, serverBatch] = [100, 200, 1000, 1000, 20].map(
+const [peopleCount, history, eventsPerPhase, eventsPerSecond, serverBatch] = [50, 100, 300, 1000, 20].map(
   (d, i) => {
     const v = Number(process.argv[2 + i] ?? d);
     if (!Number.isInteger(v) || v < 1) throw new Error(`argument ${i + 1} must be a positive integer`);

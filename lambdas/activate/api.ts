@@ -1,6 +1,6 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { dynamoDbDocumentClient } from '../../adapters/aws/clients.js';
 import { DestinationStore } from '../../adapters/dynamodb/destination-store.js';
 import { SegmentStore } from '../../adapters/dynamodb/segment-store.js';

@@ -1,6 +1,6 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { compileSegment } from '../../core/segments/engine.js';
 import { SegmentInputSchema } from '../../core/segments/language.js';
 import { ENV, loadConfig } from '../../resources/env.js';
