@@ -177,6 +177,7 @@ try {
       serverEvent(p, new Date(Date.now() - ((i + 1) / history) * 89 * day), rnd),
     ),
   );
+  meter.paused = true;
   const chunks = Array.from({ length: Math.ceil(preload.length / 100) }, (_, i) =>
     preload.slice(i * 100, i * 100 + 100),
   );
@@ -184,6 +185,7 @@ try {
     await post('/v1/batch', { batch, sentAt: new Date().toISOString() });
   });
   await cdp.drain(600_000);
+  meter.paused = false;
   say(`preloaded ${fmt(preload.length)} events (${fmt((performance.now() - t1) / 1000, 1)} s)`);
 
   const t2 = performance.now();

@@ -74,6 +74,8 @@ type Middleware = (next: any, context: any) => (args: any) => Promise<any>;
 
 export class UsageMeter {
   usage: Usage = emptyUsage();
+  /** While paused (loading the population) requests pass through uncounted, without extra reads. */
+  paused = false;
   private readonly invocation = new AsyncLocalStorage<Invocation>();
   private readonly shapes = new Map<string, Promise<TableShape>>();
   private raw?: DynamoDBClient;
@@ -160,6 +162,7 @@ export class UsageMeter {
   }
 
   private readonly dynamoMiddleware: Middleware = (next, context) => async (args) => {
+    if (this.paused) return next(args);
     const op = String(context.commandName ?? '').replace(/Command$/, '');
     const input = args.input as Record<string, unknown>;
     input.ReturnConsumedCapacity = 'INDEXES';

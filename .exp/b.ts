@@ -1,1 +1,0 @@
-import { z } from 'zod'; export const s = z.object({ a: z.string().min(1) }); console.log(s.parse({a:'x'}));
