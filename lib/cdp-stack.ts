@@ -85,6 +85,7 @@ export class CdpStack extends Stack {
         environment,
         logRetentionDays,
         removalPolicy,
+        sourceMaps: settings.sourceMaps,
       });
       monitoring.watchFunction(definition.id, fn);
       return fn;

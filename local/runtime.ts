@@ -50,6 +50,12 @@ export interface LocalCdpOptions {
   readonly persist?: boolean;
   /** Run the stream consumers (default true); benchmarks of the collector alone turn them off. */
   readonly streamConsumers?: boolean;
+  /** Wraps every handler invocation (the cost benchmark times them); none by default. */
+  readonly invocationHook?: (
+    functionId: string,
+    event: unknown,
+    invoke: () => Promise<unknown>,
+  ) => Promise<unknown>;
 }
 
 /** What `.cdp/local.json` holds, so scripts and tests can find a running CDP. */
@@ -132,10 +138,15 @@ export async function startLocalCdp(options: LocalCdpOptions): Promise<LocalCdp>
       if (!fn) throw new Error(`No function ${functionId}`);
       if (!modules.has(functionId))
         modules.set(functionId, import(pathToFileURL(join(REPO_ROOT, fn.entry)).href));
+      const hook = options.invocationHook;
       return modules.get(functionId)!.then((m) => {
         const handler = m.handler as (event: unknown, context: unknown) => Promise<unknown>;
         // Calls made during the invocation are attributed to this function (IAM checks under test).
-        return (event: unknown, context: unknown) => invokedAs(functionId, () => handler(event, context));
+        const recorded = (event: unknown, context: unknown) =>
+          invokedAs(functionId, () => handler(event, context));
+        return hook
+          ? (event: unknown, context: unknown) => hook(functionId, event, () => recorded(event, context))
+          : recorded;
       });
     };
 

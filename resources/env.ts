@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Every environment variable a handler may read, by name. The CDK stack sets them on AWS and the

@@ -18,8 +18,37 @@ export { withCallRecording };
 
 const keepAlive = () => new NodeHttpHandler({ connectionTimeout: 3_000, requestTimeout: 10_000 });
 
+export type MeteredService = 'dynamodb' | 'kinesis' | 's3';
+/** Called with every client this factory creates (see `meterClients`). */
+export type ClientMeter = (
+  service: MeteredService,
+  client: DynamoDBClient | KinesisClient | S3Client,
+) => void;
+
+const meters: ClientMeter[] = [];
+
+/**
+ * Lets the cost benchmark (`bench/cost.ts`) attach its usage middleware to every client the handlers
+ * create, so it counts the requests they really make. Nothing registers a meter on AWS or in
+ * `npm start`; with none registered the factory returns plain clients. Returns an unregister function.
+ */
+export function meterClients(meter: ClientMeter): () => void {
+  meters.push(meter);
+  return () => {
+    const i = meters.indexOf(meter);
+    if (i >= 0) meters.splice(i, 1);
+  };
+}
+
+function metered<C extends DynamoDBClient | KinesisClient | S3Client>(service: MeteredService, client: C): C {
+  for (const meter of meters) meter(service, client);
+  return client;
+}
+
 export function dynamoDbClient(): DynamoDBClient {
-  return withCallRecording(new DynamoDBClient({ requestHandler: keepAlive(), maxAttempts: 5 }));
+  return withCallRecording(
+    metered('dynamodb', new DynamoDBClient({ requestHandler: keepAlive(), maxAttempts: 5 })),
+  );
 }
 
 /** Document client that drops `undefined` (optional fields) and converts class instances as maps. */
@@ -34,16 +63,21 @@ export function dynamoDbDocumentClient(client: DynamoDBClient = dynamoDbClient()
  * SubscribeToShard) and which kinesis-local cannot speak.
  */
 export function kinesisClient(): KinesisClient {
-  return withCallRecording(new KinesisClient({ requestHandler: keepAlive(), maxAttempts: 3 }));
+  return withCallRecording(
+    metered('kinesis', new KinesisClient({ requestHandler: keepAlive(), maxAttempts: 3 })),
+  );
 }
 
 /** Path-style addressing when an endpoint override is set (s3rver has no virtual-host buckets). */
 export function s3Client(env: Record<string, string | undefined> = process.env): S3Client {
   return withCallRecording(
-    new S3Client({
-      requestHandler: keepAlive(),
-      forcePathStyle: Boolean(env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL),
-    }),
+    metered(
+      's3',
+      new S3Client({
+        requestHandler: keepAlive(),
+        forcePathStyle: Boolean(env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL),
+      }),
+    ),
   );
 }
 

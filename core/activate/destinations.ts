@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Destinations: where a segment's membership changes are delivered, one config per segment and

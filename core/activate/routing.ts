@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { type MembershipDelta, MembershipDeltaSchema } from '../segments/delta.js';
 import { DESTINATION_TYPES, type DestinationType } from './destinations.js';
 

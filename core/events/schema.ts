@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Segment HTTP Tracking API message shapes: the single source of truth for what the collector accepts

@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseIdentity } from '../identity/identifiers.js';
-import { normalizeEmail, normalizePhone } from '../process/normalize.js';
 import type { Identity } from '../profiles/profile.js';
+import { normalizeEmail, normalizePhone } from '../shared/contact-points.js';
+import { identifiersInEvent } from './event-identifiers.js';
 
 /** Regulations, modelled on Segment's: delete, suppress, both, or lift a suppression. */
 export const REGULATION_TYPES = ['delete', 'suppress', 'delete_and_suppress', 'unsuppress'] as const;
@@ -55,9 +55,8 @@ export const RegulationListQuerySchema = z.object({
 });
 export type RegulationRequest = z.infer<typeof RegulationRequestSchema>;
 
-/** Identifiers are kept only as hashes in the audit log and suppression list. */
-export const hashIdentity = (id: Identity) =>
-  createHash('sha256').update(`${id.type}:${id.value}`).digest('hex');
+// Shared with the collector, which must not carry the rest of this module.
+export { hashIdentity, identifiersInEvent } from './event-identifiers.js';
 
 export type StoreName =
   | 'profiles'
@@ -73,27 +72,6 @@ export interface StoreOutcome {
   readonly status: 'pending' | 'done' | 'skipped' | 'failed';
   readonly count: number;
   readonly detail?: string;
-}
-
-/** The values a raw event carries that identify its subject. */
-export function identifiersInEvent(event: Record<string, unknown>): Identity[] {
-  const out: Identity[] = [];
-  const obj = (v: unknown) =>
-    typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
-  const push = (type: string, v: unknown) => {
-    if (typeof v === 'string' || typeof v === 'number') out.push({ type, value: String(v) });
-  };
-  push('user_id', event.userId);
-  push('user_id', event.previousId);
-  push('anonymous_id', event.anonymousId);
-  push('anonymous_id', event.previousId);
-  for (const traits of [obj(event.traits), obj(obj(event.context).traits)]) {
-    const email = normalizeEmail(traits.email);
-    if (email) out.push({ type: 'email', value: email });
-    const phone = normalizePhone(traits.phone);
-    if (phone) out.push({ type: 'phone', value: phone });
-  }
-  return out;
 }
 
 /** Whether a raw event belongs to the subject (any of its identifiers). */

@@ -1,8 +1,11 @@
 import Bowser from 'bowser';
-import { type CountryCode, parsePhoneNumberFromString } from 'libphonenumber-js';
 import type { CollectedEvent } from '../events/schema.js';
 import { type IdentityConfig, isBlocked } from '../identity/identifiers.js';
 import type { Identity } from '../profiles/profile.js';
+import { normalizeEmail, normalizePhone } from '../shared/contact-points.js';
+
+// Kept here too: identity rules and tests import them from event normalisation.
+export { normalizeEmail, normalizePhone };
 
 /**
  * The canonical event every later stage reads: the collected message, flattened to the fields the
@@ -42,18 +45,6 @@ export interface Enrichment {
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
-
-export function normalizeEmail(value: unknown): string | undefined {
-  if (typeof value !== 'string') return undefined;
-  const email = value.trim().toLowerCase();
-  return /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email) ? email : undefined;
-}
-
-export function normalizePhone(value: unknown, defaultCountry?: string): string | undefined {
-  if (typeof value !== 'string' && typeof value !== 'number') return undefined;
-  const parsed = parsePhoneNumberFromString(String(value), defaultCountry as CountryCode | undefined);
-  return parsed?.isValid() ? parsed.number : undefined;
-}
 
 function parseUserAgent(ua: unknown): Pick<Enrichment, 'device' | 'os' | 'browser'> {
   if (typeof ua !== 'string' || ua.length === 0) return {};

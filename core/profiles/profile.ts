@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The unified profile as every later stage reads it (segmentation, activation, governance, the

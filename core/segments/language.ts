@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The segment language: JSON conditions over a profile's traits, computed traits, consent and timeline

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { dynamoDbDocumentClient, sfnClient } from '../../adapters/aws/clients.js';
 import { DestinationStore } from '../../adapters/dynamodb/destination-store.js';
 import { SegmentStore } from '../../adapters/dynamodb/segment-store.js';

@@ -2,7 +2,7 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { SENDERS, sendersFromEnv } from '../../adapters/activate/senders.js';
 import { recordAwsCall } from '../../adapters/aws/call-recorder.js';
 import { dynamoDbDocumentClient, s3Client, sqsClient } from '../../adapters/aws/clients.js';

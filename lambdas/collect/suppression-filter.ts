@@ -1,6 +1,6 @@
 import type { SuppressionStore } from '../../adapters/dynamodb/suppression-store.js';
 import type { MessageFilter } from '../../core/collect/ingest.js';
-import { hashIdentity, identifiersInEvent } from '../../core/govern/regulation.js';
+import { hashIdentity, identifiersInEvent } from '../../core/govern/event-identifiers.js';
 
 /** How long a warm collector trusts its copy of the suppression list before checking for changes. */
 export const SUPPRESSION_CHECK_MS = 5_000;

@@ -1,6 +1,6 @@
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { dynamoDbDocumentClient, sfnClient } from '../../adapters/aws/clients.js';
 import { RegulationStore } from '../../adapters/dynamodb/regulation-store.js';
 import { SuppressionStore } from '../../adapters/dynamodb/suppression-store.js';

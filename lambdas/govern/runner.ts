@@ -7,7 +7,7 @@ import {
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { deleteAtDestination, sendersFromEnv } from '../../adapters/activate/senders.js';
 import { dynamoDbDocumentClient, s3Client } from '../../adapters/aws/clients.js';
 import { batchWrite } from '../../adapters/dynamodb/batch.js';

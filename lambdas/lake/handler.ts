@@ -1,7 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { s3Client } from '../../adapters/aws/clients.js';
 import { createLogger } from '../../adapters/observability/logger.js';
 import { createMetrics } from '../../adapters/observability/metrics.js';

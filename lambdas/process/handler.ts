@@ -1,5 +1,5 @@
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { dynamoDbDocumentClient, s3Client } from '../../adapters/aws/clients.js';
 import { isPermanentStoreError } from '../../adapters/dynamodb/errors.js';
 import { DynamoProfileStore } from '../../adapters/dynamodb/profile-store.js';

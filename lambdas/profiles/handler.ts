@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { dynamoDbDocumentClient } from '../../adapters/aws/clients.js';
 import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
 import { toProfile } from '../../core/profiles/state.js';

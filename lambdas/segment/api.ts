@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { sfnClient } from '../../adapters/aws/clients.js';
 import { compileSegment } from '../../core/segments/engine.js';
 import { SegmentInputSchema } from '../../core/segments/language.js';

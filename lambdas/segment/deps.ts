@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { dynamoDbDocumentClient } from '../../adapters/aws/clients.js';
 import { IdentityChecker } from '../../adapters/dynamodb/identity-checker.js';
 import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';

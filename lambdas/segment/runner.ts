@@ -1,5 +1,5 @@
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { exportAudiences } from '../../adapters/activate/audience-export.js';
 import { sendersFromEnv } from '../../adapters/activate/senders.js';
 import { dynamoDbDocumentClient, s3Client } from '../../adapters/aws/clients.js';

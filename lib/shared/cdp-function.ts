@@ -9,11 +9,28 @@ import type { FunctionDefinition } from '../../resources/functions/types.js';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
+/**
+ * How every handler is bundled: one minified ESM file for Node.js 22. `bench/coldstart.ts` bundles
+ * with these same options to measure init time.
+ */
+export const BUNDLING = {
+  format: OutputFormat.ESM,
+  target: 'node22',
+  minify: true,
+  // Bundle the SDK too: the version we test against is the version that runs.
+  externalModules: [] as string[],
+  // ESM bundles of CommonJS dependencies need a real `require`.
+  banner:
+    "import { createRequire as __cdpCreateRequire } from 'module'; const require = __cdpCreateRequire(import.meta.url);",
+};
+
 export interface CdpFunctionProps {
   readonly definition: FunctionDefinition;
   readonly environment: Record<string, string>;
   readonly logRetentionDays: number;
   readonly removalPolicy: RemovalPolicy;
+  /** Source maps in the bundle and `--enable-source-maps` at run time (`cdp:sourceMaps`). */
+  readonly sourceMaps: boolean;
 }
 
 /**
@@ -41,24 +58,13 @@ export class CdpFunction extends Construct {
       loggingFormat: lambda.LoggingFormat.JSON,
       tracing: lambda.Tracing.ACTIVE,
       environment: {
-        NODE_OPTIONS: '--enable-source-maps',
+        ...(props.sourceMaps ? { NODE_OPTIONS: '--enable-source-maps' } : {}),
         POWERTOOLS_SERVICE_NAME: definition.id,
         ...props.environment,
       },
       projectRoot: REPO_ROOT,
       depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node22',
-        minify: true,
-        sourceMap: true,
-        // Bundle the SDK too: the version we test against is the version that runs.
-        externalModules: [],
-        // ESM bundles of CommonJS dependencies need a real `require`.
-        banner:
-          "import { createRequire as __cdpCreateRequire } from 'module'; const require = __cdpCreateRequire(import.meta.url);",
-        forceDockerBundling: false,
-      },
+      bundling: { ...BUNDLING, sourceMap: props.sourceMaps, forceDockerBundling: false },
     });
   }
 }

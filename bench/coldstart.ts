@@ -1,0 +1,164 @@
+/**
+ * Cold start: each function's bundle, built as the stack builds it (`BUNDLING` of `CdpFunction`),
+ * imported in a fresh Node process with the environment the synthesized stack gives it, against a
+ * bundle of just the bare AWS SDK clients the function uses, built the same way.
+ *   npm run bench:coldstart -- [runs=5]
+ * Prints the median import time of `runs` fresh processes, without and with source maps
+ * (`cdp:sourceMaps`: the `.map` file and `NODE_OPTIONS=--enable-source-maps`).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { build } from 'esbuild';
+import { CdpStack } from '../lib/cdp-stack.js';
+import { BUNDLING, REPO_ROOT } from '../lib/shared/cdp-function.js';
+import { FUNCTIONS } from '../resources/functions/index.js';
+import { fmt } from './support.js';
+
+const runs = Number(process.argv[2] ?? 5);
+if (!Number.isInteger(runs) || runs < 1) throw new Error('runs must be a positive integer');
+const work = mkdtempSync(join(tmpdir(), 'cdp-coldstart-'));
+
+/** The stack's environment per function, with CloudFormation references made into plausible values. */
+function deployedEnvironments(sourceMaps: boolean): Map<string, Record<string, string>> {
+  // cdk.json's feature flags, as `cdk synth` reads them; no bundling (the bench bundles itself).
+  const { context } = JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context: object };
+  const app = new App({
+    context: { ...context, 'aws:cdk:bundling-stacks': [], 'cdp:sourceMaps': sourceMaps },
+  });
+  const template = Template.fromStack(new CdpStack(app, 'ColdStart'));
+  const value = (name: string, v: unknown): string => {
+    if (typeof v === 'string') return v;
+    const join = (v as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
+    if (join) return join[1].map((part) => value(name, part)).join(join[0]);
+    if (name.endsWith('_URL')) return 'https://sqs.us-east-1.amazonaws.com/123456789012/cdp-placeholder';
+    if (name.endsWith('_ARN') || JSON.stringify(v).includes('Arn'))
+      return 'arn:aws:states:us-east-1:123456789012:stateMachine:cdp-placeholder';
+    return 'cdp-placeholder';
+  };
+  const out = new Map<string, Record<string, string>>();
+  for (const resource of Object.values(template.findResources('AWS::Lambda::Function'))) {
+    const vars = (resource as { Properties: { Environment?: { Variables?: Record<string, unknown> } } })
+      .Properties.Environment?.Variables;
+    const id = vars?.POWERTOOLS_SERVICE_NAME;
+    if (typeof id !== 'string') continue;
+    out.set(id, Object.fromEntries(Object.entries(vars ?? {}).map(([k, v]) => [k, value(k, v)])));
+  }
+  return out;
+}
+
+async function bundle(entry: string, outDir: string, sourceMaps: boolean) {
+  mkdirSync(outDir, { recursive: true });
+  const outfile = join(outDir, 'index.mjs');
+  const result = await build({
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: BUNDLING.target,
+    minify: BUNDLING.minify,
+    // What the CDK's esbuild call passes for ESM output.
+    mainFields: ['module', 'main'],
+    banner: { js: BUNDLING.banner },
+    external: BUNDLING.externalModules,
+    sourcemap: sourceMaps,
+    outfile,
+    metafile: true,
+    logLevel: 'error',
+    // The baseline entry lives in a temporary folder: resolve the SDK from the repository.
+    nodePaths: [join(REPO_ROOT, 'node_modules')],
+  });
+  // Only what made it into the output: the metafile's top-level inputs also list what was shaken off.
+  const output = Object.values(result.metafile.outputs).find((o) => o.entryPoint !== undefined);
+  const inputs = Object.entries(output?.inputs ?? {})
+    .filter(([, v]) => v.bytesInOutput > 0)
+    .map(([file]) => file);
+  return { outfile, bytes: statSync(outfile).size, inputs };
+}
+
+/** Median import time in ms of `runs` fresh processes. */
+function initMs(file: string, env: Record<string, string>): number {
+  const script = `const t = performance.now(); await import(${JSON.stringify(pathToFileURL(file).href)}); process.stdout.write(String(performance.now() - t));`;
+  const times = Array.from({ length: runs }, () =>
+    Number(
+      execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+        env: { PATH: process.env.PATH ?? '', ...env },
+        encoding: 'utf8',
+      }),
+    ),
+  );
+  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
+}
+
+const lambdaEnv = (id: string, memoryMb: number) => ({
+  AWS_REGION: 'us-east-1',
+  AWS_DEFAULT_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'AKIDCOLDSTART',
+  AWS_SECRET_ACCESS_KEY: 'cold-start-only',
+  AWS_LAMBDA_FUNCTION_NAME: id,
+  AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMb),
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+});
+
+try {
+  const plain = deployedEnvironments(false);
+  const mapped = deployedEnvironments(true);
+  console.log(
+    `cold start: median import time of ${runs} fresh Node ${process.version} processes per bundle\n`,
+  );
+  console.log(
+    '| Function | Bundle | Init | With source maps | SDK clients baseline | Baseline init | Init / baseline |',
+  );
+  console.log('| --- | ---: | ---: | ---: | --- | ---: | ---: |');
+  const ratios: number[] = [];
+  for (const fn of FUNCTIONS) {
+    const entry = join(REPO_ROOT, fn.entry);
+    const dir = join(work, fn.id);
+    const own = await bundle(entry, join(dir, 'plain'), false);
+    const withMaps = await bundle(entry, join(dir, 'mapped'), true);
+    // The bare clients this function's bundle contains, each constructed once, as a handler would.
+    const clients = [
+      ...new Set(
+        own.inputs.map((i) => i.match(/node_modules\/@aws-sdk\/client-([a-z0-9-]+)\//)?.[1]).filter(Boolean),
+      ),
+    ] as string[];
+    const baselineEntry = join(dir, 'baseline.mjs');
+    const pascal = (s: string) => s.replace(/(^|-)([a-z0-9])/g, (_, __, c: string) => c.toUpperCase());
+    const names: Record<string, string> = {
+      dynamodb: 'DynamoDB',
+      s3: 'S3',
+      sqs: 'SQS',
+      sfn: 'SFN',
+      sesv2: 'SESv2',
+      eventbridge: 'EventBridge',
+    };
+    writeFileSync(
+      baselineEntry,
+      clients
+        .map((c, i) => {
+          const cls = `${names[c] ?? pascal(c)}Client`;
+          return `import { ${cls} as C${i} } from '@aws-sdk/client-${c}';\nexport const c${i} = new C${i}({});`;
+        })
+        .join('\n'),
+    );
+    const baseline = await bundle(baselineEntry, join(dir, 'baseline'), false);
+
+    const env = { ...lambdaEnv(fn.id, fn.memoryMb), ...(plain.get(fn.id) ?? {}) };
+    const envMapped = { ...lambdaEnv(fn.id, fn.memoryMb), ...(mapped.get(fn.id) ?? {}) };
+    const ms = initMs(own.outfile, env);
+    const msMapped = initMs(withMaps.outfile, envMapped);
+    const msBase = initMs(baseline.outfile, lambdaEnv(fn.id, fn.memoryMb));
+    ratios.push(ms / msBase);
+    const kb = (b: number) => `${fmt(b / 1024)} KB`;
+    console.log(
+      `| ${fn.id} | ${kb(own.bytes)} | ${fmt(ms)} ms | ${fmt(msMapped)} ms | ${clients.join(', ')} (${kb(baseline.bytes)}) | ${fmt(msBase)} ms | ${fmt(ms / msBase, 2)} |`,
+    );
+  }
+  console.log(`\nworst init / baseline: ${fmt(Math.max(...ratios), 2)} (goal <= 1.2)`);
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}

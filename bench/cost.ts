@@ -1,0 +1,285 @@
+/**
+ * Cost per event: drives the real handlers in the local runtime with a generated population and
+ * prices what they use at us-east-1 list prices (`bench/cost/prices.ts`, model in `bench/cost/model.ts`).
+ *   npm run bench:cost -- [people=50] [history=100] [events=300] [eventsPerSecond=1000] [serverBatch=20]
+ *
+ * Phases: month one (new people send `events` server and `events` browser events, then a batch
+ * segment run), preload (each person gets `history` more events over the last 90 days, unmetered),
+ * steady state (the same traffic again from people with long histories, then a run).
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
+import { meterClients } from '../adapters/aws/clients.js';
+import { startLocalCdp } from '../local/runtime.js';
+import { FUNCTIONS, SEGMENT_RUN_STATE_MACHINE, STREAM_CONSUMERS } from '../resources/functions/index.js';
+import { DELTA_QUEUES } from '../resources/queues.js';
+import { PROFILES_TABLE } from '../resources/tables.js';
+import { itemSize } from './cost/capacity.js';
+import { type Usage, UsageMeter } from './cost/meter.js';
+import {
+  type Assumptions,
+  type CostLine,
+  type MeasuredRun,
+  rebatchConsumers,
+  segmentationCost,
+  storageCost,
+  totalPerMillion,
+  trafficCost,
+} from './cost/model.js';
+import { browserEvent, people, random, serverEvent } from './cost/population.js';
+import { PRICES } from './cost/prices.js';
+import { fmt } from './support.js';
+
+const [peopleCount, history, eventsPerPhase, eventsPerSecond, serverBatch] = [50, 100, 300, 1000, 20].map(
+  (d, i) => {
+    const v = Number(process.argv[2 + i] ?? d);
+    if (!Number.isInteger(v) || v < 1) throw new Error(`argument ${i + 1} must be a positive integer`);
+    return v;
+  },
+) as [number, number, number, number, number];
+
+// Deployed functions log at INFO (Powertools' default); the local default is WARN.
+process.env.CDP_LOG_LEVEL = 'INFO';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+// On-demand streams start with 4 shards of capacity; they are priced by bytes, not shards.
+const SHARDS = 4;
+
+const assumptions: Assumptions = {
+  eventsPerSecond,
+  memoryMbByFunction: Object.fromEntries(FUNCTIONS.map((f) => [f.id, f.memoryMb])),
+  // One warm, same-region round trip (keep-alive): typical p50s, not guarantees.
+  sdkLatencyMs: { dynamodb: 5, kinesis: 15, s3: 25 },
+  platformLogBytesPerInvocation: 600,
+  xraySampledShare: 0.05,
+  streamConsumers: STREAM_CONSUMERS.filter((c) => c.streamId === 'EventsStream').length,
+  runsPerHour: 60 / SEGMENT_RUN_STATE_MACHINE.defaultScheduleMinutes,
+  retentionHours: 90 * 24,
+  historyPerPerson: history,
+  profilesTable: PROFILES_TABLE.localName,
+};
+
+const out = process.stdout.write.bind(process.stdout);
+const say = (s: string) => out(`${s}\n`);
+
+async function pool<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<void>) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
+}
+
+const meter = new UsageMeter();
+const unmeter = meterClients(meter.clientMeter);
+const dataDir = mkdtempSync(join(tmpdir(), 'cdp-cost-'));
+say(
+  `cost bench: ${peopleCount} people, ${history} events of history each, ${eventsPerPhase} server + ${eventsPerPhase} browser events per phase, priced at ${eventsPerSecond} events/s`,
+);
+const cdp = await startLocalCdp({ dataDir, port: 0, persist: false, invocationHook: meter.invocationHook });
+const restoreLogs = meter.captureLogs();
+try {
+  const auth = `Basic ${Buffer.from(`${cdp.writeKey}:`).toString('base64')}`;
+  const post = async (path: string, body: unknown, admin = false) => {
+    const res = await fetch(`${cdp.apiUrl}${path}`, {
+      method: 'POST',
+      headers: {
+        'content-type': admin ? 'application/json' : 'text/plain',
+        authorization: admin ? `Bearer ${cdp.adminKey}` : auth,
+      },
+      body: JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (res.status >= 300) throw new Error(`${path} answered ${res.status}: ${text}`);
+    return JSON.parse(text) as Record<string, unknown>;
+  };
+
+  // Segments of each kind: real time (trait, computed trait) and batch only (event in a window).
+  const segment = async (name: string, condition: unknown) =>
+    (await post('/v1/segments', { name, condition }, true)).segmentId as string;
+  const proId = await segment('Pro plan', { trait: 'plan', op: 'eq', value: 'pro' });
+  await segment('Buyers', { computed: 'order_count', op: 'gte', value: 1 });
+  await segment('Engaged viewers', { event: 'Product Viewed', count: { gte: 3 }, within_last_days: 30 });
+  await post(
+    `/v1/segments/${proId}/destinations`,
+    { type: 'eventbridge', settings: {}, consentCategory: null },
+    true,
+  );
+
+  const crowd = people(peopleCount);
+  const rnd = random(7);
+  const pick = () => crowd[rnd(crowd.length)]!;
+  const queued = () =>
+    DELTA_QUEUES.reduce((n, q) => {
+      const file = join(dataDir, q.localFile);
+      return n + (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0);
+    }, 0);
+
+  async function phase(kind: 'server' | 'browser', events: number) {
+    await cdp.drain(600_000);
+    meter.reset();
+    const queuedBefore = queued();
+    const now = new Date();
+    let requests = 0;
+    if (kind === 'server') {
+      const batches = Array.from({ length: Math.ceil(events / serverBatch) }, (_, b) =>
+        Array.from({ length: Math.min(serverBatch, events - b * serverBatch) }, () =>
+          serverEvent(pick(), now, rnd),
+        ),
+      );
+      await pool(batches, 8, async (batch) => {
+        requests++;
+        await post('/v1/batch', { batch, sentAt: now.toISOString() });
+      });
+    } else {
+      const calls = Array.from({ length: events }, () => browserEvent(pick(), now, rnd));
+      await pool(calls, 16, async ({ path, body }) => {
+        requests++;
+        await post(path, body);
+      });
+    }
+    await cdp.drain(600_000);
+    return { usage: meter.reset(), requests, events, queued: queued() - queuedBefore };
+  }
+
+  async function segmentRun(
+    storedEvents: number,
+    eventsSinceLastRun: number,
+  ): Promise<MeasuredRun & { queued: number }> {
+    await cdp.drain(600_000);
+    meter.reset();
+    const queuedBefore = queued();
+    cdp.stepFunctions.start(SEGMENT_RUN_STATE_MACHINE.localArn, {}, `cost-${Date.now()}`);
+    await cdp.stepFunctions.idle();
+    await cdp.drain(600_000);
+    return {
+      usage: meter.reset(),
+      profiles: peopleCount,
+      storedEvents,
+      eventsSinceLastRun,
+      queued: queued() - queuedBefore,
+    };
+  }
+
+  const t0 = performance.now();
+  const server1 = await phase('server', eventsPerPhase);
+  const browser1 = await phase('browser', eventsPerPhase);
+  const run1 = await segmentRun(2 * eventsPerPhase, 2 * eventsPerPhase);
+  say(`month one measured (${fmt((performance.now() - t0) / 1000, 1)} s)`);
+
+  // Long histories: `history` events per person over the last 90 days, as server batches (unmetered).
+  const t1 = performance.now();
+  const day = 86_400_000;
+  const preload = crowd.flatMap((p) =>
+    Array.from({ length: history }, (_, i) =>
+      serverEvent(p, new Date(Date.now() - ((i + 1) / history) * 89 * day), rnd),
+    ),
+  );
+  meter.paused = true;
+  const chunks = Array.from({ length: Math.ceil(preload.length / 100) }, (_, i) =>
+    preload.slice(i * 100, i * 100 + 100),
+  );
+  await pool(chunks, 8, async (batch) => {
+    await post('/v1/batch', { batch, sentAt: new Date().toISOString() });
+  });
+  await cdp.drain(600_000);
+  meter.paused = false;
+  say(`preloaded ${fmt(preload.length)} events (${fmt((performance.now() - t1) / 1000, 1)} s)`);
+
+  const t2 = performance.now();
+  const server2 = await phase('server', eventsPerPhase);
+  const browser2 = await phase('browser', eventsPerPhase);
+  const stored = 4 * eventsPerPhase + preload.length;
+  const run2 = await segmentRun(stored, 2 * eventsPerPhase);
+  say(`steady state measured (${fmt((performance.now() - t2) / 1000, 1)} s)`);
+
+  // Storage: every profiles-table item with DynamoDB's 100 bytes of overhead, per stored event.
+  let tableBytes = 0;
+  for await (const page of paginateScan(
+    { client: new DynamoDBClient({}) },
+    { TableName: PROFILES_TABLE.localName },
+  ))
+    for (const item of page.Items ?? []) tableBytes += itemSize(item) + 100;
+  const dynamoBytesPerEvent = tableBytes / stored;
+  const lakeBytes = (p: { usage: Usage; events: number }) => p.usage.s3.putBytes / p.events;
+
+  const price = (
+    p: { usage: Usage; requests: number; events: number; queued: number },
+    period: 'steady' | 'monthOne',
+  ): CostLine[] => {
+    const usage = rebatchConsumers(p.usage, p.events, STREAM_CONSUMERS, eventsPerSecond, SHARDS);
+    const lines = trafficCost(usage, p.events, p.requests, assumptions);
+    // Deltas: one SendMessageBatch, one receive and one delete per 10 messages.
+    const sqs = (p.queued * 0.3) / p.events;
+    if (sqs > 0)
+      lines.push({
+        item: 'SQS requests (deltas)',
+        perEvent: sqs,
+        unit: 'requests',
+        usdPerMillion: sqs * PRICES.sqsRequest.usd * 1e6,
+      });
+    lines.push(...segmentationCost(run1, run2, assumptions, period));
+    lines.push(...storageCost(dynamoBytesPerEvent, lakeBytes(p), assumptions, period));
+    return lines;
+  };
+  const columns = {
+    'server, month one': price(server1, 'monthOne'),
+    'browser, month one': price(browser1, 'monthOne'),
+    'server, steady': price(server2, 'steady'),
+    'browser, steady': price(browser2, 'steady'),
+  };
+  restoreLogs();
+
+  const items = [...new Set(Object.values(columns).flatMap((c) => c.map((l) => l.item)))];
+  const cell = (lines: CostLine[], item: string) => lines.find((l) => l.item === item)?.usdPerMillion ?? 0;
+  const names = Object.keys(columns);
+  say(`\n$ per million events (us-east-1 list prices, on-demand)\n`);
+  say(`| Item | ${names.join(' | ')} |`);
+  say(`| --- | ${names.map(() => '---:').join(' | ')} |`);
+  for (const item of items) {
+    const values = Object.values(columns).map((c) => cell(c, item));
+    if (values.every((v) => v < 0.0005)) continue;
+    say(`| ${item} | ${values.map((v) => fmt(v, 3)).join(' | ')} |`);
+  }
+  say(
+    `| **Total** | ${Object.values(columns)
+      .map((c) => `**${fmt(totalPerMillion(c), 2)}**`)
+      .join(' | ')} |`,
+  );
+
+  const wru = (u: Usage) => Object.values(u.dynamo).reduce((s, t) => s + t.write, 0);
+  const rru = (u: Usage) => Object.values(u.dynamo).reduce((s, t) => s + t.read, 0);
+  say('\nPer event (processing, without segmentation runs):');
+  for (const [name, p] of Object.entries({
+    'server, month one': server1,
+    'browser, month one': browser1,
+    'server, steady': server2,
+    'browser, steady': browser2,
+  })) {
+    const tables = Object.entries(p.usage.dynamo)
+      .map(([t, c]) => `${t} ${fmt(c.write / p.events, 2)} W / ${fmt(c.read / p.events, 2)} R`)
+      .join(', ');
+    say(
+      `  ${name.padEnd(19)} DynamoDB ${fmt(wru(p.usage) / p.events, 2)} WRU, ${fmt(rru(p.usage) / p.events, 2)} RRU (${tables}); Kinesis ${fmt(p.usage.kinesis.bytes / p.events)} B -> ${fmt(p.usage.kinesis.billedBytes / p.events)} B billed; logs ${fmt(p.usage.logBytes / p.events)} B; ${fmt(p.requests / p.events, 3)} API requests`,
+    );
+  }
+  say('  DynamoDB by operation, server steady state:');
+  for (const [op, c] of Object.entries(server2.usage.dynamoOps).sort())
+    say(
+      `    ${op.padEnd(16)} ${fmt(c.requests / server2.events, 3)} requests, ${fmt(c.write / server2.events, 2)} WRU, ${fmt(c.read / server2.events, 2)} RRU`,
+    );
+  for (const [name, r] of Object.entries({ 'run 1 (month one)': run1, 'run 2 (steady)': run2 }))
+    say(
+      `Segment ${name}: ${fmt(r.storedEvents)} stored events, ${fmt(rru(r.usage))} RRU (${fmt(rru(r.usage) / r.storedEvents, 3)} per stored event), ${fmt(wru(r.usage))} WRU, runner evaluate steps ${r.usage.lambda['SegmentRunner:evaluate']?.invocations ?? 0}`,
+    );
+  say(
+    `DynamoDB storage: ${fmt(dynamoBytesPerEvent)} bytes per stored event; lake: ${fmt(lakeBytes(server2), 1)} bytes per event (gzip)`,
+  );
+} finally {
+  restoreLogs();
+  unmeter();
+  await cdp.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+}

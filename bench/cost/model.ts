@@ -1,0 +1,296 @@
+/**
+ * Turns measured usage into dollars per million events. Pure: the benchmark measures, this prices.
+ *
+ * The model, in short:
+ * - Ingest and processing are priced as measured per event (requests, capacity, bytes, handler time).
+ * - Lambda time on AWS = the handler's own time here (wall time minus waiting on emulators) plus one
+ *   typical AWS round trip per wait (`sdkLatencyMs`), billed per invocation in whole milliseconds.
+ * - Batch segmentation runs `runsPerHour` times over everyone stored. Each run's usage is fitted as
+ *   `perProfile * profiles + perStoredEvent * storedEvents` from two measured runs (short and long
+ *   histories). Steady state: the timeline holds `retentionHours` of events from people with
+ *   `historyPerPerson` events each. Month one: the same people, events stored for half a month on
+ *   average.
+ * - Storage: the DynamoDB bytes each stored event brings (all items, 100 bytes of overhead each) for
+ *   as long as it is kept; the lake's gzip bytes for 1 month in Standard, 5 in Infrequent Access and
+ *   6 in Glacier Instant Retrieval (a year of lake at steady state, half a month in month one).
+ */
+
+import { scanSegmentsFor } from '../../core/segments/scan-plan.js';
+import type { Usage } from './meter.js';
+import { PRICES } from './prices.js';
+
+export interface Assumptions {
+  /** Steady event rate, for per-hour charges (the stream). */
+  readonly eventsPerSecond: number;
+  readonly memoryMbByFunction: Readonly<Record<string, number>>;
+  /** One AWS round trip per service, replacing the emulator's. */
+  readonly sdkLatencyMs: Readonly<Record<string, number>>;
+  /** Lambda's own lines per invocation in JSON log format (platform.start, platform.report). */
+  readonly platformLogBytesPerInvocation: number;
+  /** Share of invocations X-Ray records (default rule: 1 a second and 5% of the rest). */
+  readonly xraySampledShare: number;
+  /** Consumers reading the events stream. */
+  readonly streamConsumers: number;
+  readonly runsPerHour: number;
+  readonly retentionHours: number;
+  readonly historyPerPerson: number;
+  /** The table whose reads grow with people and their history (the rest is per run). */
+  readonly profilesTable: string;
+}
+
+export interface CostLine {
+  readonly item: string;
+  /** Billed quantity per event and its unit, for the table. */
+  readonly perEvent: number;
+  readonly unit: string;
+  readonly usdPerMillion: number;
+}
+
+const GB = 1024 ** 3;
+const line = (item: string, perEvent: number, unit: string, usdPerUnit: number): CostLine => ({
+  item,
+  perEvent,
+  unit,
+  usdPerMillion: perEvent * usdPerUnit * 1e6,
+});
+
+/** Memory of a function; usage keys may carry a step after a colon (`SegmentRunner:evaluate`). */
+const memoryOf = (key: string, a: Assumptions) => a.memoryMbByFunction[key.split(':')[0]!] ?? 128;
+
+/** Billed Lambda GB-seconds of one function's invocations, with AWS round trips for emulator waits. */
+export function lambdaGbSeconds(
+  totals: Usage['lambda'][string],
+  memoryMb: number,
+  sdkLatencyMs: Readonly<Record<string, number>>,
+): number {
+  if (totals.invocations === 0) return 0;
+  const ownMs = Math.max(0, totals.wallMs - totals.awaitMs);
+  const awsMs = Object.entries(totals.waits).reduce((sum, [s, n]) => sum + n * (sdkLatencyMs[s] ?? 10), 0);
+  // Billed in whole milliseconds per invocation: round the average up.
+  const billedMsPerInvocation = Math.ceil((ownMs + awsMs) / totals.invocations);
+  return (totals.invocations * billedMsPerInvocation * memoryMb) / 1024 / 1000;
+}
+
+/** Itemized cost per event of the traffic a phase sent (`events` events in `apiRequests` requests). */
+export function trafficCost(usage: Usage, events: number, apiRequests: number, a: Assumptions): CostLine[] {
+  const per = (n: number) => n / events;
+  const lines: CostLine[] = [
+    line('API Gateway HTTP API requests', per(apiRequests), 'requests', PRICES.apiGatewayHttpRequest.usd),
+  ];
+  const invocations = Object.values(usage.lambda).reduce((s, l) => s + l.invocations, 0);
+  lines.push(line('Lambda invocations', per(invocations), 'invocations', PRICES.lambdaRequest.usd));
+  for (const [fn, totals] of Object.entries(usage.lambda).sort()) {
+    const gbs = lambdaGbSeconds(totals, memoryOf(fn, a), a.sdkLatencyMs);
+    lines.push(line(`Lambda duration: ${fn}`, per(gbs), 'GB-s', PRICES.lambdaArmGbSecond.usd));
+  }
+  lines.push(
+    line('X-Ray traces', per(invocations * a.xraySampledShare), 'traces', PRICES.xrayTraceRecorded.usd),
+  );
+  const logBytes = usage.logBytes + invocations * a.platformLogBytesPerInvocation;
+  lines.push(line('CloudWatch Logs ingested', per(logBytes / GB), 'GB', PRICES.logsIngestGb.usd));
+  lines.push(...streamCost(usage, events, a));
+  lines.push(...dynamoCost(usage, events));
+  lines.push(...s3RequestCost(usage, events));
+  return lines;
+}
+
+export function streamCost(usage: Usage, events: number, a: Assumptions): CostLine[] {
+  const billedGb = usage.kinesis.billedBytes / GB / events;
+  return [
+    line('Kinesis ingested (1 KB records)', billedGb, 'GB', PRICES.kinesisOnDemandIngestGb.usd),
+    line(
+      `Kinesis retrieved (${a.streamConsumers} consumers)`,
+      billedGb * a.streamConsumers,
+      'GB',
+      PRICES.kinesisOnDemandRetrievalGb.usd,
+    ),
+    line(
+      `Kinesis stream-hours at ${a.eventsPerSecond} events/s`,
+      1 / (a.eventsPerSecond * 3600),
+      'stream-hours',
+      PRICES.kinesisOnDemandStreamHour.usd,
+    ),
+  ];
+}
+
+export function dynamoCost(usage: Usage, events: number, label = 'DynamoDB'): CostLine[] {
+  const lines: CostLine[] = [];
+  for (const [target, t] of Object.entries(usage.dynamo).sort()) {
+    if (t.write > 0)
+      lines.push(
+        line(`${label} writes: ${target}`, t.write / events, 'WRU', PRICES.dynamoWriteRequestUnit.usd),
+      );
+    if (t.read > 0)
+      lines.push(line(`${label} reads: ${target}`, t.read / events, 'RRU', PRICES.dynamoReadRequestUnit.usd));
+  }
+  return lines;
+}
+
+export function s3RequestCost(usage: Usage, events: number, label = 'S3'): CostLine[] {
+  return [
+    line(
+      `${label} PUT/LIST requests`,
+      (usage.s3.put + usage.s3.list) / events,
+      'requests',
+      PRICES.s3PutRequest.usd,
+    ),
+    line(`${label} GET requests`, usage.s3.get / events, 'requests', PRICES.s3GetRequest.usd),
+  ].filter((l) => l.perEvent > 0);
+}
+
+/** One measured batch segment run: its usage, the people and stored events it ran over. */
+export interface MeasuredRun {
+  readonly usage: Usage;
+  readonly profiles: number;
+  readonly storedEvents: number;
+  /** Events sent since the run before: what can have changed memberships. */
+  readonly eventsSinceLastRun: number;
+}
+
+/** `q = perProfile * profiles + perEvent * storedEvents` through two runs, neither part negative. */
+export function fitRun(q1: number, run1: MeasuredRun, q2: number, run2: MeasuredRun) {
+  // Per profile: q / profiles = perProfile + perEvent * (storedEvents / profiles).
+  const h1 = run1.storedEvents / run1.profiles;
+  const h2 = run2.storedEvents / run2.profiles;
+  const perEvent = h2 > h1 ? Math.max(0, (q2 / run2.profiles - q1 / run1.profiles) / (h2 - h1)) : 0;
+  const perProfile = Math.max(0, q2 / run2.profiles - perEvent * h2);
+  return { perProfile, perEvent };
+}
+
+/**
+ * Segmentation, per event sent, at steady state or in month one. A run's usage has three parts:
+ * what grows with the data it reads (the profiles table's reads, the runner's evaluate steps: fitted
+ * over profiles and stored events), what follows changes (the profiles table's writes, i.e.
+ * memberships, and activation: per event sent since the run before, from the second run), and what
+ * every run pays once (definitions and summaries in the control table, the plan and finalize steps).
+ */
+export function segmentationCost(
+  run1: MeasuredRun,
+  run2: MeasuredRun,
+  a: Assumptions,
+  period: 'steady' | 'monthOne',
+): CostLine[] {
+  const storedEventsSteady = a.eventsPerSecond * a.retentionHours * 3600;
+  const profiles = storedEventsSteady / a.historyPerPerson;
+  const storedEvents = period === 'steady' ? storedEventsSteady : a.eventsPerSecond * 360 * 3600;
+  const eventsPerRun = (a.eventsPerSecond * 3600) / a.runsPerHour;
+  const fitted = (q: (u: Usage) => number) => {
+    const { perProfile, perEvent } = fitRun(q(run1.usage), run1, q(run2.usage), run2);
+    return (perProfile * profiles + perEvent * storedEvents) / eventsPerRun;
+  };
+  const changes = (q: (u: Usage) => number) => q(run2.usage) / run2.eventsSinceLastRun;
+  const once = (q: (u: Usage) => number) => q(run2.usage) / eventsPerRun;
+  const isData = (target: string) => target === a.profilesTable || target.startsWith(`${a.profilesTable}/`);
+  const dynamo = (kind: 'read' | 'write', data: boolean) => (u: Usage) =>
+    Object.entries(u.dynamo).reduce((s, [t, c]) => s + (isData(t) === data ? c[kind] : 0), 0);
+  const gbs = (pick: (fn: string) => boolean) => (u: Usage) =>
+    Object.entries(u.lambda).reduce(
+      (s, [fn, t]) => s + (pick(fn) ? lambdaGbSeconds(t, memoryOf(fn, a), a.sdkLatencyMs) : 0),
+      0,
+    );
+  const evaluate = (fn: string) => fn.endsWith(':evaluate');
+  const activation = (fn: string) => !fn.includes(':');
+  const runOnce = (fn: string) => fn.includes(':') && !evaluate(fn);
+  const reads = fitted(dynamo('read', true)) + once(dynamo('read', false));
+  const writes = changes(dynamo('write', true)) + once(dynamo('write', false));
+  const evaluateGbs = fitted(gbs(evaluate));
+  const lines = [
+    line('Segmentation: DynamoDB reads', reads, 'RRU', PRICES.dynamoReadRequestUnit.usd),
+    line('Segmentation: DynamoDB writes', writes, 'WRU', PRICES.dynamoWriteRequestUnit.usd),
+    line(
+      'Segmentation: Lambda duration',
+      evaluateGbs + changes(gbs(activation)) + once(gbs(runOnce)),
+      'GB-s',
+      PRICES.lambdaArmGbSecond.usd,
+    ),
+  ];
+  // Each scan segment is a child execution looping runner calls of at most a 10-minute slice.
+  const scanSegments = scanSegmentsFor(storedEvents + profiles, 8);
+  const runnerMemoryGb = (a.memoryMbByFunction.SegmentRunner ?? 1024) / 1024;
+  const evaluations = Math.max(scanSegments, Math.ceil((evaluateGbs * eventsPerRun) / runnerMemoryGb / 600));
+  const transitions = 3 + 2 * evaluations + scanSegments;
+  lines.push(
+    line(
+      'Segmentation: Lambda invocations',
+      (evaluations + 2) / eventsPerRun,
+      'invocations',
+      PRICES.lambdaRequest.usd,
+    ),
+    line(
+      'Segmentation: Step Functions transitions',
+      transitions / eventsPerRun,
+      'transitions',
+      PRICES.stepFunctionsStandardTransition.usd,
+    ),
+  );
+  return lines;
+}
+
+/** Storage each event brings for as long as it is kept (see the model above). */
+export function storageCost(
+  dynamoBytesPerStoredEvent: number,
+  lakeBytesPerEvent: number,
+  a: Assumptions,
+  period: 'steady' | 'monthOne',
+): CostLine[] {
+  const months = period === 'steady' ? a.retentionHours / 720 : 0.5;
+  const lakeGbMonths = lakeBytesPerEvent / GB;
+  const lakeUsd =
+    period === 'steady'
+      ? PRICES.s3StandardGbMonth.usd +
+        5 * PRICES.s3InfrequentAccessGbMonth.usd +
+        6 * PRICES.s3GlacierInstantGbMonth.usd
+      : 0.5 * PRICES.s3StandardGbMonth.usd;
+  return [
+    line(
+      'DynamoDB storage',
+      (dynamoBytesPerStoredEvent / GB) * months,
+      'GB-months',
+      PRICES.dynamoStorageGbMonth.usd,
+    ),
+    line('S3 lake storage', lakeGbMonths, 'GB (priced over its months)', lakeUsd),
+  ];
+}
+
+export const totalPerMillion = (lines: readonly CostLine[]) => lines.reduce((s, l) => s + l.usdPerMillion, 0);
+
+/** A stream subscription as priced: its function, batch size and batching window. */
+export interface ConsumerBatching {
+  readonly functionId: string;
+  readonly batchSize: number;
+  readonly maxBatchingWindowSeconds: number;
+}
+
+/**
+ * Stream consumers here are invoked as fast as the local poller finds records, in far smaller batches
+ * than Lambda makes at a steady rate (each shard's records over the batching window, up to the batch
+ * size). This rescales their invocations, and the objects the lake writes per invocation, to what
+ * Lambda would do at `eventsPerSecond` over `shards` shards; handler time stays as measured.
+ */
+export function rebatchConsumers(
+  usage: Usage,
+  events: number,
+  consumers: readonly ConsumerBatching[],
+  eventsPerSecond: number,
+  shards: number,
+  lakeWriterId = 'LakeWriter',
+): Usage {
+  const lambda = structuredClone(usage.lambda);
+  const s3 = { ...usage.s3 };
+  for (const c of consumers) {
+    const measured = lambda[c.functionId];
+    if (!measured || measured.invocations === 0) continue;
+    const perBatch = Math.max(
+      1,
+      Math.min(c.batchSize, (eventsPerSecond / shards) * Math.max(1, c.maxBatchingWindowSeconds)),
+    );
+    const onAws = events / perBatch;
+    const ratio = onAws / measured.invocations;
+    // Traffic phases put nothing in S3 but lake objects (a quarantined record would be rare).
+    if (c.functionId === lakeWriterId) s3.put *= Math.min(1, ratio);
+    // Waits scale with invocations too: a batch makes about as many round trips, whatever its size.
+    measured.waits = Object.fromEntries(Object.entries(measured.waits).map(([k, n]) => [k, n * ratio]));
+    measured.invocations = onAws;
+  }
+  return { ...usage, lambda, s3 };
+}

@@ -1,0 +1,121 @@
+/**
+ * The generated population of the cost benchmark: people with two browsers each (anonymous ids), a
+ * user id, an email and a phone, who send server events (what a backend's SDK batches) and browser
+ * events (what analytics.js sends, one per request, with a browser's context).
+ */
+export interface Person {
+  readonly index: number;
+  readonly userId: string;
+  readonly anonymousIds: readonly [string, string];
+  readonly email: string;
+  readonly phone: string;
+}
+
+export function people(count: number, prefix = 'p'): Person[] {
+  return Array.from({ length: count }, (_, i) => ({
+    index: i,
+    userId: `${prefix}-user-${i}`,
+    anonymousIds: [`${prefix}-anon-${i}-a`, `${prefix}-anon-${i}-b`] as const,
+    email: `${prefix}.person${i}@example.com`,
+    phone: `+1415555${String(1000 + (i % 9000)).padStart(4, '0')}`,
+  }));
+}
+
+/** Deterministic pseudo-random numbers, so two runs send the same traffic. */
+export function random(seed: number): (n: number) => number {
+  let s = seed >>> 0;
+  return (n) => {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    return (s >>> 8) % n;
+  };
+}
+
+let sequence = 0;
+const messageId = () => `cost-${process.pid}-${++sequence}`;
+
+/** A message from a backend: user id, product and order properties, a library context. */
+export function serverEvent(person: Person, at: Date, rnd: (n: number) => number): Record<string, unknown> {
+  const base = {
+    messageId: messageId(),
+    userId: person.userId,
+    timestamp: at.toISOString(),
+    context: { library: { name: 'analytics-node', version: '3.1.0' } },
+  };
+  const kind = rnd(20);
+  if (kind === 0)
+    return {
+      ...base,
+      type: 'identify',
+      traits: {
+        email: person.email,
+        phone: person.phone,
+        plan: ['free', 'pro'][rnd(2)],
+        name: `Person ${person.index}`,
+      },
+    };
+  if (kind < 3)
+    return {
+      ...base,
+      type: 'track',
+      event: 'Order Completed',
+      properties: {
+        order_id: `o-${rnd(1e9)}`,
+        total: 10 + rnd(200),
+        currency: 'USD',
+        products: [{ sku: `sku-${rnd(500)}`, quantity: 1 + rnd(3) }],
+      },
+    };
+  return {
+    ...base,
+    type: 'track',
+    event: ['Product Viewed', 'Product Added', 'Checkout Started'][rnd(3)],
+    properties: { sku: `sku-${rnd(500)}`, price: 5 + rnd(100), category: ['shoes', 'hats', 'bags'][rnd(3)] },
+  };
+}
+
+const USER_AGENT =
+  'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+
+/** What analytics.js posts for a page view or a track call: anonymous id, page and browser context. */
+export function browserEvent(
+  person: Person,
+  at: Date,
+  rnd: (n: number) => number,
+): { path: string; body: Record<string, unknown> } {
+  const path = `/products/${rnd(500)}`;
+  const page = {
+    path,
+    referrer: 'https://www.google.com/',
+    search: '?utm_source=newsletter&utm_medium=email&utm_campaign=winter',
+    title: 'Product page - Example Shop',
+    url: `https://shop.example.com${path}?utm_source=newsletter&utm_medium=email&utm_campaign=winter`,
+  };
+  const loggedIn = rnd(3) > 0;
+  const body: Record<string, unknown> = {
+    messageId: `ajs-next-${messageId()}`,
+    anonymousId: person.anonymousIds[rnd(2)],
+    ...(loggedIn ? { userId: person.userId } : {}),
+    timestamp: at.toISOString(),
+    sentAt: at.toISOString(),
+    integrations: {},
+    context: {
+      page,
+      userAgent: USER_AGENT,
+      userAgentData: { brands: [{ brand: 'Chromium', version: '131' }], mobile: false, platform: 'macOS' },
+      locale: 'en-US',
+      library: { name: 'analytics.js', version: 'npm:next-1.84.3' },
+      campaign: { source: 'newsletter', medium: 'email', name: 'winter' },
+    },
+    _metadata: { bundled: ['Segment.io'], unbundled: [], bundledIds: [] },
+  };
+  if (rnd(2) === 0) return { path: '/v1/p', body: { ...body, type: 'page', properties: page } };
+  return {
+    path: '/v1/t',
+    body: {
+      ...body,
+      type: 'track',
+      event: 'Product Viewed',
+      properties: { sku: `sku-${rnd(500)}`, price: 5 + rnd(100) },
+    },
+  };
+}

@@ -1,0 +1,126 @@
+/**
+ * us-east-1 list prices the cost benchmark multiplies usage by: on-demand capacity, no free tier, no
+ * savings plans. Each price names the page it was read from and when; update them together.
+ */
+export interface Price {
+  /** US dollars per `unit`. */
+  readonly usd: number;
+  readonly unit: string;
+  readonly source: string;
+  readonly asOf: string;
+}
+
+const AS_OF = '2026-11';
+
+export const PRICES = {
+  apiGatewayHttpRequest: {
+    usd: 1.0 / 1e6,
+    unit: 'HTTP API request (first 300 million a month; each 512 KB of a request is one request)',
+    source: 'https://aws.amazon.com/api-gateway/pricing/',
+    asOf: AS_OF,
+  },
+  lambdaRequest: {
+    usd: 0.2 / 1e6,
+    unit: 'Lambda invocation',
+    source: 'https://aws.amazon.com/lambda/pricing/',
+    asOf: AS_OF,
+  },
+  lambdaArmGbSecond: {
+    usd: 0.0000133334,
+    unit: 'GB-second of Lambda duration on arm64 (first 7.5 billion GB-s a month)',
+    source: 'https://aws.amazon.com/lambda/pricing/',
+    asOf: AS_OF,
+  },
+  kinesisOnDemandIngestGb: {
+    usd: 0.08,
+    unit: 'GB ingested, on-demand (each record rounded up to 1 KB)',
+    source: 'https://aws.amazon.com/kinesis/data-streams/pricing/',
+    asOf: AS_OF,
+  },
+  kinesisOnDemandRetrievalGb: {
+    usd: 0.04,
+    unit: 'GB retrieved per standard consumer, on-demand (each record rounded up to 1 KB)',
+    source: 'https://aws.amazon.com/kinesis/data-streams/pricing/',
+    asOf: AS_OF,
+  },
+  kinesisOnDemandStreamHour: {
+    usd: 0.04,
+    unit: 'stream-hour, on-demand',
+    source: 'https://aws.amazon.com/kinesis/data-streams/pricing/',
+    asOf: AS_OF,
+  },
+  dynamoWriteRequestUnit: {
+    usd: 0.625 / 1e6,
+    unit: 'DynamoDB on-demand write request unit (1 KB)',
+    source: 'https://aws.amazon.com/dynamodb/pricing/on-demand/',
+    asOf: AS_OF,
+  },
+  dynamoReadRequestUnit: {
+    usd: 0.125 / 1e6,
+    unit: 'DynamoDB on-demand read request unit (4 KB strongly consistent, 8 KB eventually)',
+    source: 'https://aws.amazon.com/dynamodb/pricing/on-demand/',
+    asOf: AS_OF,
+  },
+  dynamoStorageGbMonth: {
+    usd: 0.25,
+    unit: 'GB-month of DynamoDB Standard table storage (after the first 25 GB)',
+    source: 'https://aws.amazon.com/dynamodb/pricing/on-demand/',
+    asOf: AS_OF,
+  },
+  s3PutRequest: {
+    usd: 0.005 / 1000,
+    unit: 'S3 Standard PUT, COPY, POST or LIST request',
+    source: 'https://aws.amazon.com/s3/pricing/',
+    asOf: AS_OF,
+  },
+  s3GetRequest: {
+    usd: 0.0004 / 1000,
+    unit: 'S3 Standard GET, SELECT or other request',
+    source: 'https://aws.amazon.com/s3/pricing/',
+    asOf: AS_OF,
+  },
+  s3StandardGbMonth: {
+    usd: 0.023,
+    unit: 'GB-month of S3 Standard (first 50 TB)',
+    source: 'https://aws.amazon.com/s3/pricing/',
+    asOf: AS_OF,
+  },
+  s3InfrequentAccessGbMonth: {
+    usd: 0.0125,
+    unit: 'GB-month of S3 Standard-Infrequent Access',
+    source: 'https://aws.amazon.com/s3/pricing/',
+    asOf: AS_OF,
+  },
+  s3GlacierInstantGbMonth: {
+    usd: 0.004,
+    unit: 'GB-month of S3 Glacier Instant Retrieval',
+    source: 'https://aws.amazon.com/s3/pricing/',
+    asOf: AS_OF,
+  },
+  logsIngestGb: {
+    usd: 0.5,
+    unit: 'GB of CloudWatch Logs ingested (Standard class, first 10 TB of Lambda logs a month)',
+    source: 'https://aws.amazon.com/cloudwatch/pricing/',
+    asOf: AS_OF,
+  },
+  xrayTraceRecorded: {
+    usd: 5.0 / 1e6,
+    unit: 'X-Ray trace recorded',
+    source: 'https://aws.amazon.com/xray/pricing/',
+    asOf: AS_OF,
+  },
+  stepFunctionsStandardTransition: {
+    usd: 0.025 / 1000,
+    unit: 'Step Functions Standard state transition',
+    source: 'https://aws.amazon.com/step-functions/pricing/',
+    asOf: AS_OF,
+  },
+  sqsRequest: {
+    usd: 0.4 / 1e6,
+    unit: 'SQS Standard request (each 64 KB chunk is one request)',
+    source: 'https://aws.amazon.com/sqs/pricing/',
+    asOf: AS_OF,
+  },
+} as const satisfies Record<string, Price>;
+
+export type PriceName = keyof typeof PRICES;

@@ -1,0 +1,107 @@
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dynamoDbClient, dynamoDbDocumentClient, meterClients } from '../../adapters/aws/clients.js';
+import { UsageMeter } from '../../bench/cost/meter.js';
+import { startStandaloneDynamo } from '../../local/emulators/standalone.js';
+import { PROFILES_TABLE } from '../../resources/tables.js';
+
+/** The meter on a client from the shared factory, against dynalite with the CDP's profiles table. */
+describe('usage meter', () => {
+  let dynamo: Awaited<ReturnType<typeof startStandaloneDynamo>>;
+  let meter: UsageMeter;
+  let unmeter: () => void;
+  const saved = { ...process.env };
+
+  beforeAll(async () => {
+    dynamo = await startStandaloneDynamo();
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+    });
+    meter = new UsageMeter(() => dynamo.client);
+    unmeter = meterClients(meter.clientMeter);
+  });
+
+  afterAll(async () => {
+    unmeter();
+    process.env = saved;
+    await dynamo.stop();
+  });
+
+  const table = PROFILES_TABLE.localName;
+  const big = 'x'.repeat(2_500);
+
+  it('charges writes to the table and to the index each item is projected into', async () => {
+    const doc = dynamoDbDocumentClient(dynamoDbClient());
+    meter.reset();
+    await doc.send(
+      new PutCommand({
+        TableName: table,
+        Item: { pk: 'P#1', sk: 'PROFILE', gsi1pk: 'P#1', gsi1sk: 'P', big },
+      }),
+    );
+    // A timeline item has no index keys: the table only.
+    await doc.send(new PutCommand({ TableName: table, Item: { pk: 'P#1', sk: 'EV#1', big } }));
+    const usage = meter.reset();
+    expect(usage.dynamo[table]).toMatchObject({ write: 6, requests: 2 });
+    expect(usage.dynamo[`${table}/byProfile`]?.write).toBe(3);
+    expect(usage.dynamoOps.PutItem).toMatchObject({ requests: 2, write: 9 });
+  });
+
+  it('charges an update the larger item, and a failed condition the table only', async () => {
+    const doc = dynamoDbDocumentClient(dynamoDbClient());
+    meter.reset();
+    await doc.send(
+      new UpdateCommand({
+        TableName: table,
+        Key: { pk: 'P#1', sk: 'PROFILE' },
+        UpdateExpression: 'SET big = :s',
+        ExpressionAttributeValues: { ':s': 'small' },
+      }),
+    );
+    await expect(
+      doc.send(
+        new PutCommand({
+          TableName: table,
+          Item: { pk: 'P#1', sk: 'PROFILE', gsi1pk: 'P#1' },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      ),
+    ).rejects.toThrow();
+    const usage = meter.reset();
+    // Update: 3 units (the item before), index 3 (its entry changed, the larger side). Failed put: 1.
+    expect(usage.dynamo[table]?.write).toBe(3 + 1);
+    expect(usage.dynamo[`${table}/byProfile`]?.write).toBe(3);
+  });
+
+  it('records the read capacity DynamoDB reports, for tables and indexes', async () => {
+    const doc = dynamoDbDocumentClient(dynamoDbClient());
+    meter.reset();
+    await doc.send(new GetCommand({ TableName: table, Key: { pk: 'P#1', sk: 'EV#1' } }));
+    await doc.send(
+      new QueryCommand({
+        TableName: table,
+        IndexName: 'byProfile',
+        KeyConditionExpression: 'gsi1pk = :p',
+        ExpressionAttributeValues: { ':p': 'P#1' },
+      }),
+    );
+    await doc.send(new DeleteCommand({ TableName: table, Key: { pk: 'P#1', sk: 'EV#1' } }));
+    const usage = meter.reset();
+    expect(usage.dynamo[table]?.read).toBe(0.5);
+    expect(usage.dynamo[`${table}/byProfile`]?.read).toBe(0.5);
+    expect(usage.dynamo[table]?.write).toBe(3);
+    expect(usage.dynamoOps.DeleteItem?.requests).toBe(1);
+  });
+
+  it('leaves clients alone once unregistered', async () => {
+    unmeter();
+    const doc = dynamoDbDocumentClient(dynamoDbClient());
+    meter.reset();
+    await doc.send(new GetCommand({ TableName: table, Key: { pk: 'P#1', sk: 'PROFILE' } }));
+    expect(meter.reset().dynamo).toEqual({});
+    unmeter = meterClients(meter.clientMeter);
+  });
+});

@@ -1,0 +1,152 @@
+import { describe, expect, it } from 'vitest';
+import { emptyUsage, type Usage } from '../../bench/cost/meter.js';
+import {
+  type Assumptions,
+  fitRun,
+  lambdaGbSeconds,
+  type MeasuredRun,
+  rebatchConsumers,
+  segmentationCost,
+  storageCost,
+  totalPerMillion,
+  trafficCost,
+} from '../../bench/cost/model.js';
+import { PRICES } from '../../bench/cost/prices.js';
+
+const assumptions: Assumptions = {
+  eventsPerSecond: 1000,
+  memoryMbByFunction: { Collector: 512, SegmentRunner: 1024 },
+  sdkLatencyMs: { dynamodb: 5, kinesis: 15 },
+  platformLogBytesPerInvocation: 0,
+  xraySampledShare: 0,
+  streamConsumers: 2,
+  runsPerHour: 1,
+  retentionHours: 2160,
+  historyPerPerson: 100,
+  profilesTable: 'profiles',
+};
+
+const cost = (lines: ReturnType<typeof trafficCost>, item: string) => {
+  const found = lines.find((l) => l.item === item);
+  if (!found) throw new Error(`no line ${item}`);
+  return found.usdPerMillion;
+};
+
+describe('price table', () => {
+  it('names a source and a date for every price', () => {
+    for (const [name, price] of Object.entries(PRICES)) {
+      expect(price.usd, name).toBeGreaterThan(0);
+      expect(price.source, name).toMatch(/^https:\/\/aws\.amazon\.com\//);
+      expect(price.asOf, name).toMatch(/^\d{4}-\d{2}/);
+    }
+  });
+});
+
+describe('traffic cost', () => {
+  it('multiplies measured usage per event by the prices', () => {
+    const usage: Usage = emptyUsage();
+    usage.dynamo.profiles = { requests: 10, read: 500, write: 3000 };
+    usage.dynamo['profiles/byProfile'] = { requests: 0, read: 0, write: 1000 };
+    usage.kinesis = { records: 1000, bytes: 1_500_000, billedBytes: 2048 * 1000 };
+    usage.s3 = { put: 2, get: 0, list: 0, putBytes: 0 };
+    const lines = trafficCost(usage, 1000, 1000, assumptions);
+    // 3 WRU per event at $0.625 per million: $1.875 per million events.
+    expect(cost(lines, 'DynamoDB writes: profiles')).toBeCloseTo(1.875, 6);
+    expect(cost(lines, 'DynamoDB writes: profiles/byProfile')).toBeCloseTo(0.625, 6);
+    expect(cost(lines, 'DynamoDB reads: profiles')).toBeCloseTo(0.0625, 6);
+    expect(cost(lines, 'API Gateway HTTP API requests')).toBeCloseTo(1, 6);
+    // 2 KB billed per event: 2e6 KB per million = 1.907 GB at $0.08, read by two consumers at $0.04.
+    const gb = (2048 * 1e6) / 1024 ** 3;
+    expect(cost(lines, 'Kinesis ingested (1 KB records)')).toBeCloseTo(gb * 0.08, 6);
+    expect(cost(lines, 'Kinesis retrieved (2 consumers)')).toBeCloseTo(gb * 2 * 0.04, 6);
+    // One stream at $0.04 an hour over 3.6 million events an hour.
+    expect(cost(lines, 'Kinesis stream-hours at 1000 events/s')).toBeCloseTo((0.04 / 3.6e6) * 1e6, 6);
+    expect(cost(lines, 'S3 PUT/LIST requests')).toBeCloseTo(0.002 * 0.005 * 1000, 6);
+    expect(totalPerMillion(lines)).toBeCloseTo(
+      lines.reduce((s, l) => s + l.usdPerMillion, 0),
+      9,
+    );
+  });
+
+  it('bills Lambda per invocation in whole milliseconds, with AWS round trips for emulator waits', () => {
+    // 10 invocations, 300 ms wall of which 200 ms waiting in 20 DynamoDB waits: 100 + 20 * 5 = 200 ms.
+    const gbs = lambdaGbSeconds(
+      { invocations: 10, wallMs: 300, awaitMs: 200, waits: { dynamodb: 20 } },
+      512,
+      {
+        dynamodb: 5,
+      },
+    );
+    expect(gbs).toBeCloseTo((10 * 20 * 0.5) / 1000, 9);
+    // 10.1 ms on average is billed as 11 ms.
+    expect(lambdaGbSeconds({ invocations: 1, wallMs: 10.1, awaitMs: 0, waits: {} }, 1024, {})).toBeCloseTo(
+      0.011,
+      9,
+    );
+  });
+
+  it('rescales stream consumers to the batches Lambda makes at a steady rate', () => {
+    const usage = emptyUsage();
+    usage.lambda.ProfileProcessor = {
+      invocations: 100,
+      wallMs: 1000,
+      awaitMs: 500,
+      waits: { dynamodb: 300 },
+    };
+    usage.lambda.LakeWriter = { invocations: 50, wallMs: 100, awaitMs: 50, waits: { s3: 50 } };
+    usage.s3.put = 50;
+    const consumers = [
+      { functionId: 'ProfileProcessor', batchSize: 500, maxBatchingWindowSeconds: 1 },
+      { functionId: 'LakeWriter', batchSize: 10_000, maxBatchingWindowSeconds: 60 },
+    ];
+    const out = rebatchConsumers(usage, 10_000, consumers, 1000, 4);
+    // 1000 events/s over 4 shards and a 1 s window: batches of 250.
+    expect(out.lambda.ProfileProcessor!.invocations).toBe(40);
+    expect(out.lambda.ProfileProcessor!.waits.dynamodb).toBeCloseTo(120, 9);
+    expect(out.lambda.ProfileProcessor!.wallMs).toBe(1000);
+    // The lake's 60 s window would gather 15,000 records a shard: capped at 10,000.
+    expect(out.lambda.LakeWriter!.invocations).toBe(1);
+    expect(out.s3.put).toBeCloseTo(1, 9);
+    expect(usage.lambda.ProfileProcessor!.invocations).toBe(100);
+  });
+});
+
+describe('segmentation model', () => {
+  const run = (profiles: number, storedEvents: number, reads: number): MeasuredRun => {
+    const usage = emptyUsage();
+    usage.dynamo.profiles = { requests: 1, read: reads, write: 0 };
+    usage.dynamo.control = { requests: 1, read: 36, write: 0 };
+    return { usage, profiles, storedEvents, eventsSinceLastRun: 1000 };
+  };
+
+  it('separates what grows with people from what grows with their history', () => {
+    // 2 units per profile and 0.1 per stored event.
+    const r1 = run(100, 1000, 100 * 2 + 1000 * 0.1);
+    const r2 = run(100, 20_000, 100 * 2 + 20_000 * 0.1);
+    const fit = fitRun(300, r1, 2200, r2);
+    expect(fit.perProfile).toBeCloseTo(2, 9);
+    expect(fit.perEvent).toBeCloseTo(0.1, 9);
+  });
+
+  it('prices hourly runs over the steady-state population per event sent', () => {
+    const r1 = run(100, 1000, 300);
+    const r2 = run(100, 20_000, 2200);
+    const lines = segmentationCost(r1, r2, assumptions, 'steady');
+    // 1000/s for 90 days = 7.776e9 stored events from 7.776e7 people (100 each); one run an hour
+    // over 3.6e6 events: (2 * 7.776e7 + 0.1 * 7.776e9) / 3.6e6 RRU, plus the control reads once.
+    const rru = (2 * 7.776e7 + 0.1 * 7.776e9 + 36) / 3.6e6;
+    expect(cost(lines, 'Segmentation: DynamoDB reads')).toBeCloseTo(rru * 0.125, 6);
+    const monthOne = segmentationCost(r1, r2, assumptions, 'monthOne');
+    const rru1 = (2 * 7.776e7 + 0.1 * 1000 * 360 * 3600 + 36) / 3.6e6;
+    expect(cost(monthOne, 'Segmentation: DynamoDB reads')).toBeCloseTo(rru1 * 0.125, 6);
+  });
+});
+
+describe('storage', () => {
+  it('keeps DynamoDB bytes for the retention and prices the lake over a year of tiers', () => {
+    const [dynamo, lake] = storageCost(1024 ** 3 / 1e6, 1024 ** 3 / 1e6, assumptions, 'steady');
+    // 1 GB per million events kept 3 months at $0.25.
+    expect(dynamo!.usdPerMillion).toBeCloseTo(0.75, 9);
+    expect(lake!.usdPerMillion).toBeCloseTo(0.023 + 5 * 0.0125 + 6 * 0.004, 9);
+  });
+});
