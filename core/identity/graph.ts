@@ -5,6 +5,7 @@ import {
   applyEvent,
   type EventPosition,
   emptyProfile,
+  holdsRecord,
   mergeInto,
   type ProfileState,
   toTimelineEvent,
@@ -132,6 +133,14 @@ export class IdentityGraph {
     const known = ids.filter((i) => this.nodes.has(identityKey(i)));
     const unknown = ids.filter((i) => !this.nodes.has(identityKey(i)));
     const roots = [...new Set(known.map((i) => this.find(this.nodes.get(identityKey(i))!)))];
+    // An earlier attempt at this batch committed this event (and what it linked) before failing: it
+    // stays where it went. With merge limits, deciding again could pick another profile (the state
+    // changed in between) and count it twice.
+    const holder = roots.find((r) => holdsRecord(this.profile(r), position));
+    if (holder !== undefined) {
+      this.placed.push({ event, root: holder });
+      return;
+    }
     // Known identifiers count too: one may resolve to a root whose stored list does not show it yet.
     const combined = [...roots.flatMap((r) => this.profile(r).identities), ...known, ...unknown];
     const reason = this.violation(combined);

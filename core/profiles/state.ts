@@ -77,6 +77,11 @@ function revenueOf(e: CanonicalEvent): number {
  * Whether the record at `pos` is already folded into this profile; forgets the lane's finished batches
  * on the way (they can never be delivered again), which is what keeps `applied` small.
  */
+/** Whether the record at `pos` is folded into this profile (read only). */
+export function holdsRecord(state: ProfileState, pos: EventPosition): boolean {
+  return state.applied[pos.lane]?.[pos.batch]?.includes(pos.offset) ?? false;
+}
+
 function alreadyApplied(state: ProfileState, pos: EventPosition): boolean {
   const lane = state.applied[pos.lane];
   if (!lane) return false;

@@ -19,6 +19,10 @@ afterAll(async () => dynamo?.stop());
 // Enough seeds to meet the races this test was written for (a merged-away profile created again, an
 // event applied by a commit that failed half-way); `npm run check:identity-model` runs many more.
 const RUNS = Number(process.env.CDP_MODEL_RUNS ?? 60);
+// To replay a failure: the seed and path fast-check printed.
+const replay = process.env.CDP_MODEL_SEED
+  ? { seed: Number(process.env.CDP_MODEL_SEED), path: process.env.CDP_MODEL_PATH }
+  : {};
 
 describe('identity resolution under any interleaving of concurrent consumers', () => {
   it(
@@ -56,7 +60,7 @@ describe('identity resolution under any interleaving of concurrent consumers', (
           }
           expect(problems, [...lanes, JSON.stringify(scenario.crashes), ...trace].join('\n')).toEqual([]);
         }),
-        { numRuns: RUNS, endOnFailure: true },
+        { numRuns: RUNS, endOnFailure: true, ...replay },
       );
     },
     Math.max(300_000, RUNS * 5_000),
@@ -77,10 +81,35 @@ describe('merge protection under any interleaving of concurrent consumers', () =
           async (scenario, s) => {
             const table = await dynamo.table(PROFILES_TABLE, `protected-${run++}`);
             await runScenario(scenario, s, dynamo.doc, table, config);
-            expect(await checkProtectedInvariants(scenario, dynamo.doc, table, limits)).toEqual([]);
+            const problems = await checkProtectedInvariants(scenario, dynamo.doc, table, limits);
+            if (problems.length && process.env.CDP_MODEL_DUMP) {
+              const { ScanCommand } = await import('@aws-sdk/lib-dynamodb');
+              const all = await dynamo.doc.send(new ScanCommand({ TableName: table }));
+              problems.push(
+                ...scenario.lanes.map(
+                  (batches, l) =>
+                    `lane ${l}: ${batches.map((b) => b.map((e) => `${e.messageId}[${e.identities.map((i) => i.value).join('+')}]`).join(' ')).join(' | ')}`,
+                ),
+              );
+              problems.push(JSON.stringify(scenario.crashes));
+              for (const i of all.Items ?? [])
+                if (!String(i.pk).startsWith('DEDUPE'))
+                  problems.push(
+                    JSON.stringify({
+                      ...i,
+                      traitMeta: undefined,
+                      consentMeta: undefined,
+                      computedMeta: undefined,
+                      createdAt: undefined,
+                      updatedAt: undefined,
+                      traits: undefined,
+                    }),
+                  );
+            }
+            expect(problems).toEqual([]);
           },
         ),
-        { numRuns: Math.ceil(RUNS / 2), endOnFailure: true },
+        { numRuns: Math.ceil(RUNS / 2), endOnFailure: true, ...replay },
       );
     },
     Math.max(300_000, RUNS * 5_000),
