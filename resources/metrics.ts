@@ -28,6 +28,10 @@ export const METRIC = {
   deltasSent: 'DeltasSent',
   deltasSkipped: 'DeltasSkipped',
   deltasFailed: 'DeltasFailed',
+  /** Activation: copies not sent because the destination has (or is being sent) that delta id already. */
+  deltasDuplicate: 'DeltasDuplicate',
+  /** Activation: changes not sent because a later change of the same person reached the destination first. */
+  deltasSuperseded: 'DeltasSuperseded',
   /** Activation: deliveries that can never succeed, sent to the dead-letter queue. */
   deltasDeadLettered: 'DeltasDeadLettered',
 } as const;
