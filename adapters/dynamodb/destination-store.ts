@@ -213,7 +213,10 @@ export class DestinationStore {
     return held;
   }
 
-  /** Final state of deltas this owner claimed; a claim another worker took over (lease lost) is left to it. */
+  /**
+   * Final state of deltas this owner claimed, as one batched write: what happened is a fact whoever holds
+   * the claim, and plain puts cost 4 requests per 100 deltas instead of 100 conditional updates.
+   */
   async settle(
     destinationId: string,
     deltaIds: readonly string[],
@@ -221,27 +224,20 @@ export class DestinationStore {
     state: Exclude<MarkerState, 'claimed'>,
     now = new Date(),
   ): Promise<void> {
-    await inParallel(deltaIds, async (deltaId) => {
-      try {
-        await this.ddb.send(
-          new UpdateCommand({
-            TableName: this.table,
-            Key: { pk: markerKey(destinationId, deltaId), sk: 'D' },
-            UpdateExpression: 'SET #state = :s, settledAt = :t, expiresAt = :e REMOVE leaseUntil',
-            ConditionExpression: '#owner = :o',
-            ExpressionAttributeNames: { '#state': 'state', '#owner': 'owner' },
-            ExpressionAttributeValues: {
-              ':s': state,
-              ':t': now.toISOString(),
-              ':e': markerExpiry(now),
-              ':o': owner,
-            },
-          }),
-        );
-      } catch (err) {
-        if ((err as Error).name !== 'ConditionalCheckFailedException') throw err;
-      }
-    });
+    await batchWrite(
+      this.ddb,
+      this.table,
+      deltaIds.map((deltaId) => ({
+        put: {
+          pk: markerKey(destinationId, deltaId),
+          sk: 'D',
+          state,
+          owner,
+          settledAt: now.toISOString(),
+          expiresAt: markerExpiry(now),
+        },
+      })),
+    );
   }
 
   /** Gives claims back (the send failed or must wait): the message's retry claims them again. */
