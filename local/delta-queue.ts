@@ -25,6 +25,8 @@ export interface DeltaQueueOptions {
   /** Receives before a message goes to the DLQ, like an SQS redrive policy's maxReceiveCount. */
   readonly maxReceiveCount: number;
   readonly pollMs?: number;
+  /** Batches handed to the handler at once, like concurrent Lambda invocations of one queue (default 1). */
+  readonly concurrency?: number;
 }
 
 interface Message {
@@ -79,47 +81,55 @@ export class LocalDeltaQueue {
   private async poll(): Promise<void> {
     this.readNew();
     while (this.pending.length && !this.stopped) {
-      const batch = this.pending.splice(0, this.options.batchSize);
-      for (const m of batch) m.receiveCount++;
-      const event: SQSEvent = {
-        Records: batch.map((m) => ({
-          messageId: m.messageId,
-          receiptHandle: m.messageId,
-          body: m.body,
-          attributes: {
-            ApproximateReceiveCount: String(m.receiveCount),
-            SentTimestamp: String(Date.now()),
-            SenderId: 'local',
-            ApproximateFirstReceiveTimestamp: String(Date.now()),
-          },
-          messageAttributes: {},
-          md5OfBody: '',
-          eventSource: 'aws:sqs',
-          eventSourceARN: this.options.queueArn,
-          awsRegion: 'us-east-1',
-        })),
-      };
-      let failed: Set<string>;
-      try {
-        const res = await this.options.handler(event, {});
-        failed = new Set((res?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
-      } catch (err) {
-        console.error(`[local] activation failed: ${(err as Error).message}`);
-        failed = new Set(batch.map((m) => m.messageId));
-      }
-      for (const m of batch.filter((x) => failed.has(x.messageId))) {
-        if (m.receiveCount >= this.options.maxReceiveCount) {
-          mkdirSync(dirname(this.options.dlqFile), { recursive: true });
-          appendFileSync(
-            this.options.dlqFile,
-            `${JSON.stringify({ reason: 'maxReceiveCount reached', receiveCount: m.receiveCount, body: m.body })}\n`,
-          );
-        } else this.pending.push(m);
-      }
+      const batches: Message[][] = [];
+      for (let k = 0; k < (this.options.concurrency ?? 1) && this.pending.length; k++)
+        batches.push(this.pending.splice(0, this.options.batchSize));
+      const failed = (await Promise.all(batches.map((b) => this.invoke(b)))).reduce((n, f) => n + f, 0);
       mkdirSync(dirname(this.options.checkpointFile), { recursive: true });
       writeFileSync(this.options.checkpointFile, String(this.offset));
-      if (failed.size) break; // back off until the next tick, like a visibility timeout
+      if (failed) break; // back off until the next tick, like a visibility timeout
     }
+  }
+
+  /** One Lambda invocation; returns how many of its messages failed. */
+  private async invoke(batch: Message[]): Promise<number> {
+    for (const m of batch) m.receiveCount++;
+    const event: SQSEvent = {
+      Records: batch.map((m) => ({
+        messageId: m.messageId,
+        receiptHandle: m.messageId,
+        body: m.body,
+        attributes: {
+          ApproximateReceiveCount: String(m.receiveCount),
+          SentTimestamp: String(Date.now()),
+          SenderId: 'local',
+          ApproximateFirstReceiveTimestamp: String(Date.now()),
+        },
+        messageAttributes: {},
+        md5OfBody: '',
+        eventSource: 'aws:sqs',
+        eventSourceARN: this.options.queueArn,
+        awsRegion: 'us-east-1',
+      })),
+    };
+    let failed: Set<string>;
+    try {
+      const res = await this.options.handler(event, {});
+      failed = new Set((res?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
+    } catch (err) {
+      console.error(`[local] activation failed: ${(err as Error).message}`);
+      failed = new Set(batch.map((m) => m.messageId));
+    }
+    for (const m of batch.filter((x) => failed.has(x.messageId))) {
+      if (m.receiveCount >= this.options.maxReceiveCount) {
+        mkdirSync(dirname(this.options.dlqFile), { recursive: true });
+        appendFileSync(
+          this.options.dlqFile,
+          `${JSON.stringify({ reason: 'maxReceiveCount reached', receiveCount: m.receiveCount, body: m.body })}\n`,
+        );
+      } else this.pending.push(m);
+    }
+    return failed.size;
   }
 
   /** Resolves when everything appended so far has been handled (delivered or dead-lettered). */

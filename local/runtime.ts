@@ -8,6 +8,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { invokedAs } from '../adapters/aws/call-recorder.js';
 import { dynamoDbDocumentClient } from '../adapters/aws/clients.js';
 import { SourceStore } from '../adapters/dynamodb/source-store.js';
@@ -56,6 +57,10 @@ export interface LocalCdpOptions {
     event: unknown,
     invoke: () => Promise<unknown>,
   ) => Promise<unknown>;
+  /** Replaces the activation handler module for the deltas queues (tests inject faults with it). */
+  readonly activationHandler?: (event: SQSEvent) => Promise<SQSBatchResponse>;
+  /** Batches each deltas queue hands to activation at once (default 1), like concurrent invocations. */
+  readonly deltaQueueConcurrency?: number;
 }
 
 /** What `.cdp/local.json` holds, so scripts and tests can find a running CDP. */
@@ -234,7 +239,7 @@ export async function startLocalCdp(options: LocalCdpOptions): Promise<LocalCdp>
     }
 
     // Activation reads each destination type's deltas as SQS would deliver them: a queue and poller per type.
-    const activation = await load(ACTIVATION_FUNCTION.id);
+    const activation = options.activationHandler ?? (await load(ACTIVATION_FUNCTION.id));
     const deltaQueues = DELTA_QUEUES.map((queue) => {
       const type = queue.destinationType;
       const poller = new LocalDeltaQueue({
@@ -245,6 +250,7 @@ export async function startLocalCdp(options: LocalCdpOptions): Promise<LocalCdp>
         handler: activation as never,
         batchSize: queue.batchSize,
         maxReceiveCount: queue.maxReceiveCount,
+        concurrency: options.deltaQueueConcurrency,
       });
       poller.start();
       stopAll.push(() => poller.stop());

@@ -31,6 +31,10 @@ export const METRIC = {
   /** Segment runs that check the identity graph: invariant violations found, and repaired. */
   identityViolations: 'IdentityViolations',
   identityRepairs: 'IdentityRepairs',
+  /** Activation: copies not sent because the destination has (or is being sent) that delta id already. */
+  deltasDuplicate: 'DeltasDuplicate',
+  /** Activation: changes not sent because a later change of the same person reached the destination first. */
+  deltasSuperseded: 'DeltasSuperseded',
   /** Activation: deliveries that can never succeed, sent to the dead-letter queue. */
   deltasDeadLettered: 'DeltasDeadLettered',
 } as const;

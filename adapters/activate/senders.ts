@@ -31,7 +31,12 @@ import {
   type DestinationType,
   pickTraits,
 } from '../../core/activate/destinations.js';
-import { SIGNATURE_HEADER, signatureHeader } from '../../core/activate/signature.js';
+import {
+  IDEMPOTENCY_HEADER,
+  requestIdempotencyKey,
+  SIGNATURE_HEADER,
+  signatureHeader,
+} from '../../core/activate/signature.js';
 import type { Identity } from '../../core/profiles/profile.js';
 import type { MembershipDelta } from '../../core/segments/delta.js';
 import { withCallRecording } from '../aws/clients.js';
@@ -142,11 +147,13 @@ async function webhook(dest: Destination, deltas: readonly MembershipDelta[], s:
         deltaId: d.deltaId,
         segmentId: d.segmentId,
         profileId: d.profileId,
+        ...(d.generation === undefined ? {} : { generation: d.generation }),
         at: d.at,
         traits: pickTraits(d.traits, settings.traits),
         identities: d.identities,
       })),
     });
+    const idempotencyKey = requestIdempotencyKey(part.map((d) => d.deltaId));
     for (let attempt = 1; ; attempt++) {
       await rateLimit(dest.destinationId, settings.rateLimitPerSecond);
       let status = 0;
@@ -156,6 +163,7 @@ async function webhook(dest: Destination, deltas: readonly MembershipDelta[], s:
           headers: {
             'content-type': 'application/json',
             [SIGNATURE_HEADER]: signatureHeader(settings.secret, Math.floor(Date.now() / 1000), body),
+            [IDEMPOTENCY_HEADER]: idempotencyKey,
           },
           body,
           signal: AbortSignal.timeout(10_000),
@@ -181,10 +189,12 @@ async function eventbridge(dest: Destination, deltas: readonly MembershipDelta[]
       EventBusName: settings.eventBusName,
       Source: settings.source,
       DetailType: `audience.${d.kind}`,
+      // EventBridge gives each entry its own event id, even a resent one: detail.deltaId is the key.
       Detail: JSON.stringify({
         deltaId: d.deltaId,
         segmentId: d.segmentId,
         profileId: d.profileId,
+        ...(d.generation === undefined ? {} : { generation: d.generation }),
         at: d.at,
         traits: pickTraits(d.traits, settings.traits),
         identities: d.identities,
@@ -329,6 +339,7 @@ async function customerProfiles(
   const settings = dest.settings as { domainName: string; objectTypeName: string; traits?: string[] };
   for (const d of deltas) {
     const object = {
+      deltaId: d.deltaId,
       cdpProfileId: d.profileId,
       email: emailOf(d),
       phone: phoneOf(d),

@@ -7,9 +7,15 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import type { Marker, MarkerState } from '../../core/activate/delivery-order.js';
 import type { Destination, DestinationInput } from '../../core/activate/destinations.js';
+import { inParallel } from '../../core/shared/concurrency.js';
 import { allOfKind, batchGet, batchWrite } from './batch.js';
 import { ChangeCounter } from './change-counter.js';
+
+const markerKey = (destinationId: string, deltaId: string) => `DELIVERED#${destinationId}#${deltaId}`;
+/** Markers outlive any redelivery (SQS keeps deltas 4 days) and any catch-up of the same change. */
+const markerExpiry = (now: Date) => Math.floor(now.getTime() / 1000) + 7 * 86_400;
 
 export interface SyncRecord {
   readonly source: string;
@@ -24,7 +30,7 @@ export interface SyncRecord {
  * Destinations, delivery markers and sync records in the control table:
  *   SEG#<segmentId> / DEST#<destinationId>      destination config
  *   DEST#<destinationId> / SYNC#<source>        counts per run (or `realtime`) and the last error
- *   DELIVERED#<destinationId>#<deltaId> / D     idempotency marker (TTL 7 days)
+ *   DELIVERED#<destinationId>#<deltaId> / D     delivery claim, then marker (TTL 7 days)
  */
 export class DestinationStore {
   readonly changes: ChangeCounter;
@@ -158,21 +164,117 @@ export class DestinationStore {
     );
   }
 
-  async delivered(destinationId: string, deltaIds: readonly string[]): Promise<Set<string>> {
-    const items = await batchGet(
-      this.ddb,
-      this.table,
-      deltaIds.map((id) => ({ pk: `DELIVERED#${destinationId}#${id}`, sk: 'D' })),
-    );
-    return new Set(items.map((i) => (i.pk as string).split('#')[2]!));
+  /**
+   * Claims each delta for one destination before it is sent: a conditional put that only one worker can
+   * win. It succeeds on a delta nobody marked, on a claim whose lease ran out (its worker died), and on
+   * an earlier receive of the same queue message (the queue redelivers a message only once the receive
+   * that claimed it is over). Returns the ids this owner now holds; the others are delivered, skipped
+   * or being sent by another worker, and must not be sent again.
+   */
+  async claim(
+    destinationId: string,
+    claims: ReadonlyArray<{ deltaId: string; messageId: string; receiveCount: number }>,
+    owner: string,
+    leaseMs: number,
+    now = new Date(),
+  ): Promise<Set<string>> {
+    const held = new Set<string>();
+    await inParallel(claims, async ({ deltaId, messageId, receiveCount }) => {
+      try {
+        await this.ddb.send(
+          new PutCommand({
+            TableName: this.table,
+            Item: {
+              pk: markerKey(destinationId, deltaId),
+              sk: 'D',
+              state: 'claimed',
+              owner,
+              messageId,
+              receiveCount,
+              leaseUntil: now.getTime() + leaseMs,
+              expiresAt: markerExpiry(now),
+            },
+            ConditionExpression:
+              'attribute_not_exists(pk) OR (#state = :claimed AND (leaseUntil < :now OR (messageId = :m AND receiveCount < :rc)))',
+            ExpressionAttributeNames: { '#state': 'state' },
+            ExpressionAttributeValues: {
+              ':claimed': 'claimed',
+              ':now': now.getTime(),
+              ':m': messageId,
+              ':rc': receiveCount,
+            },
+          }),
+        );
+        held.add(deltaId);
+      } catch (err) {
+        if ((err as Error).name !== 'ConditionalCheckFailedException') throw err;
+      }
+    });
+    return held;
   }
 
-  async markDelivered(destinationId: string, deltaIds: readonly string[], now = new Date()): Promise<void> {
-    const expiresAt = Math.floor(now.getTime() / 1000) + 7 * 86_400;
+  /**
+   * Final state of deltas this owner claimed, as one batched write: what happened is a fact whoever holds
+   * the claim, and plain puts cost 4 requests per 100 deltas instead of 100 conditional updates.
+   */
+  async settle(
+    destinationId: string,
+    deltaIds: readonly string[],
+    owner: string,
+    state: Exclude<MarkerState, 'claimed'>,
+    now = new Date(),
+  ): Promise<void> {
     await batchWrite(
       this.ddb,
       this.table,
-      deltaIds.map((id) => ({ put: { pk: `DELIVERED#${destinationId}#${id}`, sk: 'D', expiresAt } })),
+      deltaIds.map((deltaId) => ({
+        put: {
+          pk: markerKey(destinationId, deltaId),
+          sk: 'D',
+          state,
+          owner,
+          settledAt: now.toISOString(),
+          expiresAt: markerExpiry(now),
+        },
+      })),
+    );
+  }
+
+  /** Gives claims back (the send failed or must wait): the message's retry claims them again. */
+  async release(destinationId: string, deltaIds: readonly string[], owner: string): Promise<void> {
+    await inParallel(deltaIds, async (deltaId) => {
+      try {
+        await this.ddb.send(
+          new DeleteCommand({
+            TableName: this.table,
+            Key: { pk: markerKey(destinationId, deltaId), sk: 'D' },
+            ConditionExpression: '#owner = :o AND #state = :claimed',
+            ExpressionAttributeNames: { '#state': 'state', '#owner': 'owner' },
+            ExpressionAttributeValues: { ':o': owner, ':claimed': 'claimed' },
+          }),
+        );
+      } catch (err) {
+        if ((err as Error).name !== 'ConditionalCheckFailedException') throw err;
+      }
+    });
+  }
+
+  /** Markers of these deltas (strongly consistent), for delivery order; markers without a state are delivered. */
+  async markers(destinationId: string, deltaIds: readonly string[]): Promise<Map<string, Marker>> {
+    const items = await batchGet(
+      this.ddb,
+      this.table,
+      deltaIds.map((id) => ({ pk: markerKey(destinationId, id), sk: 'D' })),
+    );
+    return new Map(
+      items.map((i) => [
+        (i.pk as string).split('#')[2]!,
+        {
+          state: (i.state as MarkerState | undefined) ?? 'delivered',
+          owner: i.owner as string | undefined,
+          leaseUntil: i.leaseUntil as number | undefined,
+        },
+      ]),
     );
   }
 

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
 /**
  * Webhook signatures, in the style of Stripe's: the header carries a timestamp and an HMAC-SHA256 of
@@ -54,4 +54,15 @@ export function verifySignature(
     }
   }
   return { ok: false, reason: 'signature does not match' };
+}
+
+/**
+ * Webhook requests carry `Idempotency-Key`: derived from the delta ids of the request, so a request the
+ * sender repeats (a timeout or a 5xx after the receiver had stored it) has the same key. Each event's own
+ * `deltaId` is the key that holds across requests: drop an event whose `deltaId` you already applied.
+ */
+export const IDEMPOTENCY_HEADER = 'idempotency-key';
+
+export function requestIdempotencyKey(deltaIds: readonly string[]): string {
+  return createHash('sha256').update(deltaIds.join(',')).digest('hex').slice(0, 32);
 }

@@ -12,6 +12,12 @@ export const MembershipDeltaSchema = z.object({
   segmentId: z.string().min(1),
   profileId: z.string().min(1),
   kind: DeltaKindSchema,
+  /**
+   * Which entry of this person into the segment the change belongs to (1 for the first). Changes of one
+   * person are ordered by generation, then entered < updated < exited. Absent on deltas queued before
+   * it existed.
+   */
+  generation: z.number().int().min(1).optional(),
   /** When membership changed (ISO-8601). */
   at: z.string(),
   /** Batch run id, or `realtime`. */

@@ -33,7 +33,8 @@ export function contentHash(profile: Profile): string {
     .slice(0, 32);
 }
 
-function deltaIdOf(
+/** The id of a membership change; activation also derives a change's neighbours from it (delivery order). */
+export function deltaIdOf(
   segmentId: string,
   profileId: string,
   kind: MembershipChange['kind'],
@@ -63,6 +64,7 @@ export function catchUpDelta(
     segmentId,
     profileId: profile.profileId,
     kind: 'entered',
+    generation: current.generation,
     at: current.enteredAt ?? new Date(0).toISOString(),
     source,
     traits: profile.traits,
@@ -110,6 +112,7 @@ export function decideMembership(
       segmentId,
       profileId: profile.profileId,
       kind,
+      generation,
       at,
       source,
       traits: profile.traits,

@@ -13,7 +13,7 @@ import { createMetrics } from '../../adapters/observability/metrics.js';
 import type { Destination } from '../../core/activate/destinations.js';
 import type { MembershipDelta } from '../../core/segments/delta.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
-import { createActivationWorker } from './worker.js';
+import { CLAIM_LEASE_MS, createActivationWorker } from './worker.js';
 
 const config = loadConfig(
   z.object({ [ENV.controlTable]: requiredString(), [ENV.activationDlqUrl]: z.string().optional() }),
@@ -61,4 +61,5 @@ export const handler: (event: SQSEvent) => Promise<SQSBatchResponse> = createAct
   deadLetter,
   logger,
   metrics: createMetrics('activation'),
+  claimLeaseMs: CLAIM_LEASE_MS,
 });

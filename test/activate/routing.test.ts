@@ -239,17 +239,28 @@ describe('activation worker per destination type', () => {
     const handler = createActivationWorker({
       destinationsFor: async (segmentId) => [webhook, pinpoint].filter((d) => d.segmentId === segmentId),
       store: {
-        async delivered(destinationId, deltaIds) {
+        async claim(destinationId, claims) {
           calls.touched.push(destinationId);
-          return new Set(deltaIds.filter((id) => markers.has(`${destinationId}/${id}`)));
+          const held = new Set<string>();
+          for (const { deltaId } of claims)
+            if (!markers.has(`${destinationId}/${deltaId}`)) {
+              markers.add(`${destinationId}/${deltaId}`);
+              held.add(deltaId);
+            }
+          return held;
         },
-        async markDelivered(destinationId, deltaIds) {
-          for (const id of deltaIds) markers.add(`${destinationId}/${id}`);
+        async release(destinationId, deltaIds) {
+          for (const id of deltaIds) markers.delete(`${destinationId}/${id}`);
+        },
+        async settle() {},
+        async markers() {
+          return new Map();
         },
         async recordSync(destinationId) {
           calls.touched.push(destinationId);
         },
       },
+      claimLeaseMs: 60_000,
       async send(destination, deltas) {
         calls.sent.push({
           destinationId: destination.destinationId,

@@ -1,16 +1,18 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type LocalCdp, startLocalCdp } from '../../local/runtime.js';
+import { type LocalCdp, type LocalCdpOptions, startLocalCdp } from '../../local/runtime.js';
 
 /**
  * Starts the whole local CDP on free ports in a fresh temporary directory. Call `stop()` in afterAll:
  * it stops every server and removes the directory. Emulator children also exit on their own if the
  * test process dies.
  */
-export async function startTestCdp(): Promise<LocalCdp & { cleanup(): Promise<void> }> {
+export async function startTestCdp(
+  options: Pick<LocalCdpOptions, 'activationHandler' | 'deltaQueueConcurrency'> = {},
+): Promise<LocalCdp & { cleanup(): Promise<void> }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'cdp-test-'));
-  const cdp = await startLocalCdp({ dataDir, port: 0, persist: false });
+  const cdp = await startLocalCdp({ ...options, dataDir, port: 0, persist: false });
   return {
     ...cdp,
     cleanup: async () => {
