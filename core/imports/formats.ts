@@ -34,11 +34,14 @@ const EXTENSIONS: Record<string, FileFormat> = {
 };
 
 /** The format a file's name says it is, `.gz` allowed on CSV and JSON Lines. */
-export function formatOf(name: string): { format: FileFormat; gzip: boolean } {
+export function formatOf(name: string, hint?: FileFormat): { format: FileFormat; gzip: boolean } {
   const parts = name.toLowerCase().split('/').pop()!.split('.');
   const gzip = parts.at(-1) === 'gz' && parts.length > 2;
   const ext = gzip ? parts.at(-2)! : parts.length > 1 ? parts.at(-1)! : '';
-  const format = EXTENSIONS[ext];
+  // A name without an extension takes the mapping's format (AppFlow names its files that way).
+  const format = EXTENSIONS[ext] ?? (hint && !ext.match(/^[a-z]{2,8}$/) ? hint : undefined);
+  if (format && hint && format !== hint)
+    throw new FileError(`the file name says ${format} but the mapping says ${hint}`);
   if (!format)
     throw new FileError(
       `unsupported file type "${ext ? `.${ext}` : name}": use .csv, .jsonl, .ndjson or .parquet (CSV and JSON Lines may be .gz)`,
@@ -53,6 +56,8 @@ const PARQUET_MAGIC = 'PAR1';
 
 export interface ReadOptions {
   readonly delimiter?: string;
+  /** The mapping's format, for names without an extension. */
+  readonly format?: FileFormat;
   /** Every column the mapping reads: a header (or Parquet schema) without one refuses the file. */
   readonly requiredColumns?: readonly string[];
   /** Rows already done: Parquet starts after them, the text formats skip them. */
@@ -69,7 +74,7 @@ export async function* readRows(
   source: ByteSource,
   options: ReadOptions = {},
 ): AsyncGenerator<ParsedRow> {
-  const { format, gzip } = formatOf(name);
+  const { format, gzip } = formatOf(name, options.format);
   if (source.size === 0) throw new FileError('the file is empty');
   const head = await source.read(0, Math.min(source.size, 4));
   const isGzip = head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1];

@@ -55,6 +55,8 @@ export const MappingSchema = z
         context: z.record(fieldName, z.json()).default({}),
       })
       .default({ traits: {}, properties: {}, context: {} }),
+    /** The file format when names carry no extension (AppFlow writes files without one). */
+    format: z.enum(['csv', 'jsonl', 'parquet']).optional(),
     /** CSV only: the field delimiter (RFC 4180 uses a comma). */
     delimiter: z.string().length(1, 'must be one character').default(','),
   })

@@ -72,6 +72,7 @@ async function slice(state: SliceState, context?: Context): Promise<SliceState> 
   try {
     const rows = readRows(record.key, source, {
       delimiter: record.mapping.delimiter,
+      format: record.mapping.format,
       requiredColumns: mappedColumns(record.mapping),
       startRow: state.lastRow,
     });
