@@ -308,3 +308,24 @@ export function bufferSource(bytes: Uint8Array): ByteSource {
     stream: async () => Readable.from([Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]),
   };
 }
+
+/** A ByteSource over a file on this machine (the CLI, benchmarks). */
+export async function fileSource(path: string): Promise<ByteSource> {
+  const { createReadStream } = await import('node:fs');
+  const { open, stat } = await import('node:fs/promises');
+  const size = (await stat(path)).size;
+  return {
+    size,
+    read: async (start, end) => {
+      const handle = await open(path, 'r');
+      try {
+        const buffer = Buffer.alloc(Math.max(0, end - start));
+        await handle.read(buffer, 0, buffer.length, start);
+        return buffer;
+      } finally {
+        await handle.close();
+      }
+    },
+    stream: async () => createReadStream(path, { highWaterMark: 256 * 1024 }),
+  };
+}
