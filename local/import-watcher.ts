@@ -1,14 +1,14 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import type { S3Event } from 'aws-lambda';
+import type { ObjectCreatedEvent } from '../lambdas/imports/trigger.js';
 import { IMPORTS_PREFIX } from '../resources/buckets.js';
 
 export interface ImportWatcherOptions {
   readonly s3: S3Client;
   readonly bucket: string;
   /** The import trigger handler, as S3 event notifications invoke it on AWS. */
-  readonly handler: (event: S3Event) => Promise<void>;
+  readonly handler: (event: ObjectCreatedEvent) => Promise<void>;
   /** Objects already handed over (key, ETag, time), so a restart does not start them again. */
   readonly checkpointFile: string;
   readonly intervalMs?: number;
@@ -17,7 +17,7 @@ export interface ImportWatcherOptions {
 
 /**
  * s3rver cannot notify a Lambda, so locally the imports prefix is listed every second and each new or
- * replaced object is handed to the trigger handler in the shape of an S3 ObjectCreated notification.
+ * replaced object is handed to the trigger handler as the EventBridge "Object Created" event S3 sends.
  */
 export class ImportWatcher {
   private readonly seen: Set<string>;
@@ -81,18 +81,16 @@ export class ImportWatcher {
   }
 }
 
-function notification(bucket: string, key: string, size: number): S3Event {
+function notification(bucket: string, key: string, size: number): ObjectCreatedEvent {
   return {
-    Records: [
-      {
-        eventSource: 'aws:s3',
-        eventName: 'ObjectCreated:Put',
-        s3: {
-          bucket: { name: bucket },
-          // S3 notifications URL-encode keys (spaces as +).
-          object: { key: encodeURIComponent(key).replace(/%20/g, '+').replace(/%2F/g, '/'), size },
-        },
-      } as never,
-    ],
+    version: '0',
+    id: `local-${Date.now()}`,
+    'detail-type': 'Object Created',
+    source: 'aws.s3',
+    account: '000000000000',
+    time: new Date().toISOString(),
+    region: 'us-east-1',
+    resources: [`arn:aws:s3:::${bucket}`],
+    detail: { bucket: { name: bucket }, object: { key, size } as { key: string } },
   };
 }

@@ -1,5 +1,5 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
-import type { S3Event } from 'aws-lambda';
+import type { EventBridgeEvent, S3Event } from 'aws-lambda';
 import { z } from 'zod';
 import { dynamoDbDocumentClient, s3Client } from '../../adapters/aws/clients.js';
 import { ImportStore } from '../../adapters/dynamodb/import-store.js';
@@ -19,16 +19,29 @@ const store = new ImportStore(dynamoDbDocumentClient(), config[ENV.controlTable]
 const s3 = s3Client();
 const sfn = new SFNClient({});
 
+export type ObjectCreatedEvent = EventBridgeEvent<
+  'Object Created',
+  { bucket: { name: string }; object: { key: string } }
+>;
+
+/** The objects of an EventBridge "Object Created" event (AWS, local) or an S3 notification. */
+function objectsOf(event: ObjectCreatedEvent | S3Event): Array<{ bucket: string; key: string }> {
+  if ('Records' in event)
+    return event.Records.map((r) => ({
+      bucket: r.s3.bucket.name,
+      key: decodeURIComponent(r.s3.object.key.replace(/\+/g, ' ')),
+    }));
+  return [{ bucket: event.detail.bucket.name, key: event.detail.object.key }];
+}
+
 /**
- * S3 ObjectCreated notifications for `imports/`: each new file starts its import (locally the runtime
- * lists the imports bucket and hands new files to this same handler). Errors files written beside the
- * inputs are the imports' own output and are skipped.
+ * A file created under `imports/` starts its import (S3 events through EventBridge on AWS; locally the
+ * runtime lists the imports bucket and hands new files to this same handler). Errors files written
+ * beside the inputs are the imports' own output and are skipped.
  */
-export async function handler(event: S3Event): Promise<void> {
+export async function handler(event: ObjectCreatedEvent | S3Event): Promise<void> {
   try {
-    for (const record of event.Records) {
-      const bucket = record.s3.bucket.name;
-      const key = decodeURIComponent(record.s3.object.key.replace(/\+/g, ' '));
+    for (const { bucket, key } of objectsOf(event)) {
       if (isErrorsFile(key)) continue;
       const sourceId = sourceIdOfKey(key);
       if (!sourceId) {

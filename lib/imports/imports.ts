@@ -1,11 +1,12 @@
 import { type CfnResource, Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as appflow from 'aws-cdk-lib/aws-appflow';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { importRunDefinition } from '../../core/imports/run-definition.js';
@@ -72,8 +73,19 @@ export class Imports extends Construct {
       ],
       removalPolicy: props.removalPolicy,
     });
-    this.bucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.LambdaDestination(props.trigger), {
-      prefix: IMPORTS_PREFIX,
+    // Object-created events through EventBridge, set on the bucket itself: CDK's `eventBridgeEnabled`
+    // would add its notifications custom resource (a Python Lambda that rewrites bucket settings).
+    (this.bucket.node.defaultChild as s3.CfnBucket).notificationConfiguration = {
+      eventBridgeConfiguration: { eventBridgeEnabled: true },
+    };
+    new events.Rule(this, 'FileCreated', {
+      description: 'A file under imports/ starts its import',
+      eventPattern: {
+        source: ['aws.s3'],
+        detailType: ['Object Created'],
+        detail: { bucket: { name: [this.bucket.bucketName] }, object: { key: [{ prefix: IMPORTS_PREFIX }] } },
+      },
+      targets: [new targets.LambdaFunction(props.trigger, { retryAttempts: 8 })],
     });
 
     const logGroup = new logs.LogGroup(this, 'RunLogs', {

@@ -43,16 +43,17 @@ describe('imports on AWS', () => {
     expect(d.States.RecordFailure.Next).toBe('ImportFailed');
   });
 
-  it('starts imports from S3 notifications on imports/ of a KMS, TLS-only, expiring bucket', () => {
-    cdp.template.hasResourceProperties('Custom::S3BucketNotifications', {
-      NotificationConfiguration: {
-        LambdaFunctionConfigurations: [
-          Match.objectLike({
-            Events: ['s3:ObjectCreated:*'],
-            Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'imports/' }] } },
-          }),
-        ],
+  it('starts imports from S3 "Object Created" events under imports/ of a KMS, TLS-only, expiring bucket', () => {
+    cdp.template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.s3'],
+        'detail-type': ['Object Created'],
+        detail: { bucket: { name: [Match.anyValue()] }, object: { key: [{ prefix: 'imports/' }] } },
       },
+      Targets: [Match.objectLike({ RetryPolicy: { MaximumRetryAttempts: 8 } })],
+    });
+    cdp.template.hasResourceProperties('AWS::S3::Bucket', {
+      NotificationConfiguration: { EventBridgeConfiguration: { EventBridgeEnabled: true } },
     });
     cdp.template.hasResourceProperties('AWS::S3::Bucket', {
       BucketEncryption: Match.objectLike({
