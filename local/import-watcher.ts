@@ -37,8 +37,12 @@ export class ImportWatcher {
     this.timer.unref();
   }
 
-  /** Lists the prefix once (or joins the listing under way) and triggers every new object. */
-  poll(): Promise<void> {
+  /**
+   * Lists the prefix and triggers every new object. A listing already under way may have started
+   * before the caller's upload, so it is awaited and a fresh one runs after it.
+   */
+  async poll(): Promise<void> {
+    await this.running;
     this.running ??= this.scan().finally(() => {
       this.running = undefined;
     });
