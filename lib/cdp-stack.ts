@@ -5,6 +5,9 @@ import {
   ACTIVATION_FUNCTION,
   COLLECTOR_FUNCTION,
   DESTINATION_API_FUNCTION,
+  IMPORT_API_FUNCTION,
+  IMPORT_RUNNER_FUNCTION,
+  IMPORT_TRIGGER_FUNCTION,
   LAKE_STREAM_CONSUMERS,
   LAKE_WRITER_FUNCTION,
   PROCESS_STREAM_CONSUMERS,
@@ -23,6 +26,7 @@ import { EdgeProtection } from './collect/edge-protection.js';
 import { IngestApi } from './collect/ingest-api.js';
 import { type CdpSettings, DEFAULT_SETTINGS, settingsFromContext, validateSettings } from './config.js';
 import { Governance } from './govern/governance.js';
+import { Imports } from './imports/imports.js';
 import { DataLake } from './lake/data-lake.js';
 import { LakeCatalog } from './lake/lake-catalog.js';
 import { Monitoring } from './observe/monitoring.js';
@@ -230,6 +234,31 @@ export class CdpStack extends Stack {
     governance.grantStartRun(regulationApi);
     monitoring.watchStateMachine('RegulationRuns', governance.stateMachine);
 
+    // Imports: files and SaaS flows into the same stream, validated by the collector's rules.
+    const importRunner = fn(IMPORT_RUNNER_FUNCTION, { ...store.environment(), ...events.environment() });
+    const importTrigger = fn(IMPORT_TRIGGER_FUNCTION, store.environment());
+    const imports = new Imports(this, 'Imports', {
+      runner: importRunner,
+      trigger: importTrigger,
+      encryptionKey,
+      accessLogsBucket: lake.accessLogsBucket,
+      logRetentionDays,
+      removalPolicy,
+      appFlows: settings.appFlows,
+    });
+    imports.grantRun(importRunner);
+    events.grantWrite(importRunner);
+    store.grantControlReadWrite(importRunner);
+    store.grantControlReadWrite(importTrigger);
+    importTrigger.addEnvironment(ENV.importRunStateMachineArn, imports.stateMachine.stateMachineArn);
+    imports.grantTrigger(importTrigger);
+    const importApi = fn(IMPORT_API_FUNCTION, { ...store.environment(), ...imports.environment() });
+    store.grantControlReadWrite(importApi);
+    imports.grantUpload(importApi);
+    monitoring.watchStateMachine('ImportRuns', imports.stateMachine);
+    monitoring.watchCount(IMPORT_RUNNER_FUNCTION.id, METRIC.importsFailed);
+    monitoring.watchCount(IMPORT_TRIGGER_FUNCTION.id, METRIC.importsFailed);
+
     // Profiles
     const profileApi = fn(PROFILE_API_FUNCTION, store.environment());
     store.grantProfilesRead(profileApi);
@@ -242,6 +271,7 @@ export class CdpStack extends Stack {
         [SEGMENT_API_FUNCTION.id]: segmentApi,
         [DESTINATION_API_FUNCTION.id]: destinationApi,
         [REGULATION_API_FUNCTION.id]: regulationApi,
+        [IMPORT_API_FUNCTION.id]: importApi,
       },
       throttleRateLimit: settings.throttleRateLimit,
       throttleBurstLimit: settings.throttleBurstLimit,
@@ -274,6 +304,10 @@ export class CdpStack extends Stack {
     });
     new CfnOutput(this, 'EventsStreamName', { value: events.stream.streamName });
     new CfnOutput(this, 'LakeBucketName', { value: lake.lakeBucket.bucketName });
+    new CfnOutput(this, 'ImportsBucketName', {
+      value: imports.bucket.bucketName,
+      description: 'Put files under imports/<sourceId>/ (npm run cdp -- import ... --aws --bucket)',
+    });
     new CfnOutput(this, 'LakeDatabase', {
       value: catalog.databaseName,
       description: 'Glue database for Athena',

@@ -1,6 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { IdentityConfigSchema } from '../core/identity/identifiers.js';
+import type { AppFlowImport } from './imports/imports.js';
 
 /** Deployment choices, from stack props or `cdk.json` context (`cdp:*` keys). */
 export interface CdpSettings {
@@ -53,6 +54,8 @@ export interface CdpSettings {
    * adds about a third to every cold start and makes bundles larger.
    */
   readonly sourceMaps: boolean;
+  /** Optional AppFlow flows from SaaS connector profiles into the imports prefix (`cdp:appFlows`, JSON). */
+  readonly appFlows?: readonly AppFlowImport[];
 }
 
 export const DEFAULT_SETTINGS: CdpSettings = {
@@ -153,6 +156,9 @@ export function settingsFromContext(scope: Construct): Partial<CdpSettings> {
       throw new Error(`cdp:sourceMaps must be true or false, got ${String(sourceMaps)}`);
     out.sourceMaps = sourceMaps === true || sourceMaps === 'true';
   }
+  const appFlows = contextValue(scope, 'appFlows');
+  if (appFlows !== undefined)
+    out.appFlows = parseAppFlows(typeof appFlows === 'string' ? JSON.parse(appFlows) : appFlows);
   const domainName = contextValue(scope, 'domainName');
   const certificateArn = contextValue(scope, 'certificateArn');
   if ((domainName === undefined) !== (certificateArn === undefined))
@@ -170,4 +176,31 @@ export function validateSettings(settings: CdpSettings): CdpSettings {
   if (settings.lakeGlacierDays <= settings.lakeInfrequentAccessDays)
     throw new Error('cdp:lakeGlacierDays must be greater than cdp:lakeInfrequentAccessDays');
   return settings;
+}
+
+const APPFLOW_CONNECTORS = ['Salesforce', 'Zendesk', 'ServiceNow', 'Marketo'];
+
+/** `cdp:appFlows`: each flow checked here, so a typo fails synth naming the flow and the field. */
+export function parseAppFlows(value: unknown): AppFlowImport[] {
+  if (!Array.isArray(value)) throw new Error('cdp:appFlows must be a JSON list of flows');
+  return value.map((flow, i) => {
+    const f = (flow ?? {}) as Record<string, unknown>;
+    const fail = (field: string, rule: string) => {
+      throw new Error(`cdp:appFlows[${i}].${field} ${rule}`);
+    };
+    if (typeof f.name !== 'string' || !/^[A-Za-z0-9-]{1,40}$/.test(f.name))
+      fail('name', 'must be 1-40 letters, digits or dashes');
+    if (!APPFLOW_CONNECTORS.includes(String(f.connectorType)))
+      fail('connectorType', `must be one of ${APPFLOW_CONNECTORS.join(', ')}`);
+    for (const field of ['connectorProfileName', 'object', 'sourceId'])
+      if (typeof f[field] !== 'string' || !f[field]) fail(field, 'is required');
+    if (!Array.isArray(f.fields) || !f.fields.length || !f.fields.every((x) => typeof x === 'string'))
+      fail('fields', 'must be a non-empty list of field names');
+    if (
+      typeof f.scheduleExpression !== 'string' ||
+      !/^rate\(\d+(minutes|hours|days)\)$/.test(f.scheduleExpression)
+    )
+      fail('scheduleExpression', 'must be like rate(1hours), rate(30minutes) or rate(1days)');
+    return f as unknown as AppFlowImport;
+  });
 }

@@ -4,20 +4,28 @@
  *   npm run cdp -- sources list
  *   npm run cdp -- sources revoke <sourceId>
  *   npm run cdp -- check-identities [--repair]   checks (and repairs) the identity graph's invariants
+ *   npm run cdp -- import <file> --source <sourceId> [--mapping <mapping.json>] [--no-wait]
+ *                                          saves the mapping, puts the file under imports/<sourceId>/ and
+ *                                          prints the import report when it is done
  * By default they talk to the running local CDP (found through .cdp/local.json); with `--aws` they use
  * the normal AWS credential chain and the control table named by --table or CDP_CONTROL_TABLE.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { dynamoDbDocumentClient } from '../adapters/aws/clients.js';
+import { ImportStore } from '../adapters/dynamodb/import-store.js';
 import { SourceStore } from '../adapters/dynamodb/source-store.js';
+import { MappingSchema, mappingHash } from '../core/imports/mapping.js';
+import { IMPORTS_BUCKET, IMPORTS_PREFIX } from '../resources/buckets.js';
 import { CONTROL_TABLE } from '../resources/tables.js';
 import { checkIdentities } from './commands/check-identities.js';
 
 const USAGE = `Usage: npm run cdp -- sources <create <name> | list | revoke <sourceId>> [--aws] [--table <name>] [--data-dir <dir>]
-       npm run cdp -- check-identities [--repair] [--json] [--aws --table <profiles table>]`;
+       npm run cdp -- check-identities [--repair] [--json] [--aws --table <profiles table>]
+       npm run cdp -- import <file> --source <sourceId> [--mapping <mapping.json>] [--no-wait] [--aws --table <name> --bucket <ImportsBucketName>]`;
 
 export async function runCli(argv: readonly string[], out: (line: string) => void): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -30,9 +38,14 @@ export async function runCli(argv: readonly string[], out: (line: string) => voi
       json: { type: 'boolean', default: false },
       repair: { type: 'boolean', default: false },
       'timeline-retention-days': { type: 'string', default: '90' },
+      source: { type: 'string' },
+      mapping: { type: 'string' },
+      bucket: { type: 'string' },
+      'no-wait': { type: 'boolean', default: false },
     },
   });
   const [group, command, arg] = positionals;
+  if (group === 'import') return importFile(command, values, out);
   if (group === 'check-identities')
     return checkIdentities(
       {
@@ -116,6 +129,135 @@ export async function runCli(argv: readonly string[], out: (line: string) => voi
       out(USAGE);
       return 2;
   }
+}
+
+interface ImportFlags {
+  aws?: boolean;
+  table?: string;
+  bucket?: string;
+  'data-dir': string;
+  source?: string;
+  mapping?: string;
+  'no-wait'?: boolean;
+  json?: boolean;
+}
+
+/**
+ * Puts a file where the CDP imports from (`imports/<sourceId>/<name>` of the imports bucket), so it goes
+ * through exactly what a file dropped there by any other tool goes through; with --mapping, saves the
+ * source's mapping first. Locally it then follows the import report through the API.
+ */
+async function importFile(
+  file: string | undefined,
+  flags: ImportFlags,
+  out: (line: string) => void,
+): Promise<number> {
+  if (!file || !flags.source) {
+    out('import needs a file and --source <sourceId>');
+    return 2;
+  }
+  if (!existsSync(file)) {
+    out(`No file ${file}`);
+    return 2;
+  }
+  let mapping: unknown;
+  if (flags.mapping) {
+    try {
+      mapping = JSON.parse(readFileSync(flags.mapping, 'utf8'));
+    } catch (err) {
+      out(`${flags.mapping} is not JSON: ${(err as Error).message}`);
+      return 2;
+    }
+  }
+  const key = `${IMPORTS_PREFIX}${flags.source}/${basename(file)}`;
+  let s3: S3Client;
+  let bucket: string;
+  let local: { apiUrl: string; adminKey: string } | undefined;
+  if (flags.aws) {
+    if (!flags.bucket || (mapping !== undefined && !flags.table)) {
+      out('--aws needs --bucket <ImportsBucketName> (and --table <ControlTableName> with --mapping)');
+      return 2;
+    }
+    s3 = new S3Client({});
+    bucket = flags.bucket;
+    if (mapping !== undefined) {
+      const parsed = MappingSchema.safeParse(mapping);
+      if (!parsed.success) {
+        for (const i of parsed.error.issues) out(`mapping: ${i.path.join('.') || '(mapping)'} ${i.message}`);
+        return 2;
+      }
+      await new ImportStore(dynamoDbDocumentClient(new DynamoDBClient({})), flags.table!).saveMapping({
+        sourceId: flags.source,
+        mapping: parsed.data,
+        mappingHash: mappingHash(parsed.data),
+        updatedAt: new Date().toISOString(),
+      });
+    }
+  } else {
+    const infoFile = join(flags['data-dir'], 'local.json');
+    if (!existsSync(infoFile)) {
+      out(`No local CDP found (${infoFile} is missing). Start one with \`npm start\`, or pass --aws.`);
+      return 1;
+    }
+    const info = JSON.parse(readFileSync(infoFile, 'utf8')) as {
+      apiUrl: string;
+      adminKey: string;
+      endpoints: { s3: string };
+    };
+    local = info;
+    s3 = new S3Client({
+      region: 'us-east-1',
+      endpoint: info.endpoints.s3,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      forcePathStyle: true,
+      // s3rver stores aws-chunked bodies (the SDK's default for streams with checksums) verbatim.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+    });
+    bucket = IMPORTS_BUCKET.localName;
+    if (mapping !== undefined) {
+      const res = await adminCall(info, 'PUT', `/v1/sources/${flags.source}/import-mapping`, mapping);
+      if (res.status !== 200) {
+        out(`The mapping was refused (${res.status}): ${JSON.stringify(res.body.error ?? res.body)}`);
+        return 1;
+      }
+    }
+  }
+  const size = statSync(file).size;
+  const put = await s3.send(
+    new PutObjectCommand({ Bucket: bucket, Key: key, Body: createReadStream(file), ContentLength: size }),
+  );
+  const etag = (put.ETag ?? '').replaceAll('"', '');
+  out(`Put ${file} (${size} bytes) at s3://${bucket}/${key}`);
+  if (!local || flags['no-wait']) return 0;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 1_000));
+    const res = await adminCall(
+      local,
+      'GET',
+      `/v1/imports?sourceId=${encodeURIComponent(flags.source)}&limit=500`,
+    );
+    const imports = (res.body.imports ?? []) as Array<Record<string, unknown>>;
+    const report = imports.find((i) => i.key === key && String(i.fileId).startsWith(`${etag}:`));
+    if (report && (report.status === 'succeeded' || report.status === 'failed')) {
+      const { mapping: _m, ...shown } = report;
+      out(flags.json ? JSON.stringify(shown) : JSON.stringify(shown, null, 2));
+      return report.status === 'succeeded' ? 0 : 1;
+    }
+  }
+}
+
+async function adminCall(
+  info: { apiUrl: string; adminKey: string },
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${info.apiUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${info.adminKey}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -13,10 +13,15 @@ import { invokedAs } from '../adapters/aws/call-recorder.js';
 import { dynamoDbDocumentClient } from '../adapters/aws/clients.js';
 import { SourceStore } from '../adapters/dynamodb/source-store.js';
 import { regulationRunDefinition } from '../core/govern/run-definition.js';
+import { importRunDefinition } from '../core/imports/run-definition.js';
 import { segmentRunDefinition } from '../core/segments/run-definition.js';
+import { IMPORTS_BUCKET } from '../resources/buckets.js';
 import {
   ACTIVATION_FUNCTION,
   FUNCTIONS,
+  IMPORT_RUN_STATE_MACHINE,
+  IMPORT_RUNNER_FUNCTION,
+  IMPORT_TRIGGER_FUNCTION,
   localFunctionArn,
   REGULATION_RUN_STATE_MACHINE,
   REGULATION_RUNNER_FUNCTION,
@@ -33,6 +38,7 @@ import { LocalDeltaQueue } from './delta-queue.js';
 import { type Emulator, startDynalite, startKinesis, startS3rver } from './emulators/emulator.js';
 import { localEnvironment } from './environment.js';
 import { createHttpAdapter, type HttpHandler } from './http-adapter.js';
+import { ImportWatcher } from './import-watcher.js';
 import { type BatchInfo, KinesisPoller, type StreamHandler } from './kinesis-poller.js';
 import { lambdaContext } from './lambda-context.js';
 import { LocalStepFunctions } from './step-functions.js';
@@ -166,6 +172,10 @@ export async function startLocalCdp(options: LocalCdpOptions): Promise<LocalCdp>
           arn: REGULATION_RUN_STATE_MACHINE.localArn,
           definition: regulationRunDefinition(localFunctionArn(REGULATION_RUNNER_FUNCTION.id)),
         },
+        {
+          arn: IMPORT_RUN_STATE_MACHINE.localArn,
+          definition: importRunDefinition(localFunctionArn(IMPORT_RUNNER_FUNCTION.id)),
+        },
       ],
       async (functionName, input) =>
         (await load(functionName))(
@@ -184,6 +194,7 @@ export async function startLocalCdp(options: LocalCdpOptions): Promise<LocalCdp>
       AWS_ENDPOINT_URL_SFN: sfnEndpoint,
       CDP_SEGMENT_RUN_STATE_MACHINE_ARN: SEGMENT_RUN_STATE_MACHINE.localArn,
       CDP_REGULATION_RUN_STATE_MACHINE_ARN: REGULATION_RUN_STATE_MACHINE.localArn,
+      CDP_IMPORT_RUN_STATE_MACHINE_ARN: IMPORT_RUN_STATE_MACHINE.localArn,
     });
     Object.assign(process.env, env);
     const scheduleMinutes = Number(
@@ -257,6 +268,17 @@ export async function startLocalCdp(options: LocalCdpOptions): Promise<LocalCdp>
       return poller;
     });
 
+    // Files dropped into the local imports bucket start imports, as S3 notifications do on AWS.
+    const importWatcher = new ImportWatcher({
+      s3: clients.s3,
+      bucket: IMPORTS_BUCKET.localName,
+      handler: (await load(IMPORT_TRIGGER_FUNCTION.id)) as never,
+      checkpointFile: join(dataDir, 'checkpoints', 'imports.json'),
+      onError: (message) => console.error(`[local] ${message}`),
+    });
+    importWatcher.start();
+    stopAll.push(() => importWatcher.stop());
+
     const info: LocalCdpInfo = {
       apiUrl: `http://127.0.0.1:${port}`,
       writeKey: keys.writeKey,
@@ -274,6 +296,9 @@ export async function startLocalCdp(options: LocalCdpOptions): Promise<LocalCdp>
       events,
       stepFunctions,
       drain: async (timeoutMs?: number) => {
+        // Imports first: what they put on the stream is then drained like any event.
+        await importWatcher.poll();
+        await stepFunctions.idle();
         await Promise.all(pollers.map((p) => p.drain(timeoutMs)));
         await stepFunctions.idle();
         await Promise.all(deltaQueues.map((q) => q.drain(timeoutMs)));

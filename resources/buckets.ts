@@ -19,7 +19,19 @@ export const EXPORTS_BUCKET: BucketDefinition = {
   localName: 'cdp-exports',
 };
 
-export const BUCKETS = [LAKE_BUCKET, EXPORTS_BUCKET] as const;
+/** Files to import (`imports/<sourceId>/...`) and, beside each, its errors file. */
+export const IMPORTS_BUCKET: BucketDefinition = {
+  id: 'ImportsBucket',
+  envVar: 'CDP_IMPORTS_BUCKET',
+  localName: 'cdp-imports',
+};
+
+export const BUCKETS = [LAKE_BUCKET, EXPORTS_BUCKET, IMPORTS_BUCKET] as const;
+
+/** Where files to import are put: `imports/<sourceId>/<any name>.csv|.jsonl|.parquet[.gz]`. */
+export const IMPORTS_PREFIX = 'imports/';
+/** Files uploaded through the API (`uploads/<sourceId>/<content hash>/<name>`), started by the API itself. */
+export const UPLOADS_PREFIX = 'uploads/';
 
 /** Key prefixes inside the lake bucket. */
 export const LAKE_PREFIXES = {

@@ -27,6 +27,10 @@ export const ENV = {
   activationDlqUrl: 'CDP_ACTIVATION_DLQ_URL',
   /** The deletion job state machine, started by the regulations API. */
   regulationRunStateMachineArn: 'CDP_REGULATION_RUN_STATE_MACHINE_ARN',
+  /** Files to import and their errors files. */
+  importsBucket: 'CDP_IMPORTS_BUCKET',
+  /** The import state machine, started for each file dropped or uploaded. */
+  importRunStateMachineArn: 'CDP_IMPORT_RUN_STATE_MACHINE_ARN',
   /** Parallel scan segments per batch run. */
   segmentScanSegments: 'CDP_SEGMENT_SCAN_SEGMENTS',
 } as const;

@@ -37,6 +37,10 @@ export const METRIC = {
   deltasSuperseded: 'DeltasSuperseded',
   /** Activation: deliveries that can never succeed, sent to the dead-letter queue. */
   deltasDeadLettered: 'DeltasDeadLettered',
+  /** Imports: rows put on the stream, rows refused (errors file), files that failed as a whole. */
+  importRowsAccepted: 'ImportRowsAccepted',
+  importRowsRefused: 'ImportRowsRefused',
+  importsFailed: 'ImportsFailed',
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];

@@ -5,6 +5,12 @@
 import { ACTIVATE_ROUTES, ACTIVATION_FUNCTION, DESTINATION_API_FUNCTION } from './activate.js';
 import { COLLECT_ROUTES, COLLECTOR_FUNCTION } from './collect.js';
 import { GOVERN_ROUTES, REGULATION_API_FUNCTION, REGULATION_RUNNER_FUNCTION } from './govern.js';
+import {
+  IMPORT_API_FUNCTION,
+  IMPORT_ROUTES,
+  IMPORT_RUNNER_FUNCTION,
+  IMPORT_TRIGGER_FUNCTION,
+} from './imports.js';
 import { LAKE_STREAM_CONSUMERS, LAKE_WRITER_FUNCTION } from './lake.js';
 import { PROCESS_STREAM_CONSUMERS, PROFILE_PROCESSOR_FUNCTION } from './process.js';
 import { PROFILE_API_FUNCTION, PROFILE_ROUTES } from './profiles.js';
@@ -14,6 +20,7 @@ import type { FunctionDefinition, RouteDefinition, StreamConsumerDefinition } fr
 export * from './activate.js';
 export * from './collect.js';
 export * from './govern.js';
+export * from './imports.js';
 export * from './lake.js';
 export * from './process.js';
 export * from './profiles.js';
@@ -31,6 +38,9 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   DESTINATION_API_FUNCTION,
   REGULATION_API_FUNCTION,
   REGULATION_RUNNER_FUNCTION,
+  IMPORT_API_FUNCTION,
+  IMPORT_TRIGGER_FUNCTION,
+  IMPORT_RUNNER_FUNCTION,
 ];
 
 export const ROUTES: readonly RouteDefinition[] = [
@@ -39,6 +49,7 @@ export const ROUTES: readonly RouteDefinition[] = [
   ...SEGMENT_ROUTES,
   ...ACTIVATE_ROUTES,
   ...GOVERN_ROUTES,
+  ...IMPORT_ROUTES,
 ];
 
 export const STREAM_CONSUMERS: readonly StreamConsumerDefinition[] = [

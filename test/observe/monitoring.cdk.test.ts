@@ -2,6 +2,8 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   ACTIVATION_FUNCTION,
+  IMPORT_RUNNER_FUNCTION,
+  IMPORT_TRIGGER_FUNCTION,
   LAKE_WRITER_FUNCTION,
   PROFILE_PROCESSOR_FUNCTION,
 } from '../../resources/functions/index.js';
@@ -118,10 +120,12 @@ describe('monitoring', () => {
         `${PROFILE_PROCESSOR_FUNCTION.id}/${METRIC.recordsQuarantined}`,
         `${LAKE_WRITER_FUNCTION.id}/${METRIC.recordsQuarantined}`,
         `${ACTIVATION_FUNCTION.id}/${METRIC.deltasFailed}`,
+        `${IMPORT_RUNNER_FUNCTION.id}/${METRIC.importsFailed}`,
+        `${IMPORT_TRIGGER_FUNCTION.id}/${METRIC.importsFailed}`,
       ].sort(),
     );
-    // Step Functions runs that fail, time out or are aborted.
-    expect(alarms.filter((a) => a.Properties.Metrics !== undefined)).toHaveLength(2);
+    // Step Functions runs that fail, time out or are aborted (segments, regulations, imports).
+    expect(alarms.filter((a) => a.Properties.Metrics !== undefined)).toHaveLength(3);
     cdp.template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
   });
 
