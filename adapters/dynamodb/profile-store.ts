@@ -135,7 +135,15 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
     // between the redirect and the survivor's write). Folded even when the survivor does not exist yet:
     // whoever writes it next must write it with that data, or the data is only reachable through this
     // redirect, which later batches may never pass through again. Tombstones hold no data.
-    for (const [id, item] of items) {
+    // Nearest the root first: a redirect's data already holds whatever it had folded in itself (its
+    // `mergedFrom` says which), so folding an inner one before it would count that data twice.
+    const hopsToRoot = (id: string) => {
+      let n = 0;
+      for (let at = id; items.get(at)?.mergedInto; at = items.get(at)!.mergedInto as string) n++;
+      return n;
+    };
+    const redirects = [...items].sort(([a], [b]) => hopsToRoot(a) - hopsToRoot(b));
+    for (const [id, item] of redirects) {
       if (!item.mergedInto || !item.profileId) continue;
       const root = rootOf(id);
       let survivor = profiles.get(root);

@@ -35,7 +35,14 @@ export class MemoryGraphStore implements GraphStore, DedupeStore {
       let state = stored ? structuredClone(stored.state) : undefined;
       // A redirect whose survivor never received its data (failure between the two writes) is folded
       // now, even into a survivor that does not exist yet (as the DynamoDB store does).
-      for (const [id2, other] of this.profiles) {
+      // Nearest the root first (see the DynamoDB store: inner redirects may already be inside outer ones).
+      const hops = (id: string) => {
+        let n = 0;
+        for (let at = id; this.profiles.get(at)?.mergedInto; at = this.profiles.get(at)!.mergedInto!) n++;
+        return n;
+      };
+      const redirects = [...this.profiles].sort(([a], [b]) => hops(a) - hops(b));
+      for (const [id2, other] of redirects) {
         if (!other.mergedInto || !other.state || this.rootOf(id2) !== root) continue;
         state ??= emptyProfile(root, other.state.updatedAt);
         if (!state.mergedFrom.includes(id2)) mergeInto(state, other.state, state.updatedAt);
