@@ -4,6 +4,7 @@ import { ENV } from '../resources/env.js';
 import {
   ACTIVATION_FUNCTION,
   COLLECTOR_FUNCTION,
+  CONSOLE_API_FUNCTION,
   DESTINATION_API_FUNCTION,
   LAKE_STREAM_CONSUMERS,
   LAKE_WRITER_FUNCTION,
@@ -232,6 +233,15 @@ export class CdpStack extends Stack {
     const profileApi = fn(PROFILE_API_FUNCTION, store.environment());
     store.grantProfilesRead(profileApi);
 
+    const consoleApi = fn(CONSOLE_API_FUNCTION, {
+      ...store.environment(),
+      ...events.environment(),
+      ...lake.environment(),
+    });
+    store.grantControlReadWrite(consoleApi);
+    events.grantRead(consoleApi);
+    lake.grantQuarantineRead(consoleApi, ['collect', 'process']);
+
     const api = new IngestApi(this, 'Ingest', {
       routes: ROUTES,
       functions: {
@@ -240,6 +250,7 @@ export class CdpStack extends Stack {
         [SEGMENT_API_FUNCTION.id]: segmentApi,
         [DESTINATION_API_FUNCTION.id]: destinationApi,
         [REGULATION_API_FUNCTION.id]: regulationApi,
+        [CONSOLE_API_FUNCTION.id]: consoleApi,
       },
       throttleRateLimit: settings.throttleRateLimit,
       throttleBurstLimit: settings.throttleBurstLimit,

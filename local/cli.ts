@@ -3,6 +3,8 @@
  *   npm run cdp -- sources create <name>   creates a source and prints its write key once
  *   npm run cdp -- sources list
  *   npm run cdp -- sources revoke <sourceId>
+ *   npm run cdp -- users add <name> --role <admin|marketer|analyst|privacy> [--role ...] [--password <p>]
+ *   npm run cdp -- users list | users remove <name>      local console users (Cognito on AWS)
  * By default they talk to the running local CDP (found through .cdp/local.json); with `--aws` they use
  * the normal AWS credential chain and the control table named by --table or CDP_CONTROL_TABLE.
  */
@@ -13,6 +15,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { dynamoDbDocumentClient } from '../adapters/aws/clients.js';
 import { SourceStore } from '../adapters/dynamodb/source-store.js';
 import { CONTROL_TABLE } from '../resources/tables.js';
+import { generatePassword, listUsers, putUser, removeUser } from './console-users.js';
 
 const USAGE = `Usage: npm run cdp -- sources <create <name> | list | revoke <sourceId>> [--aws] [--table <name>] [--data-dir <dir>]`;
 
@@ -25,9 +28,12 @@ export async function runCli(argv: readonly string[], out: (line: string) => voi
       table: { type: 'string' },
       'data-dir': { type: 'string', default: process.env.CDP_DATA_DIR ?? '.cdp' },
       json: { type: 'boolean', default: false },
+      role: { type: 'string', multiple: true },
+      password: { type: 'string' },
     },
   });
   const [group, command, arg] = positionals;
+  if (group === 'users') return usersCommand(command, arg, values['data-dir'], values, out);
   if (group !== 'sources' || !command) {
     out(USAGE);
     return 2;
@@ -109,4 +115,56 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       process.exit(1);
     },
   );
+}
+
+const USERS_USAGE = `Usage: npm run cdp -- users <add <name> --role <role> [--role <role>] [--password <p>] | list | remove <name>> [--data-dir <dir>]
+Roles: admin, marketer, analyst, privacy. On AWS, add users to the Cognito user pool and its groups instead.`;
+
+/** Local console users, kept in the data directory; the running CDP picks changes up at the next sign-in. */
+function usersCommand(
+  command: string | undefined,
+  name: string | undefined,
+  dataDir: string,
+  values: { role?: string[]; password?: string; json?: boolean },
+  out: (line: string) => void,
+): number {
+  if (!existsSync(dataDir)) {
+    out(`No local CDP data in ${dataDir}. Start one with \`npm start\` first.`);
+    return 1;
+  }
+  switch (command) {
+    case 'add': {
+      if (!name) {
+        out(USERS_USAGE);
+        return 2;
+      }
+      const password = values.password ?? generatePassword();
+      try {
+        const user = putUser(dataDir, name, values.role ?? [], password);
+        if (values.json) out(JSON.stringify({ ...user, password }));
+        else {
+          out(`User ${user.username} (${user.roles.join(', ')}) can sign in to the console.`);
+          if (!values.password) out(`Password (shown once): ${password}`);
+        }
+        return 0;
+      } catch (err) {
+        out(`Cannot add ${name}: ${(err as Error).message}`);
+        return 2;
+      }
+    }
+    case 'list':
+      for (const u of listUsers(dataDir))
+        out(values.json ? JSON.stringify(u) : `${u.username}  ${u.roles.join(', ')}`);
+      return 0;
+    case 'remove':
+      if (!name) {
+        out(USERS_USAGE);
+        return 2;
+      }
+      out(removeUser(dataDir, name) ? `Removed ${name}` : `No user ${name}`);
+      return 0;
+    default:
+      out(USERS_USAGE);
+      return 2;
+  }
 }

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { compileSegment } from '../../core/segments/engine.js';
 import { SegmentInputSchema } from '../../core/segments/language.js';
 import { ENV, loadConfig } from '../../resources/env.js';
+import { withAccess } from '../shared/access.js';
 import { error, type HttpResponse, json, parseJsonBody } from '../shared/http.js';
 import { profileRef } from '../shared/profile-ref.js';
 import { segmentationDeps } from './deps.js';
@@ -82,7 +83,9 @@ async function preview(body: unknown): Promise<HttpResponse> {
 }
 
 /** Segments API: definitions, members, preview, on-demand runs, and a profile's segments. */
-export async function handler(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
+export const handler = withAccess(route);
+
+async function route(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
   const id = event.pathParameters?.id;
   const notFound = () => error(404, { code: 'not_found', message: `No segment ${id}` });
   switch (event.routeKey) {

@@ -4,6 +4,7 @@
  */
 import { ACTIVATE_ROUTES, ACTIVATION_FUNCTION, DESTINATION_API_FUNCTION } from './activate.js';
 import { COLLECT_ROUTES, COLLECTOR_FUNCTION } from './collect.js';
+import { CONSOLE_API_FUNCTION, CONSOLE_ROUTES } from './console.js';
 import { GOVERN_ROUTES, REGULATION_API_FUNCTION, REGULATION_RUNNER_FUNCTION } from './govern.js';
 import { LAKE_STREAM_CONSUMERS, LAKE_WRITER_FUNCTION } from './lake.js';
 import { PROCESS_STREAM_CONSUMERS, PROFILE_PROCESSOR_FUNCTION } from './process.js';
@@ -13,6 +14,7 @@ import type { FunctionDefinition, RouteDefinition, StreamConsumerDefinition } fr
 
 export * from './activate.js';
 export * from './collect.js';
+export * from './console.js';
 export * from './govern.js';
 export * from './lake.js';
 export * from './process.js';
@@ -31,6 +33,7 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   DESTINATION_API_FUNCTION,
   REGULATION_API_FUNCTION,
   REGULATION_RUNNER_FUNCTION,
+  CONSOLE_API_FUNCTION,
 ];
 
 export const ROUTES: readonly RouteDefinition[] = [
@@ -39,6 +42,7 @@ export const ROUTES: readonly RouteDefinition[] = [
   ...SEGMENT_ROUTES,
   ...ACTIVATE_ROUTES,
   ...GOVERN_ROUTES,
+  ...CONSOLE_ROUTES,
 ];
 
 export const STREAM_CONSUMERS: readonly StreamConsumerDefinition[] = [
