@@ -34,6 +34,7 @@ export const ROUTE_ROLES: Readonly<Record<string, readonly Role[]>> = {
   'GET /v1/segments/{id}': READERS,
   'GET /v1/segments/{id}/members': READERS,
   'GET /v1/segments/runs/{runId}': READERS,
+  'GET /v1/segment-runs': READERS,
   // A preview saves nothing, so analysts may size audiences too.
   'POST /v1/segments/preview': READERS,
   'POST /v1/segments': MARKETING,

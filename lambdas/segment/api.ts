@@ -141,6 +141,8 @@ async function route(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
       const runId = `run-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
       return json(202, await startSegmentRun(sfn, arn, runId, { segmentIds: [id!] }));
     }
+    case 'GET /v1/segment-runs':
+      return json(200, { runs: await segments.listRuns(20) });
     case 'GET /v1/segments/runs/{runId}': {
       const run = await segments.getRun(event.pathParameters?.runId ?? '');
       return run
