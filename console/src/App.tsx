@@ -81,6 +81,12 @@ export function App() {
   return (
     <AppLayout
       toolsHide
+      ariaLabels={{
+        navigation: 'Console navigation',
+        navigationClose: 'Close navigation',
+        navigationToggle: 'Open navigation',
+        notifications: 'Notifications',
+      }}
       navigation={
         <SideNavigation
           header={{ text: 'Customer Data Platform', href: offered[0]?.href ?? '/' }}

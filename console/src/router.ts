@@ -7,14 +7,15 @@ export function navigate(path: string): void {
   window.dispatchEvent(new PopStateEvent('popstate'));
 }
 
+/** The current path; re-renders on every navigation, a changed query string included. */
 export function usePath(): string {
-  const [path, setPath] = useState(window.location.pathname);
+  const [location, setLocation] = useState(window.location.pathname + window.location.search);
   useEffect(() => {
-    const update = () => setPath(window.location.pathname);
+    const update = () => setLocation(window.location.pathname + window.location.search);
     window.addEventListener('popstate', update);
     return () => window.removeEventListener('popstate', update);
   }, []);
-  return path;
+  return location.split('?')[0]!;
 }
 
 export function useQueryParam(name: string): string | undefined {

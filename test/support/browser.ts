@@ -5,10 +5,18 @@ import puppeteer, { type Browser, type Page } from 'puppeteer-core';
  * A real headless Chromium from the npm package `@sparticuz/chromium` (no apt step, no download at
  * run time), driven by puppeteer-core. One browser per test file keeps the suite fast.
  */
+// The package's defaults are tuned for Lambda: one process (which cannot open a second browser
+// context) and web security off. Tests want a browser that behaves like the one people use.
+const NOT_LIKE_A_USER = new Set([
+  '--single-process',
+  '--disable-web-security',
+  '--allow-running-insecure-content',
+]);
+
 export async function launchBrowser(): Promise<Browser> {
   return puppeteer.launch({
     executablePath: await chromium.executablePath(),
-    args: chromium.args,
+    args: chromium.args.filter((a) => !NOT_LIKE_A_USER.has(a)),
     headless: true,
     defaultViewport: { width: 1360, height: 900 },
   });
@@ -47,5 +55,5 @@ export async function clickText(page: Page, selector: string, text: string): Pro
 
 /** Waits until the page's text contains `text`. */
 export async function waitForText(page: Page, text: string, timeout = 10_000): Promise<void> {
-  await page.waitForFunction((t) => document.body.innerText.includes(t), { timeout }, text);
+  await page.waitForFunction((t) => document.body.textContent!.includes(t), { timeout }, text);
 }

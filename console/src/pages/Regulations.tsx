@@ -71,6 +71,7 @@ export default function Regulations(props: { me: Me }) {
       }
     >
       <SpaceBetween size="l">
+        {error && !canCreate && <Alert type="error">{error}</Alert>}
         {canCreate && (
           <Container header={<Header variant="h2">New request</Header>}>
             <Form
@@ -106,7 +107,12 @@ export default function Regulations(props: { me: Me }) {
             >
               <SpaceBetween size="m">
                 {done && (
-                  <Alert type="success" dismissible onDismiss={() => setDone(undefined)}>
+                  <Alert
+                    type="success"
+                    dismissible
+                    dismissAriaLabel="Dismiss"
+                    onDismiss={() => setDone(undefined)}
+                  >
                     {done}
                   </Alert>
                 )}

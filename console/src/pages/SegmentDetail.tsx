@@ -124,13 +124,13 @@ function AddDestination(props: {
           />
         </FormField>
         <FormField label="Name (optional)">
-          <Input value={name} onChange={(e) => setName(e.detail.value)} />
+          <Input ariaLabel="Destination name" value={name} onChange={(e) => setName(e.detail.value)} />
         </FormField>
         <FormField
           label="Consent category"
           description="Only people who granted it are sent; empty sends everyone."
         >
-          <Input value={consent} onChange={(e) => setConsent(e.detail.value)} />
+          <Input ariaLabel="Consent category" value={consent} onChange={(e) => setConsent(e.detail.value)} />
         </FormField>
         <SchemaForm
           schema={DestinationSettingsSchemas[type]}
@@ -157,7 +157,16 @@ export default function SegmentDetail(props: { me: Me; segmentId: string }) {
   const canConnect = mayCall(props.me.roles, 'POST /v1/segments/{id}/destinations');
 
   const say = (type: FlashbarProps.Type, content: string) =>
-    setFlash([{ type, content, dismissible: true, onDismiss: () => setFlash([]), id: String(Date.now()) }]);
+    setFlash([
+      {
+        type,
+        content,
+        dismissible: true,
+        dismissLabel: 'Dismiss',
+        onDismiss: () => setFlash([]),
+        id: String(Date.now()),
+      },
+    ]);
 
   const load = useCallback(() => {
     api<Segment>('GET', `/v1/segments/${enc(id)}`)

@@ -120,6 +120,7 @@ export default function SegmentEditor(props: { me: Me; segmentId?: string }) {
             <SpaceBetween size="m">
               <FormField label="Name" errorText={name ? undefined : 'A segment needs a name to be saved'}>
                 <Input
+                  ariaLabel="Segment name"
                   value={name}
                   onChange={(e) => setName(e.detail.value)}
                   placeholder="High-value customers"

@@ -109,7 +109,7 @@ export default function Sources(props: { me: Me }) {
     >
       <SpaceBetween size="l">
         {error && (
-          <Alert type="error" dismissible onDismiss={() => setError(undefined)}>
+          <Alert type="error" dismissible dismissAriaLabel="Dismiss" onDismiss={() => setError(undefined)}>
             {error}
           </Alert>
         )}
@@ -118,6 +118,7 @@ export default function Sources(props: { me: Me }) {
             type="success"
             header={`Write key for ${newKey.name}: copy it now, it is shown once`}
             dismissible
+            dismissAriaLabel="Dismiss"
             onDismiss={() => setNewKey(undefined)}
           >
             <SpaceBetween size="s">
