@@ -8,6 +8,15 @@ import { putUser } from '../../local/console-users.js';
 import { clickText, launchBrowser, signIn, waitForText, watchProblems } from '../support/browser.js';
 import { startTestCdp } from '../support/local-cdp.js';
 
+// What the functions evaluated in the page use of the DOM (this project's type check has no DOM lib).
+declare const document: {
+  body: { textContent: string | null };
+  querySelector(selector: string): { textContent: string | null } | null;
+  querySelectorAll(selector: string): Iterable<{ textContent: string | null }>;
+};
+declare const location: { pathname: string };
+declare const window: unknown;
+
 /**
  * The console in a real Chromium against the local runtime: each page's main job end to end, the
  * roles the server enforces, and accessibility (axe-core: no serious or critical violations).
@@ -232,7 +241,9 @@ describe('console', () => {
     const privacy = await asUser('pat');
     await privacy.page.goto(`${cdp.apiUrl}/regulations`, { waitUntil: 'networkidle0' });
     await privacy.page.waitForSelector('textarea');
-    await privacy.page.$eval('input[type="radio"][value="suppress"]', (e) => (e as HTMLInputElement).click());
+    await privacy.page.$eval('input[type="radio"][value="suppress"]', (e) =>
+      (e as unknown as { click(): void }).click(),
+    );
     await privacy.page.type('textarea', 'email:bob@example.com');
     await clickText(privacy.page, 'button', 'Submit request');
     await waitForText(privacy.page, 'is completed');

@@ -1,6 +1,13 @@
 import chromium from '@sparticuz/chromium';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 
+// What the functions evaluated in the page use of the DOM (this project's type check has no DOM lib).
+declare const document: {
+  body: { textContent: string | null };
+  querySelector(selector: string): { textContent: string | null } | null;
+  querySelectorAll(selector: string): Iterable<{ textContent: string | null }>;
+};
+
 /**
  * A real headless Chromium from the npm package `@sparticuz/chromium` (no apt step, no download at
  * run time), driven by puppeteer-core. One browser per test file keeps the suite fast.
