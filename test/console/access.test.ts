@@ -40,9 +40,9 @@ describe('withAccess', () => {
   const handler = withAccess(async () => json(200, { ok: true }));
 
   it('lets IAM callers (machines) through and checks console users by their groups', async () => {
-    expect((await handler(event('POST /v1/sources', { iam: { userArn: 'arn:aws:iam::1:role/ci' } }))).statusCode).toBe(
-      200,
-    );
+    expect(
+      (await handler(event('POST /v1/sources', { iam: { userArn: 'arn:aws:iam::1:role/ci' } }))).statusCode,
+    ).toBe(200);
     const marketer = { jwt: { claims: { 'cognito:username': 'mia', 'cognito:groups': '[marketer]' } } };
     expect((await handler(event('POST /v1/segments', marketer))).statusCode).toBe(200);
     const denied = await handler(event('POST /v1/sources', marketer));

@@ -40,12 +40,18 @@ describe('console sign-in and users', () => {
     const ok = await signIn(cdp.consoleAdmin);
     expect(ok.status).toBe(200);
     const { token } = (await ok.json()) as { token: string };
-    expect((await call('GET', '/v1/me', token)).body).toEqual({ id: 'admin', kind: 'user', roles: ['admin'] });
+    expect((await call('GET', '/v1/me', token)).body).toEqual({
+      id: 'admin',
+      kind: 'user',
+      roles: ['admin'],
+    });
 
     expect((await signIn({ username: 'admin', password: 'wrong-password' })).status).toBe(401);
     const missing = await signIn({ username: 'admin' });
     expect(missing.status).toBe(400);
-    expect(((await missing.json()) as Json).error.issues).toEqual([{ field: 'password', rule: 'is required' }]);
+    expect(((await missing.json()) as Json).error.issues).toEqual([
+      { field: 'password', rule: 'is required' },
+    ]);
     expect((await signIn('{not json')).status).toBe(400);
     expect((await signIn({ username: 'a', password: 'x'.repeat(10_000) })).status).toBe(413);
     // A token that was never issued is not a session.
@@ -55,7 +61,9 @@ describe('console sign-in and users', () => {
   it('adds users with roles from the CLI; the server enforces each role on every route', async () => {
     const lines: string[] = [];
     const dataDir = ['--data-dir', cdp.dataDir];
-    expect(await runCli(['users', 'add', 'zoe', '--role', 'analyst', ...dataDir], (l) => lines.push(l))).toBe(0);
+    expect(await runCli(['users', 'add', 'zoe', '--role', 'analyst', ...dataDir], (l) => lines.push(l))).toBe(
+      0,
+    );
     const password = lines.find((l) => l.startsWith('Password'))!.split(': ')[1]!;
     const bad: string[] = [];
     expect(await runCli(['users', 'add', 'x', '--role', 'boss', ...dataDir], (l) => bad.push(l))).toBe(2);
@@ -100,7 +108,9 @@ describe('sources and write keys API', () => {
 
     // A key nobody has used yet, rotated with no overlap, stops at once.
     const other = await call('POST', '/v1/sources', cdp.adminKey, { name: 'Kiosk 2' });
-    const now = await call('POST', `/v1/sources/${other.body.sourceId}/rotate`, cdp.adminKey, { overlapHours: 0 });
+    const now = await call('POST', `/v1/sources/${other.body.sourceId}/rotate`, cdp.adminKey, {
+      overlapHours: 0,
+    });
     expect((await track(other.body.writeKey)).status).toBe(401);
     expect((await track(now.body.writeKey)).status).toBe(200);
 
@@ -108,10 +118,14 @@ describe('sources and write keys API', () => {
       overlapHours: 1000,
     });
     expect(tooLong.status).toBe(400);
-    expect(tooLong.body.error.issues).toEqual([{ field: 'overlapHours', rule: 'must be at most 168 (7 days)' }]);
+    expect(tooLong.body.error.issues).toEqual([
+      { field: 'overlapHours', rule: 'must be at most 168 (7 days)' },
+    ]);
     expect((await call('POST', '/v1/sources/nope/rotate', cdp.adminKey, {})).status).toBe(404);
     expect((await call('POST', `/v1/sources/${other.body.sourceId}/revoke`, cdp.adminKey)).status).toBe(200);
-    expect((await call('POST', `/v1/sources/${other.body.sourceId}/rotate`, cdp.adminKey, {})).status).toBe(404);
+    expect((await call('POST', `/v1/sources/${other.body.sourceId}/rotate`, cdp.adminKey, {})).status).toBe(
+      404,
+    );
   });
 
   it('validates the debugger query', async () => {
