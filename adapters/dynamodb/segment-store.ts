@@ -336,7 +336,9 @@ export class SegmentStore {
         Limit: limit,
       }),
     );
-    return (res.Items ?? []).map(({ pk: _p, sk: _s, gsi1pk: _g, gsi1sk: _k, ...summary }) => summary as RunSummary);
+    return (res.Items ?? []).map(
+      ({ pk: _p, sk: _s, gsi1pk: _g, gsi1sk: _k, ...summary }) => summary as RunSummary,
+    );
   }
 
   async getRun(runId: string): Promise<RunSummary | undefined> {
