@@ -53,7 +53,7 @@ export async function signIn(page: Page, baseUrl: string, username: string, pass
 export async function clickText(page: Page, selector: string, text: string): Promise<void> {
   const handle = await page.waitForFunction(
     (sel, t) => [...document.querySelectorAll(sel)].find((e) => e.textContent?.includes(t)),
-    { timeout: 10_000 },
+    { timeout: 20_000 },
     selector,
     text,
   );
@@ -61,6 +61,6 @@ export async function clickText(page: Page, selector: string, text: string): Pro
 }
 
 /** Waits until the page's text contains `text`. */
-export async function waitForText(page: Page, text: string, timeout = 10_000): Promise<void> {
+export async function waitForText(page: Page, text: string, timeout = 20_000): Promise<void> {
   await page.waitForFunction((t) => document.body.textContent!.includes(t), { timeout }, text);
 }

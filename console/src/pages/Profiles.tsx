@@ -121,6 +121,7 @@ export default function Profiles(_props: { me: Me }) {
             <div style={{ width: 420 }}>
               <Input
                 type="search"
+                clearAriaLabel="Clear search"
                 value={query}
                 ariaLabel="Identifier"
                 placeholder="ada@example.com, +44 20 7946 0000, user-42, p_…"
