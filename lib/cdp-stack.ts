@@ -1,9 +1,11 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Mfa } from 'aws-cdk-lib/aws-cognito';
 import type { Construct } from 'constructs';
 import { ENV } from '../resources/env.js';
 import {
   ACTIVATION_FUNCTION,
   COLLECTOR_FUNCTION,
+  CONSOLE_API_FUNCTION,
   DESTINATION_API_FUNCTION,
   IMPORT_API_FUNCTION,
   IMPORT_RUNNER_FUNCTION,
@@ -25,6 +27,7 @@ import { DeltaQueues } from './activate/delta-queues.js';
 import { EdgeProtection } from './collect/edge-protection.js';
 import { IngestApi } from './collect/ingest-api.js';
 import { type CdpSettings, DEFAULT_SETTINGS, settingsFromContext, validateSettings } from './config.js';
+import { ConsoleSite } from './console/console-site.js';
 import { Governance } from './govern/governance.js';
 import { Imports } from './imports/imports.js';
 import { DataLake } from './lake/data-lake.js';
@@ -263,6 +266,15 @@ export class CdpStack extends Stack {
     const profileApi = fn(PROFILE_API_FUNCTION, store.environment());
     store.grantProfilesRead(profileApi);
 
+    const consoleApi = fn(CONSOLE_API_FUNCTION, {
+      ...store.environment(),
+      ...events.environment(),
+      ...lake.environment(),
+    });
+    store.grantControlReadWrite(consoleApi);
+    events.grantRead(consoleApi);
+    lake.grantQuarantineRead(consoleApi, ['collect', 'process']);
+
     const api = new IngestApi(this, 'Ingest', {
       routes: ROUTES,
       functions: {
@@ -272,6 +284,7 @@ export class CdpStack extends Stack {
         [DESTINATION_API_FUNCTION.id]: destinationApi,
         [REGULATION_API_FUNCTION.id]: regulationApi,
         [IMPORT_API_FUNCTION.id]: importApi,
+        [CONSOLE_API_FUNCTION.id]: consoleApi,
       },
       throttleRateLimit: settings.throttleRateLimit,
       throttleBurstLimit: settings.throttleBurstLimit,
@@ -281,6 +294,36 @@ export class CdpStack extends Stack {
       customDomain: settings.customDomain,
     });
     monitoring.watchApi(api.api);
+
+    // The console: people sign in with Cognito (groups = roles); `cdp:consoleMfa` is required or optional.
+    const consoleMfa = this.node.tryGetContext('cdp:consoleMfa') ?? 'required';
+    if (consoleMfa !== 'required' && consoleMfa !== 'optional')
+      throw new Error(`cdp:consoleMfa must be required or optional, got ${String(consoleMfa)}`);
+    const consoleSite = new ConsoleSite(this, 'Console', {
+      routes: ROUTES,
+      functions: {
+        [PROFILE_API_FUNCTION.id]: profileApi,
+        [SEGMENT_API_FUNCTION.id]: segmentApi,
+        [DESTINATION_API_FUNCTION.id]: destinationApi,
+        [REGULATION_API_FUNCTION.id]: regulationApi,
+        [CONSOLE_API_FUNCTION.id]: consoleApi,
+      },
+      accessLogsBucket: lake.accessLogsBucket,
+      mfa: consoleMfa === 'required' ? Mfa.REQUIRED : Mfa.OPTIONAL,
+      throttleRateLimit: settings.throttleRateLimit,
+      throttleBurstLimit: settings.throttleBurstLimit,
+      logRetentionDays,
+      removalPolicy,
+    });
+    new CfnOutput(this, 'ConsoleUrl', {
+      value: `https://${consoleSite.distribution.distributionDomainName}/`,
+      description: 'The console (sign in with a user of ConsoleUserPoolId, in a group named for the role)',
+    });
+    new CfnOutput(this, 'ConsoleUserPoolId', { value: consoleSite.userPool.userPoolId });
+    // What `npm run console:publish` needs to upload the console and its sign-in settings.
+    new CfnOutput(this, 'ConsoleBucketName', { value: consoleSite.bucket.bucketName });
+    new CfnOutput(this, 'ConsoleClientId', { value: consoleSite.client.userPoolClientId });
+    new CfnOutput(this, 'ConsoleSignInHost', { value: consoleSite.cognitoHost });
 
     new CfnOutput(this, 'ApiUrl', { value: api.url, description: 'Ingest and admin API base URL' });
     if (settings.wafRateLimit) {

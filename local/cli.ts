@@ -7,6 +7,8 @@
  *   npm run cdp -- import <file> --source <sourceId> [--mapping <mapping.json>] [--no-wait]
  *                                          saves the mapping, puts the file under imports/<sourceId>/ and
  *                                          prints the import report when it is done
+ *   npm run cdp -- users add <name> --role <admin|marketer|analyst|privacy> [--role ...] [--password <p>]
+ *   npm run cdp -- users list | users remove <name>      local console users (Cognito on AWS)
  * By default they talk to the running local CDP (found through .cdp/local.json); with `--aws` they use
  * the normal AWS credential chain and the control table named by --table or CDP_CONTROL_TABLE.
  */
@@ -22,6 +24,7 @@ import { MappingSchema, mappingHash } from '../core/imports/mapping.js';
 import { IMPORTS_BUCKET, IMPORTS_PREFIX } from '../resources/buckets.js';
 import { CONTROL_TABLE } from '../resources/tables.js';
 import { checkIdentities } from './commands/check-identities.js';
+import { generatePassword, listUsers, putUser, removeUser } from './console-users.js';
 
 const USAGE = `Usage: npm run cdp -- sources <create <name> | list | revoke <sourceId>> [--aws] [--table <name>] [--data-dir <dir>]
        npm run cdp -- check-identities [--repair] [--json] [--aws --table <profiles table>]
@@ -42,9 +45,12 @@ export async function runCli(argv: readonly string[], out: (line: string) => voi
       mapping: { type: 'string' },
       bucket: { type: 'string' },
       'no-wait': { type: 'boolean', default: false },
+      role: { type: 'string', multiple: true },
+      password: { type: 'string' },
     },
   });
   const [group, command, arg] = positionals;
+  if (group === 'users') return usersCommand(command, arg, values['data-dir'], values, out);
   if (group === 'import') return importFile(command, values, out);
   if (group === 'check-identities')
     return checkIdentities(
@@ -268,4 +274,56 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       process.exit(1);
     },
   );
+}
+
+const USERS_USAGE = `Usage: npm run cdp -- users <add <name> --role <role> [--role <role>] [--password <p>] | list | remove <name>> [--data-dir <dir>]
+Roles: admin, marketer, analyst, privacy. On AWS, add users to the Cognito user pool and its groups instead.`;
+
+/** Local console users, kept in the data directory; the running CDP picks changes up at the next sign-in. */
+function usersCommand(
+  command: string | undefined,
+  name: string | undefined,
+  dataDir: string,
+  values: { role?: string[]; password?: string; json?: boolean },
+  out: (line: string) => void,
+): number {
+  if (!existsSync(dataDir)) {
+    out(`No local CDP data in ${dataDir}. Start one with \`npm start\` first.`);
+    return 1;
+  }
+  switch (command) {
+    case 'add': {
+      if (!name) {
+        out(USERS_USAGE);
+        return 2;
+      }
+      const password = values.password ?? generatePassword();
+      try {
+        const user = putUser(dataDir, name, values.role ?? [], password);
+        if (values.json) out(JSON.stringify({ ...user, password }));
+        else {
+          out(`User ${user.username} (${user.roles.join(', ')}) can sign in to the console.`);
+          if (!values.password) out(`Password (shown once): ${password}`);
+        }
+        return 0;
+      } catch (err) {
+        out(`Cannot add ${name}: ${(err as Error).message}`);
+        return 2;
+      }
+    }
+    case 'list':
+      for (const u of listUsers(dataDir))
+        out(values.json ? JSON.stringify(u) : `${u.username}  ${u.roles.join(', ')}`);
+      return 0;
+    case 'remove':
+      if (!name) {
+        out(USERS_USAGE);
+        return 2;
+      }
+      out(removeUser(dataDir, name) ? `Removed ${name}` : `No user ${name}`);
+      return 0;
+    default:
+      out(USERS_USAGE);
+      return 2;
+  }
 }

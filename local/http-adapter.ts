@@ -51,6 +51,10 @@ export interface HttpAdapterOptions {
   readonly adminKey: string;
   /** Origins the ingest API answers CORS preflights for (API Gateway's CORS configuration on AWS). */
   readonly corsOrigins: readonly string[];
+  /** Console sign-ins: a session token's claims, as API Gateway's JWT authorizer passes Cognito's on. */
+  readonly sessionClaims?: (token: string) => Record<string, unknown> | undefined;
+  /** Requests no route matches (the console's files and sign-in); answers false to fall through to 404. */
+  readonly fallback?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 }
 
 /**
@@ -68,13 +72,26 @@ export function createHttpAdapter(options: HttpAdapterOptions) {
 
     const candidates = compiled.filter((c) => c.pattern.test(url.pathname));
     const match = candidates.find((c) => c.route.method === method);
+    if (!match && !candidates.length && options.fallback && (await options.fallback(req, res))) return;
     if (!match) {
       return send(res, candidates.length ? 405 : 404, {
         message: candidates.length ? 'Method Not Allowed' : 'Not Found',
       });
     }
-    if (match.route.auth === 'admin' && req.headers.authorization !== `Bearer ${options.adminKey}`) {
-      return send(res, 403, { message: 'Forbidden: admin APIs need Authorization: Bearer <adminKey>' });
+    // The admin key stands in for IAM (machines); a console session for a Cognito JWT (people).
+    let authorizer: Record<string, unknown> | undefined;
+    if (match.route.auth === 'admin') {
+      const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+      const claims = bearer && bearer !== options.adminKey ? options.sessionClaims?.(bearer) : undefined;
+      if (bearer === options.adminKey)
+        authorizer = {
+          iam: { userArn: 'arn:aws:iam::000000000000:user/local-admin', userId: 'local-admin' },
+        };
+      else if (claims) authorizer = { jwt: { claims, scopes: null } };
+      else
+        return send(res, 403, {
+          message: 'Forbidden: admin APIs need Authorization: Bearer <adminKey> or a console sign-in',
+        });
     }
 
     const chunks: Buffer[] = [];
@@ -117,13 +134,7 @@ export function createHttpAdapter(options: HttpAdapterOptions) {
         stage: '$default',
         time: now.toUTCString(),
         timeEpoch: now.getTime(),
-        ...(match.route.auth === 'admin'
-          ? {
-              authorizer: {
-                iam: { userArn: 'arn:aws:iam::000000000000:user/local-admin', userId: 'local-admin' },
-              },
-            }
-          : {}),
+        ...(authorizer ? { authorizer } : {}),
       } as APIGatewayProxyEventV2['requestContext'],
       body: raw.length ? (text ? raw.toString('utf8') : raw.toString('base64')) : undefined,
       isBase64Encoded: raw.length > 0 && !text,

@@ -56,6 +56,7 @@ async function main(): Promise<void> {
       '',
       `  Customer Data Platform running locally (started in ${((Date.now() - started) / 1000).toFixed(1)} s)`,
       '',
+      `  Console     ${cdp.consoleUrl}   (sign in as ${cdp.consoleAdmin.username} / ${cdp.consoleAdmin.password}; more users: npm run cdp -- users add)`,
       `  API         ${cdp.apiUrl}`,
       `  Write key   ${cdp.writeKey}`,
       `  Admin key   ${cdp.adminKey}   (Authorization: Bearer <key>)`,

@@ -16,6 +16,7 @@ import { regulationRunDefinition } from '../core/govern/run-definition.js';
 import { importRunDefinition } from '../core/imports/run-definition.js';
 import { segmentRunDefinition } from '../core/segments/run-definition.js';
 import { IMPORTS_BUCKET } from '../resources/buckets.js';
+import { CONSOLE_DIST_DIR } from '../resources/console.js';
 import {
   ACTIVATION_FUNCTION,
   FUNCTIONS,
@@ -34,6 +35,8 @@ import { DELTA_QUEUES } from '../resources/queues.js';
 import { STREAMS } from '../resources/streams.js';
 import { CONTROL_TABLE } from '../resources/tables.js';
 import { bootstrapResources } from './bootstrap.js';
+import { createConsoleServer } from './console-server.js';
+import { ensureFirstAdmin } from './console-users.js';
 import { LocalDeltaQueue } from './delta-queue.js';
 import { type Emulator, startDynalite, startKinesis, startS3rver } from './emulators/emulator.js';
 import { localEnvironment } from './environment.js';
@@ -75,6 +78,9 @@ export interface LocalCdpInfo {
   readonly writeKey: string;
   readonly adminKey: string;
   readonly dataDir: string;
+  /** The console, and its first admin's sign-in (more users: `npm run cdp -- users add`). */
+  readonly consoleUrl: string;
+  readonly consoleAdmin: { readonly username: string; readonly password: string };
 }
 
 export interface LocalCdp extends LocalCdpInfo {
@@ -211,11 +217,15 @@ export async function startLocalCdp(options: LocalCdpOptions): Promise<LocalCdp>
     stopAll.push(async () => clearInterval(schedule));
 
     const corsOrigins = JSON.parse(env.CDP_CORS_ORIGINS ?? '["*"]') as string[];
+    const consoleAdmin = ensureFirstAdmin(dataDir);
+    const consoleServer = createConsoleServer(dataDir, join(REPO_ROOT, CONSOLE_DIST_DIR));
     const server = createServer(
       createHttpAdapter({
         routes: ROUTES,
         adminKey: keys.adminKey,
         corsOrigins,
+        sessionClaims: consoleServer.claimsFor,
+        fallback: consoleServer.handle,
         handlerFor: (id) => load(id) as Promise<HttpHandler>,
       }),
     );
@@ -284,6 +294,8 @@ export async function startLocalCdp(options: LocalCdpOptions): Promise<LocalCdp>
       writeKey: keys.writeKey,
       adminKey: keys.adminKey,
       dataDir,
+      consoleUrl: `http://127.0.0.1:${port}/`,
+      consoleAdmin,
     };
     // Emulator endpoints too, so `npm run cdp` and `npm run query` can reach the running servers.
     writeFileSync(join(dataDir, 'local.json'), `${JSON.stringify({ ...info, endpoints }, null, 2)}\n`);

@@ -324,6 +324,23 @@ export class SegmentStore {
     );
   }
 
+  /** The latest batch runs, newest first (their history for the console). */
+  async listRuns(limit = 20): Promise<RunSummary[]> {
+    const res = await this.ddb.send(
+      new QueryCommand({
+        TableName: this.controlTable,
+        IndexName: 'byLookup',
+        KeyConditionExpression: 'gsi1pk = :r',
+        ExpressionAttributeValues: { ':r': 'RUNS' },
+        ScanIndexForward: false,
+        Limit: limit,
+      }),
+    );
+    return (res.Items ?? []).map(
+      ({ pk: _p, sk: _s, gsi1pk: _g, gsi1sk: _k, ...summary }) => summary as RunSummary,
+    );
+  }
+
   async getRun(runId: string): Promise<RunSummary | undefined> {
     const { Item } = await this.ddb.send(
       new GetCommand({ TableName: this.controlTable, Key: { pk: `RUN#${runId}`, sk: 'SUMMARY' } }),

@@ -14,6 +14,9 @@ export interface Source {
   readonly name: string;
   readonly createdAt: string;
   readonly revokedAt?: string;
+  /** When the write key was last rotated, and until when the key before it still works. */
+  readonly rotatedAt?: string;
+  readonly previousKeyExpiresAt?: string;
 }
 
 export interface WriteKeyRecord {
@@ -71,8 +74,64 @@ export class SourceStore {
       }),
     );
     const record = Item as WriteKeyRecord | undefined;
-    if (!record || record.revokedAt) return undefined;
+    // A rotated key carries a revokedAt in the future: it works until then (the overlap).
+    if (!record || (record.revokedAt && record.revokedAt <= new Date().toISOString())) return undefined;
     return record.sourceId;
+  }
+
+  /**
+   * A new write key for the source; the current one keeps working for `overlapHours` (0 = revoked now),
+   * so apps can be redeployed with the new key before the old one stops. The new key is returned once.
+   */
+  async rotateKey(
+    sourceId: string,
+    overlapHours: number,
+    now = new Date(),
+    writeKey = generateWriteKey(),
+  ): Promise<{ writeKey: string; previousKeyExpiresAt: string } | undefined> {
+    const { Item } = await this.ddb.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: `SRC#${sourceId}`, sk: 'SOURCE' } }),
+    );
+    if (!Item || Item.revokedAt) return undefined;
+    const newHash = hashWriteKey(writeKey);
+    const expiresAt = new Date(now.getTime() + overlapHours * 3_600_000).toISOString();
+    // The new key first: if anything below fails, the old key still works and a retry rotates again.
+    await this.ddb.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { pk: `KEY#${newHash}`, sk: 'WRITE_KEY', sourceId, createdAt: now.toISOString() },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+    await this.ddb
+      .send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: `KEY#${Item.keyHash as string}`, sk: 'WRITE_KEY' },
+          // Never extends an earlier, shorter deadline.
+          UpdateExpression: 'SET revokedAt = :t',
+          ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(revokedAt) OR revokedAt > :t)',
+          ExpressionAttributeValues: { ':t': expiresAt },
+        }),
+      )
+      .catch((err: Error) => {
+        if (err.name !== 'ConditionalCheckFailedException') throw err;
+      });
+    await this.ddb.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: `SRC#${sourceId}`, sk: 'SOURCE' },
+        UpdateExpression:
+          'SET keyHash = :new, previousKeyHash = :old, previousKeyExpiresAt = :t, rotatedAt = :now',
+        ExpressionAttributeValues: {
+          ':new': newHash,
+          ':old': Item.keyHash,
+          ':t': expiresAt,
+          ':now': now.toISOString(),
+        },
+      }),
+    );
+    return { writeKey, previousKeyExpiresAt: expiresAt };
   }
 
   async listSources(): Promise<Source[]> {
@@ -81,6 +140,8 @@ export class SourceStore {
       name: item.name as string,
       createdAt: item.createdAt as string,
       ...(item.revokedAt ? { revokedAt: item.revokedAt as string } : {}),
+      ...(item.rotatedAt ? { rotatedAt: item.rotatedAt as string } : {}),
+      ...(item.previousKeyExpiresAt ? { previousKeyExpiresAt: item.previousKeyExpiresAt as string } : {}),
     }));
   }
 
@@ -101,6 +162,21 @@ export class SourceStore {
         ExpressionAttributeValues: { ':t': revokedAt },
       }),
     );
+    if (Item.previousKeyHash)
+      await this.ddb
+        .send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: { pk: `KEY#${Item.previousKeyHash as string}`, sk: 'WRITE_KEY' },
+            // Revoking the source ends a rotation's overlap too.
+            UpdateExpression: 'SET revokedAt = :t',
+            ConditionExpression: 'attribute_exists(pk) AND revokedAt > :t',
+            ExpressionAttributeValues: { ':t': revokedAt },
+          }),
+        )
+        .catch((err: Error) => {
+          if (err.name !== 'ConditionalCheckFailedException') throw err;
+        });
     await this.ddb.send(
       new UpdateCommand({
         TableName: this.tableName,

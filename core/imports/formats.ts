@@ -5,6 +5,9 @@ import { type AsyncBuffer, parquetMetadataAsync, parquetReadObjects, parquetSche
 import type { RowValues } from './mapping.js';
 import type { ParsedRow } from './run.js';
 
+/** Snappy is built into the reader; gzip pages use Node's own zlib. */
+const PARQUET_COMPRESSORS = { GZIP: (input: Uint8Array) => new Uint8Array(gunzipSync(input)) };
+
 /** The bytes of a file, wherever they live (S3, a local file, a buffer). */
 export interface ByteSource {
   readonly size: number;
@@ -293,8 +296,7 @@ async function* parquetRows(source: ByteSource, options: ReadOptions): AsyncGene
       metadata,
       rowStart: start,
       rowEnd: end,
-      // Snappy is built in; gzip pages use Node's own zlib.
-      compressors: { GZIP: (input: Uint8Array) => new Uint8Array(gunzipSync(input)) },
+      compressors: PARQUET_COMPRESSORS,
     });
     for (let i = 0; i < rows.length; i++) yield { row: start + i + 1, values: rows[i] as RowValues };
   }

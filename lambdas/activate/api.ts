@@ -7,6 +7,7 @@ import { createLogger } from '../../adapters/observability/logger.js';
 import { type DestinationInput, DestinationInputSchema } from '../../core/activate/destinations.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
 import { startSegmentRun } from '../segment/start-run.js';
+import { withAccess } from '../shared/access.js';
 import { error, type HttpResponse, json, parseJsonBody } from '../shared/http.js';
 
 const config = loadConfig(
@@ -64,7 +65,9 @@ function parseDestination(event: APIGatewayProxyEventV2): Parsed {
  * `POST/GET /v1/segments/{id}/destinations`: configure a destination; list them with their syncs.
  * `PUT/DELETE /v1/segments/{id}/destinations/{destinationId}`: change or disconnect one.
  */
-export async function handler(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
+export const handler = withAccess(route);
+
+async function route(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
   const segmentId = event.pathParameters?.id ?? '';
   if (!(await segments.get(segmentId)))
     return error(404, { code: 'not_found', message: `No segment ${segmentId}` });

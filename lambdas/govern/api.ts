@@ -11,6 +11,7 @@ import {
   RegulationRequestSchema,
 } from '../../core/govern/regulation.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
+import { principalOf, withAccess } from '../shared/access.js';
 import { error, type HttpResponse, json, parseJsonBody } from '../shared/http.js';
 import { WorkItems } from './work-item.js';
 
@@ -25,7 +26,9 @@ const sfn = sfnClient();
 const logger = createLogger('regulations');
 
 /** Regulations API: `POST /v1/regulations`, `GET /v1/regulations[/{id}]` (admin only). */
-export async function handler(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
+export const handler = withAccess(route);
+
+async function route(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
   if (event.requestContext.http.method === 'GET') {
     const id = event.pathParameters?.id;
     if (id === undefined) return list(event);
@@ -42,9 +45,8 @@ export async function handler(event: APIGatewayProxyEventV2): Promise<HttpRespon
       issues: parsed.error.issues.map((i) => ({ field: i.path.join('.'), rule: i.message })),
     });
   const { type, identifiers } = parsed.data;
-  const requestedBy =
-    (event.requestContext as { authorizer?: { iam?: { userArn?: string } } }).authorizer?.iam?.userArn ??
-    'unknown';
+  // The IAM principal's ARN, or the console user's name: the audit log says who asked.
+  const requestedBy = principalOf(event)?.id ?? 'unknown';
   const regulation = await regulations.create({
     type,
     identifierHashes: identifiers.map(hashIdentity),

@@ -4,6 +4,7 @@ import { dynamoDbDocumentClient } from '../../adapters/aws/clients.js';
 import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
 import { toProfile } from '../../core/profiles/state.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
+import { withAccess } from '../shared/access.js';
 import { error, type HttpResponse, json } from '../shared/http.js';
 import { profileRef } from '../shared/profile-ref.js';
 
@@ -23,7 +24,9 @@ const LimitSchema = z.coerce
   .max(100, 'must be at most 100');
 
 /** Profile API: `GET /v1/profiles/{id}[/traits|/events|/identities|/merges]`, id = profile id or `type:value`. */
-export async function handler(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
+export const handler = withAccess(route);
+
+async function route(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
   const id = event.pathParameters?.id ?? '';
   const ref = profileRef(id);
   if (!ref)

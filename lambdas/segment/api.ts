@@ -4,6 +4,7 @@ import { sfnClient } from '../../adapters/aws/clients.js';
 import { compileSegment } from '../../core/segments/engine.js';
 import { SegmentInputSchema } from '../../core/segments/language.js';
 import { ENV, loadConfig } from '../../resources/env.js';
+import { withAccess } from '../shared/access.js';
 import { error, type HttpResponse, json, parseJsonBody } from '../shared/http.js';
 import { profileRef } from '../shared/profile-ref.js';
 import { segmentationDeps } from './deps.js';
@@ -82,7 +83,9 @@ async function preview(body: unknown): Promise<HttpResponse> {
 }
 
 /** Segments API: definitions, members, preview, on-demand runs, and a profile's segments. */
-export async function handler(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
+export const handler = withAccess(route);
+
+async function route(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
   const id = event.pathParameters?.id;
   const notFound = () => error(404, { code: 'not_found', message: `No segment ${id}` });
   switch (event.routeKey) {
@@ -138,6 +141,8 @@ export async function handler(event: APIGatewayProxyEventV2): Promise<HttpRespon
       const runId = `run-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
       return json(202, await startSegmentRun(sfn, arn, runId, { segmentIds: [id!] }));
     }
+    case 'GET /v1/segment-runs':
+      return json(200, { runs: await segments.listRuns(20) });
     case 'GET /v1/segments/runs/{runId}': {
       const run = await segments.getRun(event.pathParameters?.runId ?? '');
       return run

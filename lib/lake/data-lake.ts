@@ -110,4 +110,20 @@ export class DataLake extends Construct {
     });
     this.lakeBucket.encryptionKey?.grantEncryptDecrypt(grantee);
   }
+
+  /** List and read quarantined records of some stages (the console's event debugger), nothing else. */
+  grantQuarantineRead(grantee: iam.IGrantable, stages: readonly string[]): void {
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:ListBucket'],
+      resourceArns: [this.lakeBucket.bucketArn],
+      conditions: { StringLike: { 's3:prefix': stages.map((s) => `quarantine/stage=${s}/*`) } },
+    });
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:GetObject'],
+      resourceArns: stages.map((s) => this.lakeBucket.arnForObjects(`quarantine/stage=${s}/*`)),
+    });
+    this.lakeBucket.encryptionKey?.grantDecrypt(grantee);
+  }
 }

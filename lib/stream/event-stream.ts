@@ -37,4 +37,9 @@ export class EventStream extends Construct {
   grantWrite(grantee: iam.IGrantable): void {
     this.stream.grantWrite(grantee);
   }
+
+  /** ListShards, GetShardIterator and GetRecords (the console's event debugger), plus decrypting. */
+  grantRead(grantee: iam.IGrantable): void {
+    this.stream.grantRead(grantee);
+  }
 }

@@ -4,6 +4,7 @@
  */
 import { ACTIVATE_ROUTES, ACTIVATION_FUNCTION, DESTINATION_API_FUNCTION } from './activate.js';
 import { COLLECT_ROUTES, COLLECTOR_FUNCTION } from './collect.js';
+import { CONSOLE_API_FUNCTION, CONSOLE_ROUTES } from './console.js';
 import { GOVERN_ROUTES, REGULATION_API_FUNCTION, REGULATION_RUNNER_FUNCTION } from './govern.js';
 import {
   IMPORT_API_FUNCTION,
@@ -19,6 +20,7 @@ import type { FunctionDefinition, RouteDefinition, StreamConsumerDefinition } fr
 
 export * from './activate.js';
 export * from './collect.js';
+export * from './console.js';
 export * from './govern.js';
 export * from './imports.js';
 export * from './lake.js';
@@ -41,6 +43,7 @@ export const FUNCTIONS: readonly FunctionDefinition[] = [
   IMPORT_API_FUNCTION,
   IMPORT_TRIGGER_FUNCTION,
   IMPORT_RUNNER_FUNCTION,
+  CONSOLE_API_FUNCTION,
 ];
 
 export const ROUTES: readonly RouteDefinition[] = [
@@ -50,6 +53,7 @@ export const ROUTES: readonly RouteDefinition[] = [
   ...ACTIVATE_ROUTES,
   ...GOVERN_ROUTES,
   ...IMPORT_ROUTES,
+  ...CONSOLE_ROUTES,
 ];
 
 export const STREAM_CONSUMERS: readonly StreamConsumerDefinition[] = [

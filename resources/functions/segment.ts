@@ -32,6 +32,7 @@ export const SEGMENT_ROUTES: readonly RouteDefinition[] = [
   route('GET', '/v1/segments/{id}/members'),
   route('POST', '/v1/segments/{id}/run'),
   route('GET', '/v1/segments/runs/{runId}'),
+  route('GET', '/v1/segment-runs'),
   route('GET', '/v1/profiles/{id}/segments'),
 ];
 

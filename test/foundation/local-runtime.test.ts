@@ -28,6 +28,8 @@ describe('local runtime', () => {
       writeKey: cdp.writeKey,
       adminKey: cdp.adminKey,
       dataDir: cdp.dataDir,
+      consoleUrl: `${cdp.apiUrl}/`,
+      consoleAdmin: { username: 'admin', password: expect.any(String) },
       endpoints: cdp.endpoints,
     });
   });

@@ -16,15 +16,20 @@ describe('governance and the security baseline on AWS', () => {
     expect(texts.map((t) => JSON.parse(t))).toContainEqual(regulationRunDefinition('RUNNER_ARN'));
   });
 
-  it('puts every admin route behind IAM and only ingest routes on write keys', () => {
+  it('puts every admin route behind IAM and only ingest routes on write keys; the console API has only admin routes, behind Cognito JWTs', () => {
     const routes = Object.values(cdp.template.findResources('AWS::ApiGatewayV2::Route')).map(
       (r) => r.Properties,
     );
+    const consoleApi = Object.keys(cdp.template.findResources('AWS::ApiGatewayV2::Api')).find((id) =>
+      id.startsWith('Console'),
+    );
+    expect(routes.filter((r) => r.ApiId.Ref === consoleApi).length).toBeGreaterThan(20);
     for (const r of routes) {
       const ingest = /^POST \/v1\/(track|identify|page|screen|group|alias|batch|import|[tipsgab])$/.test(
         r.RouteKey,
       );
-      expect(r.AuthorizationType ?? 'NONE', r.RouteKey).toBe(ingest ? 'NONE' : 'AWS_IAM');
+      if (r.ApiId.Ref === consoleApi) expect(r.AuthorizationType, r.RouteKey).toBe('JWT');
+      else expect(r.AuthorizationType ?? 'NONE', r.RouteKey).toBe(ingest ? 'NONE' : 'AWS_IAM');
     }
     expect(routes.some((r) => r.RouteKey === 'POST /v1/regulations')).toBe(true);
   });

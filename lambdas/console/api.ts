@@ -1,0 +1,124 @@
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { z } from 'zod';
+import { dynamoDbDocumentClient, kinesisClient, s3Client } from '../../adapters/aws/clients.js';
+import { SourceStore } from '../../adapters/dynamodb/source-store.js';
+import { readRecentRecords } from '../../adapters/kinesis/recent-events.js';
+import { readRecentQuarantine } from '../../adapters/s3/recent-quarantine.js';
+import { acceptedEntry, type DebugEntry, debugView, quarantinedEntry } from '../../core/console/debugger.js';
+import { ENV, loadConfig, requiredString } from '../../resources/env.js';
+import { principalOf, withAccess } from '../shared/access.js';
+import { error, type HttpResponse, json, parseJsonBody } from '../shared/http.js';
+
+const config = loadConfig(
+  z.object({
+    [ENV.controlTable]: requiredString(),
+    [ENV.eventsStream]: requiredString(),
+    [ENV.lakeBucket]: requiredString(),
+  }),
+);
+const sources = new SourceStore(dynamoDbDocumentClient(), config[ENV.controlTable]);
+const kinesis = kinesisClient();
+const s3 = s3Client();
+
+const SourceInputSchema = z.object({
+  name: z.string().trim().min(1, 'is required').max(100, 'must be at most 100 characters'),
+});
+const RotateSchema = z.object({
+  overlapHours: z
+    .number()
+    .int('must be a whole number')
+    .min(0, 'must be at least 0')
+    .max(168, 'must be at most 168 (7 days)')
+    .default(24),
+});
+const DebugQuerySchema = z.object({
+  sourceId: z.string().max(100).optional(),
+  seconds: z.coerce
+    .number()
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .max(3600, 'must be at most 3600')
+    .default(300),
+  limit: z.coerce
+    .number()
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .max(200, 'must be at most 200')
+    .default(100),
+});
+
+function invalid(code: string, message: string, issues: z.core.$ZodIssue[]): HttpResponse {
+  return error(400, {
+    code,
+    message,
+    issues: issues.map((i) => ({ field: i.path.join('.') || '(body)', rule: i.message })),
+  });
+}
+
+/**
+ * The console's own admin API: who am I (`/v1/me`), sources and write keys (`/v1/sources`), and the
+ * live event debugger (`/v1/debug/events`). Roles are enforced by `withAccess` on every route.
+ */
+export const handler = withAccess(route);
+
+async function route(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
+  switch (event.routeKey) {
+    case 'GET /v1/me': {
+      const me = principalOf(event)!;
+      return json(200, { id: me.id, kind: me.kind, roles: me.roles });
+    }
+    case 'GET /v1/sources':
+      return json(200, { sources: await sources.listSources() });
+    case 'POST /v1/sources': {
+      const body = parseJsonBody(event);
+      if (!body.ok) return body.response;
+      const parsed = SourceInputSchema.safeParse(body.value);
+      if (!parsed.success) return invalid('invalid_source', 'The source is invalid', parsed.error.issues);
+      const { source, writeKey } = await sources.createSource(parsed.data.name);
+      return json(201, { ...source, writeKey });
+    }
+    case 'POST /v1/sources/{id}/rotate': {
+      const body = event.body ? parseJsonBody(event) : { ok: true as const, value: {} };
+      if (!body.ok) return body.response;
+      const parsed = RotateSchema.safeParse(body.value);
+      if (!parsed.success) return invalid('invalid_rotation', 'The rotation is invalid', parsed.error.issues);
+      const rotated = await sources.rotateKey(event.pathParameters?.id ?? '', parsed.data.overlapHours);
+      if (!rotated) return error(404, { code: 'not_found', message: 'No active source with this id' });
+      return json(200, rotated);
+    }
+    case 'POST /v1/sources/{id}/revoke': {
+      const ok = await sources.revokeSource(event.pathParameters?.id ?? '');
+      if (!ok) return error(404, { code: 'not_found', message: 'No source with this id' });
+      return json(200, { revoked: true });
+    }
+    case 'GET /v1/debug/events':
+      return debugEvents(event);
+    default:
+      return error(404, { code: 'not_found', message: `No route ${event.routeKey}` });
+  }
+}
+
+async function debugEvents(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
+  const query = DebugQuerySchema.safeParse(event.queryStringParameters ?? {});
+  if (!query.success) return invalid('invalid_query', 'The query is invalid', query.error.issues);
+  const now = new Date();
+  const since = new Date(now.getTime() - query.data.seconds * 1000);
+  const [records, quarantined] = await Promise.all([
+    readRecentRecords(kinesis, config[ENV.eventsStream], since),
+    readRecentQuarantine(s3, config[ENV.lakeBucket], ['collect', 'process'], since, now),
+  ]);
+  const entries: DebugEntry[] = [];
+  for (const r of records) {
+    try {
+      entries.push(acceptedEntry(JSON.parse(Buffer.from(r.data).toString('utf8')), r.arrivedAt));
+    } catch {
+      // The processor quarantines records that are not JSON; they show up from there.
+    }
+  }
+  for (const q of quarantined)
+    entries.push(quarantinedEntry(q, Buffer.from(q.raw, 'base64').toString('utf8')));
+  return json(200, {
+    since: since.toISOString(),
+    entries: debugView(entries, query.data.sourceId, query.data.limit),
+  });
+}
