@@ -172,11 +172,19 @@ export const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
  */
 function readBody(req: IncomingMessage, res: ServerResponse): Promise<Buffer | undefined> {
   const tooLarge = () => {
-    // Reading stops here; the socket closes once the answer is out (an iterator's return would
-    // destroy it first, and the client would see a reset instead of the 413).
-    req.pause();
+    // Nothing more is kept. The rest is read and dropped for a while (up to another 10 MB or 5 s) so
+    // the client, still sending, gets the 413 rather than a connection reset; then the socket closes.
     res.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
-    res.end(JSON.stringify({ message: 'Request Entity Too Large' }), () => req.destroy());
+    res.end(JSON.stringify({ message: 'Request Entity Too Large' }));
+    let dropped = 0;
+    const close = setTimeout(() => req.destroy(), 5_000);
+    close.unref();
+    req.on('data', (chunk: Buffer) => {
+      dropped += chunk.length;
+      if (dropped > MAX_REQUEST_BYTES) req.destroy();
+    });
+    req.once('close', () => clearTimeout(close));
+    req.resume();
   };
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > MAX_REQUEST_BYTES) {

@@ -8,7 +8,7 @@ import { createLogger } from '../../adapters/observability/logger.js';
 import { type DestinationInput, DestinationInputSchema } from '../../core/activate/destinations.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
 import { startSegmentRun } from '../segment/start-run.js';
-import { error, type HttpResponse, json, parseJsonBody } from '../shared/http.js';
+import { error, type HttpResponse, invalidAdminRequest, json, parseJsonBody } from '../shared/http.js';
 
 const config = loadConfig(
   z.object({
@@ -66,6 +66,8 @@ function parseDestination(event: APIGatewayProxyEventV2): Parsed {
  * `PUT/DELETE /v1/segments/{id}/destinations/{destinationId}`: change or disconnect one.
  */
 export async function handler(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
+  const malformed = invalidAdminRequest(event);
+  if (malformed) return malformed;
   const segmentId = event.pathParameters?.id ?? '';
   if (!(await segments.get(segmentId)))
     return error(404, { code: 'not_found', message: `No segment ${segmentId}` });

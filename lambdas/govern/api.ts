@@ -11,7 +11,7 @@ import {
   RegulationRequestSchema,
 } from '../../core/govern/regulation.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
-import { error, type HttpResponse, json, parseJsonBody } from '../shared/http.js';
+import { error, type HttpResponse, invalidAdminRequest, json, parseJsonBody } from '../shared/http.js';
 import { WorkItems } from './work-item.js';
 
 const config = loadConfig(
@@ -26,6 +26,8 @@ const logger = createLogger('regulations');
 
 /** Regulations API: `POST /v1/regulations`, `GET /v1/regulations[/{id}]` (admin only). */
 export async function handler(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
+  const malformed = invalidAdminRequest(event);
+  if (malformed) return malformed;
   if (event.requestContext.http.method === 'GET') {
     const id = event.pathParameters?.id;
     if (id === undefined) return list(event);

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { compileSegment } from '../../core/segments/engine.js';
 import { SegmentInputSchema } from '../../core/segments/language.js';
 import { ENV, loadConfig } from '../../resources/env.js';
-import { error, type HttpResponse, json, parseJsonBody } from '../shared/http.js';
+import { error, type HttpResponse, invalidAdminRequest, json, parseJsonBody } from '../shared/http.js';
 import { profileRef } from '../shared/profile-ref.js';
 import { segmentationDeps } from './deps.js';
 import { startSegmentRun } from './start-run.js';
@@ -83,6 +83,8 @@ async function preview(body: unknown): Promise<HttpResponse> {
 
 /** Segments API: definitions, members, preview, on-demand runs, and a profile's segments. */
 export async function handler(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
+  const malformed = invalidAdminRequest(event);
+  if (malformed) return malformed;
   const id = event.pathParameters?.id;
   const notFound = () => error(404, { code: 'not_found', message: `No segment ${id}` });
   switch (event.routeKey) {
