@@ -189,7 +189,8 @@ export class StreamJournal {
       );
       if (out.FailedRecordCount)
         throw new Error(`replaying the stream journal: ${out.FailedRecordCount} records failed`);
-      (out.Records ?? []).forEach((r, j) => kept.push({ ...chunk[j]!, s: r.ShardId!, n: r.SequenceNumber! }));
+      for (const [j, r] of (out.Records ?? []).entries())
+        kept.push({ ...chunk[j]!, s: r.ShardId!, n: r.SequenceNumber! });
     }
     this.rewrite(kept);
     return { replayed: lost.length, movedCheckpoints };
