@@ -65,11 +65,12 @@ export interface StorageCheckOptions {
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
-// A high surrogate not followed by a low one, or a low one not preceded by a high one.
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-/** Whether a string is well-formed UTF-16 (what `String.prototype.isWellFormed` answers on Node 22). */
-export const isWellFormed = (s: string): boolean => !LONE_SURROGATE.test(s);
+/**
+ * Whether a string is well-formed UTF-16 (no lone surrogates): V8's own `String.prototype.isWellFormed`
+ * (Node 20 and Lambda's Node 22 have it; TypeScript's lib here does not declare it yet).
+ */
+export const isWellFormed = (s: string): boolean =>
+  (s as unknown as { isWellFormed(): boolean }).isWellFormed();
 
 const MAX_NUMBER_RULE = `must be a number between -${STORAGE_LIMITS.maxNumber} and ${STORAGE_LIMITS.maxNumber} (send larger values as strings)`;
 const MIN_NUMBER_RULE = `must be 0 or at least ${STORAGE_LIMITS.minNonZeroMagnitude} in magnitude`;
@@ -86,7 +87,19 @@ export function numberIssue(n: number): string | undefined {
   return undefined;
 }
 
-const join = (path: string, key: string | number) => (path ? `${path}.${key}` : String(key));
+interface Frame {
+  readonly value: unknown;
+  readonly depth: number;
+  readonly parent: Frame | undefined;
+  readonly key: string | number;
+}
+
+/** The dotted path of a frame, built only when it is reported (most values never are). */
+function pathOf(frame: Frame | undefined): string {
+  const keys: Array<string | number> = [];
+  for (let f = frame; f?.parent; f = f.parent) keys.push(f.key);
+  return keys.reverse().join('.');
+}
 
 /**
  * Every number, string and key of a JSON value, walked with an explicit stack (never recursion: the
@@ -95,32 +108,33 @@ const join = (path: string, key: string | number) => (path ? `${path}.${key}` : 
  */
 export function valueIssues(value: unknown, maxIssues = 20): StorageIssue[] {
   const issues: StorageIssue[] = [];
-  const stack: Array<{ value: unknown; path: string; depth: number }> = [{ value, path: '', depth: 1 }];
+  const stack: Frame[] = [{ value, depth: 1, parent: undefined, key: '' }];
   while (stack.length && issues.length < maxIssues) {
-    const { value: v, path, depth } = stack.pop()!;
+    const frame = stack.pop()!;
+    const v = frame.value;
     if (typeof v === 'number') {
       const rule = numberIssue(v);
-      if (rule) issues.push({ field: path, rule });
+      if (rule) issues.push({ field: pathOf(frame), rule });
     } else if (typeof v === 'string') {
-      if (!isWellFormed(v)) issues.push({ field: path, rule: UNICODE_RULE });
+      if (!isWellFormed(v)) issues.push({ field: pathOf(frame), rule: UNICODE_RULE });
     } else if (typeof v === 'object' && v !== null) {
-      if (depth > STORAGE_LIMITS.maxDepth) {
-        issues.push({ field: path, rule: DEPTH_RULE });
+      const depth = frame.depth + 1;
+      if (frame.depth > STORAGE_LIMITS.maxDepth) {
+        issues.push({ field: pathOf(frame), rule: DEPTH_RULE });
         continue;
       }
       if (Array.isArray(v)) {
-        for (let i = v.length - 1; i >= 0; i--)
-          stack.push({ value: v[i], path: join(path, i), depth: depth + 1 });
+        for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], depth, parent: frame, key: i });
       } else {
         const keys = Object.keys(v);
         for (let i = keys.length - 1; i >= 0; i--) {
           const key = keys[i]!;
           // The key itself is not printed when it is ill-formed: the path names its parent.
           if (!isWellFormed(key)) {
-            issues.push({ field: path, rule: KEY_UNICODE_RULE });
+            issues.push({ field: pathOf(frame), rule: KEY_UNICODE_RULE });
             continue;
           }
-          stack.push({ value: (v as Record<string, unknown>)[key], path: join(path, key), depth: depth + 1 });
+          stack.push({ value: (v as Record<string, unknown>)[key], depth, parent: frame, key });
         }
       }
     }

@@ -195,8 +195,8 @@ describe('fuzz: hostile messages and requests through the local CDP', () => {
         ).toBe(200);
       }),
       {
-        numRuns: 80,
-        interruptAfterTimeLimit: 60_000,
+        numRuns: 50,
+        interruptAfterTimeLimit: 30_000,
         seed: Number(process.env.FUZZ_SEED ?? Date.now() % 1e9),
       },
     );
