@@ -174,7 +174,9 @@ function readBody(req: IncomingMessage, res: ServerResponse): Promise<Buffer | u
   const tooLarge = () => {
     // Nothing more is kept. The rest is read and dropped for a while (up to another 10 MB or 5 s) so
     // the client, still sending, gets the 413 rather than a connection reset; then the socket closes.
-    res.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
+    // No `connection: close`: Node would end the socket at once and a client still sending would
+    // get EPIPE instead of the answer.
+    res.writeHead(413, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ message: 'Request Entity Too Large' }));
     let dropped = 0;
     const close = setTimeout(() => req.destroy(), 5_000);
