@@ -65,7 +65,25 @@ export function createHttpAdapter(options: HttpAdapterOptions) {
   const compiled = options.routes.map(compile);
 
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    // Whatever a client sends, the process survives: Node's server does not catch a handler's rejection.
+    try {
+      await handle(req, res);
+    } catch (err) {
+      console.error('[local] request failed:', (err as Error).message);
+      if (!res.headersSent) send(res, 500, { message: 'Internal Server Error' });
+      else res.destroy();
+    }
+  };
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // The arrival time, as API Gateway's requestContext.timeEpoch: before the body is read.
+    const arrival = new Date();
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    } catch {
+      return send(res, 400, { message: 'Bad Request: malformed request target' });
+    }
     const method = (req.method ?? 'GET').toUpperCase();
 
     if (method === 'OPTIONS') return preflight(req, res, options.corsOrigins);
@@ -94,20 +112,23 @@ export function createHttpAdapter(options: HttpAdapterOptions) {
         });
     }
 
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const raw = Buffer.concat(chunks);
+    const values = match.pattern.exec(url.pathname)!.slice(1);
+    let pathParameters: Record<string, string>;
+    try {
+      pathParameters = Object.fromEntries(match.params.map((p, i) => [p, decodeURIComponent(values[i]!)]));
+    } catch {
+      return send(res, 400, { message: 'Bad Request: malformed percent-encoding in the path' });
+    }
+
+    const raw = await readBody(req, res);
+    if (!raw) return;
     const text = isTextBody(req.headers);
 
-    const values = match.pattern.exec(url.pathname)!.slice(1);
-    const pathParameters = Object.fromEntries(
-      match.params.map((p, i) => [p, decodeURIComponent(values[i]!)]),
-    );
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
     }
-    const now = new Date();
+    const now = arrival;
     const routeKey = `${match.route.method} ${match.route.path}`;
     const event: APIGatewayProxyEventV2 = {
       version: '2.0',
@@ -149,9 +170,60 @@ export function createHttpAdapter(options: HttpAdapterOptions) {
       console.error(`[local] ${match.route.functionId} failed:`, err);
       send(res, 500, { message: 'Internal Server Error' });
     }
-  };
+  }
 }
 
+/** API Gateway's payload limit: larger requests get 413 without reaching a function. */
+export const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
+
+/**
+ * The request body, read up to API Gateway's 10 MB. Past that (or a Content-Length announcing more)
+ * it answers 413, stops reading and closes the connection, so a huge body never sits in memory.
+ * Undefined when the request was answered or the client went away.
+ */
+function readBody(req: IncomingMessage, res: ServerResponse): Promise<Buffer | undefined> {
+  const tooLarge = () => {
+    // Nothing more is kept. The rest is read and dropped for a while (up to another 10 MB or 5 s) so
+    // the client, still sending, gets the 413 rather than a connection reset; then the socket closes.
+    // No `connection: close`: Node would end the socket at once and a client still sending would
+    // get EPIPE instead of the answer.
+    res.writeHead(413, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ message: 'Request Entity Too Large' }));
+    let dropped = 0;
+    const close = setTimeout(() => req.destroy(), 5_000);
+    close.unref();
+    req.on('data', (chunk: Buffer) => {
+      dropped += chunk.length;
+      if (dropped > MAX_REQUEST_BYTES) req.destroy();
+    });
+    req.once('close', () => clearTimeout(close));
+    req.resume();
+  };
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > MAX_REQUEST_BYTES) {
+    tooLarge();
+    return Promise.resolve(undefined);
+  }
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_REQUEST_BYTES) return void chunks.push(chunk);
+      req.off('data', onData);
+      chunks.length = 0;
+      tooLarge();
+      resolve(undefined);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(size <= MAX_REQUEST_BYTES ? Buffer.concat(chunks) : undefined));
+    // The client went away: nobody is left to answer.
+    req.once('error', () => resolve(undefined));
+    req.once('close', () =>
+      resolve(size <= MAX_REQUEST_BYTES && req.complete ? Buffer.concat(chunks) : undefined),
+    );
+  });
+}
 function corsHeaders(req: IncomingMessage, origins: readonly string[]): Record<string, string> {
   const origin = req.headers.origin;
   if (!origin || !(origins.includes('*') || origins.includes(origin))) return {};

@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import {
   type _Record,
@@ -51,10 +51,11 @@ export class KinesisPoller {
   private readonly caughtUpAt = new Map<string, number>();
   private readonly streamArn: string;
 
+  /** Why a shard cannot progress (repeated poll errors), for logs and `drain`. */
+  private readonly stalled = new Map<string, string>();
+
   constructor(private readonly options: PollerOptions) {
-    this.checkpoints = existsSync(options.checkpointFile)
-      ? (JSON.parse(readFileSync(options.checkpointFile, 'utf8')) as Record<string, string>)
-      : {};
+    this.checkpoints = readCheckpoints(options.checkpointFile);
     this.streamArn = `arn:aws:kinesis:us-east-1:000000000000:stream/${options.streamName}`;
   }
 
@@ -66,6 +67,11 @@ export class KinesisPoller {
     for (const shard of Shards) {
       if (shard.ShardId) this.loops.push(this.pollShard(shard.ShardId));
     }
+  }
+
+  /** The committed position per shard (the last record handled). */
+  checkpointsNow(): Readonly<Record<string, string>> {
+    return { ...this.checkpoints };
   }
 
   async stop(): Promise<void> {
@@ -82,7 +88,10 @@ export class KinesisPoller {
       if (shards.length === this.loops.length && shards.every((t) => t > since)) return;
       await sleep(50);
     }
-    throw new Error(`${this.options.consumerId} did not catch up within ${timeoutMs} ms`);
+    const why = [...this.stalled].map(([shard, reason]) => `${shard}: ${reason}`).join('; ');
+    throw new Error(
+      `${this.options.consumerId} did not catch up within ${timeoutMs} ms${why ? ` (${why})` : ''}`,
+    );
   }
 
   private async iterator(shardId: string): Promise<string> {
@@ -104,12 +113,15 @@ export class KinesisPoller {
     const idle = this.options.idleDelayMs ?? 100;
     let iterator: string | undefined;
     let attempts = 0;
+    let errors = 0;
     while (this.running) {
       try {
         iterator ??= await this.iterator(shardId);
         const page = await this.options.kinesis.send(
           new GetRecordsCommand({ ShardIterator: iterator, Limit: this.options.batchSize }),
         );
+        errors = 0;
+        this.stalled.delete(shardId);
         const records = page.Records ?? [];
         if (records.length === 0) {
           iterator = page.NextShardIterator;
@@ -138,8 +150,28 @@ export class KinesisPoller {
         iterator = undefined;
       } catch (err) {
         if (!this.running) return;
-        console.error(`[local] ${this.options.consumerId} poll error on ${shardId}:`, (err as Error).message);
+        const message = (err as Error).message;
+        if (iterator === undefined && this.checkpoints[shardId] && isUnknownSequence(err)) {
+          // The stream no longer has the record the checkpoint names (the emulator lost its tail and
+          // the start-up journal replay could not place it): read the shard again from its start.
+          // Re-delivered records are harmless, downstream dedupes by messageId; skipping would lose.
+          console.error(
+            `[local] ${this.options.consumerId}: the stream no longer has checkpoint ${this.checkpoints[shardId]} of ${shardId}; re-reading the shard from its start`,
+          );
+          delete this.checkpoints[shardId];
+          this.saveCheckpoints();
+          continue;
+        }
+        errors += 1;
         iterator = undefined;
+        // A consumer that cannot progress says so, loudly and again every minute, instead of
+        // retrying in silence.
+        if (errors === 10 || errors % 120 === 0) {
+          this.stalled.set(shardId, message);
+          console.error(
+            `[local] ${this.options.consumerId} CANNOT PROGRESS on ${shardId} (${errors} failed polls): ${message}`,
+          );
+        }
         await sleep(500);
       }
     }
@@ -198,8 +230,12 @@ export class KinesisPoller {
 
   private checkpoint(shardId: string, sequence: string): void {
     this.checkpoints[shardId] = sequence;
-    mkdirSync(dirname(this.options.checkpointFile), { recursive: true });
-    writeFileSync(this.options.checkpointFile, JSON.stringify(this.checkpoints));
+    this.saveCheckpoints();
+  }
+
+  /** Written to a temporary file and renamed, so a kill mid-write leaves the old or the new, whole. */
+  private saveCheckpoints(): void {
+    writeCheckpoints(this.options.checkpointFile, this.checkpoints);
   }
 
   /** Lambda's on-failure destination receives batch metadata; locally we keep the records too. */
@@ -223,6 +259,29 @@ export class KinesisPoller {
     );
   }
 }
+
+/** A consumer's checkpoints; a missing or unreadable file means none (the shard is read from its start). */
+export function readCheckpoints(file: string): Record<string, string> {
+  if (!existsSync(file)) return {};
+  try {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, string>) : {};
+  } catch {
+    return {};
+  }
+}
+
+export function writeCheckpoints(file: string, checkpoints: Readonly<Record<string, string>>): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.tmp`;
+  writeFileSync(tmp, JSON.stringify(checkpoints));
+  renameSync(tmp, file);
+}
+
+/** kinesis-local's answer for a sequence number it does not have (AWS answers InvalidArgumentException). */
+const isUnknownSequence = (err: unknown) =>
+  /Unable to find record with provided SequenceNumber/i.test((err as Error).message ?? '') ||
+  (err as Error).name === 'InvalidArgumentException';
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

@@ -16,11 +16,30 @@ const dataDir = resolve(process.env.CDP_DATA_DIR ?? join(REPO_ROOT, '.cdp'));
 const port = Number(process.env.CDP_PORT ?? 3000);
 const lockFile = join(dataDir, 'runtime.pid');
 
-function runningPid(): number | undefined {
+/**
+ * The pid of a local CDP already running on this data directory. The pid file alone is not proof: a
+ * runtime killed outright (SIGKILL, a crash) leaves it behind, and its pid may since belong to another
+ * process. It counts only if that process is alive and the API it recorded still answers.
+ */
+async function runningPid(): Promise<number | undefined> {
   if (!existsSync(lockFile)) return undefined;
-  const pid = Number(readFileSync(lockFile, 'utf8'));
+  let lock: { pid?: number; apiUrl?: string };
+  try {
+    const text = readFileSync(lockFile, 'utf8');
+    lock = text.trim().startsWith('{') ? JSON.parse(text) : { pid: Number(text) };
+  } catch {
+    return undefined;
+  }
+  const pid = Number(lock.pid);
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
   try {
     process.kill(pid, 0);
+  } catch {
+    return undefined;
+  }
+  if (!lock.apiUrl) return pid;
+  try {
+    await fetch(lock.apiUrl, { signal: AbortSignal.timeout(1_500) });
     return pid;
   } catch {
     return undefined;
@@ -28,7 +47,7 @@ function runningPid(): number | undefined {
 }
 
 async function main(): Promise<void> {
-  const other = runningPid();
+  const other = await runningPid();
   if (other) {
     console.error(`The local CDP is already running (pid ${other}) with data in ${dataDir}.`);
     console.error(
@@ -48,7 +67,7 @@ async function main(): Promise<void> {
     console.error(`The local CDP could not start: ${message}`);
     process.exit(1);
   }
-  writeFileSync(lockFile, String(process.pid));
+  writeFileSync(lockFile, JSON.stringify({ pid: process.pid, apiUrl: cdp.apiUrl }));
 
   const rel = relative(process.cwd(), cdp.dataDir) || '.';
   console.log(

@@ -10,7 +10,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { invokedAs } from '../adapters/aws/call-recorder.js';
-import { dynamoDbDocumentClient } from '../adapters/aws/clients.js';
+import { dynamoDbDocumentClient, kinesisClientPlugins } from '../adapters/aws/clients.js';
 import { SourceStore } from '../adapters/dynamodb/source-store.js';
 import { regulationRunDefinition } from '../core/govern/run-definition.js';
 import { importRunDefinition } from '../core/imports/run-definition.js';
@@ -42,9 +42,16 @@ import { type Emulator, startDynalite, startKinesis, startS3rver } from './emula
 import { localEnvironment } from './environment.js';
 import { createHttpAdapter, type HttpHandler } from './http-adapter.js';
 import { ImportWatcher } from './import-watcher.js';
-import { type BatchInfo, KinesisPoller, type StreamHandler } from './kinesis-poller.js';
+import {
+  type BatchInfo,
+  KinesisPoller,
+  readCheckpoints,
+  type StreamHandler,
+  writeCheckpoints,
+} from './kinesis-poller.js';
 import { lambdaContext } from './lambda-context.js';
 import { LocalStepFunctions } from './step-functions.js';
+import { StreamJournal } from './stream-journal.js';
 import './polyfills.js';
 
 export const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '..', '..');
@@ -148,6 +155,38 @@ export async function startLocalCdp(options: LocalCdpOptions): Promise<LocalCdp>
       dataDir,
       new SourceStore(dynamoDbDocumentClient(clients.dynamodb), CONTROL_TABLE.localName),
     );
+
+    // Acknowledged means durable: a journal of every record the API acknowledged, replayed into the
+    // stream here if the emulator lost it in a kill (it saves about once a second).
+    const journals = new Map<string, StreamJournal>();
+    if (persist) {
+      for (const stream of STREAMS) {
+        const journal = new StreamJournal(
+          join(dataDir, 'journal', `${stream.localName}.jsonl`),
+          stream.localName,
+        );
+        const files = STREAM_CONSUMERS.filter((c) => c.streamId === stream.id).map((c) =>
+          join(dataDir, 'checkpoints', `${c.functionId}.json`),
+        );
+        const checkpoints = files.map(readCheckpoints);
+        const { replayed, movedCheckpoints } = await journal.recover(clients.kinesis, checkpoints);
+        files.forEach((file, i) => {
+          if (Object.keys(checkpoints[i]!).length || existsSync(file))
+            writeCheckpoints(file, checkpoints[i]!);
+        });
+        if (replayed || movedCheckpoints)
+          console.error(
+            `[local] ${stream.localName}: ${replayed} acknowledged records the stream had lost were written again from the journal; ${movedCheckpoints} consumer checkpoints moved to what the stream still has`,
+          );
+        const plugin = journal.plugin();
+        kinesisClientPlugins.push(plugin);
+        journals.set(stream.id, journal);
+        stopAll.push(async () => {
+          kinesisClientPlugins.splice(kinesisClientPlugins.indexOf(plugin), 1);
+          journal.close();
+        });
+      }
+    }
 
     const modules = new Map<string, Promise<Record<string, unknown>>>();
     const load = (functionId: string) => {
@@ -257,6 +296,15 @@ export async function startLocalCdp(options: LocalCdpOptions): Promise<LocalCdp>
       await poller.start();
       pollers.push(poller);
       stopAll.push(() => poller.stop());
+    }
+
+    // The journal keeps what some consumer has not handled yet; the rest is dropped every few seconds.
+    for (const [streamId, journal] of journals) {
+      const consumers = pollers.filter((_, i) => STREAM_CONSUMERS[i]?.streamId === streamId);
+      if (!consumers.length) continue;
+      const compaction = setInterval(() => journal.compact(consumers.map((p) => p.checkpointsNow())), 5_000);
+      compaction.unref();
+      stopAll.push(async () => clearInterval(compaction));
     }
 
     // Activation reads each destination type's deltas as SQS would deliver them: a queue and poller per type.

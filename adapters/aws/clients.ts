@@ -63,10 +63,20 @@ export function dynamoDbDocumentClient(client: DynamoDBClient = dynamoDbClient()
  * SubscribeToShard) and which kinesis-local cannot speak.
  */
 export function kinesisClient(): KinesisClient {
-  return withCallRecording(
+  const client = withCallRecording(
     metered('kinesis', new KinesisClient({ requestHandler: keepAlive(), maxAttempts: 3 })),
   );
+  for (const plugin of kinesisClientPlugins) client.middlewareStack.use(plugin);
+  return client;
 }
+
+/**
+ * Plugins added to every Kinesis client created after they are registered. Empty on AWS; the local
+ * runtime registers its write-ahead journal here (`local/stream-journal.ts`), because kinesis-local
+ * only saves its data once a second.
+ */
+export const kinesisClientPlugins: KinesisClientPlugin[] = [];
+export type KinesisClientPlugin = Parameters<KinesisClient['middlewareStack']['use']>[0];
 
 /** Path-style addressing when an endpoint override is set (s3rver has no virtual-host buckets). */
 export function s3Client(env: Record<string, string | undefined> = process.env): S3Client {

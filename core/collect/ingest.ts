@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { type CollectedEvent, type MESSAGE_TYPES, type Message, MessageSchema } from '../events/schema.js';
+import { isDepthIssue, messageStorageIssues, type StorageIssue } from '../events/storage-limits.js';
 import { correctTimestamp } from './clock.js';
 import { INGEST_LIMITS } from './limits.js';
 
@@ -42,12 +43,21 @@ function issuesOf(error: z.ZodError, index?: number): IngestIssue[] {
   }));
 }
 
+const withIndex = (issues: readonly StorageIssue[], index?: number): IngestIssue[] =>
+  issues.map((i) => (index === undefined ? { ...i } : { index, ...i }));
+
 /**
- * Validates a decoded JSON body for a tracking API path. A batch is all or nothing: if any message is
- * invalid the whole batch is rejected, listing every bad message by index, so a client never has to
- * guess which of its events were kept.
+ * Validates a decoded JSON body for a tracking API path, against the message schema and against every
+ * downstream storage limit (`core/events/storage-limits.ts`) at `receivedAt`, the request's arrival: what
+ * passes can be stored. A batch is all or nothing: if any message is invalid the whole batch is
+ * rejected, listing every bad message by index, so a client never has to guess which were kept.
  */
-export function validateIngestBody(path: IngestPath, body: unknown, bodyBytes: number): IngestResult {
+export function validateIngestBody(
+  path: IngestPath,
+  body: unknown,
+  bodyBytes: number,
+  receivedAt: Date,
+): IngestResult {
   if (!isObject(body)) return reject(400, 'invalid_body', 'The body must be a JSON object');
   if (path !== 'batch' && path !== 'import') {
     if (bodyBytes > INGEST_LIMITS.maxMessageBytes)
@@ -65,6 +75,9 @@ export function validateIngestBody(path: IngestPath, body: unknown, bodyBytes: n
     const parsed = MessageSchema.safeParse({ ...body, type: path });
     if (!parsed.success)
       return reject(400, 'validation_failed', 'The message is invalid', issuesOf(parsed.error));
+    const storage = messageStorageIssues(parsed.data, receivedAt);
+    if (storage.length)
+      return reject(400, 'validation_failed', 'The message cannot be stored', withIndex(storage));
     return { ok: true, messages: [parsed.data] };
   }
 
@@ -97,20 +110,28 @@ export function validateIngestBody(path: IngestPath, body: unknown, bodyBytes: n
       issues.push({ index, field: '', rule: 'must be an object' });
       return;
     }
-    const size = Buffer.byteLength(JSON.stringify(item));
-    if (size > INGEST_LIMITS.maxMessageBytes) {
-      issues.push({ index, field: '', rule: `must be at most ${INGEST_LIMITS.maxMessageBytes} bytes` });
-      return;
-    }
     // A plain copy, then assignments: V8 copies `{ ...item }` quickly, not `{ ...item, more }`.
     const merged: Record<string, unknown> = { ...item };
     if (shared.sentAt && item.sentAt === undefined) merged.sentAt = shared.sentAt;
     if (shared.context)
       merged.context = { ...shared.context, ...(isObject(item.context) ? item.context : {}) };
     if (shared.integrations && item.integrations === undefined) merged.integrations = shared.integrations;
+    // Storage limits first: they walk the message without recursion, so a message nested too deep is
+    // refused before JSON.stringify (recursive) measures it.
+    const storage = messageStorageIssues(merged, receivedAt);
+    if (storage.some(isDepthIssue)) {
+      issues.push(...withIndex(storage, index));
+      return;
+    }
+    const size = Buffer.byteLength(JSON.stringify(item));
+    if (size > INGEST_LIMITS.maxMessageBytes) {
+      issues.push({ index, field: '', rule: `must be at most ${INGEST_LIMITS.maxMessageBytes} bytes` });
+      return;
+    }
     const parsed = MessageSchema.safeParse(merged);
-    if (parsed.success) messages.push(parsed.data);
-    else issues.push(...issuesOf(parsed.error, index));
+    if (!parsed.success) issues.push(...issuesOf(parsed.error, index));
+    issues.push(...withIndex(storage, index));
+    if (parsed.success && !storage.length) messages.push(parsed.data);
   });
   if (issues.length) {
     return reject(

@@ -1,3 +1,4 @@
+import { constants, gunzipSync } from 'node:zlib';
 import type { QuarantineRecord } from '../lake/quarantine.js';
 import type { IngestIssue, IngestPath } from './ingest.js';
 
@@ -15,6 +16,63 @@ export interface Rejection {
   /** The body as it arrived (still gzip-compressed if it was sent so). */
   readonly raw: Buffer;
   readonly contentEncoding?: string;
+  /** The write key the request carried (header or body): never stored, replaced wherever it appears. */
+  readonly writeKey?: string;
+}
+
+export const REDACTED = '[redacted]';
+
+// `"writeKey": "<anything>"` in text that did not parse as JSON.
+const WRITE_KEY_FIELD = /("writeKey"\s*:\s*")((?:[^"\\]|\\.)*)"/g;
+
+/** Text with every write key removed: the `writeKey` field's value and the known key wherever it is. */
+export function redactWriteKeys(text: string, writeKey?: string): string {
+  let out = text.replace(WRITE_KEY_FIELD, `$1${REDACTED}"`);
+  if (writeKey) out = out.split(writeKey).join(REDACTED);
+  return out;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A message or body as JSON text with its `writeKey` (and its batch items') redacted. */
+function redactedJson(value: unknown, writeKey?: string): string | undefined {
+  const strip = (v: unknown) => (isObject(v) && v.writeKey !== undefined ? { ...v, writeKey: REDACTED } : v);
+  let copy = strip(value);
+  if (isObject(copy) && Array.isArray(copy.batch)) copy = { ...copy, batch: copy.batch.map(strip) };
+  try {
+    return redactWriteKeys(JSON.stringify(copy) ?? 'null', writeKey);
+  } catch {
+    // Nested too deep for JSON.stringify: the caller falls back to the redacted original text.
+    return undefined;
+  }
+}
+
+/**
+ * The body to keep, write keys redacted. Parsed bodies are kept as JSON text; unparsed text as it
+ * arrived; a gzip body decompressed as far as it goes (a key inside must not survive compressed). A
+ * body that cannot be read at all is withheld: nobody could check it for a key.
+ */
+function keptBody(rejection: Rejection): { bytes: Buffer; note?: string } {
+  const fromJson =
+    rejection.json === undefined ? undefined : redactedJson(rejection.json, rejection.writeKey);
+  if (fromJson !== undefined) return { bytes: Buffer.from(fromJson) };
+  const encoding = rejection.contentEncoding?.toLowerCase();
+  let text: string;
+  let note: string | undefined;
+  if (!encoding || encoding === 'identity') text = rejection.raw.toString('utf8');
+  else {
+    try {
+      text = gunzipSync(rejection.raw, {
+        finishFlush: constants.Z_SYNC_FLUSH,
+        maxOutputLength: MAX_QUARANTINED_BYTES,
+      }).toString('utf8');
+      note = `decompressed from ${encoding}`;
+    } catch {
+      return { bytes: Buffer.alloc(0), note: `body withheld: not readable ${encoding}` };
+    }
+  }
+  return { bytes: Buffer.from(redactWriteKeys(text, rejection.writeKey)), note };
 }
 
 const describe = (issues: readonly IngestIssue[]) =>
@@ -49,22 +107,24 @@ export function quarantineRejection(rejection: Rejection, now: Date): Quarantine
           ? `/v1/${rejection.path} message ${index}: ${describe(own)}`
           : `/v1/${rejection.path} message ${index}: valid, rejected with its batch (${rejection.message})`,
         origin: `/v1/${rejection.path}#${index}`,
-        raw: Buffer.from(JSON.stringify(item) ?? 'null').toString('base64'),
+        raw: Buffer.from(redactedJson(item, rejection.writeKey) ?? 'null').toString('base64'),
       };
     });
   }
-  const truncated = rejection.raw.length > MAX_QUARANTINED_BYTES;
+  const kept = keptBody(rejection);
+  const truncated = kept.bytes.length > MAX_QUARANTINED_BYTES;
   const notes = [
     rejection.issues?.length ? describe(rejection.issues) : rejection.message,
     rejection.contentEncoding ? `content-encoding ${rejection.contentEncoding}` : '',
-    truncated ? `raw truncated to the first ${MAX_QUARANTINED_BYTES} of ${rejection.raw.length} bytes` : '',
+    kept.note ?? '',
+    truncated ? `raw truncated to the first ${MAX_QUARANTINED_BYTES} of ${kept.bytes.length} bytes` : '',
   ].filter(Boolean);
   return [
     {
       ...base,
       details: `/v1/${rejection.path}: ${notes.join('; ')}`,
       origin: `/v1/${rejection.path}`,
-      raw: rejection.raw.subarray(0, MAX_QUARANTINED_BYTES).toString('base64'),
+      raw: kept.bytes.subarray(0, MAX_QUARANTINED_BYTES).toString('base64'),
     },
   ];
 }

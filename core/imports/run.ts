@@ -155,7 +155,12 @@ export async function importSlice(
         const message = mapped.message;
         message.messageId = importMessageId(options.sourceId, options.fileId, parsed.row);
         const json = JSON.stringify(message);
-        const verdict = validateIngestBody(options.mapping.type, message, Buffer.byteLength(json));
+        const verdict = validateIngestBody(
+          options.mapping.type,
+          message,
+          Buffer.byteLength(json),
+          options.now(),
+        );
         if (verdict.ok) batch.push(...verdict.messages);
         else
           refuse(

@@ -8,7 +8,7 @@ import { type DestinationInput, DestinationInputSchema } from '../../core/activa
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
 import { startSegmentRun } from '../segment/start-run.js';
 import { withAccess } from '../shared/access.js';
-import { error, type HttpResponse, json, parseJsonBody } from '../shared/http.js';
+import { error, type HttpResponse, invalidAdminRequest, json, parseJsonBody } from '../shared/http.js';
 
 const config = loadConfig(
   z.object({
@@ -68,6 +68,8 @@ function parseDestination(event: APIGatewayProxyEventV2): Parsed {
 export const handler = withAccess(route);
 
 async function route(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
+  const malformed = invalidAdminRequest(event);
+  if (malformed) return malformed;
   const segmentId = event.pathParameters?.id ?? '';
   if (!(await segments.get(segmentId)))
     return error(404, { code: 'not_found', message: `No segment ${segmentId}` });

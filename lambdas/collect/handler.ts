@@ -81,7 +81,8 @@ async function refuse(
   path: IngestPath,
   sourceId: string | undefined,
   refusal: Refusal,
-  json?: unknown,
+  json: unknown,
+  writeKey: string | undefined,
 ): Promise<HttpResponse> {
   const batch = (json as { batch?: unknown } | undefined)?.batch;
   metrics.count(METRIC.eventsRejected, Array.isArray(batch) ? batch.length : 1);
@@ -99,6 +100,7 @@ async function refuse(
           json,
           raw,
           contentEncoding: event.headers['content-encoding'],
+          writeKey,
         },
         new Date(),
       );
@@ -127,7 +129,17 @@ async function isSuppressed(raw: string): Promise<boolean> {
   return false;
 }
 
+/**
+ * When the request arrived: API Gateway's `requestContext.timeEpoch` (the local adapter sets it on
+ * arrival), so a slow write-key lookup on a cold start never shifts skew-corrected event times.
+ */
+function arrivalOf(event: APIGatewayProxyEventV2): Date {
+  const epoch = event.requestContext?.timeEpoch;
+  return typeof epoch === 'number' && Number.isFinite(epoch) && epoch > 0 ? new Date(epoch) : new Date();
+}
+
 async function collect(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
+  const receivedAt = arrivalOf(event);
   const path = ingestPathOf(event.rawPath);
   if (!path) return error(404, { code: 'not_found', message: `No ingest route ${event.rawPath}` });
 
@@ -135,7 +147,8 @@ async function collect(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
   if (!body.ok) {
     // The body is unreadable, so only a header key can say whose it is.
     const headerKey = writeKeyOf(event, undefined);
-    return refuse(event, path, headerKey ? await auth.authenticate(headerKey) : undefined, body);
+    const sourceId = headerKey ? await auth.authenticate(headerKey) : undefined;
+    return refuse(event, path, sourceId, body, undefined, headerKey);
   }
 
   const writeKey = writeKeyOf(event, body.json);
@@ -147,8 +160,8 @@ async function collect(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
   const sourceId = await auth.authenticate(writeKey);
   if (!sourceId) return error(401, { code: 'unauthorized', message: 'The write key is unknown or revoked' });
 
-  const result = validateIngestBody(path, body.json, body.bytes);
-  if (!result.ok) return refuse(event, path, sourceId, result, body.json);
+  const result = validateIngestBody(path, body.json, body.bytes, receivedAt);
+  if (!result.ok) return refuse(event, path, sourceId, result, body.json, writeKey);
 
   let messages = [...result.messages];
   let dropped = 0;
@@ -158,7 +171,6 @@ async function collect(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
     dropped += outcome.dropped;
   }
 
-  const receivedAt = new Date();
   const records = messages.map((message) => ({
     partitionKey: partitionKeyOf(message),
     data: Buffer.from(JSON.stringify(withServerFields(message, sourceId, receivedAt))),

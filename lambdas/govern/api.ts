@@ -12,7 +12,7 @@ import {
 } from '../../core/govern/regulation.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
 import { principalOf, withAccess } from '../shared/access.js';
-import { error, type HttpResponse, json, parseJsonBody } from '../shared/http.js';
+import { error, type HttpResponse, invalidAdminRequest, json, parseJsonBody } from '../shared/http.js';
 import { WorkItems } from './work-item.js';
 
 const config = loadConfig(
@@ -29,6 +29,8 @@ const logger = createLogger('regulations');
 export const handler = withAccess(route);
 
 async function route(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
+  const malformed = invalidAdminRequest(event);
+  if (malformed) return malformed;
   if (event.requestContext.http.method === 'GET') {
     const id = event.pathParameters?.id;
     if (id === undefined) return list(event);

@@ -22,6 +22,27 @@ const Envelope = z.looseObject({
   receivedAt: z.string().refine((v) => !Number.isNaN(Date.parse(v))),
 });
 
+/** Longest `source_id=` partition value (URL-encoded): S3 keys are at most 1,024 bytes. */
+const MAX_ENCODED_SOURCE_ID = 256;
+
+/**
+ * The raw partition of a record, or why it has none: a source id that does not fit a key, or an
+ * arrival time outside the four-digit years the `dt=YYYY-MM-DD` partitions (and Athena's projection) use.
+ */
+function partitionOf(sourceId: string, receivedAt: string): RawPartition | string {
+  let encoded: string;
+  try {
+    encoded = encodeURIComponent(sourceId);
+  } catch {
+    return 'sourceId is not well-formed Unicode';
+  }
+  if (encoded.length > MAX_ENCODED_SOURCE_ID)
+    return `sourceId is longer than ${MAX_ENCODED_SOURCE_ID} characters URL-encoded`;
+  const year = new Date(receivedAt).getUTCFullYear();
+  if (year < 2000 || year > 9999) return 'receivedAt must lie between the years 2000 and 9999';
+  return rawPartition(sourceId, receivedAt);
+}
+
 /**
  * Writes every accepted event, exactly as collected, to the raw zone: one gzip JSON Lines object per
  * partition per batch, named after the batch's stream positions so a retry overwrites its own objects.
@@ -31,7 +52,18 @@ export async function handler(event: KinesisStreamEvent): Promise<KinesisStreamB
   const groups = new Map<string, { partition: RawPartition; lines: string[]; first: string; last: string }>();
   const quarantined: QuarantineRecord[] = [];
   const shardId = event.Records[0]?.eventID.split(':')[0] ?? 'shard';
+  const setAside = (record: KinesisStreamEvent['Records'][number], reason: string, details: string) =>
+    quarantined.push({
+      stage: 'lake',
+      reason,
+      details,
+      quarantinedAt: now.toISOString(),
+      origin: `${record.eventSourceARN ?? ''}/${record.kinesis.sequenceNumber}`,
+      raw: record.kinesis.data,
+    });
   for (const record of event.Records) {
+    // One record that can never be written goes to quarantine with its bytes; the rest of the batch
+    // commits. Only S3 failures (transient) make the batch retry.
     const text = Buffer.from(record.kinesis.data, 'base64').toString('utf8');
     let parsed: z.infer<typeof Envelope> | undefined;
     try {
@@ -41,17 +73,14 @@ export async function handler(event: KinesisStreamEvent): Promise<KinesisStreamB
       parsed = undefined;
     }
     if (!parsed) {
-      quarantined.push({
-        stage: 'lake',
-        reason: 'not_a_collected_event',
-        details: 'The record is not JSON with sourceId and receivedAt',
-        quarantinedAt: now.toISOString(),
-        origin: `${record.eventSourceARN ?? ''}/${record.kinesis.sequenceNumber}`,
-        raw: record.kinesis.data,
-      });
+      setAside(record, 'not_a_collected_event', 'The record is not JSON with sourceId and receivedAt');
       continue;
     }
-    const partition = rawPartition(parsed.sourceId, parsed.receivedAt);
+    const partition = partitionOf(parsed.sourceId, parsed.receivedAt);
+    if (typeof partition === 'string') {
+      setAside(record, 'unpartitionable', partition);
+      continue;
+    }
     const id = `${partition.sourceId}/${partition.dt}/${partition.hr}`;
     const group = groups.get(id) ?? { partition, lines: [], first: record.kinesis.sequenceNumber, last: '' };
     // The line is the record's own bytes: unmodified, as the collector wrote it.

@@ -5,7 +5,7 @@ import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
 import { toProfile } from '../../core/profiles/state.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
 import { withAccess } from '../shared/access.js';
-import { error, type HttpResponse, json } from '../shared/http.js';
+import { error, type HttpResponse, invalidAdminRequest, json } from '../shared/http.js';
 import { profileRef } from '../shared/profile-ref.js';
 
 const config = loadConfig(
@@ -27,6 +27,8 @@ const LimitSchema = z.coerce
 export const handler = withAccess(route);
 
 async function route(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
+  const malformed = invalidAdminRequest(event);
+  if (malformed) return malformed;
   const id = event.pathParameters?.id ?? '';
   const ref = profileRef(id);
   if (!ref)
@@ -80,10 +82,11 @@ async function route(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
           ...(page.cursor ? { cursor: page.cursor } : {}),
         });
       } catch (err) {
-        if (err instanceof RangeError)
+        // A cursor from elsewhere (another profile's page, another API) is a key DynamoDB refuses.
+        if (err instanceof RangeError || (err as Error).name === 'ValidationException')
           return error(400, {
             code: 'invalid_query',
-            message: err.message,
+            message: 'The query is invalid',
             issues: [{ field: 'cursor', rule: 'must be a cursor from a previous page' }],
           });
         throw err;

@@ -5,7 +5,7 @@ import { compileSegment } from '../../core/segments/engine.js';
 import { SegmentInputSchema } from '../../core/segments/language.js';
 import { ENV, loadConfig } from '../../resources/env.js';
 import { withAccess } from '../shared/access.js';
-import { error, type HttpResponse, json, parseJsonBody } from '../shared/http.js';
+import { error, type HttpResponse, invalidAdminRequest, json, parseJsonBody } from '../shared/http.js';
 import { profileRef } from '../shared/profile-ref.js';
 import { segmentationDeps } from './deps.js';
 import { startSegmentRun } from './start-run.js';
@@ -86,6 +86,8 @@ async function preview(body: unknown): Promise<HttpResponse> {
 export const handler = withAccess(route);
 
 async function route(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
+  const malformed = invalidAdminRequest(event);
+  if (malformed) return malformed;
   const id = event.pathParameters?.id;
   const notFound = () => error(404, { code: 'not_found', message: `No segment ${id}` });
   switch (event.routeKey) {

@@ -204,6 +204,68 @@ describe('rejected requests', () => {
     expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
   });
 
+  it('keep no write key from a refused text/plain body that carries it', async () => {
+    const beacon = event({});
+    beacon.headers = { 'content-type': 'text/plain' };
+    beacon.body = JSON.stringify({ writeKey: 'wk_test', type: 'track', userId: 'u' });
+    beacon.rawPath = '/v1/track';
+    expect((await handler(beacon)).statusCode).toBe(400);
+    const [record] = quarantined();
+    expect(record).toMatchObject({ sourceId: 'src-1', reason: 'validation_failed' });
+    expect(Buffer.from(record!.raw, 'base64').toString()).not.toContain('wk_test');
+    expect(JSON.stringify(record)).not.toContain('wk_test');
+  });
+
+  it('take receivedAt from the request arrival (requestContext.timeEpoch), not from when it was handled', async () => {
+    kinesis
+      .on(PutRecordsCommand)
+      .resolves({ FailedRecordCount: 0, Records: [{ SequenceNumber: '1', ShardId: 's' }] });
+    const arrived = Date.parse('2026-05-05T10:00:00.000Z');
+    const req = event({
+      batch: [
+        {
+          type: 'track',
+          userId: 'u',
+          event: 'E',
+          messageId: 'a',
+          timestamp: '2026-05-05T09:59:59.000Z',
+          sentAt: '2026-05-05T09:59:59.500Z',
+        },
+      ],
+    });
+    (req as { requestContext: unknown }).requestContext = { timeEpoch: arrived };
+    expect((await handler(req)).statusCode).toBe(200);
+    const data = kinesis.commandCalls(PutRecordsCommand)[0]!.args[0].input.Records![0]!.Data!;
+    const stored = JSON.parse(Buffer.from(data).toString());
+    expect(stored.receivedAt).toBe('2026-05-05T10:00:00.000Z');
+    expect(stored.timestamp).toBe('2026-05-05T09:59:59.500Z');
+  });
+
+  it('refuse with 400, not 5xx, what no store downstream could hold', async () => {
+    const res = await handler(
+      event({
+        batch: [
+          {
+            type: 'track',
+            userId: 'u',
+            event: 'E',
+            properties: { n: 1e308 },
+            timestamp: '9999-01-01T00:00:00Z',
+            sentAt: '2026-01-01T00:00:00Z',
+          },
+        ],
+      }),
+    );
+    expect(res.statusCode).toBe(400);
+    expect(JSON.parse(res.body).error.issues).toEqual(
+      expect.arrayContaining([
+        { index: 0, field: 'properties.n', rule: expect.stringMatching(/^must be a number between/) },
+        { index: 0, field: 'timestamp', rule: expect.stringContaining('after clock-skew correction') },
+      ]),
+    );
+    expect(kinesis.commandCalls(PutRecordsCommand)).toHaveLength(0);
+  });
+
   it('still answer the 4xx when quarantine is unavailable', async () => {
     s3.on(PutObjectCommand).rejects(Object.assign(new Error('down'), { name: 'ServiceUnavailable' }));
     const res = await handler(event({ batch: [{ type: 'track', userId: 'b' }] }));

@@ -4,9 +4,10 @@ import { partitionKeyOf, validateIngestBody, withServerFields } from '../../core
 import { INGEST_LIMITS } from '../../core/collect/limits.js';
 import type { Message } from '../../core/events/schema.js';
 
+const NOW = new Date('2026-01-01T12:00:00.000Z');
 const size = (v: unknown) => Buffer.byteLength(JSON.stringify(v));
 const ok = (path: Parameters<typeof validateIngestBody>[0], body: unknown) => {
-  const result = validateIngestBody(path, body, size(body));
+  const result = validateIngestBody(path, body, size(body), NOW);
   if (!result.ok) throw new Error(JSON.stringify(result));
   return result.messages;
 };
@@ -95,7 +96,7 @@ describe('batch validation', () => {
         { type: 'nope', userId: 'u' },
       ],
     };
-    const result = validateIngestBody('batch', body, size(body));
+    const result = validateIngestBody('batch', body, size(body), NOW);
     expect(result.ok).toBe(false);
     if (result.ok) return;
     expect(result.status).toBe(400);
@@ -111,18 +112,72 @@ describe('batch validation', () => {
   });
   it('enforces the message count and size limits', () => {
     const many = { batch: Array.from({ length: INGEST_LIMITS.maxBatchMessages + 1 }, () => ({})) };
-    expect(validateIngestBody('batch', many, 10)).toMatchObject({ ok: false, status: 413 });
+    expect(validateIngestBody('batch', many, 10, NOW)).toMatchObject({ ok: false, status: 413 });
     const big = { type: 'track', userId: 'u', event: 'E', properties: { x: 'y'.repeat(33_000) } };
-    expect(validateIngestBody('track', big, size(big))).toMatchObject({ ok: false, status: 413 });
+    expect(validateIngestBody('track', big, size(big), NOW)).toMatchObject({ ok: false, status: 413 });
     const batchWithBig = { batch: [big] };
-    const result = validateIngestBody('batch', batchWithBig, size(batchWithBig));
+    const result = validateIngestBody('batch', batchWithBig, size(batchWithBig), NOW);
     expect(result).toMatchObject({ ok: false, status: 400, issues: [{ index: 0, field: '' }] });
   });
   it('lets the path decide the type and refuses a contradicting body type', () => {
     expect(ok('page', { anonymousId: 'a', name: 'Home' })[0]!.type).toBe('page');
-    expect(validateIngestBody('page', { type: 'track', anonymousId: 'a' }, 10)).toMatchObject({
+    expect(validateIngestBody('page', { type: 'track', anonymousId: 'a' }, 10, NOW)).toMatchObject({
       ok: false,
       issues: [{ field: 'type', rule: 'must be "page" on /v1/page' }],
+    });
+  });
+});
+
+describe('storage limits at the edge', () => {
+  it('refuses a message that cannot be stored, naming the field and the rule', () => {
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ properties: { big: 1e308 } }, 'properties.big'],
+      [{ userId: '€'.repeat(400) }, 'userId'],
+      [{ traits: { email: `${'a'.repeat(2000)}@example.com` } }, 'traits.email'],
+      [{ properties: { revenue: 1e308 } }, 'properties.revenue'],
+      [{ timestamp: '9999-01-01T00:00:00Z', sentAt: '2026-01-01T12:00:00Z' }, 'timestamp'],
+      [{ anonymousId: 'a\ud800' }, 'anonymousId'],
+    ];
+    for (const [extra, field] of cases) {
+      const result = validateIngestBody('track', { userId: 'u', event: 'E', ...extra }, 100, NOW);
+      expect(result, field).toMatchObject({ ok: false, status: 400, code: 'validation_failed' });
+      if (!result.ok) expect(result.issues!.map((i) => i.field)).toContain(field);
+    }
+  });
+
+  it('refuses a batch message nested a hundred thousand levels deep by index, without a stack overflow', () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    const body = {
+      batch: [
+        { type: 'track', userId: 'u', event: 'E' },
+        { type: 'track', userId: 'v', event: 'E', properties: { deep } },
+      ],
+    };
+    const result = validateIngestBody('batch', body, 200_000, NOW);
+    expect(result).toMatchObject({
+      ok: false,
+      status: 400,
+      issues: [
+        {
+          index: 1,
+          field: expect.stringMatching(/^properties\.deep/),
+          rule: 'must not nest deeper than 24 levels',
+        },
+      ],
+    });
+  });
+
+  it('applies the batch sentAt before checking the corrected time', () => {
+    const body = {
+      sentAt: '2026-01-01T12:00:00Z',
+      batch: [{ type: 'track', userId: 'u', event: 'E', timestamp: '2026-01-01T11:59:00Z' }],
+    };
+    expect(validateIngestBody('batch', body, 100, NOW)).toMatchObject({ ok: true });
+    const future = { ...body, batch: [{ ...body.batch[0], timestamp: '2126-01-01T11:59:00Z' }] };
+    expect(validateIngestBody('batch', future, 100, NOW)).toMatchObject({
+      ok: false,
+      issues: [{ index: 0, field: 'timestamp' }],
     });
   });
 });

@@ -1,5 +1,6 @@
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { MAX_QUARANTINED_BYTES, quarantineRejection } from '../../core/collect/rejections.js';
+import { MAX_QUARANTINED_BYTES, quarantineRejection, REDACTED } from '../../core/collect/rejections.js';
 import { QuarantineRecordSchema } from '../../core/lake/quarantine.js';
 
 const now = new Date('2026-03-01T12:00:00Z');
@@ -42,7 +43,7 @@ describe('rejected requests in quarantine', () => {
     expect(records[1]).not.toHaveProperty('messageId');
   });
 
-  it('keeps a body that did not parse whole, as it arrived, and says how it was encoded', () => {
+  it('withholds a compressed body that cannot be read: nobody could check it for a write key', () => {
     const raw = Buffer.from([0x1f, 0x8b, 0x00, 0x01]);
     const [record] = quarantineRejection(
       {
@@ -55,9 +56,9 @@ describe('rejected requests in quarantine', () => {
       },
       now,
     );
-    expect(Buffer.from(record!.raw, 'base64')).toEqual(raw);
+    expect(record!.raw).toBe('');
     expect(record!.details).toBe(
-      '/v1/track: Content-Encoding is gzip but the body is not valid gzip; content-encoding gzip',
+      '/v1/track: Content-Encoding is gzip but the body is not valid gzip; content-encoding gzip; body withheld: not readable gzip',
     );
   });
 
@@ -85,5 +86,43 @@ describe('rejected requests in quarantine', () => {
     expect(big!.details).toContain(
       `raw truncated to the first ${MAX_QUARANTINED_BYTES} of ${huge.length} bytes`,
     );
+  });
+
+  it('never keeps a write key: not in a parsed body, a batch item, unparsed text or a gzip body', () => {
+    const key = 'wk_secret_123';
+    const keptText = (r: Parameters<typeof quarantineRejection>[0]) =>
+      quarantineRejection(r, now).map((x) => Buffer.from(x.raw, 'base64').toString('utf8'));
+    const base = { sourceId: 's', code: 'validation_failed', message: 'm', writeKey: key } as const;
+    const body = { writeKey: key, batch: [{ type: 'track', userId: 'u', writeKey: key }] };
+    const perMessage = keptText({
+      ...base,
+      path: 'batch',
+      issues: [{ index: 0, field: 'event', rule: 'is required' }],
+      json: body,
+      raw: Buffer.from(JSON.stringify(body)),
+    });
+    const text = '{"writeKey": "wk_other\\"x", "event": ';
+    const unparsed = keptText({ ...base, path: 'track', code: 'invalid_json', raw: Buffer.from(text) });
+    const gz = keptText({
+      ...base,
+      path: 'track',
+      code: 'invalid_json',
+      raw: gzipSync(`{"note":"${key}"`),
+      contentEncoding: 'gzip',
+    });
+    const whole = keptText({
+      ...base,
+      path: 'track',
+      json: { writeKey: key, userId: 'u' },
+      raw: Buffer.from(''),
+    });
+    for (const kept of [...perMessage, ...unparsed, ...gz, ...whole]) {
+      expect(kept).not.toContain(key);
+      expect(kept).not.toContain('wk_other');
+    }
+    expect(JSON.parse(perMessage[0]!)).toEqual({ type: 'track', userId: 'u', writeKey: REDACTED });
+    expect(unparsed[0]).toBe(`{"writeKey": "${REDACTED}", "event": `);
+    expect(gz[0]).toBe(`{"note":"${REDACTED}"`);
+    expect(JSON.parse(whole[0]!)).toEqual({ writeKey: REDACTED, userId: 'u' });
   });
 });

@@ -95,4 +95,48 @@ describe('lake writer handler', () => {
     expect(result.batchItemFailures).toEqual([{ itemIdentifier: '7' }]);
     expect(stdout.some((l) => l.includes('LakeEventsWritten'))).toBe(false);
   });
+
+  it('sets aside a record whose partition cannot be a key, with its bytes and reason, and commits its neighbours', async () => {
+    s3.on(PutObjectCommand).resolves({});
+    vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const { handler } = await import('../../lambdas/lake/handler.js');
+    const event = (sourceId: string, receivedAt: string, id: string) =>
+      JSON.stringify({ type: 'track', event: 'X', userId: 'u', messageId: id, sourceId, receivedAt });
+    const poison = [
+      event('x'.repeat(300), '2026-01-01T10:00:00Z', 'long-source'),
+      event('bad\ud800', '2026-01-01T10:00:00Z', 'lone-surrogate'),
+      event('src', '+100000-01-01T00:00:00Z', 'far-future'),
+    ];
+    const result = await handler({
+      Records: [
+        record('1', event('src', '2026-01-01T10:00:00Z', 'before')),
+        ...poison.map((p, i) => record(String(i + 2), p)),
+        record('9', event('src', '2026-01-01T10:05:00Z', 'after')),
+      ],
+    } as KinesisStreamEvent);
+    expect(result.batchItemFailures).toEqual([]);
+    const puts = s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input);
+    const raw = puts.filter((p) => p.Key!.startsWith('raw/'));
+    expect(raw.map((p) => p.Key)).toEqual([
+      'raw/source_id=src/dt=2026-01-01/hr=10/shardId-000000000000-1-9.json.gz',
+    ]);
+    const lines = gunzipSync(raw[0]!.Body as Buffer)
+      .toString()
+      .trim()
+      .split('\n');
+    expect(lines.map((l) => JSON.parse(l).messageId)).toEqual(['before', 'after']);
+    const [set] = puts.filter((p) => p.Key!.startsWith('quarantine/stage=lake/'));
+    const kept = gunzipSync(set!.Body as Buffer)
+      .toString()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(kept.map((r) => r.reason)).toEqual(['unpartitionable', 'unpartitionable', 'unpartitionable']);
+    expect(kept.map((r) => Buffer.from(r.raw, 'base64').toString())).toEqual(poison);
+    expect(kept.map((r) => r.details)).toEqual([
+      'sourceId is longer than 256 characters URL-encoded',
+      'sourceId is not well-formed Unicode',
+      'receivedAt must lie between the years 2000 and 9999',
+    ]);
+  });
 });
