@@ -1,3 +1,4 @@
+import { addRevenue } from '../events/storage-limits.js';
 import type { CanonicalEvent } from '../process/normalize.js';
 import type { ComputedTraits, Identity, Profile, TimelineEvent } from './profile.js';
 
@@ -116,7 +117,7 @@ export function applyEvent(state: ProfileState, e: CanonicalEvent, pos: EventPos
   c.event_counts[key] = (c.event_counts[key] ?? 0) + 1;
   if (e.type === 'track' && e.event === 'Order Completed') {
     c.order_count += 1;
-    c.total_revenue = round(c.total_revenue + revenueOf(e));
+    c.total_revenue = round(addRevenue(c.total_revenue, revenueOf(e)));
   }
   if (e.type === 'page' && newer(state.computedMeta.last_page, stamp)) {
     c.last_page = { ...(e.name ? { name: e.name } : {}), ...e.enrichment.page, at: e.timestamp };
@@ -157,7 +158,7 @@ export function mergeInto(survivor: ProfileState, loser: ProfileState, now: stri
   if (l.first_seen && (!s.first_seen || l.first_seen < s.first_seen)) s.first_seen = l.first_seen;
   if (l.last_seen > s.last_seen) s.last_seen = l.last_seen;
   for (const [k, n] of Object.entries(l.event_counts)) s.event_counts[k] = (s.event_counts[k] ?? 0) + n;
-  s.total_revenue = round(s.total_revenue + l.total_revenue);
+  s.total_revenue = round(addRevenue(s.total_revenue, l.total_revenue));
   s.order_count += l.order_count;
   for (const field of ['last_page', 'last_screen'] as const) {
     const stamp = loser.computedMeta[field];

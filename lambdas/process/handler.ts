@@ -7,6 +7,7 @@ import { createLogger } from '../../adapters/observability/logger.js';
 import { createMetrics } from '../../adapters/observability/metrics.js';
 import { QuarantineWriter } from '../../adapters/s3/quarantine-writer.js';
 import { CollectedEventParser } from '../../core/events/schema.js';
+import { DEFAULT_IDENTIFIER_TRAITS, storageIssues } from '../../core/events/storage-limits.js';
 import { type IdentityConfig, IdentityConfigSchema } from '../../core/identity/identifiers.js';
 import type { QuarantineRecord } from '../../core/lake/quarantine.js';
 import { processIsolated } from '../../core/process/isolate.js';
@@ -41,6 +42,7 @@ const config = loadConfig(
   }),
 );
 const identityConfig: IdentityConfig = config[ENV.identityConfig];
+const identifierTraits = [...DEFAULT_IDENTIFIER_TRAITS, ...identityConfig.externalIdTypes];
 const logger = createLogger('profile-processor');
 const metrics = createMetrics('profile-processor');
 const store = new DynamoProfileStore(dynamoDbDocumentClient(), config[ENV.profilesTable], {
@@ -67,6 +69,16 @@ function parseRecord(data: Buffer): Parsed {
     ...(typeof ids.messageId === 'string' ? { messageId: ids.messageId } : {}),
     ...(typeof ids.sourceId === 'string' ? { sourceId: ids.sourceId } : {}),
   };
+  // What the store can never hold (the collector refuses it; records from before that check, or put
+  // on the stream another way, are caught here) is set aside before it can fail the batch.
+  const limits = storageIssues(json, { identifierTraits });
+  if (limits.length)
+    return {
+      ok: false,
+      reason: 'storage_limits',
+      details: limits.map((i) => `${i.field || '(root)'}: ${i.rule}`).join('; '),
+      ...origin,
+    };
   const parsed = CollectedEventParser.safeParse(json);
   if (!parsed.success) {
     const details = parsed.error.issues
