@@ -63,6 +63,12 @@ export function toRow(
   return row;
 }
 
+/** The `events` view's columns (see `eventsViewSql` in `columnar.ts`). */
+export const EVENTS_VIEW_COLUMNS: readonly string[] = [
+  ...RAW_EVENTS_COLUMNS.map((c) => c.name),
+  ...RAW_PARTITION_KEYS,
+];
+
 /** The `events` view: one row per source and messageId (client retries can resend a message). */
 export const EVENTS_VIEW_SQL = `SELECT ${[...RAW_EVENTS_COLUMNS.map((c) => `"${c.name}"`), 'source_id', 'dt', 'hr'].join(', ')}
 FROM (

@@ -1,0 +1,227 @@
+import { gunzipSync } from 'node:zlib';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { parquetWriteBuffer } from 'hyparquet-writer';
+import {
+  type CompactionManifest,
+  columnarObjectKey,
+  compactRows,
+  FRONTIER_KEY,
+  type Hour,
+  isValidHour,
+  lastClosedHour,
+  manifestKey,
+  nextHour,
+  partitionOfHour,
+  previousHour,
+} from '../../core/lake/columnar.js';
+import { partitionPrefix, type RawPartition } from '../../core/lake/layout.js';
+import { RAW_EVENTS_COLUMNS } from '../../core/lake/tables.js';
+
+/** Hours behind the frontier re-checked on every run for late or rewritten raw objects (Kinesis keeps 24 h). */
+const RECHECK_HOURS = 48;
+
+export interface CompactionSummary {
+  readonly frontierBefore?: Hour;
+  readonly frontier?: Hour;
+  readonly partitionsCompacted: number;
+  readonly partitionsRecompacted: number;
+  readonly rows: number;
+}
+
+const isMissing = (err: unknown) => ['NoSuchKey', 'NotFound'].includes((err as Error).name);
+
+/** The Parquet bytes of one partition's rows: every column a nullable UTF-8 string, Snappy pages. */
+export function toParquet(rows: ReadonlyArray<Record<string, string | null>>): Uint8Array {
+  return new Uint8Array(
+    parquetWriteBuffer({
+      columnData: RAW_EVENTS_COLUMNS.map((c) => ({
+        name: c.name,
+        data: rows.map((r) => r[c.name] ?? null),
+        type: 'STRING' as const,
+      })),
+      rowGroupSize: 100_000,
+      createdBy: 'cdp-compactor',
+    }),
+  );
+}
+
+/**
+ * Compacts the raw zone's closed hours into Parquet through the S3 API (the same code on AWS and
+ * against s3rver). See `core/lake/columnar.ts` for the layout and the frontier.
+ */
+export class EventCompactor {
+  constructor(
+    private readonly s3: S3Client,
+    private readonly bucket: string,
+  ) {}
+
+  private async list(prefix: string, delimiter?: string) {
+    const objects: Array<{ key: string; etag: string; size: number }> = [];
+    const prefixes: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.s3.send(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: prefix,
+          Delimiter: delimiter,
+          ContinuationToken: token,
+        }),
+      );
+      for (const o of page.Contents ?? [])
+        objects.push({ key: o.Key!, etag: (o.ETag ?? '').replace(/"/g, ''), size: o.Size ?? 0 });
+      for (const p of page.CommonPrefixes ?? []) prefixes.push(p.Prefix!);
+      token = page.NextContinuationToken;
+    } while (token);
+    return { objects, prefixes };
+  }
+
+  private async getText(key: string): Promise<string | undefined> {
+    try {
+      const obj = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      return await obj.Body!.transformToString();
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
+  }
+
+  private put(key: string, body: Uint8Array | string, contentType: string) {
+    return this.s3.send(
+      new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }),
+    );
+  }
+
+  async frontier(): Promise<Hour | undefined> {
+    const text = await this.getText(FRONTIER_KEY);
+    if (!text) return undefined;
+    const f = (JSON.parse(text) as { frontier?: string }).frontier;
+    return f && isValidHour(f) ? f : undefined;
+  }
+
+  async sources(): Promise<string[]> {
+    const { prefixes } = await this.list('raw/', '/');
+    return prefixes
+      .map((p) => /^raw\/source_id=([^/]+)\/$/.exec(p)?.[1])
+      .filter((s): s is string => s !== undefined)
+      .map(decodeURIComponent);
+  }
+
+  /** The earliest hour holding raw objects of any source. */
+  private async earliestRawHour(sources: readonly string[]): Promise<Hour | undefined> {
+    let earliest: Hour | undefined;
+    for (const source of sources) {
+      const base = `raw/source_id=${encodeURIComponent(source)}/`;
+      const days = (await this.list(base, '/')).prefixes.sort();
+      if (!days[0]) continue;
+      const hours = (await this.list(days[0], '/')).prefixes.sort();
+      const m = /dt=(\d{4}-\d{2}-\d{2})\/hr=(\d{2})\/$/.exec(hours[0] ?? '');
+      if (m && (!earliest || `${m[1]}T${m[2]}` < earliest)) earliest = `${m[1]}T${m[2]}`;
+    }
+    return earliest;
+  }
+
+  async manifest(p: RawPartition): Promise<CompactionManifest | undefined> {
+    const text = await this.getText(manifestKey(p));
+    return text ? (JSON.parse(text) as CompactionManifest) : undefined;
+  }
+
+  /**
+   * Rewrites one partition's Parquet file from its raw objects (deleting it when none are left) and
+   * records which objects it read. Safe to repeat: the same raw objects give the same file.
+   */
+  async compactPartition(p: RawPartition, now: Date): Promise<{ rows: number; objects: number }> {
+    const { objects } = await this.list(partitionPrefix(p));
+    if (objects.length === 0) {
+      await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: columnarObjectKey(p) }));
+      await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: manifestKey(p) }));
+      return { rows: 0, objects: 0 };
+    }
+    const lines: string[] = [];
+    for (const o of objects) {
+      const obj = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: o.key }));
+      const bytes = Buffer.from(await obj.Body!.transformToByteArray());
+      const text =
+        bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes).toString('utf8') : bytes.toString('utf8');
+      for (const line of text.split('\n')) if (line.trim()) lines.push(line);
+    }
+    const rows = compactRows(lines);
+    await this.put(columnarObjectKey(p), toParquet(rows), 'application/vnd.apache.parquet');
+    const manifest: CompactionManifest = {
+      partition: p,
+      objects: objects.map((o) => ({ key: o.key, etag: o.etag })),
+      rows: rows.length,
+      compactedAt: now.toISOString(),
+    };
+    await this.put(manifestKey(p), JSON.stringify(manifest), 'application/json');
+    return { rows: rows.length, objects: objects.length };
+  }
+
+  /** Whether the partition's raw objects differ from what its Parquet file was built from. */
+  private async stale(p: RawPartition): Promise<boolean> {
+    const [{ objects }, manifest] = await Promise.all([this.list(partitionPrefix(p)), this.manifest(p)]);
+    const fingerprint = (xs: ReadonlyArray<{ key: string; etag: string }>) =>
+      xs
+        .map((o) => `${o.key}#${o.etag}`)
+        .sort()
+        .join('\n');
+    if (!manifest) return objects.length > 0;
+    return fingerprint(objects) !== fingerprint(manifest.objects);
+  }
+
+  /**
+   * One scheduled run: re-check the hours just behind the frontier, then compact closed hours from the
+   * frontier on until `deadline` (epoch ms), moving the frontier after each complete hour.
+   */
+  async run(now: Date, deadline: number): Promise<CompactionSummary> {
+    const sources = await this.sources();
+    const before = await this.frontier();
+    let frontier = before ?? (await this.earliestRawHour(sources));
+    if (!frontier) return { partitionsCompacted: 0, partitionsRecompacted: 0, rows: 0 };
+    let rows = 0;
+    let compacted = 0;
+    let recompacted = 0;
+    if (before) {
+      let h = before;
+      for (let i = 0; i < RECHECK_HOURS && Date.now() < deadline; i++) {
+        h = previousHour(h);
+        for (const source of sources) {
+          const p = partitionOfHour(source, h);
+          if (await this.stale(p)) {
+            rows += (await this.compactPartition(p, now)).rows;
+            recompacted++;
+          }
+        }
+      }
+    }
+    const last = lastClosedHour(now);
+    while (frontier <= last && Date.now() < deadline) {
+      for (const source of sources) {
+        const p = partitionOfHour(source, frontier);
+        if (await this.stale(p)) {
+          rows += (await this.compactPartition(p, now)).rows;
+          compacted++;
+        }
+      }
+      frontier = nextHour(frontier);
+      await this.put(
+        FRONTIER_KEY,
+        JSON.stringify({ frontier, movedAt: now.toISOString() }),
+        'application/json',
+      );
+    }
+    return {
+      ...(before ? { frontierBefore: before } : {}),
+      frontier,
+      partitionsCompacted: compacted,
+      partitionsRecompacted: recompacted,
+      rows,
+    };
+  }
+}
