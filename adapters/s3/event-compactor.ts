@@ -13,6 +13,7 @@ import {
   compactRows,
   FRONTIER_KEY,
   type Hour,
+  hourOf,
   isValidHour,
   lastClosedHour,
   manifestKey,
@@ -20,7 +21,7 @@ import {
   partitionOfHour,
   previousHour,
 } from '../../core/lake/columnar.js';
-import { partitionPrefix, type RawPartition } from '../../core/lake/layout.js';
+import { partitionOfKey, partitionPrefix, type RawPartition } from '../../core/lake/layout.js';
 import { RAW_EVENTS_COLUMNS } from '../../core/lake/tables.js';
 
 /** Hours behind the frontier re-checked on every run for late or rewritten raw objects (Kinesis keeps 24 h). */
@@ -61,25 +62,18 @@ export class EventCompactor {
     private readonly bucket: string,
   ) {}
 
-  private async list(prefix: string, delimiter?: string) {
+  private async list(prefix: string) {
     const objects: Array<{ key: string; etag: string; size: number }> = [];
-    const prefixes: string[] = [];
     let token: string | undefined;
     do {
       const page = await this.s3.send(
-        new ListObjectsV2Command({
-          Bucket: this.bucket,
-          Prefix: prefix,
-          Delimiter: delimiter,
-          ContinuationToken: token,
-        }),
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
       );
       for (const o of page.Contents ?? [])
         objects.push({ key: o.Key!, etag: (o.ETag ?? '').replace(/"/g, ''), size: o.Size ?? 0 });
-      for (const p of page.CommonPrefixes ?? []) prefixes.push(p.Prefix!);
       token = page.NextContinuationToken;
     } while (token);
-    return { objects, prefixes };
+    return { objects };
   }
 
   private async getText(key: string): Promise<string | undefined> {
@@ -105,24 +99,38 @@ export class EventCompactor {
     return f && isValidHour(f) ? f : undefined;
   }
 
-  async sources(): Promise<string[]> {
-    const { prefixes } = await this.list('raw/', '/');
-    return prefixes
-      .map((p) => /^raw\/source_id=([^/]+)\/$/.exec(p)?.[1])
-      .filter((s): s is string => s !== undefined)
-      .map(decodeURIComponent);
+  /** The first key under a prefix after `startAfter` (S3 lists in key order). */
+  private async firstKey(prefix: string, startAfter?: string): Promise<string | undefined> {
+    const page = await this.s3.send(
+      // One page (no MaxKeys: s3rver fails on truncated pages with StartAfter); only its first key is used.
+      new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, StartAfter: startAfter }),
+    );
+    return page.Contents?.[0]?.Key;
   }
 
-  /** The earliest hour holding raw objects of any source. */
+  /**
+   * Source ids with raw objects, one LIST each: the first key, then the first key after that source's
+   * prefix ('0' sorts right after '/'). Cheaper than a full listing, and needs no delimiter support.
+   */
+  async sources(): Promise<string[]> {
+    const out: string[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const key = await this.firstKey('raw/source_id=', after);
+      const p = key ? partitionOfKey(key) : undefined;
+      if (!p) return out;
+      out.push(p.sourceId);
+      after = `raw/source_id=${encodeURIComponent(p.sourceId)}0`;
+    }
+  }
+
+  /** The earliest hour holding raw objects of any source (partition paths sort by time). */
   private async earliestRawHour(sources: readonly string[]): Promise<Hour | undefined> {
     let earliest: Hour | undefined;
     for (const source of sources) {
-      const base = `raw/source_id=${encodeURIComponent(source)}/`;
-      const days = (await this.list(base, '/')).prefixes.sort();
-      if (!days[0]) continue;
-      const hours = (await this.list(days[0], '/')).prefixes.sort();
-      const m = /dt=(\d{4}-\d{2}-\d{2})\/hr=(\d{2})\/$/.exec(hours[0] ?? '');
-      if (m && (!earliest || `${m[1]}T${m[2]}` < earliest)) earliest = `${m[1]}T${m[2]}`;
+      const key = await this.firstKey(`raw/source_id=${encodeURIComponent(source)}/`);
+      const p = key ? partitionOfKey(key) : undefined;
+      if (p && (!earliest || hourOf(p) < earliest)) earliest = hourOf(p);
     }
     return earliest;
   }
