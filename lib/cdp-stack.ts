@@ -5,6 +5,8 @@ import {
   ACTIVATION_FUNCTION,
   COLLECTOR_FUNCTION,
   DESTINATION_API_FUNCTION,
+  LAKE_COMPACTION_SCHEDULE_MINUTES,
+  LAKE_COMPACTOR_FUNCTION,
   LAKE_STREAM_CONSUMERS,
   LAKE_WRITER_FUNCTION,
   PROCESS_STREAM_CONSUMERS,
@@ -25,6 +27,7 @@ import { type CdpSettings, DEFAULT_SETTINGS, settingsFromContext, validateSettin
 import { Governance } from './govern/governance.js';
 import { DataLake } from './lake/data-lake.js';
 import { LakeCatalog } from './lake/lake-catalog.js';
+import { LakeCompaction } from './lake/lake-compaction.js';
 import { Monitoring } from './observe/monitoring.js';
 import { StreamSubscription } from './process/stream-processor.js';
 import { ProfileStore } from './profiles/profile-store.js';
@@ -126,6 +129,7 @@ export class CdpStack extends Stack {
     store.grantControlReadWrite(runner);
     deltaQueues.grantPublish(runner);
     lake.grantExportsWrite(runner);
+    lake.grantLakeWrite(runner, 'changes/membership_changes/');
     grantAudienceImports(runner);
     const segmentApi = fn(SEGMENT_API_FUNCTION, { ...segmentEnv, ...segmentation.environment() });
     store.grantProfilesReadWrite(segmentApi);
@@ -146,6 +150,8 @@ export class CdpStack extends Stack {
     store.grantControlRead(processor);
     deltaQueues.grantPublish(processor);
     lake.grantLakeWrite(processor, 'quarantine/stage=process/');
+    // Profile, identity and merge changes, and real-time membership changes, one object per batch.
+    lake.grantLakeWrite(processor, 'changes/');
     for (const consumer of PROCESS_STREAM_CONSUMERS) {
       const subscription = new StreamSubscription(this, `${consumer.functionId}Subscription`, {
         consumer,
@@ -183,6 +189,16 @@ export class CdpStack extends Stack {
       accessLogsBucket: lake.accessLogsBucket,
       removalPolicy,
       bytesScannedCutoffPerQuery: settings.athenaBytesScannedCutoffGb * 1024 ** 3,
+    });
+    const compactor = fn(LAKE_COMPACTOR_FUNCTION, {
+      ...lake.environment(),
+      ...LakeCompaction.environment(catalog.databaseName),
+    });
+    new LakeCompaction(this, 'LakeCompaction', {
+      compactor,
+      lakeBucket: lake.lakeBucket,
+      databaseName: catalog.databaseName,
+      scheduleMinutes: LAKE_COMPACTION_SCHEDULE_MINUTES,
     });
 
     // Activate

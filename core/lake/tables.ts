@@ -68,11 +68,3 @@ export const EVENTS_VIEW_COLUMNS: readonly string[] = [
   ...RAW_EVENTS_COLUMNS.map((c) => c.name),
   ...RAW_PARTITION_KEYS,
 ];
-
-/** The `events` view: one row per source and messageId (client retries can resend a message). */
-export const EVENTS_VIEW_SQL = `SELECT ${[...RAW_EVENTS_COLUMNS.map((c) => `"${c.name}"`), 'source_id', 'dt', 'hr'].join(', ')}
-FROM (
-  SELECT *, row_number() OVER (PARTITION BY source_id, messageid ORDER BY receivedat) AS copy
-  FROM raw_events
-) deduped
-WHERE copy = 1`;
