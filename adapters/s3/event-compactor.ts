@@ -1,4 +1,4 @@
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -11,12 +11,14 @@ import {
   type CompactionManifest,
   columnarObjectKey,
   compactRows,
+  DEDUPE_LOOKBACK_HOURS,
   FRONTIER_KEY,
   type Hour,
   hourOf,
   isValidHour,
   lastClosedHour,
   manifestKey,
+  messageIdsKey,
   nextHour,
   partitionOfHour,
   previousHour,
@@ -37,7 +39,11 @@ export interface CompactionSummary {
 
 const isMissing = (err: unknown) => ['NoSuchKey', 'NotFound'].includes((err as Error).name);
 
-/** The Parquet bytes of one partition's rows: every column a nullable UTF-8 string, Snappy pages. */
+/**
+ * The Parquet bytes of one partition's rows: every column a nullable UTF-8 string, GZIP pages (Node's
+ * zlib, which Athena and DuckDB read; measured 2-3x smaller than Snappy on event columns, and scanned
+ * bytes are what Athena bills).
+ */
 export function toParquet(rows: ReadonlyArray<Record<string, string | null>>): Uint8Array {
   return new Uint8Array(
     parquetWriteBuffer({
@@ -46,6 +52,8 @@ export function toParquet(rows: ReadonlyArray<Record<string, string | null>>): U
         data: rows.map((r) => r[c.name] ?? null),
         type: 'STRING' as const,
       })),
+      codec: 'GZIP',
+      compressors: { GZIP: (input: Uint8Array) => new Uint8Array(gzipSync(input)) },
       rowGroupSize: 100_000,
       createdBy: 'cdp-compactor',
     }),
@@ -149,6 +157,7 @@ export class EventCompactor {
     if (objects.length === 0) {
       await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: columnarObjectKey(p) }));
       await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: manifestKey(p) }));
+      await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: messageIdsKey(p) }));
       return { rows: 0, objects: 0 };
     }
     const lines: string[] = [];
@@ -159,8 +168,13 @@ export class EventCompactor {
         bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes).toString('utf8') : bytes.toString('utf8');
       for (const line of text.split('\n')) if (line.trim()) lines.push(line);
     }
-    const rows = compactRows(lines);
+    const rows = compactRows(lines, await this.idsBefore(p));
     await this.put(columnarObjectKey(p), toParquet(rows), 'application/vnd.apache.parquet');
+    await this.put(
+      messageIdsKey(p),
+      gzipSync(rows.map((r) => r.messageid ?? '').join('\n')),
+      'application/gzip',
+    );
     const manifest: CompactionManifest = {
       partition: p,
       objects: objects.map((o) => ({ key: o.key, etag: o.etag })),
@@ -169,6 +183,31 @@ export class EventCompactor {
     };
     await this.put(manifestKey(p), JSON.stringify(manifest), 'application/json');
     return { rows: rows.length, objects: objects.length };
+  }
+
+  /** Message ids held by the compacted hours before this one (the dedupe lookback). */
+  private async idsBefore(p: RawPartition): Promise<Set<string>> {
+    const ids = new Set<string>();
+    let h = hourOf(p);
+    const hours: Hour[] = [];
+    for (let i = 0; i < DEDUPE_LOOKBACK_HOURS; i++) hours.push((h = previousHour(h)));
+    await Promise.all(
+      hours.map(async (hour) => {
+        try {
+          const obj = await this.s3.send(
+            new GetObjectCommand({
+              Bucket: this.bucket,
+              Key: messageIdsKey(partitionOfHour(p.sourceId, hour)),
+            }),
+          );
+          const text = gunzipSync(Buffer.from(await obj.Body!.transformToByteArray())).toString('utf8');
+          for (const id of text.split('\n')) if (id) ids.add(id);
+        } catch (err) {
+          if (!isMissing(err)) throw err;
+        }
+      }),
+    );
+    return ids;
   }
 
   /** Whether the partition's raw objects differ from what its Parquet file was built from. */

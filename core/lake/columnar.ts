@@ -36,6 +36,17 @@ export function isValidHour(h: string): boolean {
 export const columnarObjectKey = (p: RawPartition) =>
   `${COLUMNAR_PREFIX}source_id=${encodeURIComponent(p.sourceId)}/dt=${p.dt}/hr=${p.hr}/events.parquet`;
 
+/** The message ids a compacted file holds (gzip, one per line), for later hours to drop retries. */
+export const messageIdsKey = (p: RawPartition) =>
+  `columnar/ids/source_id=${encodeURIComponent(p.sourceId)}/dt=${p.dt}/hr=${p.hr}.txt.gz`;
+
+/**
+ * Hours before a partition whose message ids it is deduplicated against. A client retry or a
+ * redelivered stream record arrives within this window (Kinesis keeps records 24 h; Segment's dedupe
+ * window is 24 h), so compacted hours need no per-query dedupe and queries never read `messageid`.
+ */
+export const DEDUPE_LOOKBACK_HOURS = 48;
+
 /** Which raw objects a compacted file was built from, to notice late objects and rewrites. */
 export const manifestKey = (p: RawPartition) =>
   `columnar/manifests/source_id=${encodeURIComponent(p.sourceId)}/dt=${p.dt}/hr=${p.hr}.json`;
@@ -58,10 +69,14 @@ export function partitionOfHour(sourceId: string, h: Hour): RawPartition {
 
 /**
  * The rows of one compacted partition: raw lines as the Glue table reads them, one per messageId
- * (the earliest receivedAt, as the `events` view keeps), sorted by time and id so the same input always
- * gives the same file. Lines that are not JSON objects are skipped (the raw table ignores them too).
+ * (the earliest receivedAt, as the `events` view keeps) and none whose id an earlier compacted hour
+ * already holds, sorted by time and id so the same input always gives the same file. Lines that are
+ * not JSON objects are skipped (the raw table ignores them too).
  */
-export function compactRows(lines: Iterable<string>): Array<Record<string, string | null>> {
+export function compactRows(
+  lines: Iterable<string>,
+  seenEarlier: ReadonlySet<string> = new Set(),
+): Array<Record<string, string | null>> {
   const byId = new Map<string, Record<string, string | null>>();
   const anonymous: Array<Record<string, string | null>> = [];
   for (const line of lines) {
@@ -78,6 +93,7 @@ export function compactRows(lines: Iterable<string>): Array<Record<string, strin
       anonymous.push(row);
       continue;
     }
+    if (seenEarlier.has(id)) continue;
     const seen = byId.get(id);
     if (!seen || (row.receivedat ?? '') < (seen.receivedat ?? '')) byId.set(id, row);
   }
@@ -97,19 +113,19 @@ export const EVENTS_VIEW_COMMENT =
 
 /**
  * The `events` view for a frontier: one row per source and messageId (client retries can resend a
- * message, possibly in another hour), Parquet for compacted hours, raw JSON for newer ones.
+ * message, possibly in another hour). Compacted hours are already deduplicated (within the partition
+ * and against the 48 hours before it), so the Parquet side reads only the columns a query uses; raw
+ * hours from the frontier on are deduplicated here.
  */
 export function eventsViewSql(frontier: Hour = NO_FRONTIER): string {
   if (!isValidHour(frontier)) throw new RangeError(`Invalid frontier ${frontier}`);
   const partitions = RAW_PARTITION_KEYS.join(', ');
-  return `SELECT ${cols}, ${partitions}
+  return `SELECT ${cols}, ${partitions} FROM events_columnar WHERE ${before(frontier)}
+UNION ALL
+SELECT ${cols}, ${partitions}
 FROM (
   SELECT *, row_number() OVER (PARTITION BY source_id, messageid ORDER BY receivedat) AS copy
-  FROM (
-    SELECT ${cols}, ${partitions} FROM events_columnar WHERE ${before(frontier)}
-    UNION ALL
-    SELECT ${cols}, ${partitions} FROM raw_events WHERE ${from(frontier)}
-  ) lake
+  FROM raw_events WHERE ${from(frontier)}
 ) deduped
 WHERE copy = 1`;
 }

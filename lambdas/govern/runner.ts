@@ -20,7 +20,7 @@ import { createLogger } from '../../adapters/observability/logger.js';
 import { EventCompactor } from '../../adapters/s3/event-compactor.js';
 import { belongsToSubject, quarantinedBelongsToSubject } from '../../core/govern/regulation.js';
 import { identityKey } from '../../core/identity/identifiers.js';
-import { columnarObjectKey, manifestKey } from '../../core/lake/columnar.js';
+import { columnarObjectKey, manifestKey, messageIdsKey } from '../../core/lake/columnar.js';
 import { partitionOfKey } from '../../core/lake/layout.js';
 import { type ChangeRecord, changeBelongsToSubject } from '../../core/lake/profile-changes.js';
 import type { Identity } from '../../core/profiles/profile.js';
@@ -166,6 +166,7 @@ async function lake(regulationId: string) {
     await compactor.compactPartition(p, new Date());
     await purgeOldVersions(columnarObjectKey(p));
     await purgeOldVersions(manifestKey(p));
+    await purgeOldVersions(messageIdsKey(p));
     recompacted++;
   }
   for (const zone of ['raw', 'quarantine'] as const) {

@@ -78,6 +78,21 @@ async function download(options: LakeQueryOptions, key: string): Promise<Buffer>
   return Buffer.from(await obj.Body!.transformToByteArray());
 }
 
+/** A lake object's text, cached on disk (gunzipped) by key and ETag; returns the file. */
+async function cachedText(options: LakeQueryOptions, o: ListedObject): Promise<string> {
+  const dir = join(options.cacheDir, 'objects');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${cacheName(o)}.jsonl`);
+  if (!existsSync(file)) {
+    const bytes = await download(options, o.key);
+    writeFileSync(
+      file,
+      bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes).toString('utf8') : bytes.toString('utf8'),
+    );
+  }
+  return file;
+}
+
 /** Lake objects through the S3 API (DuckDB's httpfs cannot be installed offline), cached on disk. */
 async function fetchLines(
   options: LakeQueryOptions,
@@ -202,6 +217,12 @@ export async function queryLakeWithStats(
   const views = [eventsView, ...PROFILE_VIEWS, PROFILE_EVENTS_VIEW(EVENTS_VIEW_COLUMNS)];
   const expanded = expandViews(sql, views);
   const referenced = words(expanded);
+  // Columns Athena reads from Parquet: those the query names, and those the views need beyond their
+  // pass-through select lists (the join keys of profile_events). Trino prunes the rest.
+  const readColumns = words(sql);
+  if (referenced.has('profile_events')) for (const c of ['userid', 'anonymousid']) readColumns.add(c);
+  if (/\bselect\s+(distinct\s+)?\*|\w\.\*/i.test(sql))
+    for (const c of EVENTS_VIEW_COLUMNS) readColumns.add(c);
 
   const rawObjects = (await listKeys(options.s3, options.bucket, 'raw/')).filter((o) => {
     const p = partitionOfKey(o.key);
@@ -219,17 +240,29 @@ export async function queryLakeWithStats(
   const db = await DuckDBInstance.create(':memory:');
   const conn = await db.connect();
   try {
-    const rawLines = referenced.has('raw_events') ? await fetchLines(options, rawObjects) : [];
-    const rawRows = rawLines.flatMap(({ key, line }) => {
-      const p = partitionOfKey(key)!;
-      try {
-        const record = JSON.parse(line) as Record<string, unknown>;
-        return [{ ...toRow(RAW_EVENTS_COLUMNS, record), source_id: p.sourceId, dt: p.dt, hr: p.hr }];
-      } catch {
-        return []; // Athena's SerDe ignores malformed lines too (ignore.malformed.json).
-      }
-    });
-    await loadTable(conn, work, 'raw_events', RAW_EVENTS_COLUMNS, ['source_id', 'dt', 'hr'], rawRows);
+    // Raw JSON straight into DuckDB (one read_json over the cached objects), with the Glue columns:
+    // the JSON field each column reads, nested objects as JSON text, partitions from the object key.
+    const rawFiles = referenced.has('raw_events')
+      ? await Promise.all(
+          rawObjects.map(async (o) => ({ file: await cachedText(options, o), p: partitionOfKey(o.key)! })),
+        )
+      : [];
+    if (rawFiles.length) {
+      await conn.run('CREATE TABLE raw_files (file VARCHAR, source_id VARCHAR, dt VARCHAR, hr VARCHAR)');
+      for (let i = 0; i < rawFiles.length; i += 500)
+        await conn.run(
+          `INSERT INTO raw_files VALUES ${rawFiles
+            .slice(i, i + 500)
+            .map(({ file, p }) => `(${[file, p.sourceId, p.dt, p.hr].map(sqlString).join(', ')})`)
+            .join(', ')}`,
+        );
+      const fields = `{${RAW_EVENTS_COLUMNS.map((c) => `${sqlString(c.field)}: '${c.json ? 'JSON' : 'VARCHAR'}'`).join(', ')}}`;
+      await conn.run(
+        `CREATE TABLE raw_events AS SELECT ${RAW_EVENTS_COLUMNS.map((c) => `CAST(r."${c.field}" AS VARCHAR) AS "${c.name}"`).join(', ')}, f.source_id, f.dt, f.hr
+         FROM read_json([${rawFiles.map((f) => sqlString(f.file)).join(', ')}], format = 'newline_delimited', columns = ${fields}, filename = true, ignore_errors = true) r
+         JOIN raw_files f ON f.file = r.filename`,
+      );
+    } else await emptyTable(conn, 'raw_events', EVENTS_VIEW_COLUMNS);
 
     const parquet = referenced.has('events_columnar') ? await fetchParquet(options, columnarObjects) : [];
     let columnarBytes = 0;
@@ -243,7 +276,7 @@ export async function queryLakeWithStats(
         `SELECT path_in_schema AS col, sum(total_compressed_size) AS bytes FROM parquet_metadata(${files}) GROUP BY 1`,
       );
       for (const r of chunks.getRowObjects())
-        if (referenced.has(String(r.col).toLowerCase())) columnarBytes += Number(r.bytes);
+        if (readColumns.has(String(r.col).toLowerCase())) columnarBytes += Number(r.bytes);
     } else await emptyTable(conn, 'events_columnar', EVENTS_VIEW_COLUMNS);
 
     let changeBytes = 0;
