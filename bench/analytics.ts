@@ -136,7 +136,8 @@ await withLocalCdp(async (cdp) => {
     const Records = [];
     for (let i = from; i < Math.min(total, from + 10_000); i++) {
       const body = { ...event(i, random, start, span), sourceId: cdp.sourceId };
-      const seq = String(1e20 + i);
+      // Exact 21-digit sequence numbers (1e20 + i as a double would collide, and so would object names).
+      const seq = (10n ** 20n + BigInt(i)).toString();
       Records.push({
         eventID: `shardId-000000000000:${seq}`,
         eventSourceARN: 'arn:aws:kinesis:us-east-1:000000000000:stream/bench',
@@ -216,8 +217,15 @@ await withLocalCdp(async (cdp) => {
     rawOnly,
   });
   // Fill each path's download cache first, so the figures are query time, not S3 transfer.
+  const counts = [];
   for (const rawOnly of [true, false])
-    await queryLakeWithStats(options(rawOnly), 'SELECT count(*) FROM events, profiles LIMIT 1');
+    counts.push((await queryLakeWithStats(options(rawOnly), 'SELECT count(*) AS n FROM events')).rows[0]?.n);
+  const rawRows = (await queryLakeWithStats(options(true), 'SELECT count(*) AS n FROM raw_events')).rows[0]
+    ?.n;
+  console.log(
+    `raw_events rows: ${rawRows}; events view rows: raw path ${counts[0]}, columnar path ${counts[1]}`,
+  );
+  await queryLakeWithStats(options(false), 'SELECT count(*) FROM profiles');
 
   const rows: Array<Record<string, string>> = [];
   let rawTotal = 0;

@@ -65,6 +65,9 @@ export function toParquet(rows: ReadonlyArray<Record<string, string | null>>): U
  * against s3rver). See `core/lake/columnar.ts` for the layout and the frontier.
  */
 export class EventCompactor {
+  /** Message ids per compacted partition, read once per instance (a run walks hours in order). */
+  private readonly ids = new Map<string, Set<string>>();
+
   constructor(
     private readonly s3: S3Client,
     private readonly bucket: string,
@@ -158,6 +161,7 @@ export class EventCompactor {
       await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: columnarObjectKey(p) }));
       await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: manifestKey(p) }));
       await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: messageIdsKey(p) }));
+      this.ids.set(messageIdsKey(p), new Set());
       return { rows: 0, objects: 0 };
     }
     const lines: string[] = [];
@@ -170,11 +174,9 @@ export class EventCompactor {
     }
     const rows = compactRows(lines, await this.idsBefore(p));
     await this.put(columnarObjectKey(p), toParquet(rows), 'application/vnd.apache.parquet');
-    await this.put(
-      messageIdsKey(p),
-      gzipSync(rows.map((r) => r.messageid ?? '').join('\n')),
-      'application/gzip',
-    );
+    const ids = rows.map((r) => r.messageid ?? '');
+    await this.put(messageIdsKey(p), gzipSync(ids.join('\n')), 'application/gzip');
+    this.ids.set(messageIdsKey(p), new Set(ids));
     const manifest: CompactionManifest = {
       partition: p,
       objects: objects.map((o) => ({ key: o.key, etag: o.etag })),

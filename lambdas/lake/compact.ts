@@ -13,7 +13,7 @@ const config = loadConfig(
   z.object({ [ENV.lakeBucket]: requiredString(), [ENV.lakeDatabase]: z.string().min(1).optional() }),
 );
 const logger = createLogger('lake-compactor');
-const compactor = new EventCompactor(s3Client(), config[ENV.lakeBucket]);
+const s3 = s3Client();
 const database = config[ENV.lakeDatabase];
 const glue = database ? new GlueClient({}) : undefined;
 
@@ -26,7 +26,8 @@ export async function handler(_event: unknown, context?: Context) {
   const remaining = context?.getRemainingTimeInMillis() ?? 14 * 60_000;
   // Leave two minutes for the last partition in flight and the view update.
   const deadline = Date.now() + Math.max(10_000, remaining - 120_000);
-  const summary = await compactor.run(new Date(), deadline);
+  // A compactor per run: its message-id cache must not outlive the run (deletions rewrite partitions).
+  const summary = await new EventCompactor(s3, config[ENV.lakeBucket]).run(new Date(), deadline);
   if (glue && database && summary.frontier && summary.frontier !== summary.frontierBefore) {
     const view = glueViewInput(database, {
       name: 'events',
