@@ -192,7 +192,10 @@ export class EventCompactor {
     const ids = new Set<string>();
     let h = hourOf(p);
     const hours: Hour[] = [];
-    for (let i = 0; i < DEDUPE_LOOKBACK_HOURS; i++) hours.push((h = previousHour(h)));
+    for (let i = 0; i < DEDUPE_LOOKBACK_HOURS; i++) {
+      h = previousHour(h);
+      hours.push(h);
+    }
     await Promise.all(
       hours.map(async (hour) => {
         try {
