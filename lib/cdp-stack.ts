@@ -10,6 +10,8 @@ import {
   IMPORT_API_FUNCTION,
   IMPORT_RUNNER_FUNCTION,
   IMPORT_TRIGGER_FUNCTION,
+  LAKE_COMPACTION_SCHEDULE_MINUTES,
+  LAKE_COMPACTOR_FUNCTION,
   LAKE_STREAM_CONSUMERS,
   LAKE_WRITER_FUNCTION,
   PROCESS_STREAM_CONSUMERS,
@@ -32,6 +34,7 @@ import { Governance } from './govern/governance.js';
 import { Imports } from './imports/imports.js';
 import { DataLake } from './lake/data-lake.js';
 import { LakeCatalog } from './lake/lake-catalog.js';
+import { LakeCompaction } from './lake/lake-compaction.js';
 import { Monitoring } from './observe/monitoring.js';
 import { StreamSubscription } from './process/stream-processor.js';
 import { ProfileStore } from './profiles/profile-store.js';
@@ -135,6 +138,7 @@ export class CdpStack extends Stack {
     store.grantControlReadWrite(runner);
     deltaQueues.grantPublish(runner);
     lake.grantExportsWrite(runner);
+    lake.grantLakeWrite(runner, 'changes/membership_changes/');
     grantAudienceImports(runner);
     const segmentApi = fn(SEGMENT_API_FUNCTION, { ...segmentEnv, ...segmentation.environment() });
     store.grantProfilesReadWrite(segmentApi);
@@ -155,6 +159,8 @@ export class CdpStack extends Stack {
     store.grantControlRead(processor);
     deltaQueues.grantPublish(processor);
     lake.grantLakeWrite(processor, 'quarantine/stage=process/');
+    // Profile, identity and merge changes, and real-time membership changes, one object per batch.
+    lake.grantLakeWrite(processor, 'changes/');
     for (const consumer of PROCESS_STREAM_CONSUMERS) {
       const subscription = new StreamSubscription(this, `${consumer.functionId}Subscription`, {
         consumer,
@@ -192,6 +198,16 @@ export class CdpStack extends Stack {
       accessLogsBucket: lake.accessLogsBucket,
       removalPolicy,
       bytesScannedCutoffPerQuery: settings.athenaBytesScannedCutoffGb * 1024 ** 3,
+    });
+    const compactor = fn(LAKE_COMPACTOR_FUNCTION, {
+      ...lake.environment(),
+      ...LakeCompaction.environment(catalog.databaseName),
+    });
+    new LakeCompaction(this, 'LakeCompaction', {
+      compactor,
+      lakeBucket: lake.lakeBucket,
+      databaseName: catalog.databaseName,
+      scheduleMinutes: LAKE_COMPACTION_SCHEDULE_MINUTES,
     });
 
     // Activate

@@ -23,6 +23,8 @@ import {
   IMPORT_RUN_STATE_MACHINE,
   IMPORT_RUNNER_FUNCTION,
   IMPORT_TRIGGER_FUNCTION,
+  LAKE_COMPACTION_SCHEDULE_MINUTES,
+  LAKE_COMPACTOR_FUNCTION,
   localFunctionArn,
   REGULATION_RUN_STATE_MACHINE,
   REGULATION_RUNNER_FUNCTION,
@@ -254,6 +256,19 @@ export async function startLocalCdp(options: LocalCdpOptions): Promise<LocalCdp>
     }, scheduleMinutes * 60_000);
     schedule.unref();
     stopAll.push(async () => clearInterval(schedule));
+    // Lake compaction, hourly like the deployed rule (CDP_COMPACTION_MINUTES to change it locally).
+    const compaction = setInterval(
+      () => {
+        load(LAKE_COMPACTOR_FUNCTION.id)
+          .then((h) =>
+            h({}, lambdaContext(LAKE_COMPACTOR_FUNCTION.id, LAKE_COMPACTOR_FUNCTION.timeoutSeconds * 1000)),
+          )
+          .catch((err: Error) => console.error(`[local] lake compaction failed: ${err.message}`));
+      },
+      Number(process.env.CDP_COMPACTION_MINUTES ?? LAKE_COMPACTION_SCHEDULE_MINUTES) * 60_000,
+    );
+    compaction.unref();
+    stopAll.push(async () => clearInterval(compaction));
 
     const corsOrigins = JSON.parse(env.CDP_CORS_ORIGINS ?? '["*"]') as string[];
     const consoleAdmin = ensureFirstAdmin(dataDir);

@@ -9,13 +9,15 @@ import {
   type DestinationTypesBySegment,
   routeDeltas,
 } from '../../core/activate/routing.js';
+import { membershipChangeRecords } from '../../core/lake/profile-changes.js';
 import type { DeltaSink, MembershipDelta } from '../../core/segments/delta.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
 import { DELTA_QUEUES, deltaQueueFor } from '../../resources/queues.js';
 import { recordAwsCall } from '../aws/call-recorder.js';
-import { dynamoDbDocumentClient, sqsClient } from '../aws/clients.js';
+import { dynamoDbDocumentClient, s3Client, sqsClient } from '../aws/clients.js';
 import { cachedByCounter } from '../dynamodb/change-counter.js';
 import { DestinationStore } from '../dynamodb/destination-store.js';
+import { ChangeWriter } from '../s3/change-writer.js';
 
 /** Destination types per segment, re-read only when a destination was added or changed. */
 export function destinationTypesFrom(store: DestinationStore): () => Promise<DestinationTypesBySegment> {
@@ -96,7 +98,31 @@ export class FileDeltaSink extends RoutingDeltaSink {
   }
 }
 
+/**
+ * Every membership change also goes to the lake's `membership_changes` table (one object per
+ * published batch), after activation has it: the caller writes memberships only once `publish`
+ * resolves, so a failed lake write replays the same deltas.
+ */
+export class LakeRecordingDeltaSink implements DeltaSink {
+  constructor(
+    private readonly inner: DeltaSink,
+    private readonly lake: ChangeWriter,
+  ) {}
+
+  async publish(deltas: readonly MembershipDelta[]): Promise<void> {
+    await this.inner.publish(deltas);
+    const records = membershipChangeRecords(deltas);
+    if (records.membership_changes?.length) await this.lake.write(records, new Date());
+  }
+}
+
 export function deltaSinkFromEnv(env: Record<string, string | undefined> = process.env): DeltaSink {
+  const sink = routingDeltaSinkFromEnv(env);
+  const bucket = env[ENV.lakeBucket];
+  return bucket ? new LakeRecordingDeltaSink(sink, new ChangeWriter(s3Client(), bucket)) : sink;
+}
+
+function routingDeltaSinkFromEnv(env: Record<string, string | undefined>): DeltaSink {
   const table = loadConfig(z.object({ [ENV.controlTable]: requiredString() }), env)[ENV.controlTable];
   const types = destinationTypesFrom(new DestinationStore(dynamoDbDocumentClient(), table));
   if (env.CDP_LOCAL_DATA_DIR && !DELTA_QUEUES.some((q) => env[q.envVar]))

@@ -64,6 +64,8 @@ export type StoreName =
   | 'timeline'
   | 'memberships'
   | 'lake'
+  /** The lake's profile, identity, merge and membership change tables. */
+  | 'lake_profiles'
   | 'quarantine'
   | 'destinations'
   | 'suppression';

@@ -63,10 +63,8 @@ export function toRow(
   return row;
 }
 
-/** The `events` view: one row per source and messageId (client retries can resend a message). */
-export const EVENTS_VIEW_SQL = `SELECT ${[...RAW_EVENTS_COLUMNS.map((c) => `"${c.name}"`), 'source_id', 'dt', 'hr'].join(', ')}
-FROM (
-  SELECT *, row_number() OVER (PARTITION BY source_id, messageid ORDER BY receivedat) AS copy
-  FROM raw_events
-) deduped
-WHERE copy = 1`;
+/** The `events` view's columns (see `eventsViewSql` in `columnar.ts`). */
+export const EVENTS_VIEW_COLUMNS: readonly string[] = [
+  ...RAW_EVENTS_COLUMNS.map((c) => c.name),
+  ...RAW_PARTITION_KEYS,
+];

@@ -17,8 +17,12 @@ import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
 import { RegulationStore } from '../../adapters/dynamodb/regulation-store.js';
 import { SuppressionStore } from '../../adapters/dynamodb/suppression-store.js';
 import { createLogger } from '../../adapters/observability/logger.js';
+import { EventCompactor } from '../../adapters/s3/event-compactor.js';
 import { belongsToSubject, quarantinedBelongsToSubject } from '../../core/govern/regulation.js';
 import { identityKey } from '../../core/identity/identifiers.js';
+import { columnarObjectKey, manifestKey, messageIdsKey } from '../../core/lake/columnar.js';
+import { partitionOfKey } from '../../core/lake/layout.js';
+import { type ChangeRecord, changeBelongsToSubject } from '../../core/lake/profile-changes.js';
 import type { Identity } from '../../core/profiles/profile.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
 import { WorkItems } from './work-item.js';
@@ -40,6 +44,7 @@ const work = new WorkItems(ddb, config[ENV.controlTable]);
 const suppressions = new SuppressionStore(ddb, config[ENV.controlTable]);
 const destinations = new DestinationStore(ddb, config[ENV.controlTable]);
 const logger = createLogger('regulation-runner');
+const compactor = new EventCompactor(s3, config[ENV.lakeBucket]);
 
 const uniq = (ids: readonly Identity[]) => [...new Map(ids.map((i) => [identityKey(i), i])).values()];
 
@@ -105,11 +110,14 @@ async function purgeOldVersions(key: string): Promise<void> {
 async function lake(regulationId: string) {
   const item = await work.get(regulationId);
   const subject = new Set(item.subject.map((i) => `${i.type}:${i.value}`));
+  const profileIds = new Set(item.profileIds);
   const counts = {
     raw: { objects: 0, events: 0, partitions: new Set<string>() },
     quarantine: { objects: 0, events: 0, partitions: new Set<string>() },
+    changes: { objects: 0, events: 0, partitions: new Set<string>() },
   };
-  for (const zone of ['raw', 'quarantine'] as const) {
+  const rewrittenRaw: string[] = [];
+  for (const zone of ['raw', 'quarantine', 'changes'] as const) {
     for await (const key of objects(`${zone}/`)) {
       const obj = await s3.send(new GetObjectCommand({ Bucket: config[ENV.lakeBucket], Key: key }));
       const bytes = Buffer.from(await obj.Body!.transformToByteArray());
@@ -120,9 +128,9 @@ async function lake(regulationId: string) {
       const kept = lines.filter((line) => {
         try {
           const record = JSON.parse(line) as Record<string, unknown>;
-          return zone === 'raw'
-            ? !belongsToSubject(record, subject)
-            : !quarantinedBelongsToSubject(Buffer.from(String(record.raw), 'base64'), subject);
+          if (zone === 'raw') return !belongsToSubject(record, subject);
+          if (zone === 'changes') return !changeBelongsToSubject(record as ChangeRecord, profileIds, subject);
+          return !quarantinedBelongsToSubject(Buffer.from(String(record.raw), 'base64'), subject);
         } catch {
           return true;
         }
@@ -131,6 +139,7 @@ async function lake(regulationId: string) {
       counts[zone].objects++;
       counts[zone].events += lines.length - kept.length;
       counts[zone].partitions.add(key.slice(0, key.lastIndexOf('/')));
+      if (zone === 'raw') rewrittenRaw.push(key);
       if (kept.length === 0)
         await s3.send(new DeleteObjectCommand({ Bucket: config[ENV.lakeBucket], Key: key }));
       else
@@ -146,15 +155,40 @@ async function lake(regulationId: string) {
       await purgeOldVersions(key);
     }
   }
+  // Compacted Parquet holds the same events: rebuild each compacted partition whose raw objects changed.
+  const partitions = new Map(
+    rewrittenRaw.flatMap((key) => {
+      const p = partitionOfKey(key);
+      return p ? [[`${p.sourceId}/${p.dt}/${p.hr}`, p] as const] : [];
+    }),
+  );
+  let recompacted = 0;
+  for (const p of partitions.values()) {
+    if (!(await compactor.manifest(p))) continue;
+    await compactor.compactPartition(p, new Date());
+    await purgeOldVersions(columnarObjectKey(p));
+    await purgeOldVersions(manifestKey(p));
+    await purgeOldVersions(messageIdsKey(p));
+    recompacted++;
+  }
   for (const zone of ['raw', 'quarantine'] as const) {
     const c = counts[zone];
     await regulations.recordStore(regulationId, zone === 'raw' ? 'lake' : 'quarantine', {
       status: 'done',
       count: c.events,
-      detail: `${c.objects} objects rewritten in ${c.partitions.size} partitions`,
+      detail: `${c.objects} objects rewritten in ${c.partitions.size} partitions${zone === 'raw' ? `; ${recompacted} Parquet partitions rebuilt` : ''}`,
     });
   }
-  return { rawEvents: counts.raw.events, quarantinedEvents: counts.quarantine.events };
+  await regulations.recordStore(regulationId, 'lake_profiles', {
+    status: 'done',
+    count: counts.changes.events,
+    detail: `${counts.changes.objects} change objects rewritten`,
+  });
+  return {
+    rawEvents: counts.raw.events,
+    quarantinedEvents: counts.quarantine.events,
+    changeRecords: counts.changes.events,
+  };
 }
 
 async function destinationsStep(regulationId: string) {

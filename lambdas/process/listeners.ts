@@ -1,7 +1,12 @@
 import type { ProfileChangeListener } from '../../core/profiles/profile.js';
+import { createRealtimeSegmentListener } from '../segment/realtime.js';
+import { createLakeProfileListener } from './lake-listener.js';
 
 /**
- * Stages that react to profile changes within the same invocation (e.g. real-time segment
- * membership). Each is called after the batch's profiles are committed.
+ * Stages that react to profile changes within the same invocation, each called after the batch's
+ * profiles are committed, in this order: real-time segment membership, then the lake's change tables.
  */
-export const profileChangeListeners: ProfileChangeListener[] = [];
+export const profileChangeListeners: ProfileChangeListener[] = [
+  createRealtimeSegmentListener(),
+  createLakeProfileListener(),
+];

@@ -96,7 +96,10 @@ export class DataLake extends Construct {
     this.exportsBucket.encryptionKey?.grantEncrypt(grantee);
   }
 
-  /** Read and rewrite raw and quarantine objects, including old versions (GDPR deletes). */
+  /**
+   * Read and rewrite raw, quarantine, change-table and compacted objects, including old versions
+   * (GDPR deletes).
+   */
   grantLakeRewrite(grantee: iam.IGrantable): void {
     iam.Grant.addToPrincipal({
       grantee,
@@ -106,7 +109,9 @@ export class DataLake extends Construct {
     iam.Grant.addToPrincipal({
       grantee,
       actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:DeleteObjectVersion'],
-      resourceArns: [this.lakeBucket.arnForObjects('raw/*'), this.lakeBucket.arnForObjects('quarantine/*')],
+      resourceArns: ['raw/*', 'quarantine/*', 'changes/*', 'columnar/*'].map((p) =>
+        this.lakeBucket.arnForObjects(p),
+      ),
     });
     this.lakeBucket.encryptionKey?.grantEncryptDecrypt(grantee);
   }

@@ -5,9 +5,18 @@ import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { EVENTS_VIEW_COMMENT, eventsViewSql, NO_FRONTIER } from '../../core/lake/columnar.js';
+import { glueViewInput } from '../../core/lake/glue-view.js';
 import { NAMED_QUERIES } from '../../core/lake/named-queries.js';
+import { CHANGE_TABLES } from '../../core/lake/profile-changes.js';
 import {
-  EVENTS_VIEW_SQL,
+  CHANGE_PARTITION_KEYS,
+  CHANGE_TABLE_COLUMNS,
+  PROFILE_EVENTS_VIEW,
+  PROFILE_VIEWS,
+} from '../../core/lake/profile-tables.js';
+import {
+  EVENTS_VIEW_COLUMNS,
   type LakeColumn,
   QUARANTINE_COLUMNS,
   QUARANTINE_PARTITION_KEYS,
@@ -27,6 +36,11 @@ export interface LakeCatalogProps {
 }
 
 const OPENX = 'org.openx.data.jsonserde.JsonSerDe';
+const PARQUET = {
+  inputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
+  outputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat',
+  serdeInfo: { serializationLibrary: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe' },
+};
 
 /**
  * The lake's catalog and query engine: a Glue database with `raw_events` and `quarantine_events`
@@ -58,6 +72,7 @@ export class LakeCatalog extends Construct {
       template: string,
       projection: Record<string, string>,
       keys: readonly string[],
+      format: 'json' | 'parquet' = 'json',
     ) => {
       const t = new glue.CfnTable(this, name, {
         catalogId: Aws.ACCOUNT_ID,
@@ -67,22 +82,25 @@ export class LakeCatalog extends Construct {
           tableType: 'EXTERNAL_TABLE',
           partitionKeys: keys.map((k) => ({ name: k, type: 'string' })),
           parameters: {
-            classification: 'json',
+            classification: format,
             'projection.enabled': 'true',
             'storage.location.template': template,
             ...projection,
           },
-          storageDescriptor: {
-            location,
-            columns: columns(cols),
-            inputFormat: 'org.apache.hadoop.mapred.TextInputFormat',
-            outputFormat: 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat',
-            compressed: true,
-            serdeInfo: {
-              serializationLibrary: OPENX,
-              parameters: { 'ignore.malformed.json': 'true', 'case.insensitive': 'true' },
-            },
-          },
+          storageDescriptor:
+            format === 'parquet'
+              ? { location, columns: columns(cols), ...PARQUET }
+              : {
+                  location,
+                  columns: columns(cols),
+                  inputFormat: 'org.apache.hadoop.mapred.TextInputFormat',
+                  outputFormat: 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat',
+                  compressed: true,
+                  serdeInfo: {
+                    serializationLibrary: OPENX,
+                    parameters: { 'ignore.malformed.json': 'true', 'case.insensitive': 'true' },
+                  },
+                },
         },
       });
       t.addDependency(this.database);
@@ -120,27 +138,58 @@ export class LakeCatalog extends Construct {
       QUARANTINE_PARTITION_KEYS,
     );
 
-    // A Glue view readable by Athena: Trino's view definition, base64 in the "Presto View" envelope.
-    const viewColumns = [...RAW_EVENTS_COLUMNS.map((c) => c.name), ...RAW_PARTITION_KEYS];
-    const prestoView = {
-      originalSql: EVENTS_VIEW_SQL,
-      catalog: 'awsdatacatalog',
-      schema: this.databaseName,
-      columns: viewColumns.map((name) => ({ name, type: 'varchar' })),
+    // Compacted hours of raw_events as Parquet (see core/lake/columnar.ts), same partitions.
+    const columnar = table(
+      'events_columnar',
+      RAW_EVENTS_COLUMNS,
+      `s3://${bucket}/columnar/events/`,
+      `s3://${bucket}/columnar/events/source_id=\${source_id}/dt=\${dt}/hr=\${hr}/`,
+      { 'projection.source_id.type': 'injected', ...dateProjection },
+      RAW_PARTITION_KEYS,
+      'parquet',
+    );
+    // Append-only profile, identity-graph, merge and membership changes, one object per batch.
+    const changeTables = CHANGE_TABLES.map((name) =>
+      table(
+        name,
+        CHANGE_TABLE_COLUMNS[name],
+        `s3://${bucket}/changes/${name}/`,
+        `s3://${bucket}/changes/${name}/dt=\${dt}/`,
+        {
+          'projection.dt.type': 'date',
+          'projection.dt.format': 'yyyy-MM-dd',
+          'projection.dt.range': '2024-01-01,NOW',
+          'projection.dt.interval': '1',
+          'projection.dt.interval.unit': 'DAYS',
+        },
+        CHANGE_PARTITION_KEYS,
+      ),
+    );
+
+    // Views Athena reads: Trino's definition in the "Presto View" envelope (core/lake/glue-view.ts).
+    // The compactor rewrites `events` with each new frontier; a deploy resets it to read raw JSON
+    // everywhere until the next hourly run, which is correct, only costlier.
+    const view = (definition: { name: string; comment: string; columns: readonly string[]; sql: string }) => {
+      const v = new glue.CfnTable(this, definition.name, {
+        catalogId: Aws.ACCOUNT_ID,
+        databaseName: this.databaseName,
+        tableInput: glueViewInput(this.databaseName, definition),
+      });
+      v.addDependency(raw);
+      v.addDependency(columnar);
+      for (const t of changeTables) v.addDependency(t);
+      return v;
     };
-    const view = new glue.CfnTable(this, 'events', {
-      catalogId: Aws.ACCOUNT_ID,
-      databaseName: this.databaseName,
-      tableInput: {
-        name: 'events',
-        tableType: 'VIRTUAL_VIEW',
-        parameters: { presto_view: 'true', comment: 'One row per source and messageId' },
-        viewOriginalText: `/* Presto View: ${Buffer.from(JSON.stringify(prestoView)).toString('base64')} */`,
-        viewExpandedText: '/* Presto View */',
-        storageDescriptor: { columns: viewColumns.map((name) => ({ name, type: 'string' })), serdeInfo: {} },
-      },
+    const events = view({
+      name: 'events',
+      comment: EVENTS_VIEW_COMMENT,
+      columns: EVENTS_VIEW_COLUMNS,
+      sql: eventsViewSql(NO_FRONTIER),
     });
-    view.addDependency(raw);
+    const profileViews = PROFILE_VIEWS.map(view);
+    const profileEvents = view(PROFILE_EVENTS_VIEW(EVENTS_VIEW_COLUMNS));
+    profileEvents.addDependency(events);
+    for (const v of profileViews) profileEvents.addDependency(v);
 
     this.resultsBucket = new s3.Bucket(this, 'Results', {
       encryption: s3.BucketEncryption.KMS,
@@ -173,7 +222,7 @@ export class LakeCatalog extends Construct {
     for (const q of NAMED_QUERIES) {
       const named = new athena.CfnNamedQuery(this, `Query-${q.name}`, {
         name: q.name,
-        description: `${q.description}. Parameter: source id.`,
+        description: `${q.description}.${q.sql.includes('?') ? ' Parameter: source id.' : ''}`.slice(0, 1024),
         database: this.databaseName,
         workGroup: this.workGroup.name,
         queryString: q.sql,

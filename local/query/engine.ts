@@ -1,13 +1,30 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { DuckDBInstance } from '@duckdb/node-api';
+import {
+  COLUMNAR_PREFIX,
+  eventsViewSql,
+  FRONTIER_KEY,
+  type Hour,
+  hourOf,
+  isValidHour,
+  NO_FRONTIER,
+  partitionOfColumnarKey,
+} from '../../core/lake/columnar.js';
 import { partitionOfKey } from '../../core/lake/layout.js';
 import { bindParameters, trinoToDuckDb } from '../../core/lake/named-queries.js';
+import { CHANGE_TABLES, type ChangeTable } from '../../core/lake/profile-changes.js';
 import {
-  EVENTS_VIEW_SQL,
+  CHANGE_TABLE_COLUMNS,
+  type LakeView,
+  PROFILE_EVENTS_VIEW,
+  PROFILE_VIEWS,
+} from '../../core/lake/profile-tables.js';
+import {
+  EVENTS_VIEW_COLUMNS,
   type LakeColumn,
   QUARANTINE_COLUMNS,
   RAW_EVENTS_COLUMNS,
@@ -19,120 +36,307 @@ export interface LakeQueryOptions {
   readonly bucket: string;
   /** Downloaded objects are kept here, keyed by object key and ETag. */
   readonly cacheDir: string;
+  /** Read every hour from raw JSON, ignoring compacted Parquet (to compare the two paths). */
+  readonly rawOnly?: boolean;
 }
 
-async function listKeys(s3: S3Client, bucket: string, prefix: string) {
-  const out: Array<{ key: string; etag: string }> = [];
+/** What a query would scan on Athena: whole gzip JSON objects, but only the referenced Parquet columns. */
+export interface ScanStats {
+  readonly frontier: Hour;
+  readonly rawObjects: number;
+  readonly rawBytes: number;
+  readonly columnarFiles: number;
+  readonly columnarBytes: number;
+  readonly changeBytes: number;
+  readonly bytesScanned: number;
+}
+
+interface ListedObject {
+  key: string;
+  etag: string;
+  size: number;
+}
+
+async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<ListedObject[]> {
+  const out: ListedObject[] = [];
   let token: string | undefined;
   do {
     const page = await s3.send(
       new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
     );
-    for (const o of page.Contents ?? []) out.push({ key: o.Key!, etag: (o.ETag ?? '').replace(/"/g, '') });
+    for (const o of page.Contents ?? [])
+      out.push({ key: o.Key!, etag: (o.ETag ?? '').replace(/"/g, ''), size: o.Size ?? 0 });
     token = page.NextContinuationToken;
   } while (token);
   return out;
 }
 
+const cacheName = (o: ListedObject) => createHash('sha256').update(`${o.key}#${o.etag}`).digest('hex');
+
+async function download(options: LakeQueryOptions, key: string): Promise<Buffer> {
+  const obj = await options.s3.send(new GetObjectCommand({ Bucket: options.bucket, Key: key }));
+  return Buffer.from(await obj.Body!.transformToByteArray());
+}
+
+/** A lake object's text, cached on disk (gunzipped) by key and ETag; returns the file. */
+async function cachedText(options: LakeQueryOptions, o: ListedObject): Promise<string> {
+  const dir = join(options.cacheDir, 'objects');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${cacheName(o)}.jsonl`);
+  if (!existsSync(file)) {
+    const bytes = await download(options, o.key);
+    writeFileSync(
+      file,
+      bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes).toString('utf8') : bytes.toString('utf8'),
+    );
+  }
+  return file;
+}
+
 /** Lake objects through the S3 API (DuckDB's httpfs cannot be installed offline), cached on disk. */
 async function fetchLines(
   options: LakeQueryOptions,
-  prefix: string,
+  objects: readonly ListedObject[],
 ): Promise<Array<{ key: string; line: string }>> {
   const dir = join(options.cacheDir, 'objects');
   mkdirSync(dir, { recursive: true });
   const out: Array<{ key: string; line: string }> = [];
-  for (const { key, etag } of await listKeys(options.s3, options.bucket, prefix)) {
-    const file = join(dir, `${createHash('sha256').update(`${key}#${etag}`).digest('hex')}.jsonl`);
+  for (const o of objects) {
+    const file = join(dir, `${cacheName(o)}.jsonl`);
     if (!existsSync(file)) {
-      const obj = await options.s3.send(new GetObjectCommand({ Bucket: options.bucket, Key: key }));
-      const bytes = Buffer.from(await obj.Body!.transformToByteArray());
+      const bytes = await download(options, o.key);
       const text =
         bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes).toString('utf8') : bytes.toString('utf8');
       writeFileSync(file, text);
     }
-    for (const line of readFileSync(file, 'utf8').split('\n')) if (line.trim()) out.push({ key, line });
+    for (const line of readFileSync(file, 'utf8').split('\n'))
+      if (line.trim()) out.push({ key: o.key, line });
   }
   return out;
 }
 
-const duckColumns = (columns: readonly LakeColumn[], partitions: readonly string[]) =>
-  `{${[...columns.map((c) => c.name), ...partitions].map((n) => `'${n}': 'VARCHAR'`).join(', ')}}`;
+/** Parquet files mirrored under `<cache>/columnar/<partition path>/<etag hash>.parquet`; stale copies removed. */
+async function fetchParquet(options: LakeQueryOptions, objects: readonly ListedObject[]): Promise<string[]> {
+  const root = join(options.cacheDir, 'columnar');
+  const wanted = new Set<string>();
+  for (const o of objects) {
+    const file = join(root, dirname(o.key.slice(COLUMNAR_PREFIX.length)), `${cacheName(o)}.parquet`);
+    wanted.add(file);
+    if (!existsSync(file)) {
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, await download(options, o.key));
+    }
+  }
+  const walk = (dir: string): string[] =>
+    existsSync(dir)
+      ? readdirSync(dir).flatMap((name) => {
+          const path = join(dir, name);
+          return statSync(path).isDirectory() ? walk(path) : [path];
+        })
+      : [];
+  for (const file of walk(root)) if (!wanted.has(file)) rmSync(file);
+  return [...wanted];
+}
+
+async function readFrontier(options: LakeQueryOptions): Promise<Hour> {
+  if (options.rawOnly) return NO_FRONTIER;
+  try {
+    const text = (await download(options, FRONTIER_KEY)).toString('utf8');
+    const f = (JSON.parse(text) as { frontier?: string }).frontier;
+    return f && isValidHour(f) ? f : NO_FRONTIER;
+  } catch (err) {
+    if (['NoSuchKey', 'NotFound'].includes((err as Error).name)) return NO_FRONTIER;
+    throw err;
+  }
+}
+
+type Connection = Awaited<ReturnType<DuckDBInstance['connect']>>;
+
+const sqlString = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+async function emptyTable(conn: Connection, table: string, names: readonly string[]) {
+  await conn.run(
+    `CREATE OR REPLACE TABLE ${table} AS SELECT * FROM (SELECT ${names.map((n) => `NULL::VARCHAR AS "${n}"`).join(', ')}) WHERE false`,
+  );
+}
 
 async function loadTable(
-  conn: Awaited<ReturnType<DuckDBInstance['connect']>>,
+  conn: Connection,
   dir: string,
   table: string,
   columns: readonly LakeColumn[],
   partitions: readonly string[],
   rows: Array<Record<string, string | null>>,
 ) {
+  const names = [...columns.map((c) => c.name), ...partitions];
+  if (rows.length === 0) return emptyTable(conn, table, names);
   const file = join(dir, `${table}.ndjson`);
   writeFileSync(file, rows.map((r) => JSON.stringify(r)).join('\n'));
-  const cols = duckColumns(columns, partitions);
-  if (rows.length === 0) {
-    await conn.run(
-      `CREATE OR REPLACE TABLE ${table} AS SELECT * FROM (SELECT ${[...columns.map((c) => `NULL::VARCHAR AS "${c.name}"`), ...partitions.map((p) => `NULL::VARCHAR AS ${p}`)].join(', ')}) WHERE false`,
-    );
-    return;
-  }
+  const cols = `{${names.map((n) => `'${n}': 'VARCHAR'`).join(', ')}}`;
   await conn.run(
-    `CREATE OR REPLACE TABLE ${table} AS SELECT * FROM read_json('${file.replace(/'/g, "''")}', format = 'newline_delimited', columns = ${cols})`,
+    `CREATE OR REPLACE TABLE ${table} AS SELECT * FROM read_json(${sqlString(file)}, format = 'newline_delimited', columns = ${cols})`,
   );
 }
 
+const words = (sql: string) => new Set(sql.toLowerCase().match(/[a-z_][a-z0-9_]*/g) ?? []);
+
+/** The query with every view it names expanded, to tell which tables and columns it reads. */
+function expandViews(sql: string, views: readonly LakeView[]): string {
+  let text = sql;
+  const seen = new Set<string>();
+  for (let changed = true; changed; ) {
+    changed = false;
+    const w = words(text);
+    for (const v of views)
+      if (w.has(v.name) && !seen.has(v.name)) {
+        seen.add(v.name);
+        text += `\n${v.sql}`;
+        changed = true;
+      }
+  }
+  return text;
+}
+
 /**
- * Runs Athena-style SQL over the lake with DuckDB: `raw_events`, `quarantine_events` and the deduplicated
- * `events` view, with the same columns as the Glue tables.
+ * Runs Athena-style SQL over the lake with DuckDB: `raw_events`, `events_columnar`, `quarantine_events`,
+ * the change tables and the views over them (`events`, `profiles`, `identities`, `merges`,
+ * `segment_memberships`, `profile_events`), with the same columns and SQL as the Glue catalog.
  */
-export async function queryLake(
+export async function queryLakeWithStats(
   options: LakeQueryOptions,
   sql: string,
   params: readonly string[] = [],
-): Promise<Record<string, unknown>[]> {
-  const raw = await fetchLines(options, 'raw/');
-  const quarantined = await fetchLines(options, 'quarantine/');
-  const rawRows = raw.flatMap(({ key, line }) => {
-    const p = partitionOfKey(key);
-    if (!p) return [];
-    return [
-      {
-        ...toRow(RAW_EVENTS_COLUMNS, JSON.parse(line) as Record<string, unknown>),
-        source_id: p.sourceId,
-        dt: p.dt,
-        hr: p.hr,
-      },
-    ];
+): Promise<{ rows: Record<string, unknown>[]; stats: ScanStats }> {
+  const frontier = await readFrontier(options);
+  const eventsView: LakeView = {
+    name: 'events',
+    comment: '',
+    columns: EVENTS_VIEW_COLUMNS,
+    sql: eventsViewSql(frontier),
+  };
+  const views = [eventsView, ...PROFILE_VIEWS, PROFILE_EVENTS_VIEW(EVENTS_VIEW_COLUMNS)];
+  const expanded = expandViews(sql, views);
+  const referenced = words(expanded);
+  // Columns Athena reads from Parquet: those the query names, and those the views need beyond their
+  // pass-through select lists (the join keys of profile_events). Trino prunes the rest.
+  const readColumns = words(sql);
+  if (referenced.has('profile_events')) for (const c of ['userid', 'anonymousid']) readColumns.add(c);
+  if (/\bselect\s+(distinct\s+)?\*|\w\.\*/i.test(sql))
+    for (const c of EVENTS_VIEW_COLUMNS) readColumns.add(c);
+
+  const rawObjects = (await listKeys(options.s3, options.bucket, 'raw/')).filter((o) => {
+    const p = partitionOfKey(o.key);
+    return p !== undefined && hourOf(p) >= frontier;
   });
-  const quarantineRows = quarantined.map(({ key, line }) => {
-    const m = /^quarantine\/stage=([^/]+)\/dt=([^/]+)\/hr=([^/]+)\//.exec(key);
-    return {
-      ...toRow(QUARANTINE_COLUMNS, JSON.parse(line) as Record<string, unknown>),
-      stage: m?.[1] ?? null,
-      dt: m?.[2] ?? null,
-      hr: m?.[3] ?? null,
-    };
-  });
+  const columnarObjects = options.rawOnly
+    ? []
+    : (await listKeys(options.s3, options.bucket, COLUMNAR_PREFIX)).filter((o) => {
+        const p = partitionOfColumnarKey(o.key);
+        return p !== undefined && hourOf(p) < frontier;
+      });
 
   const work = join(options.cacheDir, 'tables');
   mkdirSync(work, { recursive: true });
   const db = await DuckDBInstance.create(':memory:');
   const conn = await db.connect();
   try {
-    await loadTable(conn, work, 'raw_events', RAW_EVENTS_COLUMNS, ['source_id', 'dt', 'hr'], rawRows);
-    // Quarantine rows keep their own `stage` column and partition; the partition wins.
-    await loadTable(
-      conn,
-      work,
-      'quarantine_events',
-      QUARANTINE_COLUMNS.filter((c) => c.name !== 'stage'),
-      ['stage', 'dt', 'hr'],
-      quarantineRows,
-    );
-    await conn.run(`CREATE VIEW events AS ${EVENTS_VIEW_SQL}`);
+    // Raw JSON straight into DuckDB (one read_json over the cached objects), with the Glue columns:
+    // the JSON field each column reads, nested objects as JSON text, partitions from the object key.
+    const rawFiles = referenced.has('raw_events')
+      ? await Promise.all(
+          rawObjects.map(async (o) => ({ file: await cachedText(options, o), p: partitionOfKey(o.key)! })),
+        )
+      : [];
+    if (rawFiles.length) {
+      await conn.run('CREATE TABLE raw_files (file VARCHAR, source_id VARCHAR, dt VARCHAR, hr VARCHAR)');
+      for (let i = 0; i < rawFiles.length; i += 500)
+        await conn.run(
+          `INSERT INTO raw_files VALUES ${rawFiles
+            .slice(i, i + 500)
+            .map(({ file, p }) => `(${[file, p.sourceId, p.dt, p.hr].map(sqlString).join(', ')})`)
+            .join(', ')}`,
+        );
+      const fields = `{${RAW_EVENTS_COLUMNS.map((c) => `${sqlString(c.field)}: '${c.json ? 'JSON' : 'VARCHAR'}'`).join(', ')}}`;
+      await conn.run(
+        `CREATE TABLE raw_events AS SELECT ${RAW_EVENTS_COLUMNS.map((c) => `CAST(r."${c.field}" AS VARCHAR) AS "${c.name}"`).join(', ')}, f.source_id, f.dt, f.hr
+         FROM read_json([${rawFiles.map((f) => sqlString(f.file)).join(', ')}], format = 'newline_delimited', columns = ${fields}, filename = true, ignore_errors = true) r
+         JOIN raw_files f ON f.file = r.filename`,
+      );
+    } else await emptyTable(conn, 'raw_events', EVENTS_VIEW_COLUMNS);
+
+    const parquet = referenced.has('events_columnar') ? await fetchParquet(options, columnarObjects) : [];
+    let columnarBytes = 0;
+    if (parquet.length) {
+      const files = `[${parquet.map(sqlString).join(', ')}]`;
+      await conn.run(
+        `CREATE VIEW events_columnar AS SELECT * FROM read_parquet(${files}, hive_partitioning = true, hive_types_autocast = false)`,
+      );
+      // Athena reads only the column chunks a query needs: sum those of the referenced columns.
+      const chunks = await conn.runAndReadAll(
+        `SELECT path_in_schema AS col, sum(total_compressed_size) AS bytes FROM parquet_metadata(${files}) GROUP BY 1`,
+      );
+      for (const r of chunks.getRowObjects())
+        if (readColumns.has(String(r.col).toLowerCase())) columnarBytes += Number(r.bytes);
+    } else await emptyTable(conn, 'events_columnar', EVENTS_VIEW_COLUMNS);
+
+    let changeBytes = 0;
+    for (const table of CHANGE_TABLES) {
+      const objects = referenced.has(table)
+        ? await listKeys(options.s3, options.bucket, `changes/${table}/`)
+        : [];
+      changeBytes += objects.reduce((n, o) => n + o.size, 0);
+      const rows = (await fetchLines(options, objects)).flatMap(({ key, line }) => {
+        try {
+          const dt = /\/dt=([^/]+)\//.exec(key)?.[1] ?? null;
+          return [{ ...toRow(CHANGE_TABLE_COLUMNS[table as ChangeTable], JSON.parse(line)), dt }];
+        } catch {
+          return [];
+        }
+      });
+      await loadTable(conn, work, table, CHANGE_TABLE_COLUMNS[table], ['dt'], rows);
+    }
+
+    if (referenced.has('quarantine_events')) {
+      const quarantined = await fetchLines(
+        options,
+        await listKeys(options.s3, options.bucket, 'quarantine/'),
+      );
+      const quarantineRows = quarantined.flatMap(({ key, line }) => {
+        const m = /^quarantine\/stage=([^/]+)\/dt=([^/]+)\/hr=([^/]+)\//.exec(key);
+        try {
+          return [
+            {
+              ...toRow(QUARANTINE_COLUMNS, JSON.parse(line) as Record<string, unknown>),
+              stage: m?.[1] ?? null,
+              dt: m?.[2] ?? null,
+              hr: m?.[3] ?? null,
+            },
+          ];
+        } catch {
+          return [];
+        }
+      });
+      // Quarantine rows keep their own `stage` column and partition; the partition wins.
+      await loadTable(
+        conn,
+        work,
+        'quarantine_events',
+        QUARANTINE_COLUMNS.filter((c) => c.name !== 'stage'),
+        ['stage', 'dt', 'hr'],
+        quarantineRows,
+      );
+    } else
+      await emptyTable(conn, 'quarantine_events', [
+        ...QUARANTINE_COLUMNS.filter((c) => c.name !== 'stage').map((c) => c.name),
+        'stage',
+        'dt',
+        'hr',
+      ]);
+
+    for (const v of views) await conn.run(`CREATE VIEW ${v.name} AS ${trinoToDuckDb(v.sql)}`);
     const result = await conn.runAndReadAll(bindParameters(trinoToDuckDb(sql), params));
     // Plain JSON values: counts as numbers (DuckDB returns BIGINT as bigint), everything else as text.
-    return result
+    const rows = result
       .getRowObjects()
       .map((row) =>
         Object.fromEntries(
@@ -142,8 +346,29 @@ export async function queryLake(
           ]),
         ),
       );
+    const rawBytes = referenced.has('raw_events') ? rawObjects.reduce((n, o) => n + o.size, 0) : 0;
+    return {
+      rows,
+      stats: {
+        frontier,
+        rawObjects: referenced.has('raw_events') ? rawObjects.length : 0,
+        rawBytes,
+        columnarFiles: parquet.length,
+        columnarBytes,
+        changeBytes,
+        bytesScanned: rawBytes + columnarBytes + changeBytes,
+      },
+    };
   } finally {
     conn.closeSync();
     db.closeSync();
   }
+}
+
+export async function queryLake(
+  options: LakeQueryOptions,
+  sql: string,
+  params: readonly string[] = [],
+): Promise<Record<string, unknown>[]> {
+  return (await queryLakeWithStats(options, sql, params)).rows;
 }

@@ -23,3 +23,17 @@ export const LAKE_STREAM_CONSUMERS: readonly StreamConsumerDefinition[] = [
     bisectBatchOnError: true,
   },
 ];
+
+/**
+ * Hourly: compacts closed hours of raw JSON into Parquet (`columnar/`) and moves the `events` view's
+ * frontier. One hour of one source is held in memory while its file is written.
+ */
+export const LAKE_COMPACTOR_FUNCTION: FunctionDefinition = {
+  id: 'LakeCompactor',
+  entry: 'lambdas/lake/compact.ts',
+  memoryMb: 3008,
+  timeoutSeconds: 900,
+};
+
+/** How often the compactor runs (minutes); hours close 15 minutes after they end. */
+export const LAKE_COMPACTION_SCHEDULE_MINUTES = 60;

@@ -131,7 +131,7 @@ describe('the raw lake through the local runtime', () => {
         stitching_rate: Math.round((stitched.size / anon.size) * 1e4) / 1e4,
       },
     ]);
-    expect(NAMED_QUERIES).toHaveLength(6);
+    expect(NAMED_QUERIES.length).toBeGreaterThanOrEqual(6);
   }, 60_000);
 
   it('overwrites instead of duplicating when a batch is retried', async () => {

@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import { s3Client } from '../../adapters/aws/clients.js';
+import { ChangeWriter } from '../../adapters/s3/change-writer.js';
+import { type IdentityGraphChanges, profileChangeRecords } from '../../core/lake/profile-changes.js';
+import type { MergedAwayProfile, Profile, ProfileChangeListener } from '../../core/profiles/profile.js';
+import { ENV, loadConfig, requiredString } from '../../resources/env.js';
+
+/** The listener interface with the identity graph of the batch, which the processor may pass as a 4th argument. */
+export interface GraphAwareProfileChangeListener extends ProfileChangeListener {
+  profilesChanged(
+    profiles: readonly Profile[],
+    now: Date,
+    mergedAway?: readonly MergedAwayProfile[],
+    graph?: IdentityGraphChanges,
+  ): Promise<void>;
+}
+
+/**
+ * Profiles to the lake: after each committed batch, its profile, identity and merge changes go to the
+ * change tables as one object per table (a few S3 PUTs per batch, no DynamoDB writes on the hot path).
+ * A failed write fails the batch, which the processor retries (replays reach listeners again).
+ */
+export function createLakeProfileListener(
+  writer = new ChangeWriter(
+    s3Client(),
+    loadConfig(z.object({ [ENV.lakeBucket]: requiredString() }))[ENV.lakeBucket],
+  ),
+): GraphAwareProfileChangeListener {
+  return {
+    async profilesChanged(profiles, now, mergedAway = [], graph) {
+      await writer.write(profileChangeRecords(profiles, now, mergedAway, graph), now);
+    },
+  };
+}

@@ -1,0 +1,63 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { ENV } from '../../resources/env.js';
+
+export interface LakeCompactionProps {
+  readonly compactor: lambda.IFunction;
+  readonly lakeBucket: s3.IBucket;
+  readonly databaseName: string;
+  readonly scheduleMinutes: number;
+}
+
+/**
+ * Columnar events: an hourly rule runs the compactor, which reads closed hours of `raw/`, writes
+ * Parquet under `columnar/` and points the Glue `events` view at the new frontier. Cost: one read of
+ * each raw object and one Parquet PUT per source and hour, against every Athena query then scanning
+ * a few Parquet columns instead of whole gzip JSON objects.
+ */
+export class LakeCompaction extends Construct {
+  constructor(scope: Construct, id: string, props: LakeCompactionProps) {
+    super(scope, id);
+    const { compactor, lakeBucket } = props;
+    new events.Rule(this, 'Schedule', {
+      description: 'Compact closed hours of raw events into Parquet',
+      schedule: events.Schedule.rate(Duration.minutes(props.scheduleMinutes)),
+      targets: [new targets.LambdaFunction(compactor, { retryAttempts: 2 })],
+    });
+    iam.Grant.addToPrincipal({
+      grantee: compactor,
+      actions: ['s3:ListBucket'],
+      resourceArns: [lakeBucket.bucketArn],
+    });
+    iam.Grant.addToPrincipal({
+      grantee: compactor,
+      actions: ['s3:GetObject'],
+      resourceArns: [lakeBucket.arnForObjects('raw/*')],
+    });
+    iam.Grant.addToPrincipal({
+      grantee: compactor,
+      actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+      resourceArns: [lakeBucket.arnForObjects('columnar/*')],
+    });
+    lakeBucket.encryptionKey?.grantEncryptDecrypt(compactor);
+    const stack = Stack.of(this);
+    iam.Grant.addToPrincipal({
+      grantee: compactor,
+      actions: ['glue:GetTable', 'glue:UpdateTable'],
+      resourceArns: [
+        stack.formatArn({ service: 'glue', resource: 'catalog' }),
+        stack.formatArn({ service: 'glue', resource: 'database', resourceName: props.databaseName }),
+        stack.formatArn({ service: 'glue', resource: 'table', resourceName: `${props.databaseName}/events` }),
+      ],
+    });
+  }
+
+  static environment(databaseName: string): Record<string, string> {
+    return { [ENV.lakeDatabase]: databaseName };
+  }
+}
