@@ -111,7 +111,8 @@ export async function processBatch(
     });
     if (deps.listeners?.length && (changes.profiles.length || mergedAway.length)) {
       const profiles = changes.profiles.map((p) => toProfile(p.state));
-      for (const listener of deps.listeners) await listener.profilesChanged(profiles, now, mergedAway);
+      const graph = { nodes: changes.nodes, merges: changes.merges };
+      for (const listener of deps.listeners) await listener.profilesChanged(profiles, now, mergedAway, graph);
     }
     return {
       applied: changes.applied.length,

@@ -64,5 +64,17 @@ export interface ProfileChangeListener {
     profiles: readonly Profile[],
     now: Date,
     mergedAway?: readonly MergedAwayProfile[],
+    graph?: BatchGraphChanges,
   ): Promise<void>;
+}
+
+/** The identity graph changes of a committed batch: nodes created or re-pointed, merges done or refused. */
+export interface BatchGraphChanges {
+  readonly nodes: ReadonlyArray<{ identity: Identity; profileId: string }>;
+  readonly merges: ReadonlyArray<{
+    survivor: string;
+    loser?: string;
+    at: string;
+    decision: 'merged' | 'blocked';
+  }>;
 }

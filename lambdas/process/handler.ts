@@ -15,7 +15,6 @@ import { type CanonicalEvent, normalizeEvent } from '../../core/process/normaliz
 import type { BatchOrigin } from '../../core/process/pipeline.js';
 import { ENV, loadConfig, positiveInt, requiredString } from '../../resources/env.js';
 import { METRIC } from '../../resources/metrics.js';
-import { createRealtimeSegmentListener } from '../segment/realtime.js';
 import { profileChangeListeners } from './listeners.js';
 
 const config = loadConfig(
@@ -51,7 +50,6 @@ const store = new DynamoProfileStore(dynamoDbDocumentClient(), config[ENV.profil
   ...(config[ENV.timelineTable] ? { timelineTable: config[ENV.timelineTable] } : {}),
 });
 const quarantine = new QuarantineWriter(s3Client(), config[ENV.lakeBucket]);
-if (profileChangeListeners.length === 0) profileChangeListeners.push(createRealtimeSegmentListener());
 
 type Parsed =
   | { ok: true; event: CanonicalEvent }
