@@ -65,8 +65,8 @@ export function inMembershipOrder(deltas: readonly MembershipDelta[]): Membershi
 /**
  * The changes of the same person next to this one in membership order, by id: the `later` one this
  * must never arrive after, and the `earlier` one that must not still be on its way when this is sent.
- * Entered and updated of generation g sit between the exits of g-1 and g; the exit of g between the
- * entry of g and that of g+1. Deltas without a generation (queued before it existed) have none.
+ * Entered and updated of generation g sit between the exits of g-1 and g, an update after the entry of
+ * g; the exit of g between the entry of g and that of g+1. Deltas without a generation (queued before it existed) have none.
  */
 export function neighbours(delta: MembershipDelta): { later?: string; earlier?: string } {
   const g = delta.generation;
@@ -74,6 +74,8 @@ export function neighbours(delta: MembershipDelta): { later?: string; earlier?: 
   const id = (kind: MembershipDelta['kind'], generation: number) =>
     deltaIdOf(delta.segmentId, delta.profileId, kind, generation, '');
   if (delta.kind === 'exited') return { later: id('entered', g + 1), earlier: id('entered', g) };
+  // An update of generation g follows its own entry; an entry follows the previous exit.
+  if (delta.kind === 'updated') return { later: id('exited', g), earlier: id('entered', g) };
   return { later: id('exited', g), ...(g > 1 ? { earlier: id('exited', g - 1) } : {}) };
 }
 

@@ -84,6 +84,20 @@ describe('delivery order', () => {
     expect(orderDecision(entry, new Map(), 'me', NOW)).toBe('send');
   });
 
+  it('an update waits while its own entry is being sent by another worker', () => {
+    const entry = change('entered', 2);
+    const update = change('updated', 2);
+    expect(neighbours(update)).toEqual({
+      earlier: entry.deltaId,
+      later: change('exited', 2).deltaId,
+    });
+    const with_ = (m: Marker) => new Map([[entry.deltaId, m]]);
+    expect(
+      orderDecision(update, with_({ state: 'claimed', owner: 'other', leaseUntil: NOW + 1 }), 'me', NOW),
+    ).toBe('wait');
+    expect(orderDecision(update, with_({ state: 'delivered' }), 'me', NOW)).toBe('send');
+  });
+
   it('an exit waits while its entry is being sent by another worker, and goes once that is settled', () => {
     const entry = change('entered', 1);
     const exit = change('exited', 1);
