@@ -322,6 +322,7 @@ export class CdpStack extends Stack {
         [SEGMENT_API_FUNCTION.id]: segmentApi,
         [DESTINATION_API_FUNCTION.id]: destinationApi,
         [REGULATION_API_FUNCTION.id]: regulationApi,
+        [IMPORT_API_FUNCTION.id]: importApi,
         [CONSOLE_API_FUNCTION.id]: consoleApi,
       },
       accessLogsBucket: lake.accessLogsBucket,

@@ -57,6 +57,13 @@ export const ROUTE_ROLES: Readonly<Record<string, readonly Role[]>> = {
   'POST /v1/sources/{id}/rotate': OPERATORS,
   'POST /v1/sources/{id}/revoke': OPERATORS,
   'GET /v1/debug/events': OBSERVERS,
+
+  // File imports (CRM exports, store files): operators bring data in; analysts can follow reports.
+  'PUT /v1/sources/{id}/import-mapping': OPERATORS,
+  'GET /v1/sources/{id}/import-mapping': OBSERVERS,
+  'POST /v1/imports': OPERATORS,
+  'GET /v1/imports': OBSERVERS,
+  'GET /v1/imports/{id}': OBSERVERS,
   'GET /v1/me': ALL,
 };
 

@@ -11,6 +11,7 @@ import { FileError, formatOf } from '../../core/imports/formats.js';
 import { MappingSchema, mappingHash } from '../../core/imports/mapping.js';
 import { UPLOADS_PREFIX } from '../../resources/buckets.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
+import { withAccess } from '../shared/access.js';
 import { error, type HttpResponse, json, parseJsonBody } from '../shared/http.js';
 import { startImport } from './start.js';
 
@@ -38,7 +39,9 @@ const notFound = (message: string) => error(404, { code: 'not_found', message })
  * `PUT|GET /v1/sources/{id}/import-mapping`, `POST /v1/imports?sourceId=&filename=` (the body is the
  * file), `GET /v1/imports[?sourceId=]`, `GET /v1/imports/{id}` (admin only).
  */
-export async function handler(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
+export const handler = withAccess(route);
+
+async function route(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
   const method = event.requestContext.http.method;
   const path = event.rawPath;
   if (path.endsWith('/import-mapping')) {

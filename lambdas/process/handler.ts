@@ -7,7 +7,7 @@ import { createLogger } from '../../adapters/observability/logger.js';
 import { createMetrics } from '../../adapters/observability/metrics.js';
 import { QuarantineWriter } from '../../adapters/s3/quarantine-writer.js';
 import { CollectedEventParser } from '../../core/events/schema.js';
-import { DEFAULT_IDENTIFIER_TRAITS, storageIssues } from '../../core/events/storage-limits.js';
+import { DEFAULT_IDENTIFIER_TRAITS, isDepthIssue, storageIssues } from '../../core/events/storage-limits.js';
 import { type IdentityConfig, IdentityConfigSchema } from '../../core/identity/identifiers.js';
 import type { QuarantineRecord } from '../../core/lake/quarantine.js';
 import { processIsolated } from '../../core/process/isolate.js';
@@ -68,15 +68,16 @@ function parseRecord(data: Buffer): Parsed {
     ...(typeof ids.sourceId === 'string' ? { sourceId: ids.sourceId } : {}),
   };
   // What the store can never hold (the collector refuses it; records from before that check, or put
-  // on the stream another way, are caught here) is set aside before it can fail the batch.
+  // on the stream another way, are caught here) is set aside before it can fail the batch. Nesting
+  // first: the schema's own parse must never meet a value deep enough to overflow the stack.
   const limits = storageIssues(json, { identifierTraits });
-  if (limits.length)
-    return {
-      ok: false,
-      reason: 'storage_limits',
-      details: limits.map((i) => `${i.field || '(root)'}: ${i.rule}`).join('; '),
-      ...origin,
-    };
+  const storageLimits = () => ({
+    ok: false as const,
+    reason: 'storage_limits',
+    details: limits.map((i) => `${i.field || '(root)'}: ${i.rule}`).join('; '),
+    ...origin,
+  });
+  if (limits.some(isDepthIssue)) return storageLimits();
   const parsed = CollectedEventParser.safeParse(json);
   if (!parsed.success) {
     const details = parsed.error.issues
@@ -84,6 +85,7 @@ function parseRecord(data: Buffer): Parsed {
       .join('; ');
     return { ok: false, reason: 'schema_validation', details, ...origin };
   }
+  if (limits.length) return storageLimits();
   const event = normalizeEvent(parsed.data, identityConfig);
   if (event.identities.length === 0)
     return {
