@@ -144,11 +144,13 @@ export function apiGatewayLimits(t: CfnTemplate): string[] {
     out.push(`${routes.length} routes (limit ${LIMITS.apiRoutes} per API)`);
   if (integrations.length > LIMITS.apiIntegrations)
     out.push(`${integrations.length} integrations (limit ${LIMITS.apiIntegrations} per API)`);
+  // Route keys are unique per API (the console's API serves the admin routes a second time).
   const keys = new Set<string>();
   for (const [id, { Properties: p }] of routes) {
     const key = String(p.RouteKey);
-    if (keys.has(key)) out.push(`${id}: duplicate route ${key}`);
-    keys.add(key);
+    const perApi = `${JSON.stringify(p.ApiId)} ${key}`;
+    if (keys.has(perApi)) out.push(`${id}: duplicate route ${key}`);
+    keys.add(perApi);
     if (!/^(\$default|(GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS|ANY) \/[A-Za-z0-9._~\-/{}+]*)$/.test(key))
       out.push(`${id}: route key ${key} is not valid`);
   }

@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RECORD_ENV, withCallRecording } from '../../adapters/aws/call-recorder.js';
 import {
@@ -11,6 +12,7 @@ import {
 } from '../../core/deploy/iam-sufficiency.js';
 import type { CallRecord } from '../../core/deploy/required-actions.js';
 import type { CfnTemplate } from '../../core/deploy/template.js';
+import { IMPORTS_BUCKET } from '../../resources/buckets.js';
 import { FUNCTIONS } from '../../resources/functions/index.js';
 import { synthesizeCdp } from '../support/cdk.js';
 import { postJson, startTestCdp } from '../support/local-cdp.js';
@@ -49,7 +51,12 @@ const readCalls = () =>
 beforeAll(async () => {
   process.env[RECORD_ENV] = recordDir;
   template = synthesizeCdp().template.toJSON() as CfnTemplate;
+  // The lake compactor runs on a timer (hourly on AWS): every couple of seconds here, so it is driven.
+  const compactionMinutes = process.env.CDP_COMPACTION_MINUTES;
+  process.env.CDP_COMPACTION_MINUTES = '0.03';
   cdp = await startTestCdp();
+  if (compactionMinutes === undefined) delete process.env.CDP_COMPACTION_MINUTES;
+  else process.env.CDP_COMPACTION_MINUTES = compactionMinutes;
 
   // Every destination type AWS would be called for, in the symbolic account the evaluator uses.
   const seg = await admin('POST', '/v1/segments', {
@@ -118,6 +125,45 @@ beforeAll(async () => {
   expect(reg.status).toBe(202);
   await cdp.drain(60_000);
   expect((await admin('GET', `/v1/regulations/${reg.body.regulationId}`)).body.status).toBe('completed');
+
+  // The console's own API, and a file import through the API (runner) and through the bucket (trigger).
+  const source = await admin('POST', '/v1/sources', { name: 'IAM imports' });
+  expect(source.status).toBe(201);
+  const sourceId = source.body.sourceId as string;
+  expect(
+    (
+      await admin('PUT', `/v1/sources/${sourceId}/import-mapping`, {
+        type: 'identify',
+        userId: 'id',
+        traits: { plan: 'plan' },
+      })
+    ).status,
+  ).toBe(200);
+  const upload = await fetch(`${cdp.apiUrl}/v1/imports?sourceId=${sourceId}&filename=c.csv`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${cdp.adminKey}`, 'content-type': 'text/csv' },
+    body: 'id,plan\niam-import-1,pro\n',
+  });
+  expect(upload.status).toBe(202);
+  const s3 = new S3Client({
+    region: 'us-east-1',
+    endpoint: cdp.endpoints.s3,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    forcePathStyle: true,
+  });
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: IMPORTS_BUCKET.localName,
+      Key: `imports/${sourceId}/dropped.csv`,
+      Body: 'id,plan\niam-import-2,team\n',
+    }),
+  );
+  s3.destroy();
+  for (let i = 0; i < 30 && (await admin('GET', '/v1/profiles/user_id:iam-import-2')).status !== 200; i++)
+    await cdp.drain(30_000);
+  expect((await admin('GET', '/v1/profiles/user_id:iam-import-1')).status).toBe(200);
+  // Long enough for a compaction run on its short local timer.
+  await new Promise((r) => setTimeout(r, 4_000));
 
   calls = readCalls();
   report = checkIamSufficiency({

@@ -6,6 +6,7 @@ import {
   IMPORT_TRIGGER_FUNCTION,
   LAKE_WRITER_FUNCTION,
   PROFILE_PROCESSOR_FUNCTION,
+  SEGMENT_RUNNER_FUNCTION,
 } from '../../resources/functions/index.js';
 import { METRIC, METRICS_NAMESPACE } from '../../resources/metrics.js';
 import { type SynthesizedCdp, synthesizeCdp } from '../support/cdk.js';
@@ -122,6 +123,7 @@ describe('monitoring', () => {
         `${ACTIVATION_FUNCTION.id}/${METRIC.deltasFailed}`,
         `${IMPORT_RUNNER_FUNCTION.id}/${METRIC.importsFailed}`,
         `${IMPORT_TRIGGER_FUNCTION.id}/${METRIC.importsFailed}`,
+        `${SEGMENT_RUNNER_FUNCTION.id}/${METRIC.identityViolations}`,
       ].sort(),
     );
     // Step Functions runs that fail, time out or are aborted (segments, regulations, imports).
