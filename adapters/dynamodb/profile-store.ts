@@ -122,8 +122,11 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
         profiles.set(root, stateFromItem(item));
         versions.set(root, item.version as number);
       }
-      // A profile another consumer is creating: what its nodes announced is what it will hold, so
-      // merge limits are decided with those identifiers, not with an empty profile.
+      // A profile another consumer is creating: what its nodes (or the redirects into it) announced is
+      // what it will hold, so merge limits are decided with those identifiers, not with an empty profile.
+      for (const [, redirect] of items)
+        if (redirect.mergedInto === root && redirect.intoIdentities)
+          announced.set(root, [...(announced.get(root) ?? []), ...(redirect.intoIdentities as Identity[])]);
       const ids = announced.get(root);
       if (!item && ids) {
         const pending = profiles.get(root) ?? emptyProfile(root, now());
@@ -205,6 +208,7 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
                 mergedInto: r.into,
                 version: 1,
                 mergedAt: now.toISOString(),
+                ...(r.intoIdentities ? { intoIdentities: r.intoIdentities } : {}),
               },
               ConditionExpression: 'attribute_not_exists(pk)',
             }),
@@ -215,13 +219,14 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
           new UpdateCommand({
             TableName: this.table,
             Key: keys.profile(r.profileId),
-            UpdateExpression: 'SET mergedInto = :into, version = :next, mergedAt = :at',
+            UpdateExpression: `SET mergedInto = :into, version = :next, mergedAt = :at${r.intoIdentities ? ', intoIdentities = :ids' : ''}`,
             ConditionExpression: 'version = :v AND attribute_not_exists(mergedInto)',
             ExpressionAttributeValues: {
               ':into': r.into,
               ':next': r.expectedVersion + 1,
               ':v': r.expectedVersion,
               ':at': now.toISOString(),
+              ...(r.intoIdentities ? { ':ids': r.intoIdentities } : {}),
             },
           }),
         );

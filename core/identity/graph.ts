@@ -44,7 +44,13 @@ export interface GraphChanges {
    * concurrent consumer is creating it), so a redirect is created in its place, which makes that
    * consumer's create fail and recompute.
    */
-  readonly redirects: ReadonlyArray<{ profileId: string; into: string; expectedVersion?: number }>;
+  readonly redirects: ReadonlyArray<{
+    profileId: string;
+    into: string;
+    expectedVersion?: number;
+    /** When `into` is created by this batch: the identifiers it will hold (see `rootIdentities`). */
+    intoIdentities?: readonly Identity[];
+  }>;
   /**
    * Identity nodes to create (`isNew`) or re-point at their current root. New nodes of a profile this
    * batch creates carry `rootIdentities`, the identifiers that profile will hold: until it is written,
@@ -215,11 +221,18 @@ export class IdentityGraph {
     const referenced = new Set(this.snapshot.nodes.values());
     const redirects = [...this.parent.keys()]
       .filter((id) => this.snapshot.versions.has(id) || referenced.has(id))
-      .map((id) => ({
-        profileId: id,
-        into: this.find(id),
-        ...(this.snapshot.versions.has(id) ? { expectedVersion: this.snapshot.versions.get(id)! } : {}),
-      }));
+      .map((id) => {
+        const into = this.find(id);
+        return {
+          profileId: id,
+          into,
+          ...(this.snapshot.versions.has(id) ? { expectedVersion: this.snapshot.versions.get(id)! } : {}),
+          // Whoever reaches the survivor through this redirect before it is written learns what it holds.
+          ...(this.snapshot.versions.has(into)
+            ? {}
+            : { intoIdentities: this.profiles.get(into)?.identities ?? [] }),
+        };
+      });
     const nodes: Array<GraphChanges['nodes'][number]> = [];
     for (const [key, id] of this.nodes) {
       const root = this.find(id);
