@@ -33,6 +33,7 @@ const STATE_FIELDS = [
   'computedMeta',
   'mergedFrom',
   'applied',
+  'recentHashes',
 ] as const;
 
 export function stateFromItem(item: Item): ProfileState {
@@ -41,6 +42,7 @@ export function stateFromItem(item: Item): ProfileState {
   // Items written before `applied` existed carried `recent`, which is simply dropped: a batch is only
   // ever delivered again while it is in flight, and those items were committed long before.
   state.applied ??= {};
+  state.recentHashes ??= [];
   state.traitMeta ??= {};
   state.consentMeta ??= {};
   state.computedMeta ??= {};

@@ -5,6 +5,7 @@ import {
   applyEvent,
   type EventPosition,
   emptyProfile,
+  holdsMessage,
   holdsRecord,
   mergeInto,
   type ProfileState,
@@ -142,7 +143,9 @@ export class IdentityGraph {
     // An earlier attempt at this batch committed this event (and what it linked) before failing: it
     // stays where it went. With merge limits, deciding again could pick another profile (the state
     // changed in between) and count it twice.
-    const holder = roots.find((r) => holdsRecord(this.profile(r), position));
+    const holder = roots.find(
+      (r) => holdsRecord(this.profile(r), position) || holdsMessage(this.profile(r), event),
+    );
     if (holder !== undefined) {
       this.placed.push({ event, root: holder });
       return;

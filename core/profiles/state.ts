@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { addRevenue } from '../events/storage-limits.js';
 import type { CanonicalEvent } from '../process/normalize.js';
 import type { ComputedTraits, Identity, Profile, TimelineEvent } from './profile.js';
@@ -18,7 +19,24 @@ export interface ProfileState extends Profile {
   computedMeta: { last_page?: Stamp; last_screen?: Stamp };
   mergedFrom: string[];
   applied: AppliedRecords;
+  /**
+   * Short hashes of the last messages applied (a bounded set, not a growing list): the guard for a
+   * message delivered again at another stream position before its dedupe marker was written (a
+   * consumer killed between the profile write and the marker, whose records the stream then replays).
+   */
+  recentHashes: string[];
 }
+
+/** How many message hashes a profile keeps (8 characters each). */
+export const RECENT_HASHES = 32;
+
+/** 48 bits of SHA-256 of source and message id: collisions among a person's last 32 messages are negligible. */
+export const messageHash = (e: Pick<CanonicalEvent, 'sourceId' | 'messageId'>) =>
+  createHash('sha256').update(`${e.sourceId}#${e.messageId}`).digest('base64url').slice(0, 8);
+
+/** Whether this message is among the last ones folded into the profile. */
+export const holdsMessage = (state: ProfileState, e: Pick<CanonicalEvent, 'sourceId' | 'messageId'>) =>
+  state.recentHashes.includes(messageHash(e));
 
 /**
  * Where an event sits in the stream: its lane (a shard), the batch it was delivered in (named by the
@@ -53,6 +71,7 @@ export function emptyProfile(profileId: string, now: string): ProfileState {
     computedMeta: {},
     mergedFrom: [],
     applied: {},
+    recentHashes: [],
   };
 }
 
@@ -96,7 +115,8 @@ function alreadyApplied(state: ProfileState, pos: EventPosition): boolean {
  * one, never deep-merged, so a person's old street never survives next to a new city.
  */
 export function applyEvent(state: ProfileState, e: CanonicalEvent, pos: EventPosition, now: string): boolean {
-  if (alreadyApplied(state, pos)) return false;
+  const hash = messageHash(e);
+  if (alreadyApplied(state, pos) || state.recentHashes.includes(hash)) return false;
   const stamp: Stamp = [e.timestamp, e.messageId];
   for (const [key, value] of Object.entries(e.traits)) {
     if (newer(state.traitMeta[key], stamp)) {
@@ -130,6 +150,7 @@ export function applyEvent(state: ProfileState, e: CanonicalEvent, pos: EventPos
   const lane = state.applied[pos.lane] ?? {};
   lane[pos.batch] = [...(lane[pos.batch] ?? []), pos.offset];
   state.applied[pos.lane] = lane;
+  state.recentHashes = [...state.recentHashes, hash].slice(-RECENT_HASHES);
   state.updatedAt = now;
   return true;
 }
@@ -177,6 +198,9 @@ export function mergeInto(survivor: ProfileState, loser: ProfileState, now: stri
       into[batch] = [...new Set([...(into[batch] ?? []), ...offsets])].sort((a, b) => a - b);
     survivor.applied[lane] = into;
   }
+  survivor.recentHashes = [...new Set([...survivor.recentHashes, ...loser.recentHashes])].slice(
+    -RECENT_HASHES,
+  );
   if (loser.createdAt < survivor.createdAt) survivor.createdAt = loser.createdAt;
   survivor.updatedAt = now;
 }
