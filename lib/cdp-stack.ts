@@ -291,17 +291,18 @@ export class CdpStack extends Stack {
     events.grantRead(consoleApi);
     lake.grantQuarantineRead(consoleApi, ['collect', 'process']);
 
+    // The admin APIs, served to machines (IAM) by the ingest API and to people (Cognito) by the console's.
+    const adminApis = {
+      [PROFILE_API_FUNCTION.id]: profileApi,
+      [SEGMENT_API_FUNCTION.id]: segmentApi,
+      [DESTINATION_API_FUNCTION.id]: destinationApi,
+      [REGULATION_API_FUNCTION.id]: regulationApi,
+      [IMPORT_API_FUNCTION.id]: importApi,
+      [CONSOLE_API_FUNCTION.id]: consoleApi,
+    };
     const api = new IngestApi(this, 'Ingest', {
       routes: ROUTES,
-      functions: {
-        [COLLECTOR_FUNCTION.id]: collector,
-        [PROFILE_API_FUNCTION.id]: profileApi,
-        [SEGMENT_API_FUNCTION.id]: segmentApi,
-        [DESTINATION_API_FUNCTION.id]: destinationApi,
-        [REGULATION_API_FUNCTION.id]: regulationApi,
-        [IMPORT_API_FUNCTION.id]: importApi,
-        [CONSOLE_API_FUNCTION.id]: consoleApi,
-      },
+      functions: { [COLLECTOR_FUNCTION.id]: collector, ...adminApis },
       throttleRateLimit: settings.throttleRateLimit,
       throttleBurstLimit: settings.throttleBurstLimit,
       corsOrigins: settings.corsOrigins,
@@ -317,14 +318,7 @@ export class CdpStack extends Stack {
       throw new Error(`cdp:consoleMfa must be required or optional, got ${String(consoleMfa)}`);
     const consoleSite = new ConsoleSite(this, 'Console', {
       routes: ROUTES,
-      functions: {
-        [PROFILE_API_FUNCTION.id]: profileApi,
-        [SEGMENT_API_FUNCTION.id]: segmentApi,
-        [DESTINATION_API_FUNCTION.id]: destinationApi,
-        [REGULATION_API_FUNCTION.id]: regulationApi,
-        [IMPORT_API_FUNCTION.id]: importApi,
-        [CONSOLE_API_FUNCTION.id]: consoleApi,
-      },
+      functions: adminApis,
       accessLogsBucket: lake.accessLogsBucket,
       mfa: consoleMfa === 'required' ? Mfa.REQUIRED : Mfa.OPTIONAL,
       throttleRateLimit: settings.throttleRateLimit,
