@@ -240,6 +240,37 @@ export class DestinationStore {
     );
   }
 
+  /**
+   * Marks deltas nobody has claimed yet as superseded, so they are never sent (an update about to go
+   * out ends its own entry that has not been picked up: arriving later, the entry would come after it).
+   * Returns the ids that could not be marked because a marker exists (claimed, delivered, ...).
+   */
+  async preempt(destinationId: string, deltaIds: readonly string[], owner: string, now = new Date()) {
+    const taken = new Set<string>();
+    await inParallel(deltaIds, async (deltaId) => {
+      try {
+        await this.ddb.send(
+          new PutCommand({
+            TableName: this.table,
+            Item: {
+              pk: markerKey(destinationId, deltaId),
+              sk: 'D',
+              state: 'superseded',
+              owner,
+              settledAt: now.toISOString(),
+              expiresAt: markerExpiry(now),
+            },
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        );
+      } catch (err) {
+        if ((err as Error).name !== 'ConditionalCheckFailedException') throw err;
+        taken.add(deltaId);
+      }
+    });
+    return taken;
+  }
+
   /** Gives claims back (the send failed or must wait): the message's retry claims them again. */
   async release(destinationId: string, deltaIds: readonly string[], owner: string): Promise<void> {
     await inParallel(deltaIds, async (deltaId) => {

@@ -30,7 +30,10 @@ export const CLAIM_LEASE_MS = (ACTIVATION_FUNCTION.timeoutSeconds + 60) * 1000;
 
 export interface ActivationWorkerDeps {
   destinationsFor(segmentId: string): Promise<readonly Destination[]>;
-  readonly store: Pick<DestinationStore, 'claim' | 'settle' | 'release' | 'markers' | 'recordSync'>;
+  readonly store: Pick<
+    DestinationStore,
+    'claim' | 'settle' | 'release' | 'markers' | 'recordSync' | 'preempt'
+  >;
   send(destination: Destination, deltas: readonly MembershipDelta[]): Promise<void>;
   deadLetter(destination: Destination, deltas: readonly MembershipDelta[], reason: string): Promise<void>;
   readonly logger: Pick<Logger, 'error' | 'warn'>;
@@ -155,10 +158,28 @@ async function deliver(
   const send: MembershipDelta[] = [];
   const superseded: string[] = [];
   const waiting: string[] = [];
+  const ready: MembershipDelta[] = [];
   for (const d of plan.send) {
     const decision = orderDecision(d, markers, owner, at.getTime());
-    if (decision === 'send') send.push(d);
+    if (decision === 'send') ready.push(d);
     else (decision === 'superseded' ? superseded : waiting).push(d.deltaId);
+  }
+  // An update whose own entry nobody has picked up yet: that entry must never arrive after it, so it
+  // is marked superseded first (the update carries the member's current state). If the entry was
+  // claimed meanwhile, the update waits for it instead.
+  const entryOf = new Map<string, string>();
+  for (const d of ready) {
+    const entry = d.kind === 'updated' ? neighbours(d).earlier : undefined;
+    if (entry && !markers.has(entry) && !ready.some((r) => r.deltaId === entry))
+      entryOf.set(d.deltaId, entry);
+  }
+  const taken = entryOf.size
+    ? await deps.store.preempt(destinationId, [...new Set(entryOf.values())], owner)
+    : new Set<string>();
+  for (const d of ready) {
+    const entry = entryOf.get(d.deltaId);
+    if (entry && taken.has(entry)) waiting.push(d.deltaId);
+    else send.push(d);
   }
   await deps.store.settle(
     destinationId,

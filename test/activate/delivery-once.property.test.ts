@@ -73,6 +73,7 @@ function workerWith(fault: Fault) {
       release: (...args) => store.release(...args),
       markers: (...args) => store.markers(...args),
       recordSync: (...args) => store.recordSync(...args),
+      preempt: (...args) => store.preempt(...args),
     },
     send: (destination, deltas) => SENDERS[destination.type](destination, deltas, senders),
     deadLetter: async () => {

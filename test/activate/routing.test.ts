@@ -259,6 +259,14 @@ describe('activation worker per destination type', () => {
         async recordSync(destinationId) {
           calls.touched.push(destinationId);
         },
+        // Entries not picked up yet are marked like a claim would be: a later claim of them fails.
+        async preempt(destinationId, deltaIds) {
+          const taken = new Set<string>();
+          for (const id of deltaIds)
+            if (markers.has(`${destinationId}/${id}`)) taken.add(id);
+            else markers.add(`${destinationId}/${id}`);
+          return taken;
+        },
       },
       claimLeaseMs: 60_000,
       async send(destination, deltas) {
