@@ -24,6 +24,7 @@ import { MappingSchema, mappingHash } from '../core/imports/mapping.js';
 import { IMPORTS_BUCKET, IMPORTS_PREFIX } from '../resources/buckets.js';
 import { CONTROL_TABLE } from '../resources/tables.js';
 import { checkIdentities } from './commands/check-identities.js';
+import { localDynamoDb } from './commands/local-dynamodb.js';
 import { generatePassword, listUsers, putUser, removeUser } from './console-users.js';
 
 const USAGE = `Usage: npm run cdp -- sources <create <name> | list | revoke <sourceId>> [--aws] [--table <name>] [--data-dir <dir>]
@@ -78,22 +79,12 @@ export async function runCli(argv: readonly string[], out: (line: string) => voi
     }
     store = new SourceStore(dynamoDbDocumentClient(new DynamoDBClient({})), table);
   } else {
-    const file = join(values['data-dir'], 'local.json');
-    if (!existsSync(file)) {
-      out(`No local CDP found (${file} is missing). Start one with \`npm start\`, or pass --aws.`);
+    const local = localDynamoDb(values['data-dir']);
+    if ('problem' in local) {
+      out(local.problem);
       return 1;
     }
-    const local = JSON.parse(readFileSync(file, 'utf8')) as { endpoints?: { dynamodb: string } };
-    if (!local.endpoints) {
-      out(`${file} has no endpoints; restart the local CDP with \`npm start\`.`);
-      return 1;
-    }
-    const client = new DynamoDBClient({
-      region: 'us-east-1',
-      endpoint: local.endpoints.dynamodb,
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    });
-    store = new SourceStore(dynamoDbDocumentClient(client), values.table ?? CONTROL_TABLE.localName);
+    store = new SourceStore(dynamoDbDocumentClient(local.client), values.table ?? CONTROL_TABLE.localName);
   }
 
   switch (command) {

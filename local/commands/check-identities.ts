@@ -1,10 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { dynamoDbDocumentClient } from '../../adapters/aws/clients.js';
 import { IdentityChecker } from '../../adapters/dynamodb/identity-checker.js';
 import type { IdentityViolation } from '../../core/identity/invariants.js';
 import { PROFILES_TABLE, TIMELINE_TABLE } from '../../resources/tables.js';
+import { localDynamoDb } from './local-dynamodb.js';
 
 export interface CheckIdentitiesArgs {
   readonly aws: boolean;
@@ -36,21 +35,12 @@ export async function checkIdentities(
     client = new DynamoDBClient({});
     table = name;
   } else {
-    const file = join(args.dataDir, 'local.json');
-    if (!existsSync(file)) {
-      out(`No local CDP found (${file} is missing). Start one with \`npm start\`, or pass --aws.`);
+    const local = localDynamoDb(args.dataDir);
+    if ('problem' in local) {
+      out(local.problem);
       return 1;
     }
-    const local = JSON.parse(readFileSync(file, 'utf8')) as { endpoints?: { dynamodb: string } };
-    if (!local.endpoints) {
-      out(`${file} has no endpoints; restart the local CDP with \`npm start\`.`);
-      return 1;
-    }
-    client = new DynamoDBClient({
-      region: 'us-east-1',
-      endpoint: local.endpoints.dynamodb,
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    });
+    client = local.client;
     table = args.table ?? PROFILES_TABLE.localName;
   }
   const checker = new IdentityChecker(dynamoDbDocumentClient(client), table, {
