@@ -233,24 +233,12 @@ export class IdentityChecker {
       case 'counts_disagree': {
         const root = await this.root(v.profileId);
         if (!root) return false;
+        // Merged away since it was checked (another repair): its counts are its survivor's now.
+        if (root.state.profileId !== v.profileId) return false;
         root.state.computed.event_counts[v.event] = v.timeline;
         root.state.updatedAt = now.toISOString();
-        await this.ddb
-          .send(
-            new UpdateCommand({
-              TableName: this.table,
-              Key: keys.profile(v.profileId),
-              UpdateExpression: 'SET computed = :c, version = :next, updatedAt = :u',
-              ConditionExpression: 'version = :v AND attribute_not_exists(mergedInto)',
-              ExpressionAttributeValues: {
-                ':c': root.state.computed,
-                ':next': root.version + 1,
-                ':v': root.version,
-                ':u': root.state.updatedAt,
-              },
-            }),
-          )
-          .catch(ignoreConditional);
+        // The whole state, as the processor writes it (packed), on the version it was read at.
+        await this.write([{ state: root.state, expectedVersion: root.version }], []);
         return true;
       }
     }

@@ -9,8 +9,8 @@ import {
 import { type ProfileState, toProfile } from '../../core/profiles/state.js';
 import type { Item } from './batch.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
+import { stateFromItem } from './profile-item.js';
 import { keys } from './profile-keys.js';
-import { stateFromItem } from './profile-store.js';
 
 export interface ScanOptions {
   readonly segment?: number;

@@ -1,8 +1,13 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { GraphChanges, GraphSnapshot } from '../../core/identity/graph.js';
 import { identityKey } from '../../core/identity/identifiers.js';
-import { ConflictError, type DedupeStore, type GraphStore } from '../../core/identity/store.js';
+import {
+  ConflictError,
+  type DedupeStore,
+  type GraphStore,
+  type TimelineMessage,
+} from '../../core/identity/store.js';
 import type { Identity } from '../../core/profiles/profile.js';
 import { addIdentities, emptyProfile, mergeInto, type ProfileState } from '../../core/profiles/state.js';
 
@@ -10,43 +15,22 @@ const now = () => new Date().toISOString();
 
 import { inParallel } from '../../core/shared/concurrency.js';
 import { batchGet, batchWrite, type Item, requestCounter } from './batch.js';
+import { profileAttributes, stateFromItem } from './profile-item.js';
 import { keys } from './profile-keys.js';
+
+/** Re-exported: readers elsewhere import it from here. */
+export { stateFromItem };
 
 export interface ProfileStoreOptions {
   readonly timelineRetentionDays: number;
-  /** Dedupe window for messageIds per source (Segment's is 24 h). */
+  /**
+   * Dedupe window per source and messageId (Segment's is 24 h): how far from a message's time its
+   * timeline is searched for an earlier copy. A record delivered again carries the very same time; a
+   * client's retry moves the skew-corrected time by up to its retry delay.
+   */
   readonly dedupeWindowHours: number;
   /** Where timeline events go (default: the profiles table itself, as tests and old layouts have it). */
   readonly timelineTable?: string;
-}
-
-const STATE_FIELDS = [
-  'profileId',
-  'traits',
-  'computed',
-  'consent',
-  'identities',
-  'createdAt',
-  'updatedAt',
-  'traitMeta',
-  'consentMeta',
-  'computedMeta',
-  'mergedFrom',
-  'applied',
-  'recentHashes',
-] as const;
-
-export function stateFromItem(item: Item): ProfileState {
-  const state = Object.fromEntries(STATE_FIELDS.map((f) => [f, item[f]])) as unknown as ProfileState;
-  state.mergedFrom ??= [];
-  // Items written before `applied` existed carried `recent`, which is simply dropped: a batch is only
-  // ever delivered again while it is in flight, and those items were committed long before.
-  state.applied ??= {};
-  state.recentHashes ??= [];
-  state.traitMeta ??= {};
-  state.consentMeta ??= {};
-  state.computedMeta ??= {};
-  return state;
 }
 
 const conflict = (err: unknown) => {
@@ -153,7 +137,7 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
       const root = rootOf(id);
       let survivor = profiles.get(root);
       if (!survivor) {
-        survivor = emptyProfile(root, (item.mergedAt as string | undefined) ?? (item.updatedAt as string));
+        survivor = emptyProfile(root, (item.mergedAt as string | undefined) ?? stateFromItem(item).updatedAt);
         profiles.set(root, survivor);
       }
       if (!survivor.mergedFrom.includes(id)) mergeInto(survivor, stateFromItem(item), survivor.updatedAt);
@@ -246,7 +230,7 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
             TableName: this.table,
             Item: {
               ...keys.profile(p.state.profileId),
-              ...p.state,
+              ...profileAttributes(p.state),
               version,
               // No byProfile keys: the index would copy the whole item on every write, and nothing
               // looks a profile up through it (it is found by its own key).
@@ -274,6 +258,7 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
           ...keys.timeline(t.profileId, t.event.timestamp, t.event.messageId),
           ...t.event,
           profileId: t.profileId,
+          sourceId: t.sourceId,
           expiresAt: ttl,
         },
       })),
@@ -296,23 +281,62 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
     };
   }
 
-  async seen(dedupeKeys: readonly string[]): Promise<Set<string>> {
-    const nowSec = Math.floor(Date.now() / 1000);
-    const found = await batchGet(this.ddb, this.table, dedupeKeys.map(keys.dedupe));
-    // TTL deletion is lazy on AWS: an expired marker is treated as absent.
-    return new Set(
-      found
-        .filter((i) => (i.expiresAt as number) > nowSec)
-        .map((i) => (i.pk as string).slice('DEDUPE#'.length)),
-    );
+  /**
+   * One query per profile id over the events around the messages' times (the window on either side),
+   * reading only ids: a person's few events of those hours, whatever the length of their history.
+   * Eventually consistent: a copy committed a moment ago that the query misses is still caught by the
+   * profile (its `recentHashes`, read consistently) or by its version condition.
+   */
+  async seen(lookups: ReadonlyMap<string, readonly TimelineMessage[]>): Promise<Set<string>> {
+    const found = new Set<string>();
+    const window = this.options.dedupeWindowHours * 3_600_000;
+    await inParallel([...lookups], async ([profileId, messages]) => {
+      const wanted = new Map<string, Set<string>>();
+      for (const m of messages)
+        wanted.set(m.messageId, (wanted.get(m.messageId) ?? new Set()).add(m.sourceId));
+      const [lo, hi] = eventKeyRange(
+        messages.map((m) => Date.parse(m.timestamp)),
+        window,
+      );
+      let start: Record<string, unknown> | undefined;
+      do {
+        requestCounter.count++;
+        const res = await this.ddb.send(
+          new QueryCommand({
+            TableName: this.options.timelineTable ?? this.table,
+            KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lo AND :hi',
+            ExpressionAttributeValues: { ':pk': keys.profilePk(profileId), ':lo': lo, ':hi': hi },
+            ProjectionExpression: 'messageId, sourceId',
+            ExclusiveStartKey: start,
+          }),
+        );
+        for (const item of res.Items ?? []) {
+          const sources = wanted.get(item.messageId as string);
+          if (!sources) continue;
+          // Items written before they carried their source match on the messageId alone.
+          for (const source of sources)
+            if (item.sourceId === undefined || item.sourceId === source)
+              found.add(`${source}#${item.messageId}`);
+        }
+        start = res.LastEvaluatedKey;
+      } while (start);
+    });
+    return found;
   }
+}
 
-  async mark(dedupeKeys: readonly string[], now: Date): Promise<void> {
-    const expiresAt = Math.floor(now.getTime() / 1000) + this.options.dedupeWindowHours * 3600;
-    await batchWrite(
-      this.ddb,
-      this.table,
-      dedupeKeys.map((k) => ({ put: { ...keys.dedupe(k), expiresAt } })),
-    );
-  }
+/** Sort keys of timeline items (`EV#<ISO time>#<messageId>`) within `window` ms of these times. */
+function eventKeyRange(times: readonly number[], window: number): [string, string] {
+  const lo = Math.min(...times) - window;
+  const hi = Math.max(...times) + window;
+  const iso = (t: number) => {
+    const d = new Date(t);
+    // Four-digit years sort as text; anything else (never produced by the collector) reads everything.
+    return Number.isFinite(t) && d.getUTCFullYear() >= 1000 && d.getUTCFullYear() <= 9999
+      ? d.toISOString()
+      : undefined;
+  };
+  const from = iso(lo);
+  const to = iso(hi);
+  return from && to ? [`EV#${from}`, `EV#${to}~`] : ['EV#', 'EV$'];
 }

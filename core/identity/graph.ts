@@ -64,7 +64,7 @@ export interface GraphChanges {
     rootIdentities?: readonly Identity[];
   }>;
   /** Timeline items of every event of the batch, under the root it belongs to now. */
-  readonly timeline: ReadonlyArray<{ profileId: string; event: TimelineEvent }>;
+  readonly timeline: ReadonlyArray<{ profileId: string; sourceId: string; event: TimelineEvent }>;
   readonly merges: readonly MergeRecord[];
   /** Events that changed a profile (not replays), with the root they ended in. */
   readonly applied: ReadonlyArray<{ event: CanonicalEvent; profileId: string }>;
@@ -260,6 +260,8 @@ export class IdentityGraph {
       // commit; written for events an earlier attempt applied too, whose items may be missing.
       timeline: this.placed.map(({ event, root }) => ({
         profileId: this.find(root),
+        // Kept on the item: it is the dedupe record of (source, messageId) too.
+        sourceId: event.sourceId,
         event: toTimelineEvent(event),
       })),
       merges: this.merges.map((m) => ({ ...m, survivor: this.find(m.survivor) })),

@@ -2,7 +2,7 @@ import type { Identity } from '../profiles/profile.js';
 import { emptyProfile, mergeInto, type ProfileState } from '../profiles/state.js';
 import type { GraphChanges, GraphSnapshot } from './graph.js';
 import { identityKey } from './identifiers.js';
-import { ConflictError, type DedupeStore, type GraphStore } from './store.js';
+import { ConflictError, type DedupeStore, type GraphStore, type TimelineMessage } from './store.js';
 
 interface StoredProfile {
   state: ProfileState;
@@ -17,7 +17,7 @@ interface StoredProfile {
 export class MemoryGraphStore implements GraphStore, DedupeStore {
   readonly nodes = new Map<string, string>();
   readonly profiles = new Map<string, StoredProfile>();
-  readonly markers = new Set<string>();
+  /** profileId → `sourceId#messageId` of its timeline items. */
   readonly timeline = new Map<string, Set<string>>();
 
   async load(identities: readonly Identity[]): Promise<GraphSnapshot> {
@@ -93,19 +93,21 @@ export class MemoryGraphStore implements GraphStore, DedupeStore {
     }
     for (const t of changes.timeline) {
       const set = this.timeline.get(t.profileId) ?? new Set<string>();
-      set.add(t.event.messageId);
+      set.add(`${t.sourceId}#${t.event.messageId}`);
       this.timeline.set(t.profileId, set);
     }
     for (const n of changes.nodes.filter((x) => !x.isNew))
       this.nodes.set(identityKey(n.identity), n.profileId);
   }
 
-  async seen(keys: readonly string[]): Promise<Set<string>> {
-    return new Set(keys.filter((k) => this.markers.has(k)));
-  }
-
-  async mark(keys: readonly string[]): Promise<void> {
-    for (const k of keys) this.markers.add(k);
+  async seen(lookups: ReadonlyMap<string, readonly TimelineMessage[]>): Promise<Set<string>> {
+    const found = new Set<string>();
+    for (const [profileId, messages] of lookups)
+      for (const m of messages) {
+        const key = `${m.sourceId}#${m.messageId}`;
+        if (this.timeline.get(profileId)?.has(key)) found.add(key);
+      }
+    return found;
   }
 
   /** Live (not merged-away) profiles. */

@@ -15,9 +15,22 @@ export interface GraphStore {
   commit(changes: GraphChanges, now: Date): Promise<void>;
 }
 
-/** Dedupe markers per source and messageId, kept for the dedupe window. */
+/** A message to look for on one profile's timeline. */
+export interface TimelineMessage {
+  readonly sourceId: string;
+  readonly messageId: string;
+  readonly timestamp: string;
+}
+
+/**
+ * Dedupe by source and messageId without a marker item: a message a committed batch applied is on the
+ * timeline of the profile it resolved to (or of one merged into it since), and the timeline item is
+ * written anyway, so it is the marker.
+ */
 export interface DedupeStore {
-  /** Keys (`sourceId#messageId`) among these that were already processed. */
-  seen(keys: readonly string[]): Promise<Set<string>>;
-  mark(keys: readonly string[], now: Date): Promise<void>;
+  /**
+   * `sourceId#messageId` of the messages already on the timeline of the profile they are listed under
+   * (the ids are a profile and everything merged into it).
+   */
+  seen(lookups: ReadonlyMap<string, readonly TimelineMessage[]>): Promise<Set<string>>;
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * How the rows of a file become Segment-spec messages: which column is the user id, which columns are

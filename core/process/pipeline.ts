@@ -1,6 +1,6 @@
-import { type GraphChanges, IdentityGraph } from '../identity/graph.js';
-import type { IdentityConfig } from '../identity/identifiers.js';
-import { ConflictError, type DedupeStore, type GraphStore } from '../identity/store.js';
+import { type GraphChanges, type GraphSnapshot, IdentityGraph } from '../identity/graph.js';
+import { type IdentityConfig, identityKey } from '../identity/identifiers.js';
+import { ConflictError, type DedupeStore, type GraphStore, type TimelineMessage } from '../identity/store.js';
 import type { ProfileChangeListener } from '../profiles/profile.js';
 import { type EventPosition, toProfile } from '../profiles/state.js';
 import type { CanonicalEvent } from './normalize.js';
@@ -56,11 +56,38 @@ export function directOrigin(events: readonly CanonicalEvent[]): BatchOrigin {
 }
 
 /**
+ * Where each message would be if a committed batch had applied it: the timeline of the profile its
+ * identifiers resolve to now, or of a profile merged into that one since (timeline items stay under the
+ * id they were written to). New identifiers have no timeline to look at, and need none.
+ */
+export function timelineLookups(
+  events: readonly CanonicalEvent[],
+  snapshot: GraphSnapshot,
+): Map<string, TimelineMessage[]> {
+  const lookups = new Map<string, TimelineMessage[]>();
+  for (const e of events) {
+    const message = { sourceId: e.sourceId, messageId: e.messageId, timestamp: e.timestamp };
+    const ids = new Set<string>();
+    for (const identity of e.identities) {
+      const root = snapshot.nodes.get(identityKey(identity));
+      const profile = root === undefined ? undefined : snapshot.profiles.get(root);
+      if (root === undefined || !profile) continue;
+      ids.add(root);
+      for (const id of profile.mergedFrom) ids.add(id);
+    }
+    for (const id of ids) lookups.set(id, [...(lookups.get(id) ?? []), message]);
+  }
+  return lookups;
+}
+
+/**
  * Processes a batch of canonical events (in stream order) into profiles: drops duplicates, resolves
  * identities for the whole batch against one snapshot (one read round and one write per person, not
  * per event), commits with conditional writes and recomputes from fresh state if another consumer won
- * a race. Markers are written only after the commit, so a crash replays the batch, and profiles skip
- * events they already hold.
+ * a race. A message is a duplicate when a committed batch put it on a timeline (a client's retry, a
+ * record delivered again after its batch had finished); one applied by a commit that failed before
+ * its timeline items were written is recognised by the profile itself (`applied` offsets for the
+ * batch in flight, `recentHashes` for the same message at another stream position).
  */
 export async function processBatch(
   events: readonly CanonicalEvent[],
@@ -68,24 +95,33 @@ export async function processBatch(
   now: Date,
   origin: BatchOrigin = directOrigin(events),
 ): Promise<PipelineResult> {
-  // A marker means the batch that applied the message committed: a client's retry, or a record
-  // delivered again after its batch had finished. Messages applied by a commit that failed half-way
-  // have no marker yet; the profiles' `applied` offsets recognise those.
-  const seen = await deps.dedupe.seen([...new Set(events.map(dedupeKey))]);
-  const fresh: Array<{ event: CanonicalEvent; position: EventPosition }> = [];
+  const unique: Array<{ event: CanonicalEvent; position: EventPosition }> = [];
   const inBatch = new Set<string>();
   events.forEach((e, i) => {
     const key = dedupeKey(e);
-    if (seen.has(key) || inBatch.has(key)) return;
+    if (inBatch.has(key)) return;
     inBatch.add(key);
-    fresh.push({
+    unique.push({
       event: e,
       position: { lane: origin.lane, batch: origin.batch, offset: origin.offsets?.[i] ?? i },
     });
   });
+  if (unique.length === 0) return { applied: 0, duplicates: 0, merges: 0, blockedMerges: 0, attempts: 0 };
+
+  // Which timelines to look at comes from a first snapshot; the batch is then resolved against a
+  // snapshot read just before its commit, as before timelines were the markers. Resolving against the
+  // first one would leave the timeline queries between the read and the conditional writes, and the
+  // identity model test finds merge limits broken more often with that wider window (a consumer whose
+  // profile create lost keeps identity nodes pointing at the winner's profile).
+  const seen = await deps.dedupe.seen(
+    timelineLookups(
+      unique.map((f) => f.event),
+      await deps.graph.load(unique.flatMap((f) => f.event.identities)),
+    ),
+  );
+  const fresh = unique.filter((f) => !seen.has(dedupeKey(f.event)));
   const duplicates = events.length - fresh.length;
   if (fresh.length === 0) return { applied: 0, duplicates, merges: 0, blockedMerges: 0, attempts: 0 };
-
   const identities = fresh.flatMap((f) => f.event.identities);
   const maxAttempts = deps.maxAttempts ?? 8;
   for (let attempt = 1; ; attempt++) {
@@ -102,7 +138,6 @@ export async function processBatch(
       }
       throw err;
     }
-    await deps.dedupe.mark([...inBatch], now);
     // Losers as the snapshot held them, which is what their redirects keep: the records destinations
     // have for them were built from that data.
     const mergedAway = changes.redirects.flatMap((r) => {

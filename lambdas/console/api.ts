@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { dynamoDbDocumentClient, kinesisClient, s3Client } from '../../adapters/aws/clients.js';
 import { SourceStore } from '../../adapters/dynamodb/source-store.js';
 import { readRecentRecords } from '../../adapters/kinesis/recent-events.js';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { dynamoDbDocumentClient, s3Client } from '../../adapters/aws/clients.js';
 import { ImportStore } from '../../adapters/dynamodb/import-store.js';
 import { headObject } from '../../adapters/imports/s3-file.js';

@@ -1,5 +1,5 @@
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { dynamoDbDocumentClient, kinesisClient, s3Client } from '../../adapters/aws/clients.js';
 import { ImportStore } from '../../adapters/dynamodb/import-store.js';
 import { SuppressionStore } from '../../adapters/dynamodb/suppression-store.js';

@@ -1,6 +1,6 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { EventBridgeEvent, S3Event } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { dynamoDbDocumentClient, s3Client } from '../../adapters/aws/clients.js';
 import { ImportStore } from '../../adapters/dynamodb/import-store.js';
 import { headObject, isErrorsFile } from '../../adapters/imports/s3-file.js';

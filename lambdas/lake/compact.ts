@@ -1,6 +1,6 @@
 import { GlueClient, UpdateTableCommand } from '@aws-sdk/client-glue';
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { s3Client } from '../../adapters/aws/clients.js';
 import { createLogger } from '../../adapters/observability/logger.js';
 import { EventCompactor } from '../../adapters/s3/event-compactor.js';

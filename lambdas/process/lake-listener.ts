@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { s3Client } from '../../adapters/aws/clients.js';
 import { ChangeWriter } from '../../adapters/s3/change-writer.js';
 import { type IdentityGraphChanges, profileChangeRecords } from '../../core/lake/profile-changes.js';

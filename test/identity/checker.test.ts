@@ -1,6 +1,8 @@
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Item } from '../../adapters/dynamodb/batch.js';
 import { IdentityChecker } from '../../adapters/dynamodb/identity-checker.js';
+import { profileAttributes, stateFromItem } from '../../adapters/dynamodb/profile-item.js';
 import { keys } from '../../adapters/dynamodb/profile-keys.js';
 import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
 import { DynamoProfileStore } from '../../adapters/dynamodb/profile-store.js';
@@ -127,11 +129,11 @@ describe('identity graph checker and repair', () => {
     );
     const id = derivedProfileId(user('u9'));
     const item = (await dynamo.doc.send(new GetCommand({ TableName: table, Key: keys.profile(id) }))).Item!;
+    // Counts gone wrong, stored as the processor stores a profile.
+    const wrong = stateFromItem(item as Item);
+    wrong.computed.event_counts = { Viewed: 5 };
     await dynamo.doc.send(
-      new PutCommand({
-        TableName: table,
-        Item: { ...item, computed: { ...item.computed, event_counts: { Viewed: 5 } } },
-      }),
+      new PutCommand({ TableName: table, Item: { ...item, ...profileAttributes(wrong) } }),
     );
     const checker = new IdentityChecker(dynamo.doc, table, options);
     const found = await checkAll(checker);

@@ -1,0 +1,199 @@
+import { GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { profileAttributes, stateFromItem } from '../../adapters/dynamodb/profile-item.js';
+import { keys } from '../../adapters/dynamodb/profile-keys.js';
+import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
+import { DynamoProfileStore } from '../../adapters/dynamodb/profile-store.js';
+import { itemSize } from '../../bench/cost/capacity.js';
+import { browserEvent, people, random, serverEvent } from '../../bench/cost/population.js';
+import { withServerFields } from '../../core/collect/ingest.js';
+import { CollectedEventParser, type Message } from '../../core/events/schema.js';
+import { DEFAULT_IDENTITY_CONFIG, derivedProfileId } from '../../core/identity/identifiers.js';
+import { MemoryGraphStore } from '../../core/identity/memory-store.js';
+import { normalizeEvent } from '../../core/process/normalize.js';
+import { processBatch } from '../../core/process/pipeline.js';
+import { startStandaloneDynamo } from '../../local/emulators/standalone.js';
+import { PROFILES_TABLE, TIMELINE_TABLE } from '../../resources/tables.js';
+import { canonical } from '../support/canonical.js';
+
+let dynamo: Awaited<ReturnType<typeof startStandaloneDynamo>>;
+beforeAll(async () => {
+  dynamo = await startStandaloneDynamo();
+}, 60_000);
+afterAll(async () => dynamo?.stop());
+
+const now = new Date('2026-01-02T00:00:00.000Z');
+const options = { timelineRetentionDays: 90, dedupeWindowHours: 24 };
+const user = (v: string) => ({ type: 'user_id', value: v });
+const anon = (v: string) => ({ type: 'anonymous_id', value: v });
+
+async function setup(name: string) {
+  const table = await dynamo.table(PROFILES_TABLE, name);
+  const timelineTable = await dynamo.table(TIMELINE_TABLE, name);
+  const store = new DynamoProfileStore(dynamo.doc, table, { ...options, timelineTable });
+  const reader = new ProfileReader(dynamo.doc, table, timelineTable);
+  const deps = { graph: store, dedupe: store, config: DEFAULT_IDENTITY_CONFIG };
+  const scan = async (t: string) => (await dynamo.doc.send(new ScanCommand({ TableName: t }))).Items ?? [];
+  return { table, timelineTable, store, reader, deps, scan };
+}
+
+describe('dedupe through the timeline item (no marker items)', () => {
+  it("recognises a client's retry whose skew-corrected time moved, in another batch and lane, and writes one item per event", async () => {
+    const { table, timelineTable, reader, deps, scan } = await setup('dedupe-retry');
+    const first = canonical({
+      messageId: 'm1',
+      identities: [user('u1')],
+      timestamp: '2026-01-01T10:00:00.000Z',
+    });
+    expect((await processBatch([first], deps, now, { lane: 'a', batch: '1' })).applied).toBe(1);
+    // Many events later (more than the profile's bounded message hashes), the client retries m1.
+    const later = Array.from({ length: 40 }, (_, i) =>
+      canonical({ messageId: `x${i}`, identities: [user('u1')], timestamp: '2026-01-01T10:30:00.000Z' }),
+    );
+    await processBatch(later, deps, now, { lane: 'a', batch: '2' });
+    const retry = { ...first, timestamp: '2026-01-01T10:01:30.000Z', receivedAt: '2026-01-01T10:01:30.000Z' };
+    const result = await processBatch([retry], deps, now, { lane: 'b', batch: '9' });
+    expect(result).toMatchObject({ applied: 0, duplicates: 1 });
+    const profile = (await reader.find(user('u1')))!;
+    expect(profile.computed.event_counts.Viewed).toBe(41);
+    // One timeline item per event and no marker items anywhere.
+    expect(await scan(timelineTable)).toHaveLength(41);
+    expect((await scan(table)).filter((i) => String(i.pk).startsWith('DEDUPE#'))).toEqual([]);
+  });
+
+  it('keeps the same messageId from another source, and finds a message on the timeline of a profile merged away since', async () => {
+    const { reader, deps } = await setup('dedupe-merge');
+    // The device's profile must be the one merged away: its id sorts after the user's.
+    const device = ['d1', 'd2', 'd3', 'd4', 'd5', 'd6'].find(
+      (v) => derivedProfileId(anon(v)) > derivedProfileId(user('u7')),
+    )!;
+    const onDevice = canonical({ messageId: 'm1', identities: [anon(device)] });
+    await processBatch([onDevice], deps, now, { lane: 'a', batch: '1' });
+    await processBatch(
+      [canonical({ messageId: 'login', identities: [anon(device), user('u7')] })],
+      deps,
+      now,
+      { lane: 'a', batch: '2' },
+    );
+    const merged = (await reader.find(user('u7')))!;
+    expect(merged.mergedFrom).toEqual([derivedProfileId(anon(device))]);
+    const again = await processBatch([onDevice, { ...onDevice, sourceId: 'other' }], deps, now, {
+      lane: 'b',
+      batch: '1',
+    });
+    expect(again).toMatchObject({ applied: 1, duplicates: 1 });
+    expect((await reader.find(user('u7')))!.computed.event_counts.Viewed).toBe(3);
+  });
+
+  it('matches timeline items written before they carried their source on the messageId', async () => {
+    const { timelineTable, reader, deps } = await setup('dedupe-old-items');
+    await processBatch([canonical({ messageId: 'm1', identities: [user('u2')] })], deps, now);
+    const profileId = derivedProfileId(user('u2'));
+    const old = keys.timeline(profileId, '2026-01-01T00:00:05.000Z', 'm-old');
+    await dynamo.doc.send(
+      new PutCommand({
+        TableName: timelineTable,
+        Item: {
+          ...old,
+          messageId: 'm-old',
+          type: 'track',
+          event: 'Viewed',
+          timestamp: '2026-01-01T00:00:05.000Z',
+        },
+      }),
+    );
+    const replay = canonical({
+      messageId: 'm-old',
+      identities: [user('u2')],
+      timestamp: '2026-01-01T00:00:05.000Z',
+    });
+    expect(await processBatch([replay], deps, now, { lane: 'z', batch: '1' })).toMatchObject({
+      duplicates: 1,
+    });
+    expect((await reader.find(user('u2')))!.computed.event_counts.Viewed).toBe(1);
+  });
+
+  it('the in-memory store answers the same way', async () => {
+    const store = new MemoryGraphStore();
+    const deps = { graph: store, dedupe: store, config: DEFAULT_IDENTITY_CONFIG };
+    const e = canonical({ messageId: 'm1', identities: [user('u1')] });
+    await processBatch([e], deps, now, { lane: 'a', batch: '1' });
+    expect(
+      await processBatch([e, { ...e, sourceId: 'other' }], deps, now, { lane: 'b', batch: '1' }),
+    ).toMatchObject({
+      applied: 1,
+      duplicates: 1,
+    });
+  });
+});
+
+describe('packed profile items', () => {
+  it('store the state in one attribute that reads back whole, and still read items written as plain attributes', async () => {
+    const { table, reader, deps } = await setup('packed');
+    await processBatch(
+      [canonical({ messageId: 'm1', identities: [user('u3'), anon('a3')], traits: { plan: 'pro' } })],
+      deps,
+      now,
+    );
+    const profileId = [derivedProfileId(anon('a3')), derivedProfileId(user('u3'))].sort()[0]!;
+    const item = (await dynamo.doc.send(new GetCommand({ TableName: table, Key: keys.profile(profileId) })))
+      .Item!;
+    expect(item.packed).toBeInstanceOf(Uint8Array);
+    expect(item.traits).toBeUndefined();
+    const state = (await reader.find(user('u3')))!;
+    expect(state).toMatchObject({
+      profileId,
+      traits: { plan: 'pro' },
+      computed: { event_counts: { Viewed: 1 } },
+    });
+    expect(stateFromItem({ ...keys.profile(profileId), ...profileAttributes(state) })).toEqual(state);
+
+    // An item of the plain layout (as deployed tables hold them) is read as it is, and packed on its next write.
+    const { packed: _packed, ...rest } = item;
+    await dynamo.doc.send(
+      new PutCommand({ TableName: table, Item: { ...rest, ...state, traits: { plan: 'free' } } }),
+    );
+    expect((await reader.find(user('u3')))!.traits).toEqual({ plan: 'free' });
+    await processBatch(
+      [canonical({ messageId: 'm2', identities: [user('u3')], traits: { seats: 3 } })],
+      deps,
+      now,
+    );
+    const repacked = (
+      await dynamo.doc.send(new GetCommand({ TableName: table, Key: keys.profile(profileId) }))
+    ).Item!;
+    expect(repacked.packed).toBeInstanceOf(Uint8Array);
+    expect(repacked.traits).toBeUndefined();
+    expect((await reader.find(user('u3')))!.traits).toEqual({ plan: 'free', seats: 3 });
+  });
+
+  it('keep a person with months of browsing and server events under 1 KB, one write unit', async () => {
+    // The cost benchmark's person: two browsers, a user id, an email and a phone; 200 events.
+    const store = new MemoryGraphStore();
+    const deps = { graph: store, dedupe: store, config: DEFAULT_IDENTITY_CONFIG };
+    const rnd = random(7);
+    const [person] = people(1);
+    let t = Date.parse('2026-01-01T00:00:00.000Z');
+    for (let i = 0; i < 200; i++) {
+      t += 3_600_000;
+      const at = new Date(t);
+      const raw = i % 2 ? browserEvent(person!, at, rnd).body : serverEvent(person!, at, rnd);
+      const collected = withServerFields(raw as Message, 'src_0123456789abcdef', at);
+      const event = normalizeEvent(CollectedEventParser.parse(collected), DEFAULT_IDENTITY_CONFIG);
+      await processBatch([event], deps, at, {
+        lane: 'shardId-000000000003',
+        batch: `4965812345678901234567890123456789012345678901234567${i}`,
+        offsets: [0],
+      });
+    }
+    const [state] = store.liveProfiles();
+    expect(state!.identities).toHaveLength(5);
+    const item = { ...keys.profile(state!.profileId), ...profileAttributes(state!), version: 200 };
+    const plain = { ...keys.profile(state!.profileId), ...state!, version: 200 };
+    // DynamoDB's sizing rules, as the cost benchmark applies them.
+    const size = (i: object) => itemSize(marshall(i, { removeUndefinedValues: true }));
+    expect(size(plain)).toBeGreaterThan(1024);
+    expect(size(item)).toBeLessThan(1024);
+  });
+});
