@@ -23,6 +23,8 @@ export async function batchGet(
   ddb: DynamoDBDocumentClient,
   table: string,
   keys: readonly Key[],
+  /** Eventually consistent reads cost half; only for callers that tolerate a slightly stale answer. */
+  consistent = true,
 ): Promise<Item[]> {
   const unique = [...new Map(keys.map((k) => [`${k.pk}\0${k.sk}`, k])).values()];
   const chunks: Key[][] = [];
@@ -37,7 +39,7 @@ export async function batchGet(
         if (attempt) await sleep(Math.random() * 25 * 2 ** attempt);
         requestCounter.count++;
         const res = await ddb.send(
-          new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } }),
+          new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: consistent } } }),
         );
         out.push(...((res.Responses?.[table] ?? []) as Item[]));
         pending = (res.UnprocessedKeys?.[table]?.Keys ?? []) as Record<string, unknown>[];

@@ -61,8 +61,12 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
     private readonly options: ProfileStoreOptions,
   ) {}
 
-  async load(identities: readonly Identity[]): Promise<GraphSnapshot> {
-    const nodeItems = await batchGet(this.ddb, this.table, identities.map(keys.identity));
+  async load(
+    identities: readonly Identity[],
+    options: { consistent?: boolean } = {},
+  ): Promise<GraphSnapshot> {
+    const consistent = options.consistent ?? true;
+    const nodeItems = await batchGet(this.ddb, this.table, identities.map(keys.identity), consistent);
     const pointers = new Map<string, string>();
     // What the creators of profiles not written yet said those profiles will hold.
     const announced = new Map<string, Identity[]>();
@@ -76,7 +80,7 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
     const items = new Map<string, Item>();
     let wanted = [...new Set(pointers.values())];
     while (wanted.length) {
-      const loaded = await batchGet(this.ddb, this.table, wanted.map(keys.profile));
+      const loaded = await batchGet(this.ddb, this.table, wanted.map(keys.profile), consistent);
       // Keyed by the item key: a tombstone redirect carries no profileId.
       for (const item of loaded) items.set((item.pk as string).slice('P#'.length), item);
       // Missing profiles (a node created just before a crash) are roots that do not exist yet.

@@ -11,7 +11,11 @@ export class ConflictError extends Error {
  * recoverable (see docs/ARCHITECTURE.md) and throws ConflictError when a conditional write fails.
  */
 export interface GraphStore {
-  load(identities: readonly Identity[]): Promise<GraphSnapshot>;
+  /**
+   * `consistent: false` may return a slightly stale graph at half the read cost: only for deciding
+   * where to look (timeline lookups), never for what is committed.
+   */
+  load(identities: readonly Identity[], options?: { consistent?: boolean }): Promise<GraphSnapshot>;
   commit(changes: GraphChanges, now: Date): Promise<void>;
 }
 

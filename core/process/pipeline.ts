@@ -112,11 +112,16 @@ export async function processBatch(
   // snapshot read just before its commit, as before timelines were the markers. Resolving against the
   // first one would leave the timeline queries between the read and the conditional writes, and the
   // identity model test finds merge limits broken more often with that wider window (a consumer whose
-  // profile create lost keeps identity nodes pointing at the winner's profile).
+  // profile create lost keeps identity nodes pointing at the winner's profile). The first snapshot is
+  // read eventually consistent, at half the price: a merge it misses by a moment only hides a timeline
+  // the profile's own `recentHashes` and `applied` (read consistently below) still cover.
   const seen = await deps.dedupe.seen(
     timelineLookups(
       unique.map((f) => f.event),
-      await deps.graph.load(unique.flatMap((f) => f.event.identities)),
+      await deps.graph.load(
+        unique.flatMap((f) => f.event.identities),
+        { consistent: false },
+      ),
     ),
   );
   const fresh = unique.filter((f) => !seen.has(dedupeKey(f.event)));
