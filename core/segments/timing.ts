@@ -113,21 +113,44 @@ function compileEdge(condition: Condition): Edge | undefined {
   }
   if ('not' in condition) return compileEdge(condition.not);
   if ('event' in condition) {
+    // A `within_last` on an event property moves with the clock in ways not worth tracking: such a
+    // profile is looked at again by every run (only when its events were needed at all).
+    if ((condition.where ?? []).some((w) => w.op === 'within_last'))
+      return (ctx) => (ctx.events ? ctx.now + 1 : undefined);
     if (condition.within_last_days === undefined) return undefined;
     const span = condition.within_last_days * DAY;
     const { event } = condition;
     const filters = (condition.where ?? []).map((w) => ({ get: getter(w.property), test: compileTest(w) }));
+    const { gte, lte } = condition.count ?? { gte: 1 };
+    const holds = (n: number) => (gte === undefined || n >= gte) && (lte === undefined || n <= lte);
     // Events that were not read (the other conditions decided without them) cannot move the answer.
+    // Otherwise: walk the instants where an event enters (a future timestamp) or leaves the window,
+    // and stop at the first one where the count crosses a bound. A person with 30 views in the window
+    // of "3 views in 30 days" is due when the 3rd newest leaves, not each time one does.
     return (ctx) => {
-      let next: number | undefined;
-      for (const e of ctx.events ?? []) {
+      if (!ctx.events) return undefined;
+      const steps: Array<[number, number]> = [];
+      let count = 0;
+      for (const e of ctx.events) {
         if ((e.type === 'track' ? e.event : e.type) !== event) continue;
         const props = (e.properties ?? {}) as Record<string, unknown>;
         if (!filters.every((f) => f.test(f.get(props), ctx.now))) continue;
         const t = Date.parse(e.timestamp);
-        if (!Number.isNaN(t)) next = earliest(next, windowEdge(t, span, ctx.now));
+        if (Number.isNaN(t)) continue;
+        if (t > ctx.now) steps.push([t, 1]);
+        else if (t + span + 1 > ctx.now) {
+          count++;
+          steps.push([t + span + 1, -1]);
+        }
       }
-      return next;
+      const now = holds(count);
+      steps.sort((a, b) => a[0] - b[0]);
+      for (let i = 0; i < steps.length; ) {
+        const at = steps[i]![0];
+        while (i < steps.length && steps[i]![0] === at) count += steps[i++]![1];
+        if (holds(count) !== now) return at;
+      }
+      return undefined;
     };
   }
   if ('op' in condition && condition.op === 'within_last') {
