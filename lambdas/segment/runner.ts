@@ -279,10 +279,16 @@ const hashOf = (s: string) => createHash('sha256').update(s).digest('hex').slice
  * change log items, and is evaluated once per warm container rather than once per item (a repeat is
  * harmless, only slower).
  */
-let seenFor: { key: string; ids: Set<string> } = { key: '', ids: new Set() };
+const seenFor = new Map<string, Set<string>>();
 function seenIn(key: string): Set<string> {
-  if (seenFor.key !== key) seenFor = { key, ids: new Set() };
-  return seenFor.ids;
+  let ids = seenFor.get(key);
+  if (!ids) {
+    // Locally every child runs in this one process; on AWS a container serves one at a time.
+    if (seenFor.size >= 64) seenFor.delete(seenFor.keys().next().value!);
+    ids = new Set();
+    seenFor.set(key, ids);
+  }
+  return ids;
 }
 
 /** A page of the parallel scan (full runs). */
