@@ -158,7 +158,11 @@ try {
     await cdp.drain(600_000);
     meter.reset();
     const queuedBefore = queued();
-    const execution = cdp.stepFunctions.start(SEGMENT_RUN_STATE_MACHINE.localArn, input, `cost-${Date.now()}`);
+    const execution = cdp.stepFunctions.start(
+      SEGMENT_RUN_STATE_MACHINE.localArn,
+      input,
+      `cost-${Date.now()}`,
+    );
     await cdp.stepFunctions.idle();
     await cdp.drain(600_000);
     return {
@@ -204,7 +208,8 @@ try {
   // The hourly schedule's run: the people who changed since the previous run (both steady phases'
   // events are within the window it reads back) and those due by a window edge.
   const run3 = await segmentRun(stored, 2 * eventsPerPhase, { incremental: true });
-  if (run3.summary.mode !== 'incremental') throw new Error(`run 3 was not incremental: ${String(run3.summary.modeReason)}`);
+  if (run3.summary.mode !== 'incremental')
+    throw new Error(`run 3 was not incremental: ${String(run3.summary.modeReason)}`);
   const incremental = {
     usage: run3.usage,
     profilesEvaluated: Number(run3.summary.profilesEvaluated),

@@ -7,19 +7,18 @@
  */
 
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { dynamoDbDocumentClient } from '../adapters/aws/clients.js';
+import { dynamoDbDocumentClient, meterClients } from '../adapters/aws/clients.js';
 import { batchWrite } from '../adapters/dynamodb/batch.js';
 import { keys } from '../adapters/dynamodb/profile-keys.js';
-import { meterClients } from '../adapters/aws/clients.js';
 import { SegmentChangeLog } from '../adapters/dynamodb/segment-changes.js';
 import { SegmentStore } from '../adapters/dynamodb/segment-store.js';
 import type { Profile } from '../core/profiles/profile.js';
 import { emptyProfile } from '../core/profiles/state.js';
 import { compile } from '../core/segments/evaluate.js';
+import { CHANGE_LOG_MARGIN_MS } from '../core/segments/incremental.js';
 import type { Condition } from '../core/segments/language.js';
 import { SEGMENT_RUN_STATE_MACHINE } from '../resources/functions/index.js';
 import { CONTROL_TABLE, PROFILES_TABLE } from '../resources/tables.js';
-import { CHANGE_LOG_MARGIN_MS } from '../core/segments/incremental.js';
 import { UsageMeter } from './cost/meter.js';
 import { fmt, withLocalCdp } from './support.js';
 
@@ -188,13 +187,20 @@ await withLocalCdp(async (cdp) => {
       ids.push(p.profileId);
       p.traits = { ...p.traits, plan: ['free', 'pro', 'team'][(offset + k + 1) % 3] };
       return {
-        put: { ...keys.profile(p.profileId), ...p, version: 2, gsi1pk: keys.profilePk(p.profileId), gsi1sk: 'PROFILE' },
+        put: {
+          ...keys.profile(p.profileId),
+          ...p,
+          version: 2,
+          gsi1pk: keys.profilePk(p.profileId),
+          gsi1sk: 'PROFILE',
+        },
       };
     });
     offset += changed;
     for (let i = 0; i < puts.length; i += 1000)
       await batchWrite(ddb, PROFILES_TABLE.localName, puts.slice(i, i + 1000));
-    for (let i = 0; i < ids.length; i += 500) await changeLog.recordChanged(ids.slice(i, i + 500), new Date());
+    for (let i = 0; i < ids.length; i += 500)
+      await changeLog.recordChanged(ids.slice(i, i + 500), new Date());
     meter.paused = false;
     meter.reset();
     const t = performance.now();

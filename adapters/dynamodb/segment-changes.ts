@@ -12,8 +12,8 @@ import {
 } from '../../core/segments/incremental.js';
 import { batchGet, batchWrite, type Item } from './batch.js';
 import { keys } from './profile-keys.js';
-import { stateFromItem } from './profile-store.js';
 import type { Redirect } from './profile-reader.js';
+import { stateFromItem } from './profile-store.js';
 
 /**
  * The incremental run's bookkeeping, in the control table (never scanned by runs):
@@ -179,7 +179,10 @@ export class SegmentChangeLog {
       );
       return true;
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException || (err as Error).name === 'ConditionalCheckFailedException')
+      if (
+        err instanceof ConditionalCheckFailedException ||
+        (err as Error).name === 'ConditionalCheckFailedException'
+      )
         return false;
       throw err;
     }

@@ -222,13 +222,20 @@ export function segmentationCost(
   const activation = (fn: string) => !fn.includes(':');
   const runOnce = (fn: string) => fn.includes(':') && !evaluate(fn);
   const lines: CostLine[] = [];
-  const fullReads = fitted(dynamo('read', true)) + once(dynamo('read', false)) / (incremental ? a.runsPerHour * a.fullRunHours : 1);
+  const fullReads =
+    fitted(dynamo('read', true)) +
+    once(dynamo('read', false)) / (incremental ? a.runsPerHour * a.fullRunHours : 1);
   // Incremental: the profiles table and timeline per profile evaluated; the control table (change
   // log, due index) per event in the window it read.
   const incrementalReads = perEvaluated(dynamo('read', true)) + perEventSince(dynamo('read', false));
   if (incremental) {
     lines.push(
-      line('Segmentation: hourly incremental runs, DynamoDB reads', incrementalReads, 'RRU', PRICES.dynamoReadRequestUnit.usd),
+      line(
+        'Segmentation: hourly incremental runs, DynamoDB reads',
+        incrementalReads,
+        'RRU',
+        PRICES.dynamoReadRequestUnit.usd,
+      ),
       line(
         'Segmentation: hourly incremental runs, due index writes and Lambda',
         perEvaluated(dynamo('write', false)),
@@ -239,7 +246,9 @@ export function segmentationCost(
   }
   lines.push(
     line(
-      incremental ? `Segmentation: full run every ${a.fullRunHours} h, DynamoDB reads` : 'Segmentation: DynamoDB reads',
+      incremental
+        ? `Segmentation: full run every ${a.fullRunHours} h, DynamoDB reads`
+        : 'Segmentation: DynamoDB reads',
       fullReads,
       'RRU',
       PRICES.dynamoReadRequestUnit.usd,
@@ -247,7 +256,8 @@ export function segmentationCost(
     line(
       'Segmentation: DynamoDB writes',
       // The full run's control writes (due index entries, summary) follow the people it reads.
-      changes(dynamo('write', true)) + (incremental ? fitted(dynamo('write', false)) : once(dynamo('write', false))),
+      changes(dynamo('write', true)) +
+        (incremental ? fitted(dynamo('write', false)) : once(dynamo('write', false))),
       'WRU',
       PRICES.dynamoWriteRequestUnit.usd,
     ),
@@ -270,7 +280,10 @@ export function segmentationCost(
     Math.ceil((fullEvaluateGbs * eventsPerFullRun) / runnerMemoryGb / 600),
   );
   const incEvaluations = incremental
-    ? Math.max(scanSegments, Math.ceil((incrementalEvaluateGbs * eventsPerHour) / a.runsPerHour / runnerMemoryGb / 600))
+    ? Math.max(
+        scanSegments,
+        Math.ceil((incrementalEvaluateGbs * eventsPerHour) / a.runsPerHour / runnerMemoryGb / 600),
+      )
     : 0;
   const invocationsPerHour =
     (fullEvaluations + 2) * fullRunsPerHour + (incremental ? (incEvaluations + 2) * a.runsPerHour : 0);

@@ -3,8 +3,8 @@ import { inParallel } from '../shared/concurrency.js';
 import type { DeltaSink, DeltaTarget, MembershipDelta } from './delta.js';
 import { compile, DAY, needsTimeline, type Predicate } from './evaluate.js';
 import type { Segment } from './language.js';
-import { compileTiming, type Timing } from './timing.js';
 import { catchUpDelta, decideMembership, type MembershipChange, type MembershipState } from './membership.js';
+import { compileTiming, type Timing } from './timing.js';
 
 export interface CompiledSegment {
   readonly segment: Segment;

@@ -213,7 +213,8 @@ async function evaluate(state: EvaluateState, context?: Context) {
   const progress = await runSlice(
     { cursor: state.cursor, result: { ...initial, slices: initial.slices + 1 } },
     async (cursor, result) => {
-      const page = item.mode === 'incremental' ? await changedPage(item, cursor) : await scanPage(item, cursor);
+      const page =
+        item.mode === 'incremental' ? await changedPage(item, cursor) : await scanPage(item, cursor);
       const next = new Map<string, number>();
       let timelinesRead = 0;
       const counts = await evaluateProfiles(

@@ -32,12 +32,25 @@ const CONDITIONS: Record<string, Condition> = {
   pro: { trait: 'plan', op: 'eq', value: 'pro' },
   recent: { computed: 'last_seen', op: 'within_last', days: 2 },
   lapsedPro: {
-    and: [{ trait: 'plan', op: 'eq', value: 'pro' }, { not: { computed: 'last_seen', op: 'within_last', days: 1 } }],
+    and: [
+      { trait: 'plan', op: 'eq', value: 'pro' },
+      { not: { computed: 'last_seen', op: 'within_last', days: 1 } },
+    ],
   },
   renewsSoon: { trait: 'renewal', op: 'within_last', days: 0.5 },
   viewers: { event: 'View', count: { gte: 2 }, within_last_days: 1.5 },
-  proBuyers: { and: [{ trait: 'plan', op: 'eq', value: 'pro' }, { event: 'Order', within_last_days: 3 }] },
-  quiet: { or: [{ event: 'View', count: { lte: 0 }, within_last_days: 0.25 }, { trait: 'vip', op: 'exists' }] },
+  proBuyers: {
+    and: [
+      { trait: 'plan', op: 'eq', value: 'pro' },
+      { event: 'Order', within_last_days: 3 },
+    ],
+  },
+  quiet: {
+    or: [
+      { event: 'View', count: { lte: 0 }, within_last_days: 0.25 },
+      { trait: 'vip', op: 'exists' },
+    ],
+  },
   everOrdered: { event: 'Order' },
 };
 const SEGMENTS: CompiledSegment[] = Object.entries(CONDITIONS).map(([id, condition]) =>
@@ -212,7 +225,8 @@ async function reference(world: World, now: Date): Promise<string[]> {
   for (const profile of world.profiles.values()) {
     const events = await world.timeline.timeline(profile);
     for (const s of SEGMENTS)
-      if (s.predicate({ profile, events, now: now.getTime() })) out.push(`${s.segment.segmentId}/${profile.profileId}`);
+      if (s.predicate({ profile, events, now: now.getTime() }))
+        out.push(`${s.segment.segmentId}/${profile.profileId}`);
   }
   return out.sort();
 }
@@ -249,9 +263,16 @@ class Incremental {
     });
     const next = new Map<string, number>();
     this.evaluated += live.length;
-    await evaluateProfiles(live, SEGMENTS, { store: this.store, sink, timeline: world.timeline }, now, 'inc', {
-      onNextChange: (id, at) => next.set(id, at),
-    });
+    await evaluateProfiles(
+      live,
+      SEGMENTS,
+      { store: this.store, sink, timeline: world.timeline },
+      now,
+      'inc',
+      {
+        onNextChange: (id, at) => next.set(id, at),
+      },
+    );
     for (const [b, list] of groupByBucket(next)) {
       const set = this.due.get(b) ?? new Set();
       for (const id of list) set.add(id);
@@ -302,11 +323,13 @@ describe('incremental batch runs', () => {
     const inc = new Incremental();
     const full = new Memberships();
     let now = T0 + DAY;
-    for (let i = 0; i < 200; i++) world.apply({ kind: 'event', who: i, name: 'View', offsetHours: -1 }, now - HOUR);
+    for (let i = 0; i < 200; i++)
+      world.apply({ kind: 'event', who: i, name: 'View', offsetHours: -1 }, now - HOUR);
     await inc.run(world, new Date(now), 24 * 7);
     expect(inc.evaluated).toBe(200);
     // An hour later, five people did something; nobody's window edge passed.
-    for (let i = 0; i < 5; i++) world.apply({ kind: 'trait', who: i, name: 'plan', value: 'pro', offsetHours: 0 }, now + 1);
+    for (let i = 0; i < 5; i++)
+      world.apply({ kind: 'trait', who: i, name: 'plan', value: 'pro', offsetHours: 0 }, now + 1);
     now += HOUR;
     await inc.run(world, new Date(now), 24 * 7);
     expect(inc.evaluated).toBe(205);
@@ -344,16 +367,20 @@ describe('incremental batch runs', () => {
     expect(
       chooseMode({ ...base, watermark: { ...fresh, definitions: { ...DEFINITIONS, pro: 'v0' } } }).reason,
     ).toBe('new or changed definition');
-    expect(chooseMode({ ...base, definitions: { ...DEFINITIONS, added: 'v1' }, watermark: fresh }).reason).toBe(
-      'new or changed definition',
-    );
     expect(
-      chooseMode({ ...base, watermark: { ...fresh, lastFullAt: new Date(now.getTime() - 25 * HOUR).toISOString() } })
-        .reason,
+      chooseMode({ ...base, definitions: { ...DEFINITIONS, added: 'v1' }, watermark: fresh }).reason,
+    ).toBe('new or changed definition');
+    expect(
+      chooseMode({
+        ...base,
+        watermark: { ...fresh, lastFullAt: new Date(now.getTime() - 25 * HOUR).toISOString() },
+      }).reason,
     ).toBe('safety net');
     expect(
-      chooseMode({ ...base, watermark: { ...fresh, coveredUntil: new Date(now.getTime() - 8 * DAY).toISOString() } })
-        .reason,
+      chooseMode({
+        ...base,
+        watermark: { ...fresh, coveredUntil: new Date(now.getTime() - 8 * DAY).toISOString() },
+      }).reason,
     ).toBe('previous run too old');
     // A run still going holds the watermark back to its own start; one that died long ago does not.
     const start = new Date(now.getTime() - 10 * 60_000).toISOString();
