@@ -57,6 +57,12 @@ const assumptions: Assumptions = {
   runsPerHour: 60 / SEGMENT_RUN_STATE_MACHINE.defaultScheduleMinutes,
   retentionHours: 90 * 24,
   historyPerPerson: history,
+  // Assumption: a person who sends anything in an hour sends about 4 events in it (a short session);
+  // at 1 (every event from a different person) incremental runs cost 4 times as much.
+  eventsPerChangedPerson: 4,
+  // Assumption: a quarter as many profiles again are looked at because a window edge passed.
+  dueShare: 0.25,
+  fullRunHours: 24,
   profilesTable: PROFILES_TABLE.localName,
 };
 
@@ -147,14 +153,20 @@ try {
   async function segmentRun(
     storedEvents: number,
     eventsSinceLastRun: number,
-  ): Promise<MeasuredRun & { queued: number }> {
+    input: Record<string, unknown> = {},
+  ): Promise<MeasuredRun & { queued: number; summary: Record<string, unknown> }> {
     await cdp.drain(600_000);
     meter.reset();
     const queuedBefore = queued();
-    cdp.stepFunctions.start(SEGMENT_RUN_STATE_MACHINE.localArn, {}, `cost-${Date.now()}`);
+    const execution = cdp.stepFunctions.start(
+      SEGMENT_RUN_STATE_MACHINE.localArn,
+      input,
+      `cost-${Date.now()}`,
+    );
     await cdp.stepFunctions.idle();
     await cdp.drain(600_000);
     return {
+      summary: JSON.parse(execution.output ?? '{}') as Record<string, unknown>,
       usage: meter.reset(),
       profiles: peopleCount,
       storedEvents,
@@ -193,6 +205,16 @@ try {
   const browser2 = await phase('browser', eventsPerPhase);
   const stored = 4 * eventsPerPhase + preload.length;
   const run2 = await segmentRun(stored, 2 * eventsPerPhase);
+  // The hourly schedule's run: the people who changed since the previous run (both steady phases'
+  // events are within the window it reads back) and those due by a window edge.
+  const run3 = await segmentRun(stored, 2 * eventsPerPhase, { incremental: true });
+  if (run3.summary.mode !== 'incremental')
+    throw new Error(`run 3 was not incremental: ${String(run3.summary.modeReason)}`);
+  const incremental = {
+    usage: run3.usage,
+    profilesEvaluated: Number(run3.summary.profilesEvaluated),
+    eventsSinceLastRun: 2 * eventsPerPhase,
+  };
   say(`steady state measured (${fmt((performance.now() - t2) / 1000, 1)} s)`);
 
   // Storage: every profiles-table item with DynamoDB's 100 bytes of overhead, per stored event.
@@ -220,7 +242,7 @@ try {
         unit: 'requests',
         usdPerMillion: sqs * PRICES.sqsRequest.usd * 1e6,
       });
-    lines.push(...segmentationCost(run1, run2, assumptions, period));
+    lines.push(...segmentationCost(run1, run2, assumptions, period, incremental));
     lines.push(...storageCost(dynamoBytesPerEvent, lakeBytes(p), assumptions, period));
     return lines;
   };
@@ -274,6 +296,9 @@ try {
     say(
       `Segment ${name}: ${fmt(r.storedEvents)} stored events, ${fmt(rru(r.usage))} RRU (${fmt(rru(r.usage) / r.storedEvents, 3)} per stored event), ${fmt(wru(r.usage))} WRU, runner evaluate steps ${r.usage.lambda['SegmentRunner:evaluate']?.invocations ?? 0}`,
     );
+  say(
+    `Segment run 3 (incremental): ${fmt(incremental.profilesEvaluated)} profiles evaluated, ${fmt(rru(run3.usage))} RRU (${fmt(rru(run3.usage) / Math.max(1, incremental.profilesEvaluated), 2)} per profile evaluated), ${fmt(wru(run3.usage))} WRU, ${String(run3.summary.timelinesRead)} timelines read, ${String(run3.summary.dueWritten)} due items written`,
+  );
   say(
     `DynamoDB storage: ${fmt(dynamoBytesPerEvent)} bytes per stored event; lake: ${fmt(lakeBytes(server2), 1)} bytes per event (gzip)`,
   );

@@ -1,24 +1,33 @@
 /**
  * Segment evaluation speed: the pure evaluator over synthetic profiles, then a full local batch run
  * (the synthesized state machine on aws-local-stepfunctions) over profiles stored in dynalite.
- *   npm run bench:segments -- [evaluatorProfiles=1000000] [batchProfiles=100000]
+ * Then incremental runs after `changed` profiles change (each phase as an hour later): DynamoDB read
+ * units per run against the profiles changed, against the full run's.
+ *   npm run bench:segments -- [evaluatorProfiles=1000000] [batchProfiles=100000] [changed=100,1000,10000]
  */
 
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { dynamoDbDocumentClient } from '../adapters/aws/clients.js';
+import { dynamoDbDocumentClient, meterClients } from '../adapters/aws/clients.js';
 import { batchWrite } from '../adapters/dynamodb/batch.js';
 import { keys } from '../adapters/dynamodb/profile-keys.js';
+import { SegmentChangeLog } from '../adapters/dynamodb/segment-changes.js';
 import { SegmentStore } from '../adapters/dynamodb/segment-store.js';
 import type { Profile } from '../core/profiles/profile.js';
 import { emptyProfile } from '../core/profiles/state.js';
 import { compile } from '../core/segments/evaluate.js';
+import { CHANGE_LOG_MARGIN_MS } from '../core/segments/incremental.js';
 import type { Condition } from '../core/segments/language.js';
 import { SEGMENT_RUN_STATE_MACHINE } from '../resources/functions/index.js';
 import { CONTROL_TABLE, PROFILES_TABLE } from '../resources/tables.js';
+import { UsageMeter } from './cost/meter.js';
 import { fmt, withLocalCdp } from './support.js';
 
 const evaluatorProfiles = Number(process.argv[2] ?? 1_000_000);
 const batchProfiles = Number(process.argv[3] ?? 100_000);
+const changedCounts = (process.argv[4] ?? '100,1000,10000')
+  .split(',')
+  .map(Number)
+  .filter((n) => n > 0 && n <= batchProfiles);
 const NOW = Date.parse('2026-06-30T00:00:00Z');
 
 const SEGMENTS: Condition[] = [
@@ -92,7 +101,16 @@ console.log(
 );
 
 // 2. A full local batch run.
+// Read units of every DynamoDB call the runner makes (ReturnConsumedCapacity through the client factory).
+const meter = new UsageMeter();
+meterClients(meter.clientMeter);
+const readUnits = (u: ReturnType<UsageMeter['reset']>) =>
+  Object.values(u.dynamo).reduce((n, c) => n + c.read, 0);
+const writeUnits = (u: ReturnType<UsageMeter['reset']>) =>
+  Object.values(u.dynamo).reduce((n, c) => n + c.write, 0);
+
 await withLocalCdp(async (cdp) => {
+  meter.paused = true;
   const client = new DynamoDBClient({
     region: 'us-east-1',
     endpoint: cdp.endpoints.dynamodb,
@@ -116,6 +134,8 @@ await withLocalCdp(async (cdp) => {
   const store = new SegmentStore(ddb, CONTROL_TABLE.localName, PROFILES_TABLE.localName);
   for (const [i, condition] of SEGMENTS.entries())
     await store.create({ name: `Segment ${i}`, condition, active: true });
+  meter.paused = false;
+  meter.reset();
   const t1 = performance.now();
   const cpu0 = process.cpuUsage();
   const execution = cdp.stepFunctions.start(SEGMENT_RUN_STATE_MACHINE.localArn, {}, 'bench');
@@ -141,5 +161,61 @@ await withLocalCdp(async (cdp) => {
   console.log(
     `  ${fmt(writes)} membership writes (${fmt(writes / wall)}/s); CPU of this process ${fmt((cpu.user + cpu.system) / 1e6, 1)} s`,
   );
+  const fullUsage = meter.reset();
+  console.log(
+    `  DynamoDB: ${fmt(readUnits(fullUsage))} read units (${fmt(readUnits(fullUsage) / batchProfiles, 2)} per profile), ${fmt(writeUnits(fullUsage))} write units`,
+  );
+
+  // Incremental runs. Each phase stands for an hour later: the watermark is moved to just before the
+  // phase's changes (a real run reads back CHANGE_LOG_MARGIN_MS before the previous run's start,
+  // which here would take in the earlier phases too), then `changed` profiles change and the stream
+  // processor's listener records them, one change log item per batch of 500 as a Lambda batch would.
+  const changeLog = new SegmentChangeLog(ddb, CONTROL_TABLE.localName, PROFILES_TABLE.localName);
+  console.log(`incremental runs after a full run over ${fmt(batchProfiles)} profiles:`);
+  let offset = 0;
+  for (const changed of changedCounts) {
+    meter.paused = true;
+    const watermark = await changeLog.watermark();
+    await changeLog.advance({
+      ...watermark!,
+      coveredUntil: new Date(Date.now() + CHANGE_LOG_MARGIN_MS - 1_000).toISOString(),
+    });
+    await new Promise((r) => setTimeout(r, 1_100));
+    const ids: string[] = [];
+    const puts = Array.from({ length: changed }, (_, k) => {
+      const p = syntheticProfile((offset + k * 7) % batchProfiles);
+      ids.push(p.profileId);
+      p.traits = { ...p.traits, plan: ['free', 'pro', 'team'][(offset + k + 1) % 3] };
+      return {
+        put: {
+          ...keys.profile(p.profileId),
+          ...p,
+          version: 2,
+          gsi1pk: keys.profilePk(p.profileId),
+          gsi1sk: 'PROFILE',
+        },
+      };
+    });
+    offset += changed;
+    for (let i = 0; i < puts.length; i += 1000)
+      await batchWrite(ddb, PROFILES_TABLE.localName, puts.slice(i, i + 1000));
+    for (let i = 0; i < ids.length; i += 500)
+      await changeLog.recordChanged(ids.slice(i, i + 500), new Date());
+    meter.paused = false;
+    meter.reset();
+    const t = performance.now();
+    const run = cdp.stepFunctions.start(
+      SEGMENT_RUN_STATE_MACHINE.localArn,
+      { incremental: true },
+      `bench-incremental-${changed}`,
+    );
+    await run.done;
+    if (run.status !== 'SUCCEEDED') throw new Error(`incremental run failed: ${run.cause}`);
+    const out = JSON.parse(run.output!) as { mode: string; profilesEvaluated: number };
+    const usage = meter.reset();
+    console.log(
+      `  ${fmt(changed)} changed: ${out.mode}, ${fmt(out.profilesEvaluated)} profiles evaluated in ${fmt((performance.now() - t) / 1000, 1)} s, ${fmt(readUnits(usage))} read units (${fmt(readUnits(usage) / Math.max(1, out.profilesEvaluated), 2)} per profile evaluated; full run ${fmt(readUnits(fullUsage))}), ${fmt(writeUnits(usage))} write units`,
+    );
+  }
   client.destroy();
 });

@@ -118,6 +118,7 @@ export class CdpStack extends Stack {
     const segmentEnv = {
       ...store.environment(),
       [ENV.segmentScanSegments]: String(settings.segmentScanSegments),
+      [ENV.segmentFullRunHours]: String(Math.round(settings.segmentFullRunHours)),
     };
     const runner = fn(SEGMENT_RUNNER_FUNCTION, {
       ...segmentEnv,
@@ -157,6 +158,7 @@ export class CdpStack extends Stack {
     });
     store.grantProfilesReadWrite(processor);
     store.grantControlRead(processor);
+    store.grantSegmentChangeLog(processor);
     deltaQueues.grantPublish(processor);
     lake.grantLakeWrite(processor, 'quarantine/stage=process/');
     // Profile, identity and merge changes, and real-time membership changes, one object per batch.

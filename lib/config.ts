@@ -18,6 +18,8 @@ export interface CdpSettings {
   readonly segmentScheduleMinutes: number;
   /** Parallel scan segments (and Map concurrency) of a batch segment run. */
   readonly segmentScanSegments: number;
+  /** Hours between full batch segment runs; the scheduled runs in between are incremental. */
+  readonly segmentFullRunHours: number;
   /**
    * Identity resolution settings (merge limits per identifier type, blocked values, external id types,
    * priority); see `IdentityConfigSchema`. Defaults: 1 user_id, 5 emails, unlimited anonymous ids.
@@ -67,6 +69,7 @@ export const DEFAULT_SETTINGS: CdpSettings = {
   dedupeWindowHours: 24,
   segmentScheduleMinutes: 60,
   segmentScanSegments: 8,
+  segmentFullRunHours: 24,
   throttleRateLimit: 5_000,
   throttleBurstLimit: 10_000,
   corsOrigins: ['*'],
@@ -106,6 +109,7 @@ export function settingsFromContext(scope: Construct): Partial<CdpSettings> {
     'dedupeWindowHours',
     'segmentScheduleMinutes',
     'segmentScanSegments',
+    'segmentFullRunHours',
     'wafRateLimit',
     'throttleRateLimit',
     'throttleBurstLimit',

@@ -251,7 +251,7 @@ export async function startLocalCdp(options: LocalCdpOptions): Promise<LocalCdp>
     const runsPerDay = Math.max(1, Math.round(1440 / scheduleMinutes));
     let scheduled = 0;
     const schedule = setInterval(() => {
-      const input = scheduled++ % runsPerDay === 0 ? { checkIdentities: true } : {};
+      const input = scheduled++ % runsPerDay === 0 ? { checkIdentities: true } : { incremental: true };
       stepFunctions.start(SEGMENT_RUN_STATE_MACHINE.localArn, input, `scheduled-${Date.now()}`);
     }, scheduleMinutes * 60_000);
     schedule.unref();

@@ -33,6 +33,8 @@ export const ENV = {
   importRunStateMachineArn: 'CDP_IMPORT_RUN_STATE_MACHINE_ARN',
   /** Parallel scan segments per batch run. */
   segmentScanSegments: 'CDP_SEGMENT_SCAN_SEGMENTS',
+  /** Hours between full batch runs (the safety net) when scheduled runs are incremental. */
+  segmentFullRunHours: 'CDP_SEGMENT_FULL_RUN_HOURS',
   /** Glue database of the lake; the compactor moves the `events` view's frontier there (unset locally). */
   lakeDatabase: 'CDP_LAKE_DATABASE',
 } as const;

@@ -5,11 +5,14 @@
  * - Ingest and processing are priced as measured per event (requests, capacity, bytes, handler time).
  * - Lambda time on AWS = the handler's own time here (wall time minus waiting on emulators) plus one
  *   typical AWS round trip per wait (`sdkLatencyMs`), billed per invocation in whole milliseconds.
- * - Batch segmentation runs `runsPerHour` times over everyone stored. Each run's usage is fitted as
- *   `perProfile * profiles + perStoredEvent * storedEvents` from two measured runs (short and long
- *   histories). Steady state: the timeline holds `retentionHours` of events from people with
- *   `historyPerPerson` events each. Month one: the same people, events stored for half a month on
- *   average.
+ * - Batch segmentation: `runsPerHour` incremental runs over the people who changed (and those due
+ *   by a time window), priced per profile evaluated as measured in an incremental run; the people
+ *   who change in an hour are the hour's events over `eventsPerChangedPerson`, plus `dueShare` of
+ *   them again for window edges. Once every `fullRunHours` a full run over everyone (the safety
+ *   net), whose usage is fitted as `perProfile * profiles + perStoredEvent * storedEvents` from two
+ *   measured full runs (short and long histories). Steady state: the timeline holds `retentionHours`
+ *   of events from people with `historyPerPerson` events each. Month one: the same people, events
+ *   stored for half a month on average.
  * - Storage: the DynamoDB bytes each stored event brings (all items, 100 bytes of overhead each) for
  *   as long as it is kept; the lake's gzip bytes for 1 month in Standard, 5 in Infrequent Access and
  *   6 in Glacier Instant Retrieval (a year of lake at steady state, half a month in month one).
@@ -34,6 +37,15 @@ export interface Assumptions {
   readonly runsPerHour: number;
   readonly retentionHours: number;
   readonly historyPerPerson: number;
+  /**
+   * Events an hour brings per person who sends any that hour (a session's events): the hour's events
+   * over this are the distinct people an incremental run evaluates. 1 is the worst case.
+   */
+  readonly eventsPerChangedPerson: number;
+  /** Window edges re-evaluated per changed person (people leaving a window without an event). */
+  readonly dueShare: number;
+  /** Hours between full runs (the safety net, `cdp:segmentFullRunHours`). */
+  readonly fullRunHours: number;
   /** The table whose reads grow with people and their history (the rest is per run). */
   readonly profilesTable: string;
 }
@@ -147,6 +159,14 @@ export interface MeasuredRun {
   readonly eventsSinceLastRun: number;
 }
 
+/** A measured incremental run: its usage and the profiles it evaluated. */
+export interface MeasuredIncrementalRun {
+  readonly usage: Usage;
+  readonly profilesEvaluated: number;
+  /** Events sent in the window the run read (its change log reads follow them). */
+  readonly eventsSinceLastRun: number;
+}
+
 /** `q = perProfile * profiles + perEvent * storedEvents` through two runs, neither part negative. */
 export function fitRun(q1: number, run1: MeasuredRun, q2: number, run2: MeasuredRun) {
   // Per profile: q / profiles = perProfile + perEvent * (storedEvents / profiles).
@@ -169,17 +189,27 @@ export function segmentationCost(
   run2: MeasuredRun,
   a: Assumptions,
   period: 'steady' | 'monthOne',
+  incremental?: MeasuredIncrementalRun,
 ): CostLine[] {
   const storedEventsSteady = a.eventsPerSecond * a.retentionHours * 3600;
   const profiles = storedEventsSteady / a.historyPerPerson;
   const storedEvents = period === 'steady' ? storedEventsSteady : a.eventsPerSecond * 360 * 3600;
-  const eventsPerRun = (a.eventsPerSecond * 3600) / a.runsPerHour;
+  const eventsPerHour = a.eventsPerSecond * 3600;
+  // Without a measured incremental run, every scheduled run is a full one (the layout before).
+  const fullRunsPerHour = incremental ? 1 / a.fullRunHours : a.runsPerHour;
+  const eventsPerFullRun = eventsPerHour / fullRunsPerHour;
   const fitted = (q: (u: Usage) => number) => {
     const { perProfile, perEvent } = fitRun(q(run1.usage), run1, q(run2.usage), run2);
-    return (perProfile * profiles + perEvent * storedEvents) / eventsPerRun;
+    return (perProfile * profiles + perEvent * storedEvents) / eventsPerFullRun;
   };
   const changes = (q: (u: Usage) => number) => q(run2.usage) / run2.eventsSinceLastRun;
-  const once = (q: (u: Usage) => number) => q(run2.usage) / eventsPerRun;
+  const once = (q: (u: Usage) => number) => (q(run2.usage) * a.runsPerHour) / eventsPerHour;
+  // Incremental runs: profiles evaluated per event, at the assumed people per hour.
+  const evaluatedPerEvent = ((1 + a.dueShare) / a.eventsPerChangedPerson) * (incremental ? 1 : 0);
+  const perEvaluated = (q: (u: Usage) => number) =>
+    incremental ? (q(incremental.usage) / Math.max(1, incremental.profilesEvaluated)) * evaluatedPerEvent : 0;
+  const perEventSince = (q: (u: Usage) => number) =>
+    incremental ? q(incremental.usage) / incremental.eventsSinceLastRun : 0;
   const isData = (target: string) => target === a.profilesTable || target.startsWith(`${a.profilesTable}/`);
   const dynamo = (kind: 'read' | 'write', data: boolean) => (u: Usage) =>
     Object.entries(u.dynamo).reduce((s, [t, c]) => s + (isData(t) === data ? c[kind] : 0), 0);
@@ -191,34 +221,85 @@ export function segmentationCost(
   const evaluate = (fn: string) => fn.endsWith(':evaluate');
   const activation = (fn: string) => !fn.includes(':');
   const runOnce = (fn: string) => fn.includes(':') && !evaluate(fn);
-  const reads = fitted(dynamo('read', true)) + once(dynamo('read', false));
-  const writes = changes(dynamo('write', true)) + once(dynamo('write', false));
-  const evaluateGbs = fitted(gbs(evaluate));
-  const lines = [
-    line('Segmentation: DynamoDB reads', reads, 'RRU', PRICES.dynamoReadRequestUnit.usd),
-    line('Segmentation: DynamoDB writes', writes, 'WRU', PRICES.dynamoWriteRequestUnit.usd),
+  const lines: CostLine[] = [];
+  const fullReads =
+    fitted(dynamo('read', true)) +
+    once(dynamo('read', false)) / (incremental ? a.runsPerHour * a.fullRunHours : 1);
+  // Incremental: the profiles table and timeline per profile evaluated; the control table (change
+  // log, due index) per event in the window it read.
+  const incrementalReads = perEvaluated(dynamo('read', true)) + perEventSince(dynamo('read', false));
+  if (incremental) {
+    lines.push(
+      line(
+        'Segmentation: hourly incremental runs, DynamoDB reads',
+        incrementalReads,
+        'RRU',
+        PRICES.dynamoReadRequestUnit.usd,
+      ),
+      line(
+        'Segmentation: hourly incremental runs, due index writes and Lambda',
+        perEvaluated(dynamo('write', false)),
+        'WRU',
+        PRICES.dynamoWriteRequestUnit.usd,
+      ),
+    );
+  }
+  lines.push(
+    line(
+      incremental
+        ? `Segmentation: full run every ${a.fullRunHours} h, DynamoDB reads`
+        : 'Segmentation: DynamoDB reads',
+      fullReads,
+      'RRU',
+      PRICES.dynamoReadRequestUnit.usd,
+    ),
+    line(
+      'Segmentation: DynamoDB writes',
+      // The full run's control writes (due index entries, summary) follow the people it reads.
+      changes(dynamo('write', true)) +
+        (incremental ? fitted(dynamo('write', false)) : once(dynamo('write', false))),
+      'WRU',
+      PRICES.dynamoWriteRequestUnit.usd,
+    ),
+  );
+  const fullEvaluateGbs = fitted(gbs(evaluate));
+  const incrementalEvaluateGbs = perEvaluated(gbs(evaluate));
+  lines.push(
     line(
       'Segmentation: Lambda duration',
-      evaluateGbs + changes(gbs(activation)) + once(gbs(runOnce)),
+      fullEvaluateGbs + incrementalEvaluateGbs + changes(gbs(activation)) + once(gbs(runOnce)),
       'GB-s',
       PRICES.lambdaArmGbSecond.usd,
     ),
-  ];
-  // Each scan segment is a child execution looping runner calls of at most a 10-minute slice.
-  const scanSegments = scanSegmentsFor(storedEvents + profiles, 8);
+  );
+  // Each child (scan segment, or shard of an incremental run) loops runner calls of at most 10 minutes.
+  const scanSegments = scanSegmentsFor(profiles * 3, 8);
   const runnerMemoryGb = (a.memoryMbByFunction.SegmentRunner ?? 1024) / 1024;
-  const evaluations = Math.max(scanSegments, Math.ceil((evaluateGbs * eventsPerRun) / runnerMemoryGb / 600));
-  const transitions = 3 + 2 * evaluations + scanSegments;
+  const fullEvaluations = Math.max(
+    scanSegments,
+    Math.ceil((fullEvaluateGbs * eventsPerFullRun) / runnerMemoryGb / 600),
+  );
+  const incEvaluations = incremental
+    ? Math.max(
+        scanSegments,
+        Math.ceil((incrementalEvaluateGbs * eventsPerHour) / a.runsPerHour / runnerMemoryGb / 600),
+      )
+    : 0;
+  const invocationsPerHour =
+    (fullEvaluations + 2) * fullRunsPerHour + (incremental ? (incEvaluations + 2) * a.runsPerHour : 0);
+  const transitionsPerHour =
+    (3 + 2 * fullEvaluations + scanSegments) * fullRunsPerHour +
+    (incremental ? (3 + 2 * incEvaluations + scanSegments) * a.runsPerHour : 0);
   lines.push(
     line(
       'Segmentation: Lambda invocations',
-      (evaluations + 2) / eventsPerRun,
+      invocationsPerHour / eventsPerHour,
       'invocations',
       PRICES.lambdaRequest.usd,
     ),
     line(
       'Segmentation: Step Functions transitions',
-      transitions / eventsPerRun,
+      transitionsPerHour / eventsPerHour,
       'transitions',
       PRICES.stepFunctionsStandardTransition.usd,
     ),

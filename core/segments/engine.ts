@@ -1,20 +1,23 @@
 import type { Profile, TimelineEvent } from '../profiles/profile.js';
 import { inParallel } from '../shared/concurrency.js';
 import type { DeltaSink, DeltaTarget, MembershipDelta } from './delta.js';
-import { compile, needsTimeline, type Predicate } from './evaluate.js';
+import { compile, DAY, needsTimeline, type Predicate } from './evaluate.js';
 import type { Segment } from './language.js';
 import { catchUpDelta, decideMembership, type MembershipChange, type MembershipState } from './membership.js';
+import { compileTiming, type Timing } from './timing.js';
 
 export interface CompiledSegment {
   readonly segment: Segment;
   readonly predicate: Predicate;
   readonly needsTimeline: boolean;
+  readonly timing: Timing;
 }
 
 export const compileSegment = (segment: Segment): CompiledSegment => ({
   segment,
   predicate: compile(segment.condition),
   needsTimeline: needsTimeline(segment.condition),
+  timing: compileTiming(segment.condition),
 });
 
 export interface StoredMembership {
@@ -38,7 +41,8 @@ export interface MergedAwayStore {
 }
 
 export interface TimelineSource {
-  timeline(profile: Profile): Promise<TimelineEvent[]>;
+  /** The profile's timeline events; with `since`, at least those at or after it (older ones may be left out). */
+  timeline(profile: Profile, since?: Date): Promise<TimelineEvent[]>;
 }
 
 export interface EvaluationCounts {
@@ -63,7 +67,13 @@ export async function evaluateProfiles(
   deps: { store: MembershipStore; sink: DeltaSink; timeline?: TimelineSource },
   now: Date,
   source: string,
-  options: { catchUp?: { segmentId: string; target: DeltaTarget } } = {},
+  options: {
+    catchUp?: { segmentId: string; target: DeltaTarget };
+    /** Told, per profile, the first instant after `now` at which a segment's answer can change with time alone. */
+    onNextChange?: (profileId: string, at: number) => void;
+    /** Told how many timelines were read (the candidates of event conditions). */
+    onTimelinesRead?: (count: number) => void;
+  } = {},
 ): Promise<EvaluationCounts> {
   const counts = noCounts();
   if (profiles.length === 0 || segments.length === 0) return counts;
@@ -74,17 +84,39 @@ export async function evaluateProfiles(
   );
   const timelines: Array<TimelineEvent[] | undefined> = [];
   const timeline = deps.timeline;
-  if (timeline && segments.some((s) => s.needsTimeline))
-    await inParallel(profiles, async (profile, i) => {
-      timelines[i] = await timeline.timeline(profile);
+  const nowMs = now.getTime();
+  if (timeline && segments.some((s) => s.needsTimeline)) {
+    // Only candidates read their timeline: a profile the other conditions already decide for every
+    // segment with an event condition (e.g. `plan = pro AND <event>` for a free-plan profile) does not,
+    // and the read reaches back only as far as the longest event window of the undecided segments.
+    const reads: Array<{ index: number; since?: Date }> = [];
+    for (const [index, profile] of profiles.entries()) {
+      let days: number | undefined = 0;
+      for (const s of segments) {
+        if (!s.needsTimeline || s.timing.decideWithoutEvents({ profile, now: nowMs }) !== undefined) continue;
+        const d = s.timing.eventWindowDays;
+        days = days === undefined || d === undefined ? undefined : Math.max(days, d);
+      }
+      if (days === 0) continue;
+      reads.push({ index, ...(days === undefined ? {} : { since: new Date(nowMs - days * DAY) }) });
+    }
+    await inParallel(reads, async ({ index, since }) => {
+      timelines[index] = await timeline.timeline(profiles[index]!, since);
     });
+    options.onTimelinesRead?.(reads.length);
+  }
   const at = now.toISOString();
   const changes: MembershipChange[] = [];
   const catchUps: MembershipDelta[] = [];
   for (const [i, profile] of profiles.entries()) {
-    const ctx = { profile, events: timelines[i], now: now.getTime() };
+    const ctx = { profile, events: timelines[i], now: nowMs };
+    let next: number | undefined;
     for (const s of segments) {
       counts.evaluated++;
+      if (options.onNextChange) {
+        const at = s.timing.nextChange(ctx);
+        if (at !== undefined && (next === undefined || at < next)) next = at;
+      }
       const state = current.get(`${s.segment.segmentId}/${profile.profileId}`);
       const change = decideMembership(s.segment.segmentId, profile, s.predicate(ctx), state, at, source);
       // A member who stays (or is only updated) is new to a destination catching up: it gets the
@@ -100,6 +132,7 @@ export async function evaluateProfiles(
       }
       if (change) changes.push(change);
     }
+    if (next !== undefined) options.onNextChange?.(profile.profileId, next);
   }
   // Before the run's own changes, so a caught-up member's update follows its entered.
   if (catchUps.length) await deps.sink.publish(catchUps);

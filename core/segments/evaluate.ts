@@ -10,23 +10,23 @@ export interface EvaluationContext {
 }
 
 export type Predicate = (ctx: EvaluationContext) => boolean;
-type ValuePredicate = (value: unknown, now: number) => boolean;
+export type ValuePredicate = (value: unknown, now: number) => boolean;
 
-const DAY = 86_400_000;
+export const DAY = 86_400_000;
 
 const toNumber = (v: unknown): number | undefined => {
   if (typeof v === 'number') return v;
   if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
   return undefined;
 };
-const toTime = (v: unknown): number | undefined => {
+export const toTime = (v: unknown): number | undefined => {
   if (typeof v !== 'string' && typeof v !== 'number') return undefined;
   const t = typeof v === 'number' ? v : Date.parse(v);
   return Number.isNaN(t) ? undefined : t;
 };
 
 /** Compiles one operator once; the returned closure does no parsing per profile. */
-function compileTest(test: ValueTest): ValuePredicate {
+export function compileTest(test: ValueTest): ValuePredicate {
   switch (test.op) {
     case 'eq':
       return (v) => v === test.value;
@@ -71,7 +71,7 @@ function compileTest(test: ValueTest): ValuePredicate {
   }
 }
 
-function getter(path: string): (o: Record<string, unknown>) => unknown {
+export function getter(path: string): (o: Record<string, unknown>) => unknown {
   const parts = path.split('.');
   if (parts.length === 1) return (o) => o[path];
   return (o) => {

@@ -55,6 +55,8 @@ export function segmentRunDefinition(runnerArn: string, maxConcurrency = 8) {
             'sliceSeconds.$': '$.plan.sliceSeconds',
             'catchUp.$': '$.plan.catchUp',
             'checkIdentities.$': '$.plan.checkIdentities',
+            'mode.$': '$.plan.mode',
+            'since.$': '$.plan.since',
             'scanSegment.$': '$$.Map.Item.Value',
           },
         },

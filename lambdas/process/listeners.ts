@@ -1,4 +1,5 @@
 import type { ProfileChangeListener } from '../../core/profiles/profile.js';
+import { createSegmentChangeListener } from '../segment/change-listener.js';
 import { createRealtimeSegmentListener } from '../segment/realtime.js';
 import { createLakeProfileListener } from './lake-listener.js';
 
@@ -7,6 +8,8 @@ import { createLakeProfileListener } from './lake-listener.js';
  * profiles are committed, in this order: real-time segment membership, then the lake's change tables.
  */
 export const profileChangeListeners: ProfileChangeListener[] = [
+  // First: the change log that incremental segment runs read is one small write per batch.
+  createSegmentChangeListener(),
   createRealtimeSegmentListener(),
   createLakeProfileListener(),
 ];

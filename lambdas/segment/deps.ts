@@ -2,7 +2,9 @@ import * as z from 'zod';
 import { dynamoDbDocumentClient } from '../../adapters/aws/clients.js';
 import { IdentityChecker } from '../../adapters/dynamodb/identity-checker.js';
 import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
+import { SegmentChangeLog } from '../../adapters/dynamodb/segment-changes.js';
 import { SegmentStore } from '../../adapters/dynamodb/segment-store.js';
+import { timelineSince } from '../../adapters/dynamodb/timeline-window.js';
 import type { Profile } from '../../core/profiles/profile.js';
 import type { TimelineSource } from '../../core/segments/engine.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
@@ -21,17 +23,19 @@ export function segmentationDeps() {
   const reader = new ProfileReader(ddb, config[ENV.profilesTable], timelineTable);
   const segments = new SegmentStore(ddb, config[ENV.controlTable], config[ENV.profilesTable]);
   const timeline: TimelineSource = {
-    async timeline(profile: Profile) {
+    async timeline(profile: Profile, since?: Date) {
       const state =
         'mergedFrom' in profile
           ? (profile as Parameters<ProfileReader['fullTimeline']>[0])
           : await reader.getState(profile.profileId);
-      return state ? reader.fullTimeline(state) : [];
+      if (!state) return [];
+      return since ? timelineSince(ddb, timelineTable, state, since) : reader.fullTimeline(state);
     },
   };
+  const changeLog = new SegmentChangeLog(ddb, config[ENV.controlTable], config[ENV.profilesTable]);
   const checker = new IdentityChecker(ddb, config[ENV.profilesTable], {
     timelineRetentionDays: Number(process.env[ENV.timelineRetentionDays] ?? 90),
     timelineTable,
   });
-  return { reader, segments, timeline, checker };
+  return { reader, segments, timeline, checker, changeLog };
 }

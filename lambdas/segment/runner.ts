@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import * as z from 'zod';
 import { exportAudiences } from '../../adapters/activate/audience-export.js';
@@ -15,12 +16,13 @@ import {
   evaluateProfiles,
   sweepMergedAway,
 } from '../../core/segments/engine.js';
+import { chooseMode, coveredUntil, groupByBucket } from '../../core/segments/incremental.js';
 import { runSlice, scanSegmentsFor } from '../../core/segments/scan-plan.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
 import { METRIC } from '../../resources/metrics.js';
 import { segmentationDeps } from './deps.js';
 
-const { reader, segments, timeline, checker } = segmentationDeps();
+const { reader, segments, timeline, checker, changeLog } = segmentationDeps();
 const sink = deltaSinkFromEnv();
 const logger = createLogger('segment-runner');
 const metrics = createMetrics('segment-runner');
@@ -29,11 +31,15 @@ const destinations = new DestinationStore(
   loadConfig(z.object({ [ENV.controlTable]: requiredString() }))[ENV.controlTable],
 );
 const senders = sendersFromEnv(process.env, s3Client());
-const scanSegments = Number(
-  loadConfig(z.object({ [ENV.segmentScanSegments]: z.string().regex(/^\d+$/).optional() }))[
-    ENV.segmentScanSegments
-  ] ?? 4,
+const runConfig = loadConfig(
+  z.object({
+    [ENV.segmentScanSegments]: z.string().regex(/^\d+$/).optional(),
+    [ENV.segmentFullRunHours]: z.string().regex(/^\d+$/, 'must be a whole number of hours').optional(),
+  }),
 );
+const scanSegments = Number(runConfig[ENV.segmentScanSegments] ?? 4);
+/** Hours between full runs when incremental runs are asked for (the safety net). */
+const fullRunHours = Math.max(1, Number(runConfig[ENV.segmentFullRunHours] ?? 24));
 
 const RequestSchema = z.object({
   segmentIds: z.array(z.string()).optional(),
@@ -49,6 +55,12 @@ const RequestSchema = z.object({
    * a read per identifier, so hourly runs do not.
    */
   checkIdentities: z.boolean().default(false),
+  /**
+   * Evaluate only the profiles changed since the previous scheduled run and those whose answer can
+   * change with time by now (the hourly schedule asks for it); falls back to a full run when that is
+   * not enough (see `chooseMode`).
+   */
+  incremental: z.boolean().default(false),
 });
 
 type CatchUp = { segmentId: string; target: DeltaTarget } | null;
@@ -63,6 +75,9 @@ interface PlanItem {
   sliceSeconds: number;
   catchUp: CatchUp;
   checkIdentities: boolean;
+  mode: 'full' | 'incremental';
+  /** Incremental runs: changes and due entries from here to `startedAt`. Null for full runs. */
+  since: string | null;
 }
 interface Plan {
   runId: string;
@@ -76,6 +91,13 @@ interface Plan {
   /** Null, not absent: the Map's item selector reads it. */
   catchUp: CatchUp;
   checkIdentities: boolean;
+  mode: 'full' | 'incremental';
+  modeReason: string;
+  since: string | null;
+  /** Scheduled runs over every active segment move the watermark; runs for some segments do not. */
+  scheduled: boolean;
+  /** The definitions evaluated (id → updatedAt), for the watermark. */
+  definitions: Record<string, string>;
 }
 type ItemResult = EvaluationCounts & {
   profiles: number;
@@ -88,6 +110,10 @@ type ItemResult = EvaluationCounts & {
   /** Identity graph violations found and repaired (runs that check identities). */
   identityViolations?: number;
   identityRepairs?: number;
+  /** Timeline reads (candidates of event conditions only). */
+  timelinesRead?: number;
+  /** Due index items written (profiles whose answer can change with time alone). */
+  dueWritten?: number;
 };
 interface EvaluateState {
   item: PlanItem;
@@ -109,6 +135,7 @@ async function plan(input: Extract<RunnerInput, { step: 'plan' }>): Promise<Plan
     ? all.filter((s) => wanted.includes(s.segmentId))
     : all.filter((s) => s.active);
   const totalSegments = scanSegmentsFor(await reader.approximateItemCount(), scanSegments);
+  const definitions = Object.fromEntries(chosen.map((s) => [s.segmentId, s.updatedAt]));
   let catchUp: CatchUp = null;
   if (request.catchUpDestinationId && chosen.length === 1) {
     const destination = await destinations.get(chosen[0]!.segmentId, request.catchUpDestinationId);
@@ -118,7 +145,18 @@ async function plan(input: Extract<RunnerInput, { step: 'plan' }>): Promise<Plan
         target: { destinationId: destination.destinationId, destinationType: destination.type },
       };
   }
-  const startedAt = new Date().toISOString();
+  const started = new Date();
+  const startedAt = started.toISOString();
+  const scheduled = !wanted?.length && !request.catchUpDestinationId;
+  const mode = chooseMode({
+    incremental: request.incremental,
+    ...(scheduled ? {} : { special: 'some segments' }),
+    ...(request.checkIdentities ? { special: 'identity check' } : {}),
+    watermark: request.incremental && scheduled ? await changeLog.watermark() : undefined,
+    definitions,
+    now: started,
+    fullRunHours,
+  });
   await segments.saveRun({
     runId: input.executionName,
     status: 'running',
@@ -136,6 +174,11 @@ async function plan(input: Extract<RunnerInput, { step: 'plan' }>): Promise<Plan
     sliceSeconds: request.sliceSeconds,
     catchUp,
     checkIdentities: request.checkIdentities,
+    mode: mode.mode,
+    modeReason: mode.reason,
+    since: mode.mode === 'incremental' ? mode.since : null,
+    scheduled,
+    definitions,
   };
 }
 
@@ -170,21 +213,28 @@ async function evaluate(state: EvaluateState, context?: Context) {
   const progress = await runSlice(
     { cursor: state.cursor, result: { ...initial, slices: initial.slices + 1 } },
     async (cursor, result) => {
-      const page = await reader.scanStatesAndRedirects({
-        segment: item.scanSegment,
-        totalSegments: item.totalSegments,
-        cursor,
-        limit: item.pageSize,
-        unlessMarked: MEMBERSHIPS_SETTLED_ATTRIBUTE,
-      });
+      const page =
+        item.mode === 'incremental' ? await changedPage(item, cursor) : await scanPage(item, cursor);
+      const next = new Map<string, number>();
+      let timelinesRead = 0;
       const counts = await evaluateProfiles(
         page.items,
         compiled,
         { store: segments, sink, timeline },
         now,
         item.runId,
-        item.catchUp ? { catchUp: item.catchUp } : {},
+        {
+          ...(item.catchUp ? { catchUp: item.catchUp } : {}),
+          onNextChange: (profileId, at) => next.set(profileId, at),
+          onTimelinesRead: (n) => {
+            timelinesRead += n;
+          },
+        },
       );
+      // Where each profile must be looked at again if nothing else changes it (time windows).
+      const dueWritten = next.size
+        ? await changeLog.recordDue(groupByBucket(next), `${item.runId}#${item.scanSegment}#${page.position}`)
+        : 0;
       const swept = await sweepMergedAway(page.redirects, { store: segments, sink }, now, item.runId);
       const identity = { violations: 0, repairs: 0 };
       if (item.checkIdentities) {
@@ -213,12 +263,77 @@ async function evaluate(state: EvaluateState, context?: Context) {
           mergedAwaySettled: result.mergedAwaySettled + swept.settled,
           identityViolations: (result.identityViolations ?? 0) + identity.violations,
           identityRepairs: (result.identityRepairs ?? 0) + identity.repairs,
+          timelinesRead: (result.timelinesRead ?? 0) + timelinesRead,
+          dueWritten: (result.dueWritten ?? 0) + dueWritten,
         },
       };
     },
     deadline,
   );
   return { item, ...progress };
+}
+
+const hashOf = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 12);
+
+/**
+ * Ids this container already evaluated for one child of one run: a person active all hour is in many
+ * change log items, and is evaluated once per warm container rather than once per item (a repeat is
+ * harmless, only slower).
+ */
+const seenFor = new Map<string, Set<string>>();
+function seenIn(key: string): Set<string> {
+  let ids = seenFor.get(key);
+  if (!ids) {
+    // Locally every child runs in this one process; on AWS a container serves one at a time.
+    if (seenFor.size >= 64) seenFor.delete(seenFor.keys().next().value!);
+    ids = new Set();
+    seenFor.set(key, ids);
+  }
+  return ids;
+}
+
+/** A page of the parallel scan (full runs). */
+async function scanPage(item: PlanItem, cursor: string | undefined) {
+  const page = await reader.scanStatesAndRedirects({
+    segment: item.scanSegment,
+    totalSegments: item.totalSegments,
+    cursor,
+    limit: item.pageSize,
+    unlessMarked: MEMBERSHIPS_SETTLED_ATTRIBUTE,
+  });
+  return { ...page, position: hashOf(cursor ?? 'start') };
+}
+
+/**
+ * A page of an incremental run: the next change log or due index page's ids that belong to this
+ * child's shard, read from the profiles table. The cursor names the source and the key in it.
+ */
+async function changedPage(item: PlanItem, cursor: string | undefined) {
+  const sources = changeLog.sources(item.since!, item.startedAt);
+  let at = cursor ? (JSON.parse(cursor) as { source: number; key?: Record<string, unknown> }) : { source: 0 };
+  const position = hashOf(cursor ?? 'start');
+  const seen = seenIn(`${item.runId}#${item.scanSegment}`);
+  const ids = new Set<string>();
+  // Pages until some ids are found or a source is done, so a shard with no changes makes few calls.
+  while (at.source < sources.length && ids.size === 0) {
+    const page = await changeLog.page(
+      sources[at.source]!,
+      item.scanSegment,
+      item.totalSegments,
+      at.key,
+      // A change log item holds one processor batch (up to 500 ids, of every shard).
+      Math.max(1, Math.ceil((item.pageSize * item.totalSegments) / 500)),
+    );
+    for (const id of page.ids) if (!seen.has(id)) ids.add(id);
+    at = page.next ? { source: at.source, key: page.next } : { source: at.source + 1 };
+  }
+  if (seen.size < 1_000_000) for (const id of ids) seen.add(id);
+  const read = await changeLog.read([...ids], MEMBERSHIPS_SETTLED_ATTRIBUTE);
+  return {
+    ...read,
+    position,
+    ...(at.source < sources.length ? { cursor: JSON.stringify(at) } : {}),
+  };
 }
 
 async function finalize(input: Extract<RunnerInput, { step: 'finalize' }>) {
@@ -241,6 +356,10 @@ async function finalize(input: Extract<RunnerInput, { step: 'finalize' }>) {
     mergedAwaySettled: sum('mergedAwaySettled'),
     scanSegments: input.plan.totalSegments,
     invocations: sum('slices'),
+    mode: input.plan.mode,
+    modeReason: input.plan.modeReason,
+    timelinesRead: sum('timelinesRead'),
+    dueWritten: sum('dueWritten'),
     ...(input.plan.checkIdentities
       ? { identityViolations: sum('identityViolations'), identityRepairs: sum('identityRepairs') }
       : {}),
@@ -260,6 +379,23 @@ async function finalize(input: Extract<RunnerInput, { step: 'finalize' }>) {
     input.plan.catchUp?.target.destinationId,
   );
   Object.assign(summary, { exportFiles });
+  if (input.plan.scheduled) {
+    // Everything changed or due before the run started is evaluated; the next incremental run
+    // starts from here (or from a run still going, whose due entries may not all be written).
+    const previous = await changeLog.watermark();
+    const running = (await segments.listRuns(50))
+      .filter((r) => r.status === 'running' && r.runId !== input.plan.runId)
+      .map((r) => r.startedAt);
+    await changeLog.advance({
+      coveredUntil: coveredUntil(input.plan.startedAt, running, finishedAt),
+      definitions: input.plan.definitions,
+      ...(input.plan.mode === 'full'
+        ? { lastFullAt: input.plan.startedAt }
+        : previous?.lastFullAt
+          ? { lastFullAt: previous.lastFullAt }
+          : {}),
+    });
+  }
   await segments.saveRun(summary);
   logger.info('segment run finished', summary);
   return summary;

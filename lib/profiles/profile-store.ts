@@ -1,6 +1,6 @@
 import type { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import {
@@ -83,5 +83,18 @@ export class ProfileStore extends Construct {
 
   grantControlReadWrite(grantee: iam.IGrantable): void {
     this.control.grantReadWriteData(grantee);
+  }
+
+  /**
+   * Puts of segmentation's change log items (`CHANGES#<n>` keys) in the control table, nothing else:
+   * the stream processor records the profiles each batch changed for incremental segment runs.
+   */
+  grantSegmentChangeLog(grantee: iam.IGrantable): void {
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:PutItem'],
+      resourceArns: [this.control.tableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['CHANGES#*'] } },
+    });
   }
 }

@@ -88,10 +88,14 @@ export class Segmentation extends Construct {
     });
     this.stateMachine.grantStartExecution(schedulerRole);
     new scheduler.CfnSchedule(this, 'Schedule', {
-      description: 'Batch segment run over all profiles',
+      description: 'Batch segment run over the profiles changed or due since the previous one',
       scheduleExpression: `rate(${props.scheduleMinutes} ${props.scheduleMinutes === 1 ? 'minute' : 'minutes'})`,
       flexibleTimeWindow: { mode: 'OFF' },
-      target: { arn: this.stateMachine.stateMachineArn, roleArn: schedulerRole.roleArn, input: '{}' },
+      target: {
+        arn: this.stateMachine.stateMachineArn,
+        roleArn: schedulerRole.roleArn,
+        input: JSON.stringify({ incremental: true }),
+      },
     });
     // Once a day the run also checks (and repairs) the identity graph around every live profile; it
     // costs a read per identifier, which hourly runs should not pay.

@@ -23,6 +23,9 @@ const assumptions: Assumptions = {
   runsPerHour: 1,
   retentionHours: 2160,
   historyPerPerson: 100,
+  eventsPerChangedPerson: 4,
+  dueShare: 0.25,
+  fullRunHours: 24,
   profilesTable: 'profiles',
 };
 
@@ -139,6 +142,29 @@ describe('segmentation model', () => {
     const monthOne = segmentationCost(r1, r2, assumptions, 'monthOne');
     const rru1 = (2 * 7.776e7 + 0.1 * 1000 * 360 * 3600 + 36) / 3.6e6;
     expect(cost(monthOne, 'Segmentation: DynamoDB reads')).toBeCloseTo(rru1 * 0.125, 6);
+  });
+
+  it('prices incremental runs per person changed, and a full run once a day', () => {
+    const r1 = run(100, 1000, 300);
+    const r2 = run(100, 20_000, 2200);
+    const usage = emptyUsage();
+    // 50 profiles evaluated for 6 RRU each; 10 RRU of change log for the 400 events it covered.
+    usage.dynamo.profiles = { requests: 1, read: 300, write: 0 };
+    usage.dynamo.control = { requests: 1, read: 10, write: 0 };
+    const lines = segmentationCost(r1, r2, assumptions, 'steady', {
+      usage,
+      profilesEvaluated: 50,
+      eventsSinceLastRun: 400,
+    });
+    // 4 events per person who sends any in an hour, plus a quarter as many due: 0.3125 profiles per event.
+    const incremental = 6 * (1.25 / 4) + 10 / 400;
+    expect(cost(lines, 'Segmentation: hourly incremental runs, DynamoDB reads')).toBeCloseTo(
+      incremental * 0.125,
+      6,
+    );
+    // The full run's reads are now spread over a day of events, not an hour.
+    const full = (2 * 7.776e7 + 0.1 * 7.776e9 + 36) / (3.6e6 * 24);
+    expect(cost(lines, 'Segmentation: full run every 24 h, DynamoDB reads')).toBeCloseTo(full * 0.125, 6);
   });
 });
 

@@ -283,6 +283,50 @@ describe('segments through the local runtime', () => {
     expect(new Set(deltas().map((d) => d.deltaId)).size).toBe(deltas().length);
   }, 90_000);
 
+  it('scheduled incremental runs evaluate what changed since the previous run and agree with full runs', async () => {
+    const run = async (input: Record<string, unknown>, name: string) => {
+      const execution = cdp.stepFunctions.start(SEGMENT_RUN_STATE_MACHINE.localArn, input, name);
+      await execution.done;
+      expect(execution.status).toBe('SUCCEEDED');
+      return JSON.parse(execution.output!) as Record<string, unknown>;
+    };
+    // The runs before this one were full runs over every active segment: they leave a watermark.
+    const first = await run({ incremental: true }, 'incremental-1');
+    expect(first).toMatchObject({ mode: 'incremental' });
+    // Someone without orders places two big ones: only a batch run sees it (an event condition).
+    const who = people.find((p) => p.orders.length === 0 && p.plan === 'free')!;
+    const whoId = await profileIdOf(who.userId);
+    expect(await members(batchId)).not.toContain(whoId);
+    const orders = [80, 95].map((total) => ({
+      type: 'track',
+      userId: who.userId,
+      event: 'Order Completed',
+      properties: { total },
+      timestamp: new Date().toISOString(),
+    }));
+    expect((await postJson(cdp, '/v1/batch', { batch: orders })).status).toBe(200);
+    await cdp.drain(30_000);
+    const second = await run({ incremental: true }, 'incremental-2');
+    expect(second).toMatchObject({ mode: 'incremental', entered: 1 });
+    expect(second.profilesEvaluated).toBeGreaterThanOrEqual(1);
+    // Timelines are read only for the event condition's candidates, never more than once a profile.
+    expect(second.timelinesRead as number).toBeLessThanOrEqual(second.profilesEvaluated as number);
+    expect(await members(batchId)).toContain(whoId);
+    // A full run over everyone finds nothing left to change.
+    const deltasBefore = deltas().length;
+    const full = await run({}, 'incremental-check-full');
+    expect(full).toMatchObject({ mode: 'full', entered: 0, exited: 0, updated: 0 });
+    expect(full.profilesEvaluated as number).toBeGreaterThanOrEqual(second.profilesEvaluated as number);
+    expect(deltas().length).toBe(deltasBefore);
+    // A changed definition is evaluated over everyone, whatever the request.
+    const current = await admin('GET', `/v1/segments/${batchId}`);
+    const { name, condition } = current.body as { name: string; condition: unknown };
+    expect((await admin('PUT', `/v1/segments/${batchId}`, { name, condition })).status).toBe(200);
+    const afterEdit = await run({ incremental: true }, 'incremental-3');
+    expect(afterEdit).toMatchObject({ mode: 'full', modeReason: 'new or changed definition' });
+    expect(await run({ incremental: true }, 'incremental-4')).toMatchObject({ mode: 'incremental' });
+  }, 90_000);
+
   it('answers 400, naming the cursor, for a members page cursor it never gave out', async () => {
     for (const cursor of ['not-a-cursor', Buffer.from('{"pk":"x"}').toString('base64url')]) {
       const res = await admin('GET', `/v1/segments/${realtimeId}/members?cursor=${cursor}`);

@@ -1,0 +1,197 @@
+import { createHash } from 'node:crypto';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { Profile } from '../../core/profiles/profile.js';
+import { type ProfileState, toProfile } from '../../core/profiles/state.js';
+import {
+  CHANGE_LOG_PARTITIONS,
+  CHANGE_LOG_RETENTION_MS,
+  dueBuckets,
+  shardOf,
+  type Watermark,
+} from '../../core/segments/incremental.js';
+import { batchGet, batchWrite, type Item } from './batch.js';
+import { keys } from './profile-keys.js';
+import type { Redirect } from './profile-reader.js';
+import { stateFromItem } from './profile-store.js';
+
+/**
+ * The incremental run's bookkeeping, in the control table (never scanned by runs):
+ *
+ * - `CHANGES#<0..3>` / `<time>#<hash>`: the ids of the profiles one processor batch committed
+ *   (`ids`, space-separated), one item per batch, not one per profile;
+ * - `DUE#<bucket>` / `<run>#<scan segment>#<hash>`: profiles whose answer can change with time alone
+ *   in that 5-minute bucket, one item per evaluated page and bucket;
+ * - `SEGRUN#WATERMARK` / `WATERMARK`: what the last finished scheduled run covered.
+ *
+ * Entries are over-approximate on purpose (a profile listed twice, or listed and then merged or
+ * deleted, is evaluated and found unchanged), so replays and retries need no conditions.
+ */
+export class SegmentChangeLog {
+  constructor(
+    private readonly ddb: DynamoDBDocumentClient,
+    private readonly controlTable: string,
+    private readonly profilesTable: string,
+  ) {}
+
+  /** One item per call (a processor batch); retried batches overwrite their own item. */
+  async recordChanged(profileIds: readonly string[], at: Date): Promise<void> {
+    const ids = [...new Set(profileIds)].sort();
+    if (ids.length === 0) return;
+    // A batch of 500 records holds at most 500 ids of ~26 characters: far below the 400 KB item limit.
+    const hash = createHash('sha256').update(ids.join(' ')).digest('hex').slice(0, 16);
+    await this.ddb.send(
+      new PutCommand({
+        TableName: this.controlTable,
+        Item: {
+          pk: `CHANGES#${shardOf(hash, CHANGE_LOG_PARTITIONS)}`,
+          sk: `${at.toISOString()}#${hash}`,
+          ids: ids.join(' '),
+          expiresAt: Math.floor((at.getTime() + CHANGE_LOG_RETENTION_MS) / 1000),
+        },
+      }),
+    );
+  }
+
+  /** Records, per due bucket, the profiles whose answer can change then. */
+  async recordDue(groups: ReadonlyMap<number, readonly string[]>, writer: string): Promise<number> {
+    const puts = [...groups].map(([bucket, list]) => {
+      const ids = [...new Set(list)].sort().join(' ');
+      const hash = createHash('sha256').update(ids).digest('hex').slice(0, 16);
+      return {
+        put: {
+          pk: `DUE#${new Date(bucket).toISOString()}`,
+          sk: `${writer}#${hash}`,
+          ids,
+          expiresAt: Math.floor((bucket + CHANGE_LOG_RETENTION_MS) / 1000),
+        },
+      };
+    });
+    await batchWrite(this.ddb, this.controlTable, puts);
+    return puts.length;
+  }
+
+  /** What an incremental run reads, in order: the change log partitions, then the due buckets. */
+  sources(since: string, until: string): Source[] {
+    // A clock behind the previous run's by more than the margin reads nothing rather than failing.
+    if (since > until) return [];
+    const changes = Array.from({ length: CHANGE_LOG_PARTITIONS }, (_, k) => ({
+      pk: `CHANGES#${k}`,
+      range: [since, `${until}~`] as [string, string],
+    }));
+    const due = dueBuckets(Date.parse(since), Date.parse(until)).map((b) => ({
+      pk: `DUE#${new Date(b).toISOString()}`,
+    }));
+    return [...changes, ...due];
+  }
+
+  /** One page of one source: the ids in it that belong to `shard` of `shards`. */
+  async page(
+    source: Source,
+    shard: number,
+    shards: number,
+    startKey: Record<string, unknown> | undefined,
+    limit: number,
+  ): Promise<{ ids: string[]; next?: Record<string, unknown> }> {
+    const res = await this.ddb.send(
+      new QueryCommand({
+        TableName: this.controlTable,
+        KeyConditionExpression: source.range ? 'pk = :pk AND sk BETWEEN :lo AND :hi' : 'pk = :pk',
+        ExpressionAttributeValues: {
+          ':pk': source.pk,
+          ...(source.range ? { ':lo': source.range[0], ':hi': source.range[1] } : {}),
+        },
+        ProjectionExpression: 'ids',
+        ExclusiveStartKey: startKey,
+        Limit: limit,
+      }),
+    );
+    const ids = (res.Items ?? []).flatMap((i) =>
+      String(i.ids ?? '')
+        .split(' ')
+        .filter((id) => id !== '' && shardOf(id, shards) === shard),
+    );
+    return { ids, ...(res.LastEvaluatedKey ? { next: res.LastEvaluatedKey } : {}) };
+  }
+
+  /**
+   * The profiles behind these ids, as a scan page would give them: live ones, and merged-away ones not
+   * yet marked `unlessMarked` (their leftover memberships are swept). Ids with no profile are skipped.
+   */
+  async read(
+    ids: readonly string[],
+    unlessMarked: string,
+  ): Promise<{ items: ProfileState[]; redirects: Redirect[] }> {
+    const found = await batchGet(
+      this.ddb,
+      this.profilesTable,
+      ids.map((id) => keys.profile(id)),
+    );
+    const items: ProfileState[] = [];
+    const redirects: Redirect[] = [];
+    for (const item of found as Item[]) {
+      if (!item.mergedInto) {
+        items.push(stateFromItem(item));
+        continue;
+      }
+      if (item[unlessMarked] !== undefined) continue;
+      const state = stateFromItem(item);
+      const profile: Profile = toProfile({
+        ...state,
+        profileId: state.profileId ?? item.pk.slice('P#'.length),
+        traits: state.traits ?? {},
+        consent: state.consent ?? {},
+        identities: state.identities ?? [],
+      });
+      redirects.push({
+        profile,
+        into: item.mergedInto as string,
+        ...(typeof item.mergedAt === 'string' ? { mergedAt: item.mergedAt } : {}),
+      });
+    }
+    return { items, redirects };
+  }
+
+  async watermark(): Promise<Watermark | undefined> {
+    const { Item } = await this.ddb.send(
+      new GetCommand({
+        TableName: this.controlTable,
+        Key: { pk: 'SEGRUN#WATERMARK', sk: 'WATERMARK' },
+        ConsistentRead: true,
+      }),
+    );
+    if (!Item || typeof Item.coveredUntil !== 'string') return undefined;
+    return {
+      coveredUntil: Item.coveredUntil,
+      ...(typeof Item.lastFullAt === 'string' ? { lastFullAt: Item.lastFullAt } : {}),
+      definitions: (Item.definitions ?? {}) as Record<string, string>,
+    };
+  }
+
+  /** Moves the watermark forward, never back (a run that finishes late leaves a later one's mark). */
+  async advance(next: Watermark): Promise<boolean> {
+    try {
+      await this.ddb.send(
+        new PutCommand({
+          TableName: this.controlTable,
+          Item: { pk: 'SEGRUN#WATERMARK', sk: 'WATERMARK', ...next },
+          ConditionExpression: 'attribute_not_exists(pk) OR coveredUntil <= :c',
+          ExpressionAttributeValues: { ':c': next.coveredUntil },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (
+        err instanceof ConditionalCheckFailedException ||
+        (err as Error).name === 'ConditionalCheckFailedException'
+      )
+        return false;
+      throw err;
+    }
+  }
+}
+
+export interface Source {
+  readonly pk: string;
+  readonly range?: readonly [string, string];
+}
