@@ -405,6 +405,11 @@ async function finalize(regulationId: string) {
   const item = await work.get(regulationId);
   // Plain delete: what arrived after acceptance was kept, and (once erased) may start a new profile.
   if (item.type === 'delete') {
+    // Profile ids derive from identifiers, so a new profile of the person has the old one's id: from
+    // now on only deltas older than the erase are dropped (they carry what was erased).
+    await tombstones.record(
+      tombstonesOf({ ...regulationOf(item), acceptedAt: new Date().toISOString() }, [], item.profileIds),
+    );
     const keptAfter = item.counts?.keptAfter ?? 0;
     const again = await resolveSubject(reader, item.requested);
     await regulations.recordStore(regulationId, 'after_deletion', {
