@@ -408,7 +408,12 @@ async function finalize(regulationId: string) {
     // Profile ids derive from identifiers, so a new profile of the person has the old one's id: from
     // now on only deltas older than the erase are dropped (they carry what was erased).
     await tombstones.record(
-      tombstonesOf({ ...regulationOf(item), acceptedAt: new Date().toISOString() }, [], item.profileIds),
+      tombstonesOf(
+        { ...regulationOf(item), acceptedAt: new Date().toISOString() },
+        [],
+        item.profileIds,
+        true,
+      ),
     );
     const keptAfter = item.counts?.keptAfter ?? 0;
     const again = await resolveSubject(reader, item.requested);

@@ -28,16 +28,25 @@ export async function resolveSubject(
   return { subject: uniq(subject), profileIds: [...profileIds], rootIds: [...roots] };
 }
 
-/** The tombstones of a subject: every identifier and every profile id, as hashes. */
+/**
+ * The tombstones of a subject: every identifier and every profile id, as hashes. Profile ids only
+ * screen membership deltas, which carry the whole profile (traits set before acceptance too): they
+ * drop every delta of those profiles until the erase is done (`erased`), then only older ones.
+ */
 export function tombstonesOf(
   regulation: { regulationId: string; acceptedAt: string; suppress: boolean },
   subject: readonly Identity[],
   profileIds: readonly string[],
+  erased = false,
 ): Tombstone[] {
-  return [...subject, ...profileIds.map(profileIdentifier)].map((id) => ({
+  const of = (id: Identity, suppress: boolean): Tombstone => ({
     hash: hashIdentity(id),
     regulationId: regulation.regulationId,
     acceptedAt: regulation.acceptedAt,
-    suppress: regulation.suppress,
-  }));
+    suppress,
+  });
+  return [
+    ...subject.map((id) => of(id, regulation.suppress)),
+    ...profileIds.map((p) => of(profileIdentifier(p), regulation.suppress || !erased)),
+  ];
 }

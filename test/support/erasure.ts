@@ -59,6 +59,30 @@ export function keepSending(cdp: Pick<LocalCdp, 'writeKey' | 'apiUrl'>, person: 
   };
 }
 
+/** The messageId of every event in the lake's raw zone. */
+export async function rawMessageIds(cdp: Pick<LocalCdp, 'endpoints'>): Promise<Set<string>> {
+  const { s3, destroy } = localClients(cdp);
+  const ids = new Set<string>();
+  try {
+    let token: string | undefined;
+    do {
+      const page = await s3.send(
+        new ListObjectsV2Command({ Bucket: LAKE_BUCKET.localName, Prefix: 'raw/', ContinuationToken: token }),
+      );
+      for (const o of page.Contents ?? []) {
+        const obj = await s3.send(new GetObjectCommand({ Bucket: LAKE_BUCKET.localName, Key: o.Key! }));
+        const text = gunzipSync(Buffer.from(await obj.Body!.transformToByteArray())).toString('utf8');
+        for (const line of text.split('\n'))
+          if (line.trim()) ids.add((JSON.parse(line) as { messageId: string }).messageId);
+      }
+      token = page.NextContinuationToken;
+    } while (token);
+  } finally {
+    destroy();
+  }
+  return ids;
+}
+
 /** Clients for the local emulators, for reading stores directly in tests. */
 export function localClients(cdp: Pick<LocalCdp, 'endpoints'>) {
   const s3 = new S3Client({
@@ -106,6 +130,8 @@ export async function tracesOf(
       do {
         const page = await doc.send(new ScanCommand({ TableName: table.localName, ExclusiveStartKey }));
         for (const item of page.Items ?? []) {
+          // Dedupe markers hold a source id and a message id only, and expire (README, Regulations).
+          if (String(item.pk).startsWith('DEDUPE#')) continue;
           const n = hit(JSON.stringify(item));
           if (n) found.push(`${table.localName} ${item.pk} ${item.sk} (${n})`);
         }
