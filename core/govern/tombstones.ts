@@ -96,10 +96,17 @@ export interface BarrierRecord {
 
 export const barrierRecord = (regulationId: string): BarrierRecord => ({ kind: BARRIER_KIND, regulationId });
 
+/**
+ * A barrier record, or undefined. Only the runner writes them: anything the collector wrote carries
+ * `messageId`, `sourceId` and `receivedAt`, so a client cannot pass an event off as a barrier (which
+ * would drop it and record a pass for a regulation that does not exist).
+ */
 export function parseBarrier(value: unknown): BarrierRecord | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const v = value as Record<string, unknown>;
-  return v.kind === BARRIER_KIND && typeof v.regulationId === 'string'
+  if (v.kind !== BARRIER_KIND || typeof v.regulationId !== 'string') return undefined;
+  if ('messageId' in v || 'sourceId' in v || 'receivedAt' in v) return undefined;
+  return /^reg_[0-9a-f]{20}$/.test(v.regulationId)
     ? { kind: BARRIER_KIND, regulationId: v.regulationId }
     : undefined;
 }

@@ -6,6 +6,7 @@ import {
   barrierRecord,
   consumersBehind,
   ERASURE_CLOCK_MARGIN_MS,
+  parseBarrier,
   profileIdentifier,
   type Tombstone,
   TombstoneSet,
@@ -54,6 +55,22 @@ describe('tombstones', () => {
     expect(set.erasedBy([profileIdentifier('p_2')], at(-1))).toBeUndefined();
   });
 
+  it('recognises only barrier records the runner wrote, never a collected event dressed as one', () => {
+    expect(parseBarrier(barrierRecord('reg_0123456789abcdef0123'))?.regulationId).toBe(
+      'reg_0123456789abcdef0123',
+    );
+    expect(
+      parseBarrier({
+        ...barrierRecord('reg_0123456789abcdef0123'),
+        messageId: 'm',
+        sourceId: 's',
+        receivedAt: acceptedAt,
+      }),
+    ).toBeUndefined();
+    expect(parseBarrier(barrierRecord('anything'))).toBeUndefined();
+    expect(parseBarrier({ type: 'track' })).toBeUndefined();
+  });
+
   it('names the consumers and shards that have not passed a barrier', () => {
     expect(consumersBehind(['A', 'B'], ['s1', 's2'], new Set(['A#s1', 'A#s2', 'B#s2']))).toEqual(['B#s1']);
     expect(consumersBehind(['A'], ['s1'], new Set(['A#s1']))).toEqual([]);
@@ -100,16 +117,16 @@ describe('ErasureGate', () => {
     const batch = [
       record({ userId: 'ada', receivedAt: at(-10) }, '1'),
       record({ userId: 'grace', receivedAt: at(-10) }, '2'),
-      record(barrierRecord('reg_1'), '3'),
+      record(barrierRecord('reg_0123456789abcdef0123'), '3'),
       record('{not json', '4'),
       record({ userId: 'ada', receivedAt: at(10_000) }, '5'),
     ];
     const { keep, barriers } = await gate.screen(batch);
     expect(keep.map((r) => r.kinesis.sequenceNumber)).toEqual(['2', '4', '5']);
-    expect(barriers).toEqual(['reg_1']);
+    expect(barriers).toEqual(['reg_0123456789abcdef0123']);
     expect(metrics.counted).toBe(1);
     await gate.passBarriers('shard-1', barriers);
-    expect(state.passes).toEqual(['reg_1:ProfileProcessor#shard-1']);
+    expect(state.passes).toEqual(['reg_0123456789abcdef0123:ProfileProcessor#shard-1']);
     // The list is re-read only when the counter moved.
     await gate.screen(batch);
     expect(state.reads).toBe(1);
