@@ -21,7 +21,7 @@ export interface Person {
  * `stop()`, which flushes and returns the messageIds the SDK had accepted with the time each was sent.
  * Replay tests reuse it to keep traffic flowing while a replay and a deletion run.
  */
-export function keepSending(cdp: Pick<LocalCdp, 'writeKey' | 'apiUrl'>, person: Person, everyMs = 250) {
+export function keepSending(cdp: Pick<LocalCdp, 'writeKey' | 'apiUrl'>, person: Person, everyMs = 400) {
   const analytics = new Analytics({
     writeKey: cdp.writeKey,
     host: cdp.apiUrl,
