@@ -159,6 +159,7 @@ export class CdpStack extends Stack {
     store.grantProfilesReadWrite(processor);
     store.grantControlRead(processor);
     store.grantSegmentChangeLog(processor);
+    store.grantControlReadWrite(processor); // erasure: barrier passes (control table)
     deltaQueues.grantPublish(processor);
     lake.grantLakeWrite(processor, 'quarantine/stage=process/');
     // Profile, identity and merge changes, and real-time membership changes, one object per batch.
@@ -176,7 +177,9 @@ export class CdpStack extends Stack {
     monitoring.watchCount(PROFILE_PROCESSOR_FUNCTION.id, METRIC.recordsQuarantined);
 
     // Lake: its own consumer, so profile processing and the lake never stall each other.
-    const lakeWriter = fn(LAKE_WRITER_FUNCTION, lake.environment());
+    // The control table: erasure tombstones and barrier passes.
+    const lakeWriter = fn(LAKE_WRITER_FUNCTION, { ...lake.environment(), ...store.environment() });
+    store.grantControlReadWrite(lakeWriter);
     lake.grantLakeWrite(lakeWriter, 'raw/');
     lake.grantLakeWrite(lakeWriter, 'quarantine/stage=lake/');
     for (const consumer of LAKE_STREAM_CONSUMERS) {
@@ -236,7 +239,9 @@ export class CdpStack extends Stack {
     const regulationRunner = fn(REGULATION_RUNNER_FUNCTION, {
       ...store.environment(),
       ...lake.environment(),
+      ...events.environment(),
     });
+    events.grantWrite(regulationRunner); // the erasure barrier records
     store.grantProfilesReadWrite(regulationRunner);
     store.grantControlReadWrite(regulationRunner);
     lake.grantLakeRewrite(regulationRunner);
@@ -252,6 +257,7 @@ export class CdpStack extends Stack {
       ...governance.environment(),
     });
     store.grantControlReadWrite(regulationApi);
+    store.grantProfilesRead(regulationApi); // tombstones for every identifier of the person at acceptance
     governance.grantStartRun(regulationApi);
     monitoring.watchStateMachine('RegulationRuns', governance.stateMachine);
 

@@ -41,6 +41,8 @@ export const METRIC = {
   importRowsAccepted: 'ImportRowsAccepted',
   importRowsRefused: 'ImportRowsRefused',
   importsFailed: 'ImportsFailed',
+  /** Any stage: records of people whose deletion was accepted, dropped instead of stored or delivered. */
+  recordsErased: 'RecordsErased',
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];

@@ -17,6 +17,7 @@ import { recordAwsCall } from '../aws/call-recorder.js';
 import { dynamoDbDocumentClient, s3Client, sqsClient } from '../aws/clients.js';
 import { cachedByCounter } from '../dynamodb/change-counter.js';
 import { DestinationStore } from '../dynamodb/destination-store.js';
+import { erasureGate } from '../dynamodb/erasure-gate.js';
 import { ChangeWriter } from '../s3/change-writer.js';
 
 /** Destination types per segment, re-read only when a destination was added or changed. */
@@ -116,7 +117,25 @@ export class LakeRecordingDeltaSink implements DeltaSink {
   }
 }
 
+/** Segmentation output: deltas of people whose deletion was accepted are neither queued nor recorded. */
+export class ErasureScreeningDeltaSink implements DeltaSink {
+  constructor(
+    private readonly inner: DeltaSink,
+    private readonly keep: (deltas: readonly MembershipDelta[]) => Promise<MembershipDelta[]>,
+  ) {}
+
+  async publish(deltas: readonly MembershipDelta[]): Promise<void> {
+    await this.inner.publish(await this.keep(deltas));
+  }
+}
+
 export function deltaSinkFromEnv(env: Record<string, string | undefined> = process.env): DeltaSink {
+  return new ErasureScreeningDeltaSink(recordingDeltaSinkFromEnv(env), (deltas) =>
+    erasureGate('segment-output').keepPeople(deltas, 'deltas'),
+  );
+}
+
+function recordingDeltaSinkFromEnv(env: Record<string, string | undefined>): DeltaSink {
   const sink = routingDeltaSinkFromEnv(env);
   const bucket = env[ENV.lakeBucket];
   return bucket ? new LakeRecordingDeltaSink(sink, new ChangeWriter(s3Client(), bucket)) : sink;

@@ -80,9 +80,11 @@ export function requirementsOf(
       const name = str(r.StreamName) ?? str(r.StreamARN)?.split('/').pop() ?? '?';
       const stream = `arn:aws:kinesis:${AT}:stream/${translate(name)}`;
       const writes = call.command.startsWith('Put');
+      // Only record data is encrypted: listing shards or describing the stream uses no key.
+      const data = writes || call.command === 'GetRecords';
       return [
         { action: `kinesis:${call.command}`, resource: stream, why: `${why} on ${name}` },
-        ...kms(resolver, stream, writes ? 'write' : 'read', `${why} on ${name}`),
+        ...(data ? kms(resolver, stream, writes ? 'write' : 'read', `${why} on ${name}`) : []),
       ];
     }
     case 'S3': {

@@ -68,7 +68,15 @@ export type StoreName =
   | 'lake_profiles'
   | 'quarantine'
   | 'destinations'
-  | 'suppression';
+  | 'suppression'
+  /** Everything in the stream before acceptance handled by every consumer (barrier passed). */
+  | 'in_flight'
+  /** Queued membership deltas and dead letters (local files; on AWS dropped on delivery). */
+  | 'queues'
+  /** The local outbox standing in for destinations without an emulator. */
+  | 'outbox'
+  /** Plain delete: events received after acceptance, kept. */
+  | 'after_deletion';
 
 export interface StoreOutcome {
   readonly status: 'pending' | 'done' | 'skipped' | 'failed';

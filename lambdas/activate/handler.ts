@@ -8,11 +8,13 @@ import { recordAwsCall } from '../../adapters/aws/call-recorder.js';
 import { dynamoDbDocumentClient, s3Client, sqsClient } from '../../adapters/aws/clients.js';
 import { cachedByCounter } from '../../adapters/dynamodb/change-counter.js';
 import { DestinationStore } from '../../adapters/dynamodb/destination-store.js';
+import { erasureGate } from '../../adapters/dynamodb/erasure-gate.js';
 import { createLogger } from '../../adapters/observability/logger.js';
 import { createMetrics } from '../../adapters/observability/metrics.js';
 import type { Destination } from '../../core/activate/destinations.js';
 import type { MembershipDelta } from '../../core/segments/delta.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
+import { ACTIVATION_FUNCTION } from '../../resources/functions/activate.js';
 import { CLAIM_LEASE_MS, createActivationWorker } from './worker.js';
 
 const config = loadConfig(
@@ -57,7 +59,11 @@ const destinationsBySegment = cachedByCounter(destinations.changes, async () => 
 export const handler: (event: SQSEvent) => Promise<SQSBatchResponse> = createActivationWorker({
   destinationsFor: async (segmentId) => (await destinationsBySegment()).get(segmentId) ?? [],
   store: destinations,
-  send: (destination, deltas) => SENDERS[destination.type](destination, deltas, senders),
+  send: async (destination, queued) => {
+    // Checked just before each send: a delta queued before a deletion never reaches the destination after it.
+    const deltas = await erasureGate(ACTIVATION_FUNCTION.id).keepPeople(queued, 'deltas');
+    if (deltas.length) await SENDERS[destination.type](destination, deltas, senders);
+  },
   deadLetter,
   logger,
   metrics: createMetrics('activation'),

@@ -2,8 +2,10 @@ import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as z from 'zod';
 import { dynamoDbDocumentClient, sfnClient } from '../../adapters/aws/clients.js';
+import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
 import { RegulationStore } from '../../adapters/dynamodb/regulation-store.js';
 import { SuppressionStore } from '../../adapters/dynamodb/suppression-store.js';
+import { TombstoneStore } from '../../adapters/dynamodb/tombstone-store.js';
 import { createLogger } from '../../adapters/observability/logger.js';
 import {
   hashIdentity,
@@ -13,12 +15,24 @@ import {
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
 import { principalOf, withAccess } from '../shared/access.js';
 import { error, type HttpResponse, invalidAdminRequest, json, parseJsonBody } from '../shared/http.js';
+import { resolveSubject, tombstonesOf } from './subject.js';
 import { WorkItems } from './work-item.js';
 
 const config = loadConfig(
-  z.object({ [ENV.controlTable]: requiredString(), [ENV.regulationRunStateMachineArn]: requiredString() }),
+  z.object({
+    [ENV.controlTable]: requiredString(),
+    [ENV.regulationRunStateMachineArn]: requiredString(),
+    [ENV.profilesTable]: requiredString(),
+    [ENV.timelineTable]: z.string().min(1).optional(),
+  }),
 );
 const ddb = dynamoDbDocumentClient();
+const reader = new ProfileReader(
+  ddb,
+  config[ENV.profilesTable],
+  config[ENV.timelineTable] ?? config[ENV.profilesTable],
+);
+const tombstones = new TombstoneStore(ddb, config[ENV.controlTable]);
 const regulations = new RegulationStore(ddb, config[ENV.controlTable]);
 const suppressions = new SuppressionStore(ddb, config[ENV.controlTable]);
 const work = new WorkItems(ddb, config[ENV.controlTable]);
@@ -63,18 +77,36 @@ async function route(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
 
   if (type === 'unsuppress' || type === 'suppress') {
     if (type === 'suppress') await suppressions.suppress(identifiers, regulation.regulationId);
-    else await suppressions.unsuppress(identifiers);
+    else {
+      await suppressions.unsuppress(identifiers);
+      await tombstones.lift(identifiers.map(hashIdentity));
+    }
     const count = identifiers.length;
     await regulations.recordStore(regulation.regulationId, 'suppression', { status: 'done', count });
     await regulations.finish(regulation.regulationId, 'completed');
     return json(202, { regulationId: regulation.regulationId, status: 'completed' });
   }
+  // From this moment every stage drops the person's records (tombstones), and with suppression the
+  // collector stops taking new ones; the job erases what was stored, once in-flight data has landed.
+  const suppress = type === 'delete_and_suppress';
+  const acceptedAt = regulation.createdAt;
+  const found = await resolveSubject(reader, identifiers);
+  await tombstones.record(
+    tombstonesOf(
+      { regulationId: regulation.regulationId, acceptedAt, suppress },
+      found.subject,
+      found.profileIds,
+    ),
+  );
+  if (suppress) await suppressions.suppress(found.subject, regulation.regulationId);
   await work.put({
     regulationId: regulation.regulationId,
     type,
+    acceptedAt,
     requested: identifiers,
-    subject: identifiers,
-    profileIds: [],
+    subject: found.subject,
+    profileIds: found.profileIds,
+    rootIds: found.rootIds,
   });
   await sfn.send(
     new StartExecutionCommand({

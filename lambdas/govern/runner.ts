@@ -1,4 +1,5 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { ListShardsCommand, PutRecordCommand } from '@aws-sdk/client-kinesis';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -9,23 +10,33 @@ import {
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import { deleteAtDestination, sendersFromEnv } from '../../adapters/activate/senders.js';
-import { dynamoDbDocumentClient, s3Client } from '../../adapters/aws/clients.js';
+import { dynamoDbDocumentClient, kinesisClient, s3Client } from '../../adapters/aws/clients.js';
 import { batchWrite } from '../../adapters/dynamodb/batch.js';
 import { DestinationStore } from '../../adapters/dynamodb/destination-store.js';
 import { keys } from '../../adapters/dynamodb/profile-keys.js';
 import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
 import { RegulationStore } from '../../adapters/dynamodb/regulation-store.js';
 import { SuppressionStore } from '../../adapters/dynamodb/suppression-store.js';
+import { TombstoneStore } from '../../adapters/dynamodb/tombstone-store.js';
 import { createLogger } from '../../adapters/observability/logger.js';
 import { EventCompactor } from '../../adapters/s3/event-compactor.js';
-import { belongsToSubject, quarantinedBelongsToSubject } from '../../core/govern/regulation.js';
+import { quarantinedBelongsToSubject } from '../../core/govern/regulation.js';
+import {
+  barrierRecord,
+  consumersBehind,
+  subjectOfEvent,
+  TombstoneSet,
+} from '../../core/govern/tombstones.js';
 import { identityKey } from '../../core/identity/identifiers.js';
 import { columnarObjectKey, manifestKey, messageIdsKey } from '../../core/lake/columnar.js';
 import { partitionOfKey } from '../../core/lake/layout.js';
 import { type ChangeRecord, changeBelongsToSubject } from '../../core/lake/profile-changes.js';
 import type { Identity } from '../../core/profiles/profile.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
-import { WorkItems } from './work-item.js';
+import { STREAM_CONSUMERS } from '../../resources/functions/index.js';
+import { scrubLocalFiles } from './local-scrub.js';
+import { resolveSubject, tombstonesOf } from './subject.js';
+import { type WorkItem, WorkItems } from './work-item.js';
 
 const config = loadConfig(
   z.object({
@@ -33,6 +44,7 @@ const config = loadConfig(
     [ENV.controlTable]: requiredString(),
     [ENV.lakeBucket]: requiredString(),
     [ENV.timelineTable]: z.string().min(1).optional(),
+    [ENV.eventsStream]: requiredString(),
   }),
 );
 const timelineTable = config[ENV.timelineTable] ?? config[ENV.profilesTable];
@@ -45,35 +57,114 @@ const suppressions = new SuppressionStore(ddb, config[ENV.controlTable]);
 const destinations = new DestinationStore(ddb, config[ENV.controlTable]);
 const logger = createLogger('regulation-runner');
 const compactor = new EventCompactor(s3, config[ENV.lakeBucket]);
+const tombstones = new TombstoneStore(ddb, config[ENV.controlTable]);
+const kinesis = kinesisClient();
+
+/**
+ * How long the job waits for every stream consumer to pass the deletion's barrier before it fails with
+ * the consumers still behind: the stream's worst normal lag (batching windows, retries of a failing
+ * batch with backoff) is minutes; beyond this, something is broken and a person must look.
+ */
+export const CATCH_UP_LIMIT_MS = 15 * 60_000;
 
 const uniq = (ids: readonly Identity[]) => [...new Map(ids.map((i) => [identityKey(i), i])).values()];
 
-/** Identifiers → profiles (following merges) → every identifier and profile id of those people. */
+/**
+ * Identifiers → profiles (following merges) → every identifier and profile id of those people, added to
+ * what the API found at acceptance; anything new gets its tombstone (same acceptance time).
+ */
 async function resolve(regulationId: string) {
   const item = await work.get(regulationId);
-  const subject = [...item.requested];
-  const profileIds = new Set<string>();
-  const roots = new Set<string>();
-  for (const id of item.requested) {
-    const pointer = await reader.resolveIdentity(id.type, id.value);
-    if (!pointer) continue;
-    profileIds.add(pointer);
-    const state = await reader.getState(pointer);
-    if (!state) continue;
-    profileIds.add(state.profileId);
-    roots.add(state.profileId);
-    for (const m of state.mergedFrom) profileIds.add(m);
-    subject.push(...state.identities);
-  }
-  item.subject = uniq(subject);
-  item.profileIds = [...profileIds];
-  item.rootIds = [...roots];
+  const found = await resolveSubject(reader, item.requested);
+  const known = new Set([...item.subject.map(identityKey), ...item.profileIds.map((p) => `P\0${p}`)]);
+  const newIds = found.subject.filter((i) => !known.has(identityKey(i)));
+  const newProfiles = found.profileIds.filter((p) => !known.has(`P\0${p}`));
+  await tombstones.record(tombstonesOf(regulationOf(item), newIds, newProfiles));
+  item.subject = uniq([...item.subject, ...found.subject]);
+  item.profileIds = [...new Set([...item.profileIds, ...found.profileIds])];
+  item.rootIds = [...new Set([...(item.rootIds ?? []), ...found.rootIds])];
   await work.put(item);
   await regulations.recordStore(regulationId, 'profiles', {
     status: 'pending',
     count: item.profileIds.length,
   });
   return { profiles: item.profileIds.length };
+}
+
+const regulationOf = (item: WorkItem) => ({
+  regulationId: item.regulationId,
+  // Work items written before tombstones existed: the job's own start is the (later, safe) cut-off.
+  acceptedAt: item.acceptedAt ?? new Date().toISOString(),
+  suppress: item.type === 'delete_and_suppress',
+});
+
+/**
+ * Puts a barrier record on every open shard of the events stream, behind everything written before
+ * the deletion was accepted. Each stream consumer records when it passed it (`caughtUp` waits for that).
+ */
+async function barrier(regulationId: string) {
+  const item = await work.get(regulationId);
+  const shards: Array<{ id: string; start: string }> = [];
+  let NextToken: string | undefined;
+  do {
+    const page = await kinesis.send(
+      new ListShardsCommand(NextToken ? { NextToken } : { StreamName: config[ENV.eventsStream] }),
+    );
+    for (const shard of page.Shards ?? [])
+      if (
+        !shard.SequenceNumberRange?.EndingSequenceNumber &&
+        shard.ShardId &&
+        shard.HashKeyRange?.StartingHashKey
+      )
+        shards.push({ id: shard.ShardId, start: shard.HashKeyRange.StartingHashKey });
+    NextToken = page.NextToken;
+  } while (NextToken);
+  for (const shard of shards)
+    await kinesis.send(
+      new PutRecordCommand({
+        StreamName: config[ENV.eventsStream],
+        PartitionKey: regulationId,
+        ExplicitHashKey: shard.start,
+        Data: Buffer.from(JSON.stringify(barrierRecord(regulationId))),
+      }),
+    );
+  item.barrier = { shards: shards.map((s) => s.id), at: new Date().toISOString() };
+  await work.put(item);
+  return { shards: shards.length };
+}
+
+/**
+ * Whether every stream consumer has passed the barrier on every shard: then everything that was in
+ * the stream before the deletion has been stored (and is erased next) or dropped. Fails, naming the
+ * consumers and shards behind, after CATCH_UP_LIMIT_MS.
+ */
+async function caughtUp(regulationId: string) {
+  const item = await work.get(regulationId);
+  const shards = item.barrier?.shards ?? [];
+  const behind = consumersBehind(
+    STREAM_CONSUMERS.map((c) => c.functionId),
+    shards,
+    await tombstones.passes(regulationId),
+  );
+  if (behind.length === 0) {
+    await regulations.recordStore(regulationId, 'in_flight', {
+      status: 'done',
+      count: shards.length,
+      detail: `every stream consumer passed the deletion's point in the stream on ${shards.length} shards`,
+    });
+    return { caughtUp: true };
+  }
+  const waited = Date.now() - Date.parse(item.barrier?.at ?? new Date().toISOString());
+  if (waited > CATCH_UP_LIMIT_MS) {
+    const detail = `stream consumers did not pass the deletion's point in the stream within ${CATCH_UP_LIMIT_MS / 60_000} minutes: ${behind.join(', ')}`;
+    await regulations.recordStore(regulationId, 'in_flight', {
+      status: 'failed',
+      count: behind.length,
+      detail,
+    });
+    throw Object.assign(new Error(detail), { name: 'ConsumersBehind' });
+  }
+  return { caughtUp: false, behind: behind.length };
 }
 
 async function* objects(prefix: string) {
@@ -111,6 +202,9 @@ async function lake(regulationId: string) {
   const item = await work.get(regulationId);
   const subject = new Set(item.subject.map((i) => `${i.type}:${i.value}`));
   const profileIds = new Set(item.profileIds);
+  // The same rule every stage applies: with plain `delete`, events received after acceptance stay.
+  const erased = new TombstoneSet(tombstonesOf(regulationOf(item), item.subject, []));
+  let keptAfter = 0;
   const counts = {
     raw: { objects: 0, events: 0, partitions: new Set<string>() },
     quarantine: { objects: 0, events: 0, partitions: new Set<string>() },
@@ -128,7 +222,12 @@ async function lake(regulationId: string) {
       const kept = lines.filter((line) => {
         try {
           const record = JSON.parse(line) as Record<string, unknown>;
-          if (zone === 'raw') return !belongsToSubject(record, subject);
+          if (zone === 'raw') {
+            const { identifiers, receivedAt } = subjectOfEvent(record);
+            if (erased.erasedBy(identifiers, receivedAt)) return false;
+            if (identifiers.some((i) => subject.has(`${i.type}:${i.value}`))) keptAfter++;
+            return true;
+          }
           if (zone === 'changes') return !changeBelongsToSubject(record as ChangeRecord, profileIds, subject);
           return !quarantinedBelongsToSubject(Buffer.from(String(record.raw), 'base64'), subject);
         } catch {
@@ -179,6 +278,8 @@ async function lake(regulationId: string) {
       detail: `${c.objects} objects rewritten in ${c.partitions.size} partitions${zone === 'raw' ? `; ${recompacted} Parquet partitions rebuilt` : ''}`,
     });
   }
+  item.counts = { ...item.counts, keptAfter };
+  await work.put(item);
   await regulations.recordStore(regulationId, 'lake_profiles', {
     status: 'done',
     count: counts.changes.events,
@@ -278,8 +379,53 @@ async function erase(regulationId: string) {
   return { items: doomed.size };
 }
 
+/** Local runtime only: the queue, dead-letter and outbox files stand in for SQS and the destinations. */
+async function scrub(regulationId: string) {
+  const item = await work.get(regulationId);
+  const dataDir = process.env.CDP_LOCAL_DATA_DIR;
+  if (!dataDir) {
+    await regulations.recordStore(regulationId, 'queues', {
+      status: 'done',
+      count: 0,
+      detail: 'SQS messages cannot be deleted one by one: activation drops them on delivery (tombstones)',
+    });
+    return { lines: 0 };
+  }
+  const counts = scrubLocalFiles(dataDir, item.subject, item.profileIds);
+  await regulations.recordStore(regulationId, 'queues', { status: 'done', count: counts.queues });
+  await regulations.recordStore(regulationId, 'outbox', {
+    status: 'done',
+    count: counts.outbox,
+    detail: 'deletion calls to destinations are kept as the record that they were made',
+  });
+  return { lines: counts.queues + counts.outbox };
+}
+
 async function finalize(regulationId: string) {
   const item = await work.get(regulationId);
+  // Plain delete: what arrived after acceptance was kept, and (once erased) may start a new profile.
+  if (item.type === 'delete') {
+    // Profile ids derive from identifiers, so a new profile of the person has the old one's id: from
+    // now on only deltas older than the erase are dropped (they carry what was erased).
+    await tombstones.record(
+      tombstonesOf(
+        { ...regulationOf(item), acceptedAt: new Date().toISOString() },
+        [],
+        item.profileIds,
+        true,
+      ),
+    );
+    const keptAfter = item.counts?.keptAfter ?? 0;
+    const again = await resolveSubject(reader, item.requested);
+    await regulations.recordStore(regulationId, 'after_deletion', {
+      status: 'done',
+      count: keptAfter,
+      detail:
+        again.profileIds.length > 0
+          ? `${keptAfter} events received after the deletion was accepted were kept; they started a new profile`
+          : `${keptAfter} events received after the deletion was accepted were kept; no new profile exists`,
+    });
+  }
   if (item.type === 'delete_and_suppress') {
     await suppressions.suppress(item.subject, regulationId);
     await regulations.recordStore(regulationId, 'suppression', {
@@ -300,7 +446,17 @@ async function failed(regulationId: string) {
   return { status: 'failed' };
 }
 
-const STEPS = { resolve, lake, destinations: destinationsStep, erase, finalize, failed } as const;
+const STEPS = {
+  resolve,
+  barrier,
+  caughtUp,
+  lake,
+  destinations: destinationsStep,
+  erase,
+  scrub,
+  finalize,
+  failed,
+} as const;
 
 export async function handler(input: { step: keyof typeof STEPS; regulationId: string }) {
   try {

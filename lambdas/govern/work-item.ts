@@ -9,11 +9,17 @@ import type { Identity } from '../../core/profiles/profile.js';
 export interface WorkItem {
   readonly regulationId: string;
   readonly type: string;
+  /** When the regulations API accepted the deletion: the tombstones' cut-off. */
+  readonly acceptedAt?: string;
   readonly requested: Identity[];
   subject: Identity[];
   profileIds: string[];
   /** The surviving profile of each person (destinations know people by these). */
   rootIds?: string[];
+  /** Open shards of the events stream the barrier was put on, and when. */
+  barrier?: { shards: string[]; at: string };
+  /** Figures gathered across steps for the audit log. */
+  counts?: Record<string, number>;
 }
 
 const key = (id: string) => ({ pk: `REGWORK#${id}`, sk: 'WORK' });

@@ -3,12 +3,14 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import * as z from 'zod';
 import { s3Client } from '../../adapters/aws/clients.js';
+import { erasureGate } from '../../adapters/dynamodb/erasure-gate.js';
 import { createLogger } from '../../adapters/observability/logger.js';
 import { createMetrics } from '../../adapters/observability/metrics.js';
 import { QuarantineWriter } from '../../adapters/s3/quarantine-writer.js';
 import { type RawPartition, rawObjectKey, rawPartition } from '../../core/lake/layout.js';
 import type { QuarantineRecord } from '../../core/lake/quarantine.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
+import { LAKE_WRITER_FUNCTION } from '../../resources/functions/lake.js';
 import { METRIC } from '../../resources/metrics.js';
 
 const config = loadConfig(z.object({ [ENV.lakeBucket]: requiredString() }));
@@ -61,7 +63,9 @@ export async function handler(event: KinesisStreamEvent): Promise<KinesisStreamB
       origin: `${record.eventSourceARN ?? ''}/${record.kinesis.sequenceNumber}`,
       raw: record.kinesis.data,
     });
-  for (const record of event.Records) {
+  // Erasure: records of people whose deletion was accepted, and barrier records, are not written.
+  const erasure = await erasureGate(LAKE_WRITER_FUNCTION.id).screen(event.Records);
+  for (const record of erasure.keep) {
     // One record that can never be written goes to quarantine with its bytes; the rest of the batch
     // commits. Only S3 failures (transient) make the batch retry.
     const text = Buffer.from(record.kinesis.data, 'base64').toString('utf8');
@@ -108,10 +112,11 @@ export async function handler(event: KinesisStreamEvent): Promise<KinesisStreamB
       objects: groups.size,
       quarantined: quarantined.length,
     });
-    metrics.count(METRIC.lakeEventsWritten, event.Records.length - quarantined.length);
+    metrics.count(METRIC.lakeEventsWritten, erasure.keep.length - quarantined.length);
     metrics.count(METRIC.lakeObjectsWritten, groups.size);
     metrics.count(METRIC.recordsQuarantined, quarantined.length);
     metrics.flush();
+    await erasureGate(LAKE_WRITER_FUNCTION.id).passBarriers(shardId, erasure.barriers);
     return { batchItemFailures: [] };
   } catch (err) {
     logger.error('lake write failed; the batch will be retried', { errorName: (err as Error).name });

@@ -1,6 +1,7 @@
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import * as z from 'zod';
 import { dynamoDbDocumentClient, s3Client } from '../../adapters/aws/clients.js';
+import { erasureGate } from '../../adapters/dynamodb/erasure-gate.js';
 import { isPermanentStoreError } from '../../adapters/dynamodb/errors.js';
 import { DynamoProfileStore } from '../../adapters/dynamodb/profile-store.js';
 import { createLogger } from '../../adapters/observability/logger.js';
@@ -14,6 +15,7 @@ import { processIsolated } from '../../core/process/isolate.js';
 import { type CanonicalEvent, normalizeEvent } from '../../core/process/normalize.js';
 import type { BatchOrigin } from '../../core/process/pipeline.js';
 import { ENV, loadConfig, positiveInt, requiredString } from '../../resources/env.js';
+import { PROFILE_PROCESSOR_FUNCTION } from '../../resources/functions/process.js';
 import { METRIC } from '../../resources/metrics.js';
 import { profileChangeListeners } from './listeners.js';
 
@@ -129,7 +131,11 @@ export async function handler(event: KinesisStreamEvent): Promise<KinesisStreamB
       origin: `${record.eventSourceARN ?? ''}/${record.kinesis.sequenceNumber}`,
       raw: record.kinesis.data,
     });
+  // Erasure: records of people whose deletion was accepted, and barrier records, go no further.
+  const erasure = await erasureGate(PROFILE_PROCESSOR_FUNCTION.id).screen(event.Records);
+  const kept = new Set(erasure.keep);
   for (const [offset, record] of event.Records.entries()) {
+    if (!kept.has(record)) continue;
     const parsed = parseRecord(Buffer.from(record.kinesis.data, 'base64'));
     if (parsed.ok) {
       events.push(parsed.event);
@@ -181,6 +187,10 @@ export async function handler(event: KinesisStreamEvent): Promise<KinesisStreamB
     metrics.count(METRIC.mergesBlocked, result.blockedMerges);
     metrics.count(METRIC.recordsQuarantined, quarantined.length);
     metrics.flush();
+    await erasureGate(PROFILE_PROCESSOR_FUNCTION.id).passBarriers(
+      batchOrigin(event, []).lane,
+      erasure.barriers,
+    );
     return { batchItemFailures: [] };
   } catch (err) {
     // Transient (throttling, network, a race lost too often): the batch is delivered again from its
