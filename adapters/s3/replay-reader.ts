@@ -55,26 +55,24 @@ export class ReplayReader {
     }
   }
 
-  /** Every source that has raw events. */
+  /**
+   * Every source that has raw events: one listing per source, each starting after the previous
+   * source's keys (`<prefix>0` sorts after every `<prefix>/...` key). Not a delimiter listing: the
+   * local S3 emulator does not return common prefixes.
+   */
   async sources(): Promise<string[]> {
     const out: string[] = [];
-    let token: string | undefined;
-    do {
+    let after: string | undefined;
+    for (;;) {
       const page = await this.s3.send(
-        new ListObjectsV2Command({
-          Bucket: this.bucket,
-          Prefix: 'raw/',
-          Delimiter: '/',
-          ContinuationToken: token,
-        }),
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: 'raw/source_id=', StartAfter: after }),
       );
-      for (const p of page.CommonPrefixes ?? []) {
-        const m = /^raw\/source_id=([^/]+)\/$/.exec(p.Prefix ?? '');
-        if (m) out.push(decodeURIComponent(m[1]!));
-      }
-      token = page.NextContinuationToken;
-    } while (token);
-    return out.sort();
+      const key = page.Contents?.[0]?.Key;
+      const m = key ? /^raw\/source_id=([^/]+)\//.exec(key) : null;
+      if (!m) return out;
+      out.push(decodeURIComponent(m[1]!));
+      after = `raw/source_id=${m[1]}0`;
+    }
   }
 
   /**

@@ -208,7 +208,8 @@ async function dryRun(request: ReplayRequest): Promise<DryRun> {
         }
     }
     const end = new Date(Date.parse(`${hour}:00:00.000Z`) + 3_600_000).toISOString();
-    countedUntil = end < request.until ? end : request.until;
+    // ISO times in UTC compare as strings.
+    countedUntil = [end, request.until].sort()[0]!;
   }
   return {
     dryRun: true,
