@@ -22,8 +22,7 @@ export interface ReplayRecord {
   readonly request: ReplayRequest;
   readonly status: ReplayStatus;
   readonly counts: ReplayCounts;
-  /** Hours of the range done and in progress: `cursor.hour` of `hours`. */
-  readonly hours: number;
+  /** The hour partition in progress and how far into it. */
   readonly cursor: ReplayCursor;
   readonly createdAt: string;
   readonly startedAt?: string;

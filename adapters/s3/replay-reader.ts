@@ -76,6 +76,41 @@ export class ReplayReader {
   }
 
   /**
+   * The first hour partition at or after `from` (and at most `last`) under `base` (`.../dt=D/hr=H/`
+   * below it) that holds an object: one listing, whatever the gap, so empty hours cost nothing.
+   */
+  private async firstHour(base: string, from: Hour, last: Hour): Promise<Hour | undefined> {
+    const page = await this.s3.send(
+      // One page, no MaxKeys (the local emulator fails on truncated pages with StartAfter).
+      new ListObjectsV2Command({
+        Bucket: this.bucket,
+        Prefix: base,
+        StartAfter: `${base}dt=${from.slice(0, 10)}/hr=${from.slice(11, 13)}`,
+      }),
+    );
+    for (const o of page.Contents ?? []) {
+      const m = /dt=(\d{4}-\d{2}-\d{2})\/hr=(\d{2})\//.exec(o.Key!.slice(base.length));
+      if (!m) continue;
+      const hour = `${m[1]}T${m[2]}`;
+      return hour >= from && hour <= last ? hour : undefined;
+    }
+    return undefined;
+  }
+
+  /** The first hour in [from, last] with raw events of any of `sources`. */
+  async nextLakeHour(sources: readonly string[], from: Hour, last: Hour): Promise<Hour | undefined> {
+    const found = await Promise.all(
+      sources.map((s) => this.firstHour(`raw/source_id=${encodeURIComponent(s)}/`, from, last)),
+    );
+    return found.filter((h): h is Hour => h !== undefined).sort()[0];
+  }
+
+  /** The first hour in [from, last] with quarantined records of `stage`. */
+  nextQuarantineHour(stage: QuarantineRecord['stage'], from: Hour, last: Hour): Promise<Hour | undefined> {
+    return this.firstHour(`quarantine/stage=${stage}/`, from, last);
+  }
+
+  /**
    * The raw lines of one source's hour, with the fields ordering needs. A line written by the lake
    * writer always has them; anything else in the zone is passed on as it is, for the processor to
    * quarantine with its reason.

@@ -1,19 +1,11 @@
 import * as z from 'zod';
-import { type Hour, hourOfDate, nextHour } from '../lake/columnar.js';
+import { type Hour, hourOfDate } from '../lake/columnar.js';
 
 /**
  * A replay walks its range an hour at a time, the lake's partition unit (`dt=/hr=` of `receivedAt`
  * for raw events, of the quarantine time for quarantined records), so its cursor is an hour and a
  * position in that hour, and a slice that is retried starts where the last finished one stopped.
  */
-
-/** Every hour partition that can hold a time in [since, until). */
-export function hoursOf(since: string, until: string): Hour[] {
-  const hours: Hour[] = [];
-  const last = hourOfDate(new Date(Date.parse(until) - 1));
-  for (let h = hourOfDate(new Date(since)); h <= last; h = nextHour(h)) hours.push(h);
-  return hours;
-}
 
 export const inRange = (at: string, since: string, until: string) => {
   const t = Date.parse(at);
@@ -76,13 +68,23 @@ export const addReplayCounts = (a: ReplayCounts, b: Partial<ReplayCounts>): Repl
   redriven: a.redriven + (b.redriven ?? 0),
 });
 
-/** Where a replay stands: the hour (index into `hoursOf`) and how far into it. */
+/**
+ * Where a replay stands: the hour partition it is in (`YYYY-MM-DDTHH`; none before the first) and
+ * how far into it. Empty hours are skipped by listing, so a range of years costs what its data does.
+ */
 export interface ReplayCursor {
-  readonly hour: number;
+  readonly hour?: Hour;
   /** Events of the hour done (lake replays, in `replayOrder`). */
   readonly position: number;
   /** The last quarantine object of the hour done (re-drives delete objects, so no index is stable). */
   readonly after?: string;
+}
+
+export const START: ReplayCursor = { position: 0 };
+
+/** The first and last hour partitions that can hold a time in [since, until). */
+export function hourBounds(since: string, until: string): { first: Hour; last: Hour } {
+  return { first: hourOfDate(new Date(since)), last: hourOfDate(new Date(Date.parse(until) - 1)) };
 }
 
 /**

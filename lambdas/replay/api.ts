@@ -7,7 +7,8 @@ import { type ReplayRecord, ReplayStore } from '../../adapters/dynamodb/replay-s
 import { createLogger } from '../../adapters/observability/logger.js';
 import { ReplayReader } from '../../adapters/s3/replay-reader.js';
 import type { MessageFilter } from '../../core/collect/ingest.js';
-import { hoursOf, inRange, NO_REPLAY_COUNTS } from '../../core/replay/plan.js';
+import { nextHour } from '../../core/lake/columnar.js';
+import { hourBounds, inRange, NO_REPLAY_COUNTS, START } from '../../core/replay/plan.js';
 import { parseReplayRequest, type ReplayRequest } from '../../core/replay/request.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
 import { error, type HttpResponse, json, parseJsonBody } from '../shared/http.js';
@@ -102,8 +103,7 @@ async function start(request: ReplayRequest, now: Date): Promise<HttpResponse> {
     request,
     status: 'queued',
     counts: NO_REPLAY_COUNTS,
-    hours: hoursOf(request.since, request.until).length,
-    cursor: { hour: 0, position: 0 },
+    cursor: START,
     createdAt: now.toISOString(),
   };
   // Replays share the processor's replay lane: one at a time, and the next waits for it.
@@ -137,7 +137,7 @@ async function start(request: ReplayRequest, now: Date): Promise<HttpResponse> {
     await store.releaseSlot(replayId);
     throw err;
   }
-  logger.info('replay started', { replayId, from: request.from, hours: record.hours });
+  logger.info('replay started', { replayId, from: request.from });
   return json(202, { replayId, status: 'queued', location: `/v1/replays/${replayId}` });
 }
 
@@ -162,10 +162,10 @@ async function dryRun(request: ReplayRequest): Promise<DryRun> {
     groups.set(key, { ...group, count: (groups.get(key)?.count ?? 0) + 1 });
   let read = 0;
   let dropped = 0;
-  const hours = hoursOf(request.since, request.until);
+  const { first, last } = hourBounds(request.since, request.until);
   const sources = request.from === 'lake' ? (request.sources ?? (await reader.sources())) : [];
   let countedUntil = request.since;
-  for (const hour of hours) {
+  for (let from = first; ; ) {
     if (Date.now() - started > DRY_RUN_BUDGET_MS)
       return {
         dryRun: true,
@@ -176,6 +176,11 @@ async function dryRun(request: ReplayRequest): Promise<DryRun> {
         erased: dropped,
         groups: [...groups.values()],
       };
+    const hour =
+      request.from === 'lake'
+        ? await reader.nextLakeHour(sources, from, last)
+        : await reader.nextQuarantineHour(request.stage as 'process', from, last);
+    if (hour === undefined) break;
     if (request.from === 'lake') {
       for (const source of sources) {
         const lines = (await reader.hourLines(source, hour)).filter((l) =>
@@ -210,7 +215,10 @@ async function dryRun(request: ReplayRequest): Promise<DryRun> {
     const end = new Date(Date.parse(`${hour}:00:00.000Z`) + 3_600_000).toISOString();
     // ISO times in UTC compare as strings.
     countedUntil = [end, request.until].sort()[0]!;
+    if (hour === last) break;
+    from = nextHour(hour);
   }
+  countedUntil = request.until;
   return {
     dryRun: true,
     request,

@@ -2,13 +2,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ReplayReader } from '../../adapters/s3/replay-reader.js';
 import type { MessageFilter } from '../../core/collect/ingest.js';
 import type { Message } from '../../core/events/schema.js';
+import { nextHour } from '../../core/lake/columnar.js';
 import type { QuarantineRecord } from '../../core/lake/quarantine.js';
 import { processIsolated } from '../../core/process/isolate.js';
 import type { CanonicalEvent } from '../../core/process/normalize.js';
 import type { PipelineDeps } from '../../core/process/pipeline.js';
 import {
   addReplayCounts,
-  hoursOf,
+  hourBounds,
   inRange,
   type LakeLine,
   NO_REPLAY_COUNTS,
@@ -67,7 +68,7 @@ export interface SliceResult {
  * are there already) and nothing goes through the stream (the lake writer would store them twice).
  */
 export async function replaySlice(run: ReplayRun, deps: ReplayEngineDeps): Promise<SliceResult> {
-  const hours = hoursOf(run.request.since, run.request.until);
+  const { first, last } = hourBounds(run.request.since, run.request.until);
   let cursor = run.cursor;
   let counts = run.counts;
   const started = Date.now();
@@ -84,15 +85,23 @@ export async function replaySlice(run: ReplayRun, deps: ReplayEngineDeps): Promi
     if (wait > 0) await sleep(wait);
   };
   const sources = run.request.from === 'lake' ? (run.request.sources ?? (await deps.reader.sources())) : [];
-  while (cursor.hour < hours.length) {
+  for (;;) {
     if (run.deadline()) return { cursor, counts, done: false };
-    const hour = hours[cursor.hour]!;
+    const from = cursor.hour ?? first;
+    const hour =
+      run.request.from === 'lake'
+        ? await deps.reader.nextLakeHour(sources, from, last)
+        : await deps.reader.nextQuarantineHour(run.request.stage as 'process', from, last);
+    if (hour === undefined) break;
+    // A later hour than the cursor's starts from its beginning.
+    if (hour !== cursor.hour) cursor = { hour, position: 0 };
     const finished =
       run.request.from === 'lake'
         ? await lakeHour(run, deps, hour, sources, cursor, afterBatch)
         : await quarantineHour(run, deps, hour, cursor, afterBatch);
     if (!finished) return { cursor, counts, done: false };
-    cursor = { hour: cursor.hour + 1, position: 0 };
+    if (hour === last) break;
+    cursor = { hour: nextHour(hour), position: 0 };
     await deps.progress?.(cursor, counts);
   }
   return { cursor, counts, done: true };
@@ -212,7 +221,7 @@ async function lakeHour(
         now,
       );
     await afterBatch(
-      { hour: cursor.hour, position: start + slice.length },
+      { hour, position: start + slice.length },
       {
         read: slice.length,
         applied: result.applied,
@@ -253,7 +262,7 @@ async function quarantineHour(
     const records = await deps.reader.quarantineRecords(key);
     const chosen = records.flatMap((r, index) => (matches(r, request) ? [index] : []));
     if (chosen.length === 0) {
-      await afterBatch({ hour: cursor.hour, position: 0, after: key }, {}, 0);
+      await afterBatch({ hour, position: 0, after: key }, {}, 0);
       continue;
     }
     const texts = chosen.map((i) => Buffer.from(records[i]!.raw, 'base64').toString('utf8'));
@@ -282,7 +291,7 @@ async function quarantineHour(
     });
     await deps.reader.rewriteQuarantine(key, kept);
     await afterBatch(
-      { hour: cursor.hour, position: 0, after: key },
+      { hour, position: 0, after: key },
       {
         read: chosen.length,
         applied: result.applied,
