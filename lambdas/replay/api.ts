@@ -96,7 +96,30 @@ export async function replayRoute(event: APIGatewayProxyEventV2): Promise<HttpRe
 }
 
 async function start(request: ReplayRequest, now: Date): Promise<HttpResponse> {
-  const { store, sfn, stateMachineArn } = apiDeps();
+  const started = await startReplay(apiDeps(), request, now);
+  if (!started.ok)
+    return error(409, {
+      code: 'replay_running',
+      message: `Replay ${started.holder} is still running; wait for it to finish (GET /v1/replays/${started.holder})`,
+    });
+  logger.info('replay started', { replayId: started.replayId, from: request.from });
+  return json(202, {
+    replayId: started.replayId,
+    status: 'queued',
+    location: `/v1/replays/${started.replayId}`,
+  });
+}
+
+/**
+ * Records a replay and starts its execution, unless another one is queued or running (replays share
+ * the processor's replay lane: one at a time). Also used by `npm run cdp -- rebuild --aws`.
+ */
+export async function startReplay(
+  deps: { store: ReplayStore; sfn: SFNClient; stateMachineArn: string },
+  request: ReplayRequest,
+  now: Date,
+): Promise<{ ok: true; replayId: string } | { ok: false; holder: string }> {
+  const { store, sfn, stateMachineArn } = deps;
   const replayId = `rpl_${randomBytes(12).toString('hex')}`;
   const record: ReplayRecord = {
     replayId,
@@ -106,26 +129,15 @@ async function start(request: ReplayRequest, now: Date): Promise<HttpResponse> {
     cursor: START,
     createdAt: now.toISOString(),
   };
-  // Replays share the processor's replay lane: one at a time, and the next waits for it.
   const slot = await store.claimSlot(replayId);
-  if (!slot.ok)
-    return error(409, {
-      code: 'replay_running',
-      message: `Replay ${slot.holder} is still running; wait for it to finish (GET /v1/replays/${slot.holder})`,
-    });
+  if (!slot.ok) return slot;
   await store.create(record);
   try {
     await sfn.send(
       new StartExecutionCommand({
         stateMachineArn,
         name: replayId,
-        input: JSON.stringify({
-          replayId,
-          cursor: record.cursor,
-          counts: NO_REPLAY_COUNTS,
-          slice: 0,
-          done: false,
-        }),
+        input: JSON.stringify({ replayId, cursor: START, counts: NO_REPLAY_COUNTS, slice: 0, done: false }),
       }),
     );
   } catch (err) {
@@ -137,8 +149,7 @@ async function start(request: ReplayRequest, now: Date): Promise<HttpResponse> {
     await store.releaseSlot(replayId);
     throw err;
   }
-  logger.info('replay started', { replayId, from: request.from });
-  return json(202, { replayId, status: 'queued', location: `/v1/replays/${replayId}` });
+  return { ok: true, replayId };
 }
 
 interface DryRun {
