@@ -377,6 +377,10 @@ export class CdpStack extends Stack {
       value: imports.bucket.bucketName,
       description: 'Put files under imports/<sourceId>/ (npm run cdp -- import ... --aws --bucket)',
     });
+    new CfnOutput(this, 'ReplayStateMachineArn', {
+      value: replay.stateMachine.stateMachineArn,
+      description: 'For `npm run cdp -- rebuild --aws --state-machine`',
+    });
     new CfnOutput(this, 'LakeDatabase', {
       value: catalog.databaseName,
       description: 'Glue database for Athena',
