@@ -7,7 +7,7 @@ import { type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb'
 import { dynamoDbDocumentClient } from '../../adapters/aws/clients.js';
 import { batchWrite } from '../../adapters/dynamodb/batch.js';
 import { type ReplayRecord, ReplayStore } from '../../adapters/dynamodb/replay-store.js';
-import { parseReplayRequest } from '../../core/replay/request.js';
+import { MAX_REPLAY_RATE, parseReplayRequest } from '../../core/replay/request.js';
 import { startReplay } from '../../lambdas/replay/api.js';
 import { PROFILES_TABLE, TIMELINE_TABLE } from '../../resources/tables.js';
 import { localDynamoDb } from './local-dynamodb.js';
@@ -63,7 +63,12 @@ export async function rebuild(args: RebuildArgs, out: (line: string) => void): P
       from: 'lake',
       since: args.since ?? REBUILD_SINCE,
       until: new Date(Date.now() + 60_000).toISOString(),
-      ...(args.rate ? { ratePerSecond: Number(args.rate) } : {}),
+      // Locally nothing else needs the tables' throughput; on AWS live traffic does (default rate).
+      ...(args.rate
+        ? { ratePerSecond: Number(args.rate) }
+        : args.aws
+          ? {}
+          : { ratePerSecond: MAX_REPLAY_RATE }),
     },
     new Date(),
   );
@@ -146,7 +151,8 @@ export async function rebuild(args: RebuildArgs, out: (line: string) => void): P
     const record = await get(started.replayId);
     if (!record) continue;
     const line = summary(record);
-    if (line !== last) out((last = line));
+    if (line !== last) out(line);
+    last = line;
     if (record.status === 'succeeded') return 0;
     if (record.status === 'failed') {
       out(record.error ?? 'the replay failed');

@@ -85,7 +85,8 @@ function history(seed: number, people = 10): Collected[] {
   let t = 0;
   while (out.length < perPerson.reduce((n, e) => n + e.length, 0)) {
     const p = pick(perPerson.map((_, i) => i).filter((i) => next[i]! < perPerson[i]!.length));
-    const at = new Date(start + (t += 1 + Math.floor(rnd() * 90_000))).toISOString();
+    t += 1 + Math.floor(rnd() * 90_000);
+    const at = new Date(start + t).toISOString();
     out.push({
       person: p,
       message: {
