@@ -38,6 +38,7 @@ import { LakeCompaction } from './lake/lake-compaction.js';
 import { Monitoring } from './observe/monitoring.js';
 import { StreamSubscription } from './process/stream-processor.js';
 import { ProfileStore } from './profiles/profile-store.js';
+import { Replay } from './replay/replay.js';
 import { Segmentation } from './segment/segmentation.js';
 import { CdpFunction } from './shared/cdp-function.js';
 import { Encryption } from './shared/encryption.js';
@@ -286,6 +287,20 @@ export class CdpStack extends Stack {
     monitoring.watchCount(IMPORT_RUNNER_FUNCTION.id, METRIC.importsFailed);
     monitoring.watchCount(IMPORT_TRIGGER_FUNCTION.id, METRIC.importsFailed);
 
+    // Replays: their routes are on the imports API's function, their steps on the processor's.
+    const replay = new Replay(this, 'Replay', {
+      runner: processor,
+      lakeBucket: lake.lakeBucket,
+      controlTable: store.control,
+      logRetentionDays,
+      removalPolicy,
+    });
+    replay.grantRun(processor);
+    replay.grantStart(importApi);
+    importApi.addEnvironment(ENV.replayRunStateMachineArn, replay.stateMachine.stateMachineArn);
+    importApi.addEnvironment(ENV.lakeBucket, lake.lakeBucket.bucketName);
+    monitoring.watchStateMachine('ReplayRuns', replay.stateMachine);
+
     // Profiles
     const profileApi = fn(PROFILE_API_FUNCTION, store.environment());
     store.grantProfilesRead(profileApi);
@@ -369,6 +384,10 @@ export class CdpStack extends Stack {
     new CfnOutput(this, 'ImportsBucketName', {
       value: imports.bucket.bucketName,
       description: 'Put files under imports/<sourceId>/ (npm run cdp -- import ... --aws --bucket)',
+    });
+    new CfnOutput(this, 'ReplayStateMachineArn', {
+      value: replay.stateMachine.stateMachineArn,
+      description: 'For `npm run cdp -- rebuild --aws --state-machine`',
     });
     new CfnOutput(this, 'LakeDatabase', {
       value: catalog.databaseName,

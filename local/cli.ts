@@ -4,6 +4,7 @@
  *   npm run cdp -- sources list
  *   npm run cdp -- sources revoke <sourceId>
  *   npm run cdp -- check-identities [--repair]   checks (and repairs) the identity graph's invariants
+ *   npm run cdp -- rebuild --yes           empties the profiles and timeline tables and replays the lake into them
  *   npm run cdp -- import <file> --source <sourceId> [--mapping <mapping.json>] [--no-wait]
  *                                          saves the mapping, puts the file under imports/<sourceId>/ and
  *                                          prints the import report when it is done
@@ -25,10 +26,12 @@ import { IMPORTS_BUCKET, IMPORTS_PREFIX } from '../resources/buckets.js';
 import { CONTROL_TABLE } from '../resources/tables.js';
 import { checkIdentities } from './commands/check-identities.js';
 import { localDynamoDb } from './commands/local-dynamodb.js';
+import { rebuild } from './commands/rebuild.js';
 import { generatePassword, listUsers, putUser, removeUser } from './console-users.js';
 
 const USAGE = `Usage: npm run cdp -- sources <create <name> | list | revoke <sourceId>> [--aws] [--table <name>] [--data-dir <dir>]
        npm run cdp -- check-identities [--repair] [--json] [--aws --table <profiles table>]
+       npm run cdp -- rebuild [--yes] [--since <time>] [--rate <events/s>] [--aws --table <profiles> --timeline-table <name> --control-table <name> --state-machine <ReplayStateMachineArn>]
        npm run cdp -- import <file> --source <sourceId> [--mapping <mapping.json>] [--no-wait] [--aws --table <name> --bucket <ImportsBucketName>]`;
 
 export async function runCli(argv: readonly string[], out: (line: string) => void): Promise<number> {
@@ -48,11 +51,32 @@ export async function runCli(argv: readonly string[], out: (line: string) => voi
       'no-wait': { type: 'boolean', default: false },
       role: { type: 'string', multiple: true },
       password: { type: 'string' },
+      yes: { type: 'boolean', default: false },
+      since: { type: 'string' },
+      rate: { type: 'string' },
+      'timeline-table': { type: 'string' },
+      'control-table': { type: 'string' },
+      'state-machine': { type: 'string' },
     },
   });
   const [group, command, arg] = positionals;
   if (group === 'users') return usersCommand(command, arg, values['data-dir'], values, out);
   if (group === 'import') return importFile(command, values, out);
+  if (group === 'rebuild')
+    return rebuild(
+      {
+        aws: values.aws,
+        dataDir: values['data-dir'],
+        yes: values.yes,
+        ...(values.since ? { since: values.since } : {}),
+        ...(values.rate ? { rate: values.rate } : {}),
+        ...(values.table ? { table: values.table } : {}),
+        ...(values['timeline-table'] ? { timelineTable: values['timeline-table'] } : {}),
+        ...(values['control-table'] ? { controlTable: values['control-table'] } : {}),
+        ...(values['state-machine'] ? { stateMachine: values['state-machine'] } : {}),
+      },
+      out,
+    );
   if (group === 'check-identities')
     return checkIdentities(
       {

@@ -14,6 +14,7 @@ import { dynamoDbDocumentClient, kinesisClientPlugins } from '../adapters/aws/cl
 import { SourceStore } from '../adapters/dynamodb/source-store.js';
 import { regulationRunDefinition } from '../core/govern/run-definition.js';
 import { importRunDefinition } from '../core/imports/run-definition.js';
+import { replayRunDefinition } from '../core/replay/run-definition.js';
 import { segmentRunDefinition } from '../core/segments/run-definition.js';
 import { IMPORTS_BUCKET } from '../resources/buckets.js';
 import { CONSOLE_DIST_DIR } from '../resources/console.js';
@@ -28,6 +29,8 @@ import {
   localFunctionArn,
   REGULATION_RUN_STATE_MACHINE,
   REGULATION_RUNNER_FUNCTION,
+  REPLAY_RUN_STATE_MACHINE,
+  REPLAY_RUNNER_FUNCTION_ID,
   ROUTES,
   SEGMENT_RUN_STATE_MACHINE,
   SEGMENT_RUNNER_FUNCTION,
@@ -223,6 +226,10 @@ export async function startLocalCdp(options: LocalCdpOptions): Promise<LocalCdp>
           arn: IMPORT_RUN_STATE_MACHINE.localArn,
           definition: importRunDefinition(localFunctionArn(IMPORT_RUNNER_FUNCTION.id)),
         },
+        {
+          arn: REPLAY_RUN_STATE_MACHINE.localArn,
+          definition: replayRunDefinition(localFunctionArn(REPLAY_RUNNER_FUNCTION_ID)),
+        },
       ],
       async (functionName, input) =>
         (await load(functionName))(
@@ -242,6 +249,7 @@ export async function startLocalCdp(options: LocalCdpOptions): Promise<LocalCdp>
       CDP_SEGMENT_RUN_STATE_MACHINE_ARN: SEGMENT_RUN_STATE_MACHINE.localArn,
       CDP_REGULATION_RUN_STATE_MACHINE_ARN: REGULATION_RUN_STATE_MACHINE.localArn,
       CDP_IMPORT_RUN_STATE_MACHINE_ARN: IMPORT_RUN_STATE_MACHINE.localArn,
+      CDP_REPLAY_RUN_STATE_MACHINE_ARN: REPLAY_RUN_STATE_MACHINE.localArn,
     });
     Object.assign(process.env, env);
     const scheduleMinutes = Number(

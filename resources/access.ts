@@ -64,6 +64,10 @@ export const ROUTE_ROLES: Readonly<Record<string, readonly Role[]>> = {
   'POST /v1/imports': OPERATORS,
   'GET /v1/imports': OBSERVERS,
   'GET /v1/imports/{id}': OBSERVERS,
+  // Replays re-apply history to every profile: operators only, and only they follow them.
+  'POST /v1/replays': OPERATORS,
+  'GET /v1/replays': OPERATORS,
+  'GET /v1/replays/{id}': OPERATORS,
   'GET /v1/me': ALL,
 };
 

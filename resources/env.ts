@@ -31,6 +31,8 @@ export const ENV = {
   importsBucket: 'CDP_IMPORTS_BUCKET',
   /** The import state machine, started for each file dropped or uploaded. */
   importRunStateMachineArn: 'CDP_IMPORT_RUN_STATE_MACHINE_ARN',
+  /** The replay state machine, started by the replays API (`POST /v1/replays`). */
+  replayRunStateMachineArn: 'CDP_REPLAY_RUN_STATE_MACHINE_ARN',
   /** Parallel scan segments per batch run. */
   segmentScanSegments: 'CDP_SEGMENT_SCAN_SEGMENTS',
   /** Hours between full batch runs (the safety net) when scheduled runs are incremental. */

@@ -11,6 +11,7 @@ import { FileError, formatOf } from '../../core/imports/formats.js';
 import { MappingSchema, mappingHash } from '../../core/imports/mapping.js';
 import { UPLOADS_PREFIX } from '../../resources/buckets.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
+import { isReplayPath, replayRoute } from '../replay/api.js';
 import { withAccess } from '../shared/access.js';
 import { error, type HttpResponse, json, parseJsonBody } from '../shared/http.js';
 import { startImport } from './start.js';
@@ -44,6 +45,8 @@ export const handler = withAccess(route);
 async function route(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
   const method = event.requestContext.http.method;
   const path = event.rawPath;
+  // Replays are admin-started jobs like imports, served by this function (see resources/functions/replay.ts).
+  if (isReplayPath(path)) return replayRoute(event);
   if (path.endsWith('/import-mapping')) {
     const sourceId = event.pathParameters?.id ?? '';
     if (!(await store.sourceExists(sourceId))) return notFound(`No source ${sourceId}`);

@@ -1,4 +1,9 @@
-import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import type {
+  Context,
+  KinesisStreamBatchResponse,
+  KinesisStreamEvent,
+  KinesisStreamRecord,
+} from 'aws-lambda';
 import * as z from 'zod';
 import { dynamoDbDocumentClient, s3Client } from '../../adapters/aws/clients.js';
 import { erasureGate } from '../../adapters/dynamodb/erasure-gate.js';
@@ -17,6 +22,7 @@ import type { BatchOrigin } from '../../core/process/pipeline.js';
 import { ENV, loadConfig, positiveInt, requiredString } from '../../resources/env.js';
 import { PROFILE_PROCESSOR_FUNCTION } from '../../resources/functions/process.js';
 import { METRIC } from '../../resources/metrics.js';
+import { isReplayStep, replayStep } from '../replay/runner.js';
 import { profileChangeListeners } from './listeners.js';
 
 const config = loadConfig(
@@ -115,7 +121,21 @@ function batchOrigin(event: KinesisStreamEvent, offsets: number[]): BatchOrigin 
  * profiles for the whole batch. Records that can never be processed are quarantined with the reason
  * (they do not block the shard); a transient failure retries the batch, which is idempotent.
  */
-export async function handler(event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> {
+export async function handler(
+  event: KinesisStreamEvent,
+  context?: Context,
+): Promise<KinesisStreamBatchResponse> {
+  // Replay steps (the replay state machine) run here too: the same parser, pipeline and settings.
+  if (isReplayStep(event)) {
+    const pipeline = {
+      graph: store,
+      dedupe: store,
+      config: identityConfig,
+      listeners: profileChangeListeners,
+    };
+    const parts = { parse: parseRecord, pipeline, isPermanent: isPermanentStoreError, quarantine };
+    return (await replayStep(event, parts, context)) as KinesisStreamBatchResponse;
+  }
   const now = new Date();
   const events: CanonicalEvent[] = [];
   const records: KinesisStreamRecord[] = [];

@@ -15,6 +15,7 @@ import {
 import { LAKE_COMPACTOR_FUNCTION, LAKE_STREAM_CONSUMERS, LAKE_WRITER_FUNCTION } from './lake.js';
 import { PROCESS_STREAM_CONSUMERS, PROFILE_PROCESSOR_FUNCTION } from './process.js';
 import { PROFILE_API_FUNCTION, PROFILE_ROUTES } from './profiles.js';
+import { REPLAY_ROUTES } from './replay.js';
 import { SEGMENT_API_FUNCTION, SEGMENT_ROUTES, SEGMENT_RUNNER_FUNCTION } from './segment.js';
 import type { FunctionDefinition, RouteDefinition, StreamConsumerDefinition } from './types.js';
 
@@ -26,6 +27,7 @@ export * from './imports.js';
 export * from './lake.js';
 export * from './process.js';
 export * from './profiles.js';
+export * from './replay.js';
 export * from './segment.js';
 export * from './types.js';
 
@@ -54,6 +56,7 @@ export const ROUTES: readonly RouteDefinition[] = [
   ...ACTIVATE_ROUTES,
   ...GOVERN_ROUTES,
   ...IMPORT_ROUTES,
+  ...REPLAY_ROUTES,
   ...CONSOLE_ROUTES,
 ];
 

@@ -42,8 +42,8 @@ const definitions = (t: CfnTemplate) => {
 describe('deploy limits of the synthesized template', () => {
   it('Step Functions: every definition is valid Amazon States Language', () => {
     const found = definitions(template);
-    // Segment runs, deletion jobs, file imports.
-    expect(found.length).toBe(3);
+    // Segment runs, deletion jobs, file imports, replays.
+    expect(found.length).toBe(4);
     for (const { id, definition } of found) {
       const result = validateAsl(definition);
       expect(result.errors, id).toEqual([]);
