@@ -160,7 +160,7 @@ export class CdpStack extends Stack {
     store.grantProfilesReadWrite(processor);
     store.grantControlRead(processor);
     store.grantSegmentChangeLog(processor);
-    store.grantControlReadWrite(processor); // erasure: barrier passes (control table)
+    store.grantErasureBarrierPasses(processor);
     deltaQueues.grantPublish(processor);
     lake.grantLakeWrite(processor, 'quarantine/stage=process/');
     // Profile, identity and merge changes, and real-time membership changes, one object per batch.
@@ -180,7 +180,7 @@ export class CdpStack extends Stack {
     // Lake: its own consumer, so profile processing and the lake never stall each other.
     // The control table: erasure tombstones and barrier passes.
     const lakeWriter = fn(LAKE_WRITER_FUNCTION, { ...lake.environment(), ...store.environment() });
-    store.grantControlReadWrite(lakeWriter);
+    store.grantErasureBarrierPasses(lakeWriter);
     lake.grantLakeWrite(lakeWriter, 'raw/');
     lake.grantLakeWrite(lakeWriter, 'quarantine/stage=lake/');
     for (const consumer of LAKE_STREAM_CONSUMERS) {

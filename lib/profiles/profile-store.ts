@@ -90,11 +90,26 @@ export class ProfileStore extends Construct {
    * the stream processor records the profiles each batch changed for incremental segment runs.
    */
   grantSegmentChangeLog(grantee: iam.IGrantable): void {
+    this.grantControlPuts(grantee, ['CHANGES#*']);
+  }
+
+  /**
+   * Reads of the control table (tombstones) and puts of barrier passes (`REGBARRIER#<id>` keys) only:
+   * a stream consumer records that it passed a deletion's barrier, and can write nothing else there.
+   */
+  grantErasureBarrierPasses(grantee: iam.IGrantable): void {
+    this.control.grantReadData(grantee);
+    this.grantControlPuts(grantee, ['REGBARRIER#*']);
+  }
+
+  private grantControlPuts(grantee: iam.IGrantable, leadingKeys: string[]): void {
     iam.Grant.addToPrincipal({
       grantee,
       actions: ['dynamodb:PutItem'],
       resourceArns: [this.control.tableArn],
-      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['CHANGES#*'] } },
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeys } },
     });
+    // Writes to a table under a customer managed key need the key for its data keys.
+    this.control.encryptionKey?.grantEncryptDecrypt(grantee);
   }
 }
