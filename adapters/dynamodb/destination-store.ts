@@ -37,7 +37,7 @@ export interface ClaimOutcome {
   /** Not held because another live worker holds the person: retry later. */
   readonly busy?: true;
 }
-/** A claim to end: `position` and `recent` when something was delivered, neither to just release it. */
+/** A claim to end, with what the destination has of the person now (no position: nothing yet). */
 export interface PersonSettle {
   readonly profileId: string;
   readonly position?: string;
@@ -267,53 +267,34 @@ export class DestinationStore {
   }
 
   /**
-   * Ends this owner's claims: the marker takes the highest position delivered and the delivered ids
-   * (when the send got through, partly or wholly), and the claim is removed so the person's next
-   * changes can go. Conditional on still holding the claim, so a worker that outlived its lease cannot
-   * move back a marker another worker has moved on.
+   * Ends this owner's claims: each marker holds what the destination has now (the highest position
+   * delivered and the delivered ids) and no claim, so the person's next changes can go. Plain batched
+   * puts (4 requests per 100 people instead of 100 conditional updates): nobody else writes a marker
+   * this owner holds, since its lease outlasts the invocation.
    */
   async settle(
     destinationId: string,
     settles: readonly PersonSettle[],
-    owner: string,
+    _owner: string,
     now = new Date(),
   ): Promise<void> {
-    await inParallel(
-      settles,
-      async ({ profileId, position, recent }) => {
-        try {
-          await this.ddb.send(
-            new UpdateCommand({
-              TableName: this.table,
-              Key: { pk: positionKey(destinationId, profileId), sk: 'P' },
-              UpdateExpression: `${
-                position === undefined
-                  ? ''
-                  : 'SET #pos = :p, recent = :recent, settledAt = :t, expiresAt = :exp '
-              }REMOVE #owner, claimPosition, leaseUntil, receipt`,
-              ConditionExpression: '#owner = :o',
-              ExpressionAttributeNames: {
-                '#owner': 'owner',
-                ...(position === undefined ? {} : { '#pos': 'position' }),
+    await batchWrite(
+      this.ddb,
+      this.table,
+      settles.map(({ profileId, position, recent }) => {
+        const key = { pk: positionKey(destinationId, profileId), sk: 'P' };
+        return position === undefined
+          ? { delete: key }
+          : {
+              put: {
+                ...key,
+                position,
+                recent: [...recent],
+                settledAt: now.toISOString(),
+                expiresAt: markerExpiry(now),
               },
-              ExpressionAttributeValues: {
-                ':o': owner,
-                ...(position === undefined
-                  ? {}
-                  : {
-                      ':p': position,
-                      ':recent': [...recent],
-                      ':t': now.toISOString(),
-                      ':exp': markerExpiry(now),
-                    }),
-              },
-            }),
-          );
-        } catch (err) {
-          if ((err as Error).name !== 'ConditionalCheckFailedException') throw err;
-        }
-      },
-      32,
+            };
+      }),
     );
   }
 

@@ -245,7 +245,11 @@ async function deliver(
         const sent = p.sent.map((s) => s.deltaId);
         return {
           profileId: p.profileId,
-          ...(last ? { position: last.position } : {}),
+          ...(last
+            ? { position: last.position }
+            : p.outcome!.delivered.position === undefined
+              ? {}
+              : { position: p.outcome!.delivered.position }),
           recent: nextRecent(p.outcome!.delivered.recent, sent),
           sent,
         };
