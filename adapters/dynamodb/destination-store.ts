@@ -298,6 +298,15 @@ export class DestinationStore {
     );
   }
 
+  /** Erasure: what this destination had of these people (the position markers name their profile ids). */
+  async forget(destinationId: string, profileIds: readonly string[]): Promise<void> {
+    await batchWrite(
+      this.ddb,
+      this.table,
+      profileIds.map((profileId) => ({ delete: { pk: positionKey(destinationId, profileId), sk: 'P' } })),
+    );
+  }
+
   async recordSync(
     destinationId: string,
     source: string,
