@@ -10,7 +10,7 @@
 import { createServer } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { dynamoDbDocumentClient } from '../adapters/aws/clients.js';
+import { dynamoDbDocumentClient, meterClients } from '../adapters/aws/clients.js';
 import { DestinationStore } from '../adapters/dynamodb/destination-store.js';
 import { SegmentStore } from '../adapters/dynamodb/segment-store.js';
 import { destinationTypesFrom, FileDeltaSink } from '../adapters/segments/delta-sink.js';
@@ -22,6 +22,22 @@ import { fmt, percentile, withLocalCdp } from './support.js';
 
 const total = Number(process.argv[2] ?? 100_000);
 const steadySeconds = Number(process.argv[3] ?? 20);
+
+/** DynamoDB requests the handlers make, by operation (the worker's claims and settles among them). */
+const ddbRequests = new Map<string, number>();
+meterClients((service, client) => {
+  if (service !== 'dynamodb') return;
+  // biome-ignore lint/suspicious/noExplicitAny: middleware over the client's own stack
+  (client.middlewareStack as any).add(
+    // biome-ignore lint/suspicious/noExplicitAny: middleware signature
+    (next: any, context: any) => (args: any) => {
+      const op = String(context.commandName).replace(/Command$/, '');
+      ddbRequests.set(op, (ddbRequests.get(op) ?? 0) + 1);
+      return next(args);
+    },
+    { step: 'initialize', name: 'benchActivateCounter' },
+  );
+});
 
 await withLocalCdp(async (cdp) => {
   // Latencies per phase, keyed by the deltaId prefix each phase uses.
@@ -87,8 +103,9 @@ await withLocalCdp(async (cdp) => {
     return Array.from({ length: count }, (_, k) => ({
       deltaId: `${phase}-${from + k}`,
       segmentId: segment.segmentId,
-      profileId: `p_${from + k}`,
+      profileId: `p_${phase}_${from + k}`,
       kind: 'entered',
+      generation: 1,
       at,
       source: 'bench',
       traits: { plan: 'pro', email: `person${from + k}@example.com` },
@@ -103,12 +120,17 @@ await withLocalCdp(async (cdp) => {
   );
   console.log(`\nphase 1, throughput: ${fmt(total)} deltas enqueued at once`);
   const t0 = performance.now();
+  ddbRequests.clear();
   for (let i = 0; i < total; i += 1000) await sink.publish(deltas('backlog', i, Math.min(1000, total - i)));
   await receivedAll('backlog', total, 600_000);
   const seconds = (performance.now() - t0) / 1000;
   const throughput = total / seconds;
   const backlog = latencies.get('backlog')!.sort((a, b) => a - b);
   console.log(`delivered:       ${fmt(total)} deltas in ${fmt(seconds, 1)} s = ${fmt(throughput)} deltas/s`);
+  const perDelta = [...ddbRequests].map(([op, n]) => `${op} ${fmt(n / total, 2)}`).join(', ');
+  console.log(
+    `DynamoDB:        per delta ${perDelta} (every handler on the way, the worker's claims included)`,
+  );
   console.log(
     `time in backlog: p50 ${fmt(percentile(backlog, 50))} ms, p99 ${fmt(percentile(backlog, 99))} ms (waiting behind the backlog, not delivery latency)`,
   );

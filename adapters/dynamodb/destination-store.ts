@@ -7,15 +7,51 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { Marker, MarkerState } from '../../core/activate/delivery-order.js';
+import type { DeliveredState } from '../../core/activate/delivery-order.js';
 import type { Destination, DestinationInput } from '../../core/activate/destinations.js';
 import { inParallel } from '../../core/shared/concurrency.js';
-import { allOfKind, batchGet, batchWrite } from './batch.js';
+import { allOfKind, batchWrite } from './batch.js';
 import { ChangeCounter } from './change-counter.js';
 
-const markerKey = (destinationId: string, deltaId: string) => `DELIVERED#${destinationId}#${deltaId}`;
-/** Markers outlive any redelivery (SQS keeps deltas 4 days) and any catch-up of the same change. */
+const positionKey = (destinationId: string, profileId: string) => `POS#${destinationId}#${profileId}`;
+/**
+ * A position marker outlives any delta still on its way when it was last written (SQS keeps deltas 4
+ * days): a change that arrives after it expired was decided after the last one delivered. Each write
+ * renews it, so only people nothing happened to for a week go.
+ */
 const markerExpiry = (now: Date) => Math.floor(now.getTime() / 1000) + 7 * 86_400;
+
+/** One person a worker wants to send changes of, up to `position`. */
+export interface PersonClaim {
+  readonly profileId: string;
+  /** The highest position among this worker's changes of the person. */
+  readonly position: string;
+  /** `<messageId>#<receiveCount>` of the message carrying that change. */
+  readonly receipt: string;
+  /** Earlier receives of this worker's messages of the person (see `staleReceipts`). */
+  readonly staleReceipts: readonly string[];
+}
+export interface ClaimOutcome {
+  readonly held: boolean;
+  readonly delivered: DeliveredState;
+  /** Not held because another live worker holds the person: retry later. */
+  readonly busy?: true;
+}
+/** A claim to end, with what the destination has of the person now (no position: nothing yet). */
+export interface PersonSettle {
+  readonly profileId: string;
+  readonly position?: string;
+  readonly recent: readonly string[];
+  /** The ids this claim delivered (for logs and tests; `recent` already holds them). */
+  readonly sent: readonly string[];
+}
+
+function deliveredOf(item: Record<string, unknown> | undefined): DeliveredState {
+  return {
+    ...(typeof item?.position === 'string' ? { position: item.position } : {}),
+    recent: Array.isArray(item?.recent) ? (item.recent as string[]) : [],
+  };
+}
 
 export interface SyncRecord {
   readonly source: string;
@@ -30,7 +66,8 @@ export interface SyncRecord {
  * Destinations, delivery markers and sync records in the control table:
  *   SEG#<segmentId> / DEST#<destinationId>      destination config
  *   DEST#<destinationId> / SYNC#<source>        counts per run (or `realtime`) and the last error
- *   DELIVERED#<destinationId>#<deltaId> / D     delivery claim, then marker (TTL 7 days)
+ *   POS#<destinationId>#<profileId> / P         what the destination has of a person, and the claim of
+ *                                               the worker sending to it (TTL 7 days, renewed)
  */
 export class DestinationStore {
   readonly changes: ChangeCounter;
@@ -165,147 +202,108 @@ export class DestinationStore {
   }
 
   /**
-   * Claims each delta for one destination before it is sent: a conditional put that only one worker can
-   * win. It succeeds on a delta nobody marked, on a claim whose lease ran out (its worker died), and on
-   * an earlier receive of the same queue message (the queue redelivers a message only once the receive
-   * that claimed it is over). Returns the ids this owner now holds; the others are delivered, skipped
-   * or being sent by another worker, and must not be sent again.
+   * Claims people for one destination before their changes are sent: one conditional update of each
+   * person's position marker that only one worker can win, and only while the destination has nothing
+   * of that person at or above `position` (the highest change this worker would send). It succeeds on a
+   * marker with no claim, on a claim whose lease ran out (its worker died) and on a claim recorded under
+   * an earlier receive of one of this worker's messages (the queue redelivers a message only once the
+   * receive before it is over). A person this owner holds is sent by nobody else until `settle`, so a
+   * person's changes reach the destination one request after another, in position order.
+   * Returns, per person, whether it is held and what the destination has.
    */
   async claim(
     destinationId: string,
-    claims: ReadonlyArray<{ deltaId: string; messageId: string; receiveCount: number }>,
+    claims: readonly PersonClaim[],
     owner: string,
     leaseMs: number,
     now = new Date(),
-  ): Promise<Set<string>> {
-    const held = new Set<string>();
-    await inParallel(claims, async ({ deltaId, messageId, receiveCount }) => {
-      try {
-        await this.ddb.send(
-          new PutCommand({
-            TableName: this.table,
-            Item: {
-              pk: markerKey(destinationId, deltaId),
-              sk: 'D',
-              state: 'claimed',
-              owner,
-              messageId,
-              receiveCount,
-              leaseUntil: now.getTime() + leaseMs,
-              expiresAt: markerExpiry(now),
-            },
-            ConditionExpression:
-              'attribute_not_exists(pk) OR (#state = :claimed AND (leaseUntil < :now OR (messageId = :m AND receiveCount < :rc)))',
-            ExpressionAttributeNames: { '#state': 'state' },
-            ExpressionAttributeValues: {
-              ':claimed': 'claimed',
-              ':now': now.getTime(),
-              ':m': messageId,
-              ':rc': receiveCount,
-            },
-          }),
-        );
-        held.add(deltaId);
-      } catch (err) {
-        if ((err as Error).name !== 'ConditionalCheckFailedException') throw err;
-      }
-    });
-    return held;
+  ): Promise<Map<string, ClaimOutcome>> {
+    const out = new Map<string, ClaimOutcome>();
+    await inParallel(
+      claims,
+      async ({ profileId, position, receipt, staleReceipts }) => {
+        const key = { pk: positionKey(destinationId, profileId), sk: 'P' };
+        // DynamoDB allows 100 operands in an IN list; a person's messages in one batch are far fewer.
+        const stale = staleReceipts.slice(0, 99);
+        try {
+          const res = await this.ddb.send(
+            new UpdateCommand({
+              TableName: this.table,
+              Key: key,
+              UpdateExpression:
+                'SET #owner = :o, claimPosition = :p, leaseUntil = :lease, receipt = :r, expiresAt = :exp',
+              ConditionExpression: `(attribute_not_exists(#pos) OR #pos < :p) AND (attribute_not_exists(#owner) OR leaseUntil < :now${
+                stale.length ? ` OR receipt IN (${stale.map((_, i) => `:s${i}`).join(', ')})` : ''
+              })`,
+              ExpressionAttributeNames: { '#owner': 'owner', '#pos': 'position' },
+              ExpressionAttributeValues: {
+                ':o': owner,
+                ':p': position,
+                ':lease': now.getTime() + leaseMs,
+                ':r': receipt,
+                ':exp': markerExpiry(now),
+                ':now': now.getTime(),
+                ...Object.fromEntries(stale.map((r, i) => [`:s${i}`, r])),
+              },
+              ReturnValues: 'ALL_OLD',
+            }),
+          );
+          out.set(profileId, { held: true, delivered: deliveredOf(res.Attributes) });
+        } catch (err) {
+          if ((err as Error).name !== 'ConditionalCheckFailedException') throw err;
+          const { Item } = await this.ddb.send(
+            new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true }),
+          );
+          const delivered = deliveredOf(Item);
+          // Either the destination already has this position (nothing to send), or another worker holds
+          // the person right now (the caller retries).
+          const inFlight = delivered.position === undefined || delivered.position < position;
+          out.set(profileId, { held: false, delivered, ...(inFlight ? { busy: true } : {}) });
+        }
+      },
+      32,
+    );
+    return out;
   }
 
   /**
-   * Final state of deltas this owner claimed, as one batched write: what happened is a fact whoever holds
-   * the claim, and plain puts cost 4 requests per 100 deltas instead of 100 conditional updates.
+   * Ends this owner's claims: each marker holds what the destination has now (the highest position
+   * delivered and the delivered ids) and no claim, so the person's next changes can go. Plain batched
+   * puts (4 requests per 100 people instead of 100 conditional updates): nobody else writes a marker
+   * this owner holds, since its lease outlasts the invocation.
    */
   async settle(
     destinationId: string,
-    deltaIds: readonly string[],
-    owner: string,
-    state: Exclude<MarkerState, 'claimed'>,
+    settles: readonly PersonSettle[],
+    _owner: string,
     now = new Date(),
   ): Promise<void> {
     await batchWrite(
       this.ddb,
       this.table,
-      deltaIds.map((deltaId) => ({
-        put: {
-          pk: markerKey(destinationId, deltaId),
-          sk: 'D',
-          state,
-          owner,
-          settledAt: now.toISOString(),
-          expiresAt: markerExpiry(now),
-        },
-      })),
+      settles.map(({ profileId, position, recent }) => {
+        const key = { pk: positionKey(destinationId, profileId), sk: 'P' };
+        return position === undefined
+          ? { delete: key }
+          : {
+              put: {
+                ...key,
+                position,
+                recent: [...recent],
+                settledAt: now.toISOString(),
+                expiresAt: markerExpiry(now),
+              },
+            };
+      }),
     );
   }
 
-  /**
-   * Marks deltas nobody has claimed yet as superseded, so they are never sent (an update about to go
-   * out ends its own entry that has not been picked up: arriving later, the entry would come after it).
-   * Returns the ids that could not be marked because a marker exists (claimed, delivered, ...).
-   */
-  async preempt(destinationId: string, deltaIds: readonly string[], owner: string, now = new Date()) {
-    const taken = new Set<string>();
-    await inParallel(deltaIds, async (deltaId) => {
-      try {
-        await this.ddb.send(
-          new PutCommand({
-            TableName: this.table,
-            Item: {
-              pk: markerKey(destinationId, deltaId),
-              sk: 'D',
-              state: 'superseded',
-              owner,
-              settledAt: now.toISOString(),
-              expiresAt: markerExpiry(now),
-            },
-            ConditionExpression: 'attribute_not_exists(pk)',
-          }),
-        );
-      } catch (err) {
-        if ((err as Error).name !== 'ConditionalCheckFailedException') throw err;
-        taken.add(deltaId);
-      }
-    });
-    return taken;
-  }
-
-  /** Gives claims back (the send failed or must wait): the message's retry claims them again. */
-  async release(destinationId: string, deltaIds: readonly string[], owner: string): Promise<void> {
-    await inParallel(deltaIds, async (deltaId) => {
-      try {
-        await this.ddb.send(
-          new DeleteCommand({
-            TableName: this.table,
-            Key: { pk: markerKey(destinationId, deltaId), sk: 'D' },
-            ConditionExpression: '#owner = :o AND #state = :claimed',
-            ExpressionAttributeNames: { '#state': 'state', '#owner': 'owner' },
-            ExpressionAttributeValues: { ':o': owner, ':claimed': 'claimed' },
-          }),
-        );
-      } catch (err) {
-        if ((err as Error).name !== 'ConditionalCheckFailedException') throw err;
-      }
-    });
-  }
-
-  /** Markers of these deltas (strongly consistent), for delivery order; markers without a state are delivered. */
-  async markers(destinationId: string, deltaIds: readonly string[]): Promise<Map<string, Marker>> {
-    const items = await batchGet(
+  /** Erasure: what this destination had of these people (the position markers name their profile ids). */
+  async forget(destinationId: string, profileIds: readonly string[]): Promise<void> {
+    await batchWrite(
       this.ddb,
       this.table,
-      deltaIds.map((id) => ({ pk: markerKey(destinationId, id), sk: 'D' })),
-    );
-    return new Map(
-      items.map((i) => [
-        (i.pk as string).split('#')[2]!,
-        {
-          state: (i.state as MarkerState | undefined) ?? 'delivered',
-          owner: i.owner as string | undefined,
-          leaseUntil: i.leaseUntil as number | undefined,
-        },
-      ]),
+      profileIds.map((profileId) => ({ delete: { pk: positionKey(destinationId, profileId), sk: 'P' } })),
     );
   }
 

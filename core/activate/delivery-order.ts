@@ -1,19 +1,22 @@
 import type { MembershipDelta } from '../segments/delta.js';
-import { deltaIdOf } from '../segments/membership.js';
 
 /**
- * How one delta stands at one destination (the delivery marker `DELIVERED#<destinationId>#<deltaId>`):
- * `claimed` while a worker sends it, then final: `delivered`, `skipped` (no consent), `superseded` (a later
- * change of the same person got there first) or `dead-lettered`. Markers written before claims existed
- * have no state and count as delivered.
+ * Where a change stands in a person's membership history in one segment, as a string that sorts like
+ * the history: generation (the how-many-th entry), then entered < updated < exited, then, among the
+ * updates of one generation, the time the change was decided and its id (a tie-break, so two different
+ * updates never share a position). Entries and exits have one position per generation whatever their
+ * `at`, so every copy of one of them (a catch-up, a second run) sits at the same place. Deltas queued
+ * before generations existed sort below every generation.
  */
-export type MarkerState = 'claimed' | 'delivered' | 'skipped' | 'superseded' | 'dead-lettered';
-export interface Marker {
-  readonly state: MarkerState;
-  readonly owner?: string;
-  /** Epoch ms after which a claim may be taken over (its worker is presumed dead). */
-  readonly leaseUntil?: number;
+export function positionOf(delta: MembershipDelta): string {
+  const generation = String(delta.generation ?? 0).padStart(10, '0');
+  if (delta.kind !== 'updated') return `${generation}.${RANK[delta.kind]}`;
+  const at = Date.parse(delta.at);
+  const sequence = String(Number.isFinite(at) && at > 0 ? at : 0).padStart(15, '0');
+  return `${generation}.${RANK.updated}.${sequence}.${delta.deltaId}`;
 }
+
+const RANK = { entered: 0, updated: 1, exited: 2 } as const;
 
 /**
  * One copy of each delta id, the first: several runs (a manual run, catch-up runs, real time) can emit the
@@ -36,12 +39,9 @@ export function collapseDuplicates(deltas: readonly MembershipDelta[]): {
   return { unique, duplicates };
 }
 
-const RANK = { entered: 0, updated: 1, exited: 2 } as const;
-
 /**
- * The batch with each person's changes in membership order (generation, then entered < updated <
- * exited); other people keep their places. A queue does not keep order, so a batch may hold an exit
- * ahead of the entry it ends.
+ * The batch with each person's changes in position order; other people keep their places. A queue does
+ * not keep order, so a batch may hold an exit ahead of the entry it ends.
  */
 export function inMembershipOrder(deltas: readonly MembershipDelta[]): MembershipDelta[] {
   const slots = new Map<string, number[]>();
@@ -53,57 +53,54 @@ export function inMembershipOrder(deltas: readonly MembershipDelta[]): Membershi
   for (const indexes of slots.values()) {
     if (indexes.length < 2) continue;
     const sorted = indexes
-      .map((i) => deltas[i]!)
-      .sort((a, b) => (a.generation ?? 0) - (b.generation ?? 0) || RANK[a.kind] - RANK[b.kind]);
+      .map((i) => ({ d: deltas[i]!, p: positionOf(deltas[i]!) }))
+      .sort((a, b) => (a.p < b.p ? -1 : a.p > b.p ? 1 : 0));
     indexes.forEach((slot, k) => {
-      out[slot] = sorted[k]!;
+      out[slot] = sorted[k]!.d;
     });
   }
   return out;
 }
 
 /**
- * The changes of the same person next to this one in membership order, by id: the `later` one this
- * must never arrive after, and the `earlier` one that must not still be on its way when this is sent.
- * Entered and updated of generation g sit between the exits of g-1 and g, an update after the entry of
- * g; the exit of g between the entry of g and that of g+1. Deltas without a generation (queued before it existed) have none.
+ * What one destination already has of one person (the position marker `POS#<destinationId>#<profileId>`):
+ * the highest position delivered and the ids of the last changes delivered.
  */
-export function neighbours(delta: MembershipDelta): { later?: string; earlier?: string } {
-  const g = delta.generation;
-  if (g === undefined) return {};
-  const id = (kind: MembershipDelta['kind'], generation: number) =>
-    deltaIdOf(delta.segmentId, delta.profileId, kind, generation, '');
-  if (delta.kind === 'exited') return { later: id('entered', g + 1), earlier: id('entered', g) };
-  // An update of generation g follows its own entry; an entry follows the previous exit.
-  if (delta.kind === 'updated') return { later: id('exited', g), earlier: id('entered', g) };
-  return { later: id('exited', g), ...(g > 1 ? { earlier: id('exited', g - 1) } : {}) };
+export interface DeliveredState {
+  readonly position?: string;
+  readonly recent: readonly string[];
 }
 
-export type OrderDecision = 'send' | 'superseded' | 'wait';
+/** How many delivered delta ids a position marker keeps: copies of an update can differ in `at` only. */
+export const RECENT_IDS = 16;
+
+export type Verdict = 'send' | 'duplicate' | 'superseded';
 
 /**
- * Whether a delta this worker has claimed may go out now, given its neighbours' markers read after the
- * claim. Claim first, read second, on both sides: of two workers holding an entry and its exit, at least
- * one sees the other's claim, so they can never both send in the wrong order.
- * - the later change is already claimed elsewhere or done: sending this now would arrive after it, so it
- *   is superseded (the later change carries the person's current state);
- * - the earlier change is being sent by another worker: wait (retry the message), so this lands after it;
- * - otherwise send. Claims of this same worker are sent in batch order, which is membership order.
+ * Whether a change may go to a destination that has `delivered`. Only what sorts above the highest
+ * position delivered goes out, so the destination sees each person's changes in history order and its
+ * view of the person is always that of the latest change it got:
+ * - the same delta id again, or another copy of the delivered entry or exit: `duplicate`;
+ * - a change below the delivered position: `superseded`, dropped. It is older than something the
+ *   destination already has, which carries the person's newer state; sending it would roll the
+ *   destination back (an entry after its exit would leave a former member in the audience).
  */
-export function orderDecision(
-  delta: MembershipDelta,
-  markers: ReadonlyMap<string, Marker>,
-  owner: string,
-  nowMs: number,
-): OrderDecision {
-  const { later, earlier } = neighbours(delta);
-  const inFlightElsewhere = (m: Marker | undefined) =>
-    m?.state === 'claimed' && m.owner !== owner && (m.leaseUntil ?? 0) >= nowMs;
-  const laterMarker = later === undefined ? undefined : markers.get(later);
-  if (laterMarker && (laterMarker.state !== 'claimed' || inFlightElsewhere(laterMarker))) {
-    // A later change that was skipped (no consent) or dead-lettered never reached the destination.
-    if (laterMarker.state !== 'skipped' && laterMarker.state !== 'dead-lettered') return 'superseded';
-  }
-  if (earlier !== undefined && inFlightElsewhere(markers.get(earlier))) return 'wait';
-  return 'send';
+export function verdict(delta: MembershipDelta, position: string, delivered: DeliveredState): Verdict {
+  if (delivered.recent.includes(delta.deltaId)) return 'duplicate';
+  if (delivered.position === undefined || position > delivered.position) return 'send';
+  return position === delivered.position ? 'duplicate' : 'superseded';
+}
+
+/** The ids a position marker keeps after `sent` was delivered: the last `RECENT_IDS`. */
+export function nextRecent(previous: readonly string[], sent: readonly string[]): string[] {
+  return [...previous.filter((id) => !sent.includes(id)), ...sent].slice(-RECENT_IDS);
+}
+
+/**
+ * Earlier receives of a queue message, as the receipts (`<messageId>#<receiveCount>`) a claim records:
+ * the queue redelivers a message only once the receive before it is over, so a claim recorded under one
+ * of these belongs to a worker that died, and its redelivery may take it over at once.
+ */
+export function staleReceipts(messageId: string, receiveCount: number): string[] {
+  return Array.from({ length: Math.max(0, receiveCount - 1) }, (_, i) => `${messageId}#${i + 1}`);
 }

@@ -1,14 +1,20 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { DeliveryError } from '../../adapters/activate/senders.js';
-import type { DestinationStore } from '../../adapters/dynamodb/destination-store.js';
+import type {
+  ClaimOutcome,
+  DestinationStore,
+  PersonClaim,
+} from '../../adapters/dynamodb/destination-store.js';
 import type { HandlerMetrics } from '../../adapters/observability/metrics.js';
 import {
   inMembershipOrder,
-  type Marker,
-  neighbours,
-  orderDecision,
+  nextRecent,
+  positionOf,
+  staleReceipts,
+  verdict,
 } from '../../core/activate/delivery-order.js';
 import {
   BATCH_LIMITS,
@@ -30,10 +36,7 @@ export const CLAIM_LEASE_MS = (ACTIVATION_FUNCTION.timeoutSeconds + 60) * 1000;
 
 export interface ActivationWorkerDeps {
   destinationsFor(segmentId: string): Promise<readonly Destination[]>;
-  readonly store: Pick<
-    DestinationStore,
-    'claim' | 'settle' | 'release' | 'markers' | 'recordSync' | 'preempt'
-  >;
+  readonly store: Pick<DestinationStore, 'claim' | 'settle' | 'recordSync'>;
   send(destination: Destination, deltas: readonly MembershipDelta[]): Promise<void>;
   deadLetter(destination: Destination, deltas: readonly MembershipDelta[], reason: string): Promise<void>;
   readonly logger: Pick<Logger, 'error' | 'warn'>;
@@ -47,13 +50,16 @@ export interface ActivationWorkerDeps {
   /** A new owner token per invocation. */
   newOwner?(): string;
   now?(): Date;
+  /** Waits between claim attempts (tests pass a quicker one). */
+  sleep?(ms: number): Promise<unknown>;
 }
 
 interface Carried {
   readonly delta: MembershipDelta;
   /** Every message of the batch carrying this delta id (several runs may have emitted it). */
   readonly messageIds: string[];
-  readonly receiveCount: number;
+  /** Receives of those messages so far, by message id. */
+  readonly receives: Map<string, number>;
 }
 
 /**
@@ -61,14 +67,17 @@ interface Carried {
  * to each API's limits, consent enforced, every outcome counted. The type comes from each message, so a
  * queue's batch never touches other types' destinations; a catch-up delta goes to its target only.
  *
- * At most once per destination and delta id, whatever runs concurrently: copies within a batch collapse,
- * each delta is claimed (conditional write) before it is sent, and the claim becomes the delivery marker
- * once the send succeeded, or is released when it failed, so the retry can claim it again. Only a worker
- * that dies after a send and before its marker leaves a claim that the redelivered message retakes and
- * sends again: receivers see that copy with the same delta id (their idempotency key).
+ * Once per destination and change, in each person's history order, whatever runs concurrently: copies
+ * within a batch collapse; before sending, the worker claims each person it has changes of with one
+ * conditional write of that person's position marker (see `DestinationStore.claim`), sends only what
+ * sorts above the position the destination already has (`verdict`), and settles the marker to the
+ * highest position delivered. Only a worker that dies after a send and before settling leaves a claim
+ * that the redelivered message retakes and sends again: receivers see that copy with the same delta id
+ * (their idempotency key).
  */
 export function createActivationWorker(deps: ActivationWorkerDeps) {
   const now = deps.now ?? (() => new Date());
+  const pause = deps.sleep ?? sleep;
   return async (event: SQSEvent): Promise<SQSBatchResponse> => {
     const failures = new Set<string>();
     const groups = new Map<
@@ -105,15 +114,22 @@ export function createActivationWorker(deps: ActivationWorkerDeps) {
       for (const { messageId, receiveCount, message } of items) {
         const { destinationType: _t, target: _d, ...delta } = message;
         const known = carried.get(delta.deltaId);
-        if (known) known.messageIds.push(messageId);
-        else carried.set(delta.deltaId, { delta, messageIds: [messageId], receiveCount });
+        if (known) {
+          known.messageIds.push(messageId);
+          known.receives.set(messageId, receiveCount);
+        } else
+          carried.set(delta.deltaId, {
+            delta,
+            messageIds: [messageId],
+            receives: new Map([[messageId, receiveCount]]),
+          });
       }
       const candidates = await destinationsOfType(deps, segmentId, destinationType);
       // A catch-up is for the destination that was connected, not for those that already had it.
       for (const destination of target
         ? candidates.filter((d) => d.destinationId === target.destinationId)
         : candidates) {
-        const retry = await deliver(deps, owner, now(), destination, carried);
+        const retry = await deliver(deps, owner, now, pause, destination, carried);
         for (const id of retry) for (const m of carried.get(id)?.messageIds ?? []) failures.add(m);
       }
     }
@@ -122,76 +138,134 @@ export function createActivationWorker(deps: ActivationWorkerDeps) {
   };
 }
 
+/** A person's changes in one batch for one destination, and what became of its claim. */
+interface Person {
+  readonly profileId: string;
+  /** Changes to consider, in position order, with their positions. */
+  readonly changes: Array<{ delta: MembershipDelta; position: string }>;
+  outcome?: ClaimOutcome;
+  send: MembershipDelta[];
+  sent: Array<{ deltaId: string; position: string }>;
+  settled: boolean;
+}
+
+/**
+ * Claims every person, and retries (a few times, briefly) those another worker holds right now: a
+ * person is held for one request to the destination, so a short wait usually frees it, where handing
+ * the message back to the queue would delay it by the visibility timeout.
+ */
+async function claimPeople(
+  deps: ActivationWorkerDeps,
+  owner: string,
+  now: () => Date,
+  pause: (ms: number) => Promise<unknown>,
+  destinationId: string,
+  people: readonly Person[],
+  carried: ReadonlyMap<string, Carried>,
+): Promise<void> {
+  let pending = [...people];
+  for (let attempt = 0; pending.length; attempt++) {
+    if (attempt) await pause(CLAIM_RETRY_MS * 2 ** (attempt - 1) * (0.5 + Math.random()));
+    const claims = pending.map((p): PersonClaim => {
+      const top = p.changes.at(-1)!;
+      const c = carried.get(top.delta.deltaId)!;
+      const messageId = c.messageIds[0]!;
+      return {
+        profileId: p.profileId,
+        position: top.position,
+        receipt: `${messageId}#${c.receives.get(messageId)}`,
+        staleReceipts: p.changes.flatMap(({ delta }) =>
+          [...(carried.get(delta.deltaId)?.receives ?? [])].flatMap(([m, rc]) => staleReceipts(m, rc)),
+        ),
+      };
+    });
+    const outcomes = await deps.store.claim(destinationId, claims, owner, deps.claimLeaseMs, now());
+    for (const p of pending) p.outcome = outcomes.get(p.profileId);
+    if (attempt >= CLAIM_RETRIES) break;
+    pending = pending.filter((p) => p.outcome?.busy);
+  }
+}
+
+const CLAIM_RETRIES = 3;
+const CLAIM_RETRY_MS = 100;
+
 /** One destination's share of a batch; returns the delta ids whose messages must be retried. */
 async function deliver(
   deps: ActivationWorkerDeps,
   owner: string,
-  at: Date,
+  now: () => Date,
+  pause: (ms: number) => Promise<unknown>,
   destination: Destination,
   carried: ReadonlyMap<string, Carried>,
 ): Promise<string[]> {
   const { destinationId } = destination;
   const deltas = inMembershipOrder([...carried.values()].map((c) => c.delta));
-  const held = await deps.store.claim(
-    destinationId,
-    deltas.map((d) => ({
-      deltaId: d.deltaId,
-      messageId: carried.get(d.deltaId)!.messageIds[0]!,
-      receiveCount: carried.get(d.deltaId)!.receiveCount,
-    })),
-    owner,
-    deps.claimLeaseMs,
-    at,
-  );
-  const plan = planDelivery(
-    destination,
-    deltas.filter((d) => held.has(d.deltaId)),
-    new Set(),
-  );
-  const duplicates = deltas.length - held.size;
+  // Positions of the changes as segmentation made them (consent may turn an update into an exit below).
+  const positions = new Map(deltas.map((d) => [d.deltaId, positionOf(d)]));
+  const plan = planDelivery(destination, deltas, new Set());
 
-  // Delivery order against changes of the same people that other workers hold (see `orderDecision`).
-  const neighbourIds = plan.send.flatMap((d) => Object.values(neighbours(d)));
-  const markers = neighbourIds.length
-    ? await deps.store.markers(destinationId, neighbourIds)
-    : new Map<string, Marker>();
-  const send: MembershipDelta[] = [];
-  const superseded: string[] = [];
-  const waiting: string[] = [];
-  const ready: MembershipDelta[] = [];
+  const people = new Map<string, Person>();
   for (const d of plan.send) {
-    const decision = orderDecision(d, markers, owner, at.getTime());
-    if (decision === 'send') ready.push(d);
-    else (decision === 'superseded' ? superseded : waiting).push(d.deltaId);
+    const p = people.get(d.profileId) ?? {
+      profileId: d.profileId,
+      changes: [],
+      send: [],
+      sent: [],
+      settled: false,
+    };
+    p.changes.push({ delta: d, position: positions.get(d.deltaId)! });
+    people.set(d.profileId, p);
   }
-  // An update whose own entry nobody has picked up yet: that entry must never arrive after it, so it
-  // is marked superseded first (the update carries the member's current state). If the entry was
-  // claimed meanwhile, the update waits for it instead.
-  const entryOf = new Map<string, string>();
-  for (const d of ready) {
-    const entry = d.kind === 'updated' ? neighbours(d).earlier : undefined;
-    if (entry && !markers.has(entry) && !ready.some((r) => r.deltaId === entry))
-      entryOf.set(d.deltaId, entry);
-  }
-  const taken = entryOf.size
-    ? await deps.store.preempt(destinationId, [...new Set(entryOf.values())], owner)
-    : new Set<string>();
-  for (const d of ready) {
-    const entry = entryOf.get(d.deltaId);
-    if (entry && taken.has(entry)) waiting.push(d.deltaId);
-    else send.push(d);
-  }
-  await deps.store.settle(
-    destinationId,
-    plan.skipped.map((d) => d.deltaId),
-    owner,
-    'skipped',
-  );
-  await deps.store.settle(destinationId, superseded, owner, 'superseded');
-  await deps.store.release(destinationId, waiting, owner);
+  await claimPeople(deps, owner, now, pause, destinationId, [...people.values()], carried);
 
+  const waiting: string[] = [];
+  let duplicates = 0;
+  let superseded = 0;
+  for (const p of people.values()) {
+    const outcome = p.outcome!;
+    if (outcome.busy) {
+      waiting.push(...p.changes.map((c) => c.delta.deltaId));
+      continue;
+    }
+    for (const { delta, position } of p.changes) {
+      const v = verdict(delta, position, outcome.delivered);
+      if (v === 'send' && outcome.held) p.send.push(delta);
+      else if (v === 'superseded') superseded++;
+      else duplicates++;
+    }
+  }
+  const held = [...people.values()].filter((p) => p.outcome?.held);
+  const settle = async (list: Person[]) => {
+    const todo = list.filter((p) => !p.settled);
+    for (const p of todo) p.settled = true;
+    await deps.store.settle(
+      destinationId,
+      todo.map((p) => {
+        const last = p.sent.at(-1);
+        const sent = p.sent.map((s) => s.deltaId);
+        return {
+          profileId: p.profileId,
+          ...(last
+            ? { position: last.position }
+            : p.outcome!.delivered.position === undefined
+              ? {}
+              : { position: p.outcome!.delivered.position }),
+          recent: nextRecent(p.outcome!.delivered.recent, sent),
+          sent,
+        };
+      }),
+      owner,
+      now(),
+    );
+  };
+  // Held people with nothing above what the destination has are released at once.
+  await settle(held.filter((p) => p.send.length === 0));
+
+  const sendable = new Set(held.flatMap((p) => p.send.map((d) => d.deltaId)));
+  // Batch order is position order per person, so each person's changes go out in history order.
+  const send = plan.send.filter((d) => sendable.has(d.deltaId));
   const source = deltas[0]!.source;
-  let sent = 0;
+  const counts = { sent: 0, duplicates, superseded, skipped: plan.skipped.length };
   const parts = chunk(send, sendSize(destination));
   for (const [index, part] of parts.entries()) {
     try {
@@ -199,13 +273,15 @@ async function deliver(
     } catch (err) {
       const unsent = parts.slice(index).flat();
       const retryable = !(err instanceof DeliveryError) || err.retryable;
+      // What got through stays recorded; the rest of these people is free for the retry.
+      await settle(held);
       await deps.store.recordSync(
         destinationId,
         source,
-        { sent, failed: unsent.length, skipped: plan.skipped.length },
+        { sent: counts.sent, failed: unsent.length, skipped: plan.skipped.length },
         (err as Error).message,
       );
-      count(deps, { sent, duplicates, superseded: superseded.length, skipped: plan.skipped.length });
+      count(deps, counts);
       deps.metrics.count(METRIC.deltasFailed, unsent.length);
       deps.logger.warn('delivery failed', {
         destinationId,
@@ -214,26 +290,25 @@ async function deliver(
         deltas: unsent.length,
         errorName: (err as Error).name,
       });
-      const unsentIds = unsent.map((d) => d.deltaId);
-      if (retryable) {
-        await deps.store.release(destinationId, unsentIds, owner);
-        return [...waiting, ...unsentIds];
-      }
+      if (retryable) return [...waiting, ...unsent.map((d) => d.deltaId)];
       await deps.deadLetter(destination, unsent, (err as Error).message);
       deps.metrics.count(METRIC.deltasDeadLettered, unsent.length);
-      await deps.store.settle(destinationId, unsentIds, owner, 'dead-lettered');
       return waiting;
     }
-    await deps.store.settle(
-      destinationId,
-      part.map((d) => d.deltaId),
-      owner,
-      'delivered',
-    );
-    sent += part.length;
+    for (const d of part)
+      people.get(d.profileId)!.sent.push({ deltaId: d.deltaId, position: positions.get(d.deltaId)! });
+    counts.sent += part.length;
+    // People whose changes all went out are settled now, so a later part's failure or crash cannot
+    // send theirs again.
+    await settle(held.filter((p) => p.sent.length === p.send.length));
   }
-  await deps.store.recordSync(destinationId, source, { sent, failed: 0, skipped: plan.skipped.length });
-  count(deps, { sent, duplicates, superseded: superseded.length, skipped: plan.skipped.length });
+  await settle(held);
+  await deps.store.recordSync(destinationId, source, {
+    sent: counts.sent,
+    failed: 0,
+    skipped: plan.skipped.length,
+  });
+  count(deps, counts);
   return waiting;
 }
 

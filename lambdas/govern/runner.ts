@@ -298,6 +298,10 @@ async function destinationsStep(regulationId: string) {
   let calls = 0;
   const skipped: string[] = [];
   for (const destination of await destinations.all()) {
+    // Activation's position markers are keyed by profile id: they go whatever the destination type.
+    await destinations.forget(destination.destinationId, [
+      ...new Set([...item.profileIds, ...(item.rootIds ?? [])]),
+    ]);
     if (destination.type === 's3-export') {
       skipped.push(destination.type);
       continue;

@@ -7,7 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SENDERS, sendersFromEnv } from '../../adapters/activate/senders.js';
 import { dynamoDbDocumentClient, s3Client } from '../../adapters/aws/clients.js';
 import { DestinationStore } from '../../adapters/dynamodb/destination-store.js';
+import { positionOf } from '../../core/activate/delivery-order.js';
 import type { DeltaMessage } from '../../core/activate/routing.js';
+import type { MembershipDelta } from '../../core/segments/delta.js';
 import { createActivationWorker } from '../../lambdas/activate/worker.js';
 import { ENV } from '../../resources/env.js';
 import { postJson, startTestCdp } from '../support/local-cdp.js';
@@ -17,9 +19,10 @@ import { postJson, startTestCdp } from '../support/local-cdp.js';
  * them in and out of segments (real time), destinations connected along the way (catch-up runs),
  * re-syncs and concurrent manual runs, while the deltas queue's batches are split over concurrent
  * workers, copied (duplicate deliveries), their acknowledgements lost (redelivery), workers crash at each
- * step and a receiver fails for a while. Per destination: every change arrives (or a later change of the
- * same person did first), none twice unless a worker died between sending and marking it (then with the
- * same delta id), never an entry after its exit, and the audience ends as the segment's members.
+ * step and a receiver fails for a while. Per destination: every change arrives or a later change of the
+ * same person did (it supersedes it), none twice unless a worker died between sending and settling it
+ * (then with the same delta id), a receiver that drops ids it has sees each person's changes in history
+ * order, and once everything settled its view of the audience is exactly the segment's members.
  *
  * `CDP_PROPERTY_RUNS` sets the number of generated scenarios (`npm run test:activation-soak`).
  */
@@ -29,8 +32,10 @@ type Fault = 'none' | 'crash-before-claim' | 'crash-after-claim' | 'crash-after-
 interface Received {
   type: string;
   deltaId: string;
+  segmentId: string;
   profileId: string;
   generation?: number;
+  at: string;
 }
 
 let cdp: Awaited<ReturnType<typeof startTestCdp>>;
@@ -57,23 +62,21 @@ function workerWith(fault: Fault) {
     destinationsFor: (segmentId) => store.forSegment(segmentId),
     store: {
       claim: async (...args) => {
-        const held = await store.claim(...args);
-        if (fault === 'crash-after-claim' && held.size) crash();
-        return held;
+        const outcomes = await store.claim(...args);
+        if (fault === 'crash-after-claim' && [...outcomes.values()].some((o) => o.held)) crash();
+        return outcomes;
       },
-      settle: async (destinationId, deltaIds, owner, state, now) => {
-        if (fault === 'crash-after-send' && state === 'delivered' && deltaIds.length) {
+      settle: async (destinationId, settles, owner, now) => {
+        const sent = settles.flatMap((s) => s.sent);
+        if (fault === 'crash-after-send' && sent.length) {
           const ids = sentThenCrashed.get(destinationId) ?? new Set();
-          for (const id of deltaIds) ids.add(id);
+          for (const id of sent) ids.add(id);
           sentThenCrashed.set(destinationId, ids);
           crash();
         }
-        await store.settle(destinationId, deltaIds, owner, state, now);
+        await store.settle(destinationId, settles, owner, now);
       },
-      release: (...args) => store.release(...args),
-      markers: (...args) => store.markers(...args),
       recordSync: (...args) => store.recordSync(...args),
-      preempt: (...args) => store.preempt(...args),
     },
     send: (destination, deltas) => SENDERS[destination.type](destination, deltas, senders),
     deadLetter: async () => {
@@ -169,8 +172,16 @@ const deadLettered = () =>
     return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n') : [];
   });
 
-const RANK: Record<string, number> = { 'audience.entered': 0, 'audience.updated': 1, 'audience.exited': 2 };
-const position = (e: { type: string; generation?: number }) => (e.generation ?? 0) * 3 + RANK[e.type]!;
+/** The position of a change as the receiver sees it (`generation`, kind, `at`, id). */
+const positionAt = (e: Received) =>
+  positionOf({
+    ...e,
+    kind: e.type.replace('audience.', '') as MembershipDelta['kind'],
+    source: '',
+    traits: {},
+    identities: [],
+    consent: {},
+  });
 
 const PEOPLE = 8;
 const level = fc.integer({ min: 0, max: 3 });
@@ -289,18 +300,23 @@ describe('activation delivers each change once per destination, in order, under 
           const deltas = queued();
           for (const d of destinations) {
             const got = received.get(d.path) ?? [];
-            // None twice, unless a worker died between sending and marking it (same delta id again).
+            // None twice, unless a worker died between sending and settling it (same delta id again).
             const seen = new Set<string>();
+            const applied: Received[] = [];
             for (const e of got) {
               if (seen.has(e.deltaId))
-                expect(sentThenCrashed.get(d.destinationId)?.has(e.deltaId)).toBe(true);
+                expect(sentThenCrashed.get(d.destinationId)?.has(e.deltaId), `${e.deltaId} twice`).toBe(true);
+              else applied.push(e);
               seen.add(e.deltaId);
             }
-            // Never a change after a later change of the same person: exits come after their entries.
-            const last = new Map<string, number>();
-            for (const e of got) {
-              expect(position(e)).toBeGreaterThanOrEqual(last.get(e.profileId) ?? -1);
-              last.set(e.profileId, position(e));
+            // A receiver that drops delta ids it has sees each person's changes in history order.
+            const last = new Map<string, string>();
+            for (const e of applied) {
+              const at = positionAt(e);
+              expect(at > (last.get(e.profileId) ?? ''), `${e.type} ${e.deltaId} after a later change`).toBe(
+                true,
+              );
+              last.set(e.profileId, at);
             }
             // Every change meant for it arrived, or a later change of the same person did.
             const meant = deltas.filter(
@@ -310,15 +326,13 @@ describe('activation delivers each change once per destination, in order, under 
             );
             for (const m of meant)
               expect(
-                seen.has(m.deltaId) ||
-                  (last.get(m.profileId) ?? -1) >
-                    position({ type: `audience.${m.kind}`, generation: m.generation }),
+                seen.has(m.deltaId) || (last.get(m.profileId) ?? '') > positionOf(m),
                 `${m.kind} ${m.deltaId} of ${m.profileId} reached ${d.destinationId}`,
               ).toBe(true);
-            // The audience at the destination is the segment's.
+            // After everything settled, the destination's view of each person is the segment's.
             const members = await admin('GET', `/v1/segments/${d.segmentId}/members?limit=1000`);
             const atDestination = new Set<string>();
-            for (const e of got)
+            for (const e of applied)
               if (e.type === 'audience.exited') atDestination.delete(e.profileId);
               else atDestination.add(e.profileId);
             expect([...atDestination].sort()).toEqual(

@@ -3,9 +3,11 @@ import { describe, expect, it } from 'vitest';
 import {
   collapseDuplicates,
   inMembershipOrder,
-  type Marker,
-  neighbours,
-  orderDecision,
+  nextRecent,
+  positionOf,
+  RECENT_IDS,
+  staleReceipts,
+  verdict,
 } from '../../core/activate/delivery-order.js';
 import type { MembershipDelta } from '../../core/segments/delta.js';
 import { deltaIdOf } from '../../core/segments/membership.js';
@@ -25,7 +27,6 @@ const change = (kind: MembershipDelta['kind'], generation: number, profileId = '
   identities: [],
   consent: {},
 });
-const NOW = 1_000_000;
 
 describe('delivery order', () => {
   it('keeps one copy of each delta id, the first', () => {
@@ -69,61 +70,92 @@ describe('delivery order', () => {
     );
   });
 
-  it('an entry is superseded by its exit already claimed elsewhere or done, never by its own batch', () => {
-    const entry = change('entered', 1);
-    const exit = change('exited', 1);
-    expect(neighbours(entry).later).toBe(exit.deltaId);
-    const with_ = (m: Marker) => new Map([[exit.deltaId, m]]);
-    expect(orderDecision(entry, with_({ state: 'delivered' }), 'me', NOW)).toBe('superseded');
-    expect(
-      orderDecision(entry, with_({ state: 'claimed', owner: 'other', leaseUntil: NOW + 1 }), 'me', NOW),
-    ).toBe('superseded');
-    expect(
-      orderDecision(entry, with_({ state: 'claimed', owner: 'me', leaseUntil: NOW + 1 }), 'me', NOW),
-    ).toBe('send');
-    expect(orderDecision(entry, new Map(), 'me', NOW)).toBe('send');
-  });
-
-  it('an update waits while its own entry is being sent by another worker', () => {
-    const entry = change('entered', 2);
-    const update = change('updated', 2);
-    expect(neighbours(update)).toEqual({
-      earlier: entry.deltaId,
-      later: change('exited', 2).deltaId,
+  it('positions sort like a membership history: generation, then entered < updated < exited', () => {
+    const update = (at: string, hash: string, generation = 1) => ({
+      ...change('updated', generation),
+      deltaId: deltaIdOf('seg_1', 'p_1', 'updated', generation, hash),
+      at,
     });
-    const with_ = (m: Marker) => new Map([[entry.deltaId, m]]);
-    expect(
-      orderDecision(update, with_({ state: 'claimed', owner: 'other', leaseUntil: NOW + 1 }), 'me', NOW),
-    ).toBe('wait');
-    expect(orderDecision(update, with_({ state: 'delivered' }), 'me', NOW)).toBe('send');
+    const history = [
+      change('entered', 1),
+      update('2026-01-01T00:00:01.000Z', 'a'),
+      update('2026-01-01T00:00:02.000Z', 'b'),
+      change('exited', 1),
+      change('entered', 2),
+      update('2026-01-01T00:00:00.000Z', 'c', 2),
+      change('exited', 2),
+      change('entered', 10),
+    ];
+    const positions = history.map(positionOf);
+    expect([...positions].sort()).toEqual(positions);
+    expect(new Set(positions).size).toBe(positions.length);
+    // Copies of one entry or exit from different runs sit at the same place whatever their `at`.
+    expect(positionOf({ ...change('exited', 1), at: '2027-01-01T00:00:00.000Z' })).toBe(
+      positionOf(change('exited', 1)),
+    );
+    // Deltas queued before generations existed sort below every generation.
+    const { generation: _g, ...old } = change('exited', 1);
+    expect(positionOf(old) < positionOf(change('entered', 1))).toBe(true);
   });
 
-  it('an exit waits while its entry is being sent by another worker, and goes once that is settled', () => {
+  it('only what sorts above the delivered position is sent; lower changes are superseded, copies duplicates', () => {
     const entry = change('entered', 1);
     const exit = change('exited', 1);
-    expect(neighbours(exit).earlier).toBe(entry.deltaId);
-    const with_ = (m: Marker) => new Map([[entry.deltaId, m]]);
+    const delivered = { position: positionOf(exit), recent: [exit.deltaId] };
+    expect(verdict(entry, positionOf(entry), delivered)).toBe('superseded');
+    expect(verdict(exit, positionOf(exit), delivered)).toBe('duplicate');
+    // A copy of the exit under another id cannot exist, but one with another `at` is the same position.
+    expect(verdict(exit, positionOf(exit), { position: positionOf(exit), recent: [] })).toBe('duplicate');
+    expect(verdict(change('entered', 2), positionOf(change('entered', 2)), delivered)).toBe('send');
+    expect(verdict(entry, positionOf(entry), { recent: [] })).toBe('send');
+    // A copy of a delivered update decided later by another run is above it, and still a duplicate.
+    const update = { ...change('updated', 1), at: '2026-01-01T00:00:05.000Z' };
+    const later = { ...update, at: '2026-01-01T00:00:09.000Z' };
     expect(
-      orderDecision(exit, with_({ state: 'claimed', owner: 'other', leaseUntil: NOW + 1 }), 'me', NOW),
-    ).toBe('wait');
-    // A claim whose lease ran out belongs to a dead worker: its message is redelivered later.
-    expect(
-      orderDecision(exit, with_({ state: 'claimed', owner: 'other', leaseUntil: NOW - 1 }), 'me', NOW),
-    ).toBe('send');
-    expect(orderDecision(exit, with_({ state: 'delivered' }), 'me', NOW)).toBe('send');
-    // A re-entry that reached the destination makes an older exit stale; a skipped one does not.
-    const reentry = change('entered', 2);
-    expect(
-      orderDecision(exit, new Map([[reentry.deltaId, { state: 'delivered' } as Marker]]), 'me', NOW),
-    ).toBe('superseded');
-    expect(orderDecision(exit, new Map([[reentry.deltaId, { state: 'skipped' } as Marker]]), 'me', NOW)).toBe(
-      'send',
+      verdict(later, positionOf(later), { position: positionOf(update), recent: [update.deltaId] }),
+    ).toBe('duplicate');
+  });
+
+  it('the final view of a destination is the latest change, whatever order the changes arrive in', () => {
+    const history = [
+      change('entered', 1),
+      { ...change('updated', 1), at: '2026-01-01T00:00:05.000Z' },
+      change('exited', 1),
+      change('entered', 2),
+      change('exited', 2),
+      change('entered', 3),
+    ];
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: history.length }),
+        fc.array(fc.nat(history.length - 1), { maxLength: 20 }),
+        (upTo, arrivals) => {
+          const emitted = history.slice(0, upTo);
+          // Every emitted change arrives at least once, in any order, some of them again.
+          const order = [...arrivals.map((i) => emitted[i % upTo]!), ...emitted.slice().reverse()];
+          let delivered: { position?: string; recent: string[] } = { recent: [] };
+          const seen: string[] = [];
+          for (const d of order) {
+            if (verdict(d, positionOf(d), delivered) !== 'send') continue;
+            seen.push(d.deltaId);
+            delivered = { position: positionOf(d), recent: nextRecent(delivered.recent, [d.deltaId]) };
+          }
+          expect(new Set(seen).size).toBe(seen.length);
+          expect(seen.at(-1)).toBe(emitted.at(-1)!.deltaId);
+        },
+      ),
     );
   });
 
-  it('deltas queued before generations existed are sent as they come', () => {
-    const { generation: _g, ...old } = change('exited', 1);
-    expect(neighbours(old)).toEqual({});
+  it('keeps the last ids delivered, a bounded list', () => {
+    const ids = Array.from({ length: RECENT_IDS + 3 }, (_, i) => `d${i}`);
+    expect(nextRecent(ids.slice(0, 5), ['d2', 'd9'])).toEqual(['d0', 'd1', 'd3', 'd4', 'd2', 'd9']);
+    expect(nextRecent([], ids)).toEqual(ids.slice(3));
+  });
+
+  it('a claim recorded under an earlier receive of the same message is stale', () => {
+    expect(staleReceipts('m1', 1)).toEqual([]);
+    expect(staleReceipts('m1', 3)).toEqual(['m1#1', 'm1#2']);
   });
 
   it("a claim outlives the worker's timeout and is free again before the queue redelivers", () => {

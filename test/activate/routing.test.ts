@@ -5,7 +5,7 @@ import type { SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DeliveryError } from '../../adapters/activate/senders.js';
-import { DestinationStore } from '../../adapters/dynamodb/destination-store.js';
+import { type ClaimOutcome, DestinationStore } from '../../adapters/dynamodb/destination-store.js';
 import { destinationTypesFrom, SqsDeltaSink } from '../../adapters/segments/delta-sink.js';
 import {
   DESTINATION_TYPES,
@@ -229,7 +229,7 @@ describe('activation worker per destination type', () => {
   });
 
   function worker() {
-    const markers = new Set<string>();
+    const markers = new Map<string, { position?: string; recent: readonly string[]; claimed?: boolean }>();
     const calls = {
       sent: [] as Array<{ destinationId: string; deltaIds: string[]; fields: string[] }>,
       touched: [] as string[],
@@ -239,33 +239,28 @@ describe('activation worker per destination type', () => {
     const handler = createActivationWorker({
       destinationsFor: async (segmentId) => [webhook, pinpoint].filter((d) => d.segmentId === segmentId),
       store: {
+        // Position markers as the store keeps them: a person is held by one claim at a time.
         async claim(destinationId, claims) {
           calls.touched.push(destinationId);
-          const held = new Set<string>();
-          for (const { deltaId } of claims)
-            if (!markers.has(`${destinationId}/${deltaId}`)) {
-              markers.add(`${destinationId}/${deltaId}`);
-              held.add(deltaId);
-            }
-          return held;
+          const out = new Map<string, ClaimOutcome>();
+          for (const { profileId, position } of claims) {
+            const key = `${destinationId}/${profileId}`;
+            const m = markers.get(key) ?? { recent: [] };
+            const held = !m.claimed && (m.position === undefined || m.position < position);
+            if (held) markers.set(key, { ...m, claimed: true });
+            out.set(profileId, { held, delivered: { ...m } });
+          }
+          return out;
         },
-        async release(destinationId, deltaIds) {
-          for (const id of deltaIds) markers.delete(`${destinationId}/${id}`);
-        },
-        async settle() {},
-        async markers() {
-          return new Map();
+        async settle(destinationId, settles) {
+          for (const { profileId, position, recent } of settles) {
+            const key = `${destinationId}/${profileId}`;
+            const m = markers.get(key)!;
+            markers.set(key, position === undefined ? { ...m, claimed: false } : { position, recent });
+          }
         },
         async recordSync(destinationId) {
           calls.touched.push(destinationId);
-        },
-        // Entries not picked up yet are marked like a claim would be: a later claim of them fails.
-        async preempt(destinationId, deltaIds) {
-          const taken = new Set<string>();
-          for (const id of deltaIds)
-            if (markers.has(`${destinationId}/${id}`)) taken.add(id);
-            else markers.add(`${destinationId}/${id}`);
-          return taken;
         },
       },
       claimLeaseMs: 60_000,
