@@ -35,6 +35,10 @@ export const ENV = {
   segmentScanSegments: 'CDP_SEGMENT_SCAN_SEGMENTS',
   /** Glue database of the lake; the compactor moves the `events` view's frontier there (unset locally). */
   lakeDatabase: 'CDP_LAKE_DATABASE',
+  /** JSON map: function definition id → deployed function name (the console's overview reads Lambda's IteratorAge by name). */
+  overviewFunctionNames: 'CDP_OVERVIEW_FUNCTION_NAMES',
+  /** The iterator-age alarm's threshold (`cdp:maxIteratorAgeMinutes`), so the overview flags what the alarm does. */
+  maxIteratorAgeMinutes: 'CDP_MAX_ITERATOR_AGE_MINUTES',
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];
