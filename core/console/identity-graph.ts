@@ -111,9 +111,12 @@ export function identityGraph(
   }
 
   // One end in what the merged-away profile brought, the other in what it joined, preferring the
-  // identifier types the joining message carried.
-  const pick = (candidates: GraphNode[], types: readonly string[]) =>
-    candidates.find((n) => types.includes(n.type)) ?? candidates[0];
+  // identifier types the joining message carried, and of those a type the other side does not hold (a
+  // message joining an anonymous visitor to a user carries the visitor's anonymous id and the user id).
+  const pick = (candidates: GraphNode[], types: readonly string[], other: GraphNode[]) =>
+    candidates.find((n) => types.includes(n.type) && !other.some((o) => o.type === n.type)) ??
+    candidates.find((n) => types.includes(n.type)) ??
+    candidates[0];
   const linked = new Set<string>();
   for (const m of merges) {
     if (m.decision !== 'merged' || !m.loser) continue;
@@ -122,8 +125,8 @@ export function identityGraph(
     const survivorSide = nodes.filter(
       (n) => isWithin(n.profileId, m.survivor) && !isWithin(n.profileId, m.loser!),
     );
-    const from = pick(loserSide, types);
-    const to = pick(survivorSide, types);
+    const from = pick(loserSide, types, survivorSide);
+    const to = pick(survivorSide, types, loserSide);
     if (!from || !to) continue;
     linked.add(m.loser);
     edges.push({

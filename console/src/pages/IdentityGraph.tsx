@@ -106,10 +106,8 @@ export function IdentityGraph(props: { graph: IdentityGraphView }) {
       {merges.length > 0 && (
         <ol data-testid="identity-graph-merges" style={{ marginTop: 4 }}>
           {merges.map((e) => (
-            <li key={`${e.from}-${e.to}`}>
-              <Box variant="small">
-                {e.from} – {e.to}: {e.label}
-              </Box>
+            <li key={`${e.from}-${e.to}`} style={{ fontSize: 12 }}>
+              {e.from} – {e.to}: {e.label}
             </li>
           ))}
         </ol>

@@ -83,7 +83,11 @@ function Figure(props: { id: string; label: string; value: string; lines: Overvi
       <Box variant="awsui-value-large">
         <span data-testid={`figure-${props.id}`}>{props.value}</span>
       </Box>
-      {props.note && <Box variant="small">{props.note}</Box>}
+      {props.note && (
+        <Box variant="small" display="block">
+          {props.note}
+        </Box>
+      )}
       {watched && (
         <div data-testid={`status-${props.id}`}>
           {alarming.length ? (
@@ -257,7 +261,8 @@ export default function OverviewPage(_props: { me: Me }) {
                   valueFormatter: duration,
                 },
               ]}
-              yTitle="Iterator age (ms)"
+              i18nStrings={{ xTickFormatter: (d: Date) => time(d.toISOString()), yTickFormatter: duration }}
+              yTitle="Iterator age"
             />
           </Container>
           <Container header={<Header variant="h2">Quarantined records per minute</Header>}>
