@@ -196,7 +196,7 @@ export default function OverviewPage(_props: { me: Me }) {
             />
             <Figure
               id="lag"
-              label="Stream lag (oldest record read)"
+              label="Stream lag (most behind in the window)"
               value={duration(Math.max(0, ...of('processorLag', 'lakeLag').map((l) => l.total)))}
               note={`Alarm above ${duration(lagLimit)}`}
               lines={of('processorLag', 'lakeLag')}
