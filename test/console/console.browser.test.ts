@@ -312,13 +312,14 @@ describe('console', () => {
     // A record no collector would write (not JSON) reaches the stream: processing sets it aside, and
     // says so in its log (captured here, and checked, instead of printed).
     const logged: string[] = [];
-    const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    // Warnings go to stderr (Powertools writes WARN and ERROR there).
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
       const text = chunk.toString();
       if (text.includes('"level"')) logged.push(text);
       else return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
       return true;
-    }) as typeof process.stdout.write;
+    }) as typeof process.stderr.write;
     try {
       const kinesis = new KinesisClient({
         region: 'us-east-1',
@@ -333,21 +334,28 @@ describe('console', () => {
           Data: Buffer.from('not json'),
         }),
       );
+      // Written straight to the stream, the record may be read just after a drain: wait for its warning.
+      await expect
+        .poll(() => logged.join(''), { timeout: 30_000 })
+        .toMatch(/"records quarantined".*"invalid_json"/);
       await cdp.drain(30_000);
     } finally {
-      process.stdout.write = write;
+      process.stderr.write = write;
     }
-    expect(logged.join('')).toMatch(/"records quarantined".*"invalid_json"/);
-    await clickText(page, 'button', 'Refresh');
-    await page.waitForFunction(
-      (n) =>
-        Number(
-          (document.querySelector('[data-testid="figure-accepted"]')?.textContent ?? '').replace(/,/g, ''),
-        ) === n,
-      { timeout: 10_000 },
-      acceptedBefore + 3,
-    );
-    await waitForText(page, 'In alarm: ProfileProcessorRecordsQuarantined');
+    // What an operator does: refresh until the figures show it (the page refreshes itself every 30 s).
+    await expect
+      .poll(
+        async () => {
+          await clickText(page, 'button', 'Refresh');
+          await new Promise((r) => setTimeout(r, 300));
+          return [
+            Number((await figure('figure-accepted')).replace(/,/g, '')),
+            (await figure('status-quarantine')).includes('In alarm: ProfileProcessorRecordsQuarantined'),
+          ];
+        },
+        { timeout: 20_000, interval: 1_000 },
+      )
+      .toEqual([acceptedBefore + 3, true]);
     expect(await figure('figure-quarantine')).not.toBe('0');
     // Two refused in that request (4xx answers refuse the whole request).
     expect(await page.evaluate(() => document.body.textContent!)).toMatch(/[1-9][0-9]* refused \(4xx\)/);
