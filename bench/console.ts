@@ -13,6 +13,9 @@ import { PROFILES_TABLE } from '../resources/tables.js';
 import { launchBrowser } from '../test/support/browser.js';
 import { percentile, withLocalCdp } from './support.js';
 
+// What the function evaluated in the page uses of the DOM (this project's type check has no DOM lib).
+declare const document: { body: { textContent: string | null }; querySelector(selector: string): unknown };
+
 const profiles = Number(process.argv[2] ?? 100_000);
 const searches = Number(process.argv[3] ?? 300);
 
@@ -118,8 +121,18 @@ await withLocalCdp(
       await page.waitForSelector('input[name="username"]');
       await page.type('input[name="username"]', cdp.consoleAdmin.username);
       await page.type('input[name="password"]', cdp.consoleAdmin.password);
+      const signedInAt = performance.now();
       await page.keyboard.press('Enter');
-      await page.waitForSelector('input[aria-label="Identifier"]');
+      // Admins land on the data-flow overview: its code-split chunk (charts) and its first figures.
+      await page.waitForFunction(
+        () =>
+          /Updated/.test(document.body.textContent ?? '') &&
+          !!document.querySelector('[data-testid="figure-accepted"]'),
+        { timeout: 30_000 },
+      );
+      console.log(
+        `sign-in to the overview (landing page of admins) with its figures on screen: ${(performance.now() - signedInAt).toFixed(0)} ms`,
+      );
       const inBrowser: number[] = [];
       for (let n = 0; n < 20; n++) {
         const i = Math.floor(Math.random() * profiles);

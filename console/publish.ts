@@ -1,6 +1,7 @@
 /**
  * `npm run console:publish -- --bucket <ConsoleBucketName> --client-id <ConsoleClientId>
- *   --sign-in-host <ConsoleSignInHost> --url <ConsoleUrl>` (the stack's outputs): builds the console and
+ *   --sign-in-host <ConsoleSignInHost> --url <ConsoleUrl> --api-url <ApiUrl>` (the stack's outputs; the
+ *   custom domain for --api-url if there is one): builds the console and
  * uploads it to its private bucket with the sign-in settings in config.json. Hashed assets are cached
  * for a year; index.html and config.json are revalidated on every load, so no invalidation is needed.
  * Uses the normal AWS credential chain.
@@ -34,9 +35,10 @@ async function main(): Promise<void> {
       'client-id': { type: 'string' },
       'sign-in-host': { type: 'string' },
       url: { type: 'string' },
+      'api-url': { type: 'string' },
     },
   });
-  const missing = ['bucket', 'client-id', 'sign-in-host', 'url'].filter(
+  const missing = ['bucket', 'client-id', 'sign-in-host', 'url', 'api-url'].filter(
     (k) => !values[k as keyof typeof values],
   );
   if (missing.length)
@@ -69,6 +71,8 @@ async function main(): Promise<void> {
     domain: values['sign-in-host'],
     clientId: values['client-id'],
     redirectUri: values.url,
+    // Install snippets name the ingest API: CloudFront serves only the admin routes under the console's origin.
+    ingestUrl: new URL(values['api-url']!).origin,
   };
   await put('config.json', JSON.stringify(config), 'application/json', 'no-cache');
   console.log(`Published the console to s3://${values.bucket}; open ${values.url}`);

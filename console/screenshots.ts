@@ -7,9 +7,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { Analytics } from '@segment/analytics-node';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { Page } from 'puppeteer-core';
 import { startLocalCdp } from '../local/runtime.js';
+import { EVENTS_STREAM } from '../resources/streams.js';
 import { clickText, launchBrowser, signIn, waitForText } from '../test/support/browser.js';
 import { buildConsole } from './build.js';
 
@@ -61,6 +64,27 @@ async function main(): Promise<void> {
       },
       body: JSON.stringify({ userId: 'ada' }),
     });
+    // Ada's phone app was anonymous until she signed in on it: two profiles, then a merge (identity graph).
+    const phone = new Analytics({ writeKey: cdp.writeKey, host: cdp.apiUrl, flushInterval: 20 });
+    phone.track({ anonymousId: 'anon-ada-phone', event: 'App Opened' });
+    await phone.closeAndFlush({ timeout: 15_000 });
+    await cdp.drain(30_000);
+    const signedIn = new Analytics({ writeKey: cdp.writeKey, host: cdp.apiUrl, flushInterval: 20 });
+    signedIn.track({ userId: 'ada', anonymousId: 'anon-ada-phone', event: 'Signed In' });
+    await signedIn.closeAndFlush({ timeout: 15_000 });
+    // A record no collector writes (not JSON): the overview shows the quarantine alarm it raises.
+    await new KinesisClient({
+      region: 'us-east-1',
+      endpoint: cdp.endpoints.kinesis,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      requestHandler: new NodeHttpHandler(),
+    }).send(
+      new PutRecordCommand({
+        StreamName: EVENTS_STREAM.localName,
+        PartitionKey: 'x',
+        Data: Buffer.from('{'),
+      }),
+    );
     await cdp.drain(30_000);
     const segment = await admin('POST', '/v1/segments', {
       name: 'Pro customers who ordered',
@@ -86,10 +110,16 @@ async function main(): Promise<void> {
     await page.waitForSelector('input[name="username"]');
     await shot('sign-in');
     await signIn(page, cdp.apiUrl, cdp.consoleAdmin.username, cdp.consoleAdmin.password);
+    await page.waitForSelector('[data-testid="figure-accepted"]');
+    await waitForText(page, 'Updated');
+    await shot('overview');
 
     await page.goto(`${cdp.apiUrl}/profiles?q=ada@example.com`, { waitUntil: 'networkidle0' });
     await waitForText(page, 'Ada Lovelace');
     await shot('profile');
+    await clickText(page, '[role="tab"]', 'Identities');
+    await page.waitForSelector('[data-testid="identity-graph"]');
+    await shot('identity-graph');
 
     await page.goto(`${cdp.apiUrl}/segments/${segment.segmentId}/edit`, { waitUntil: 'networkidle0' });
     await page.waitForSelector('[data-testid="estimate"]', { timeout: 15_000 });

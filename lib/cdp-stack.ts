@@ -309,10 +309,17 @@ export class CdpStack extends Stack {
       ...store.environment(),
       ...events.environment(),
       ...lake.environment(),
+      // The overview reads the stream consumers' IteratorAge by function name, against the alarm's threshold.
+      [ENV.overviewFunctionNames]: JSON.stringify({
+        [PROFILE_PROCESSOR_FUNCTION.id]: processor.functionName,
+        [LAKE_WRITER_FUNCTION.id]: lakeWriter.functionName,
+      }),
+      [ENV.maxIteratorAgeMinutes]: String(settings.maxIteratorAgeMinutes),
     });
     store.grantControlReadWrite(consoleApi);
     events.grantRead(consoleApi);
     lake.grantQuarantineRead(consoleApi, ['collect', 'process']);
+    monitoring.grantReadMetrics(consoleApi);
 
     // The admin APIs, served to machines (IAM) by the ingest API and to people (Cognito) by the console's.
     const adminApis = {

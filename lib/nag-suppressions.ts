@@ -22,7 +22,7 @@ export function applyNagSuppressions(stack: Stack): void {
     {
       id: 'AwsSolutions-IAM5',
       reason:
-        'KMS grants from CDK use the GenerateDataKey*/ReEncrypt* action families on the one data key (a single key ARN, not a wildcard resource); X-Ray PutTraceSegments/PutTelemetryRecords only support Resource "*"; table grants include "<table>/index/*" so queries can use the table\'s own GSIs; lake writers may put objects only under their own prefix of the lake bucket ("<lake>/<prefix>/*": raw, quarantine, the change tables under changes/, compacted Parquet under columnar/), which S3 can only express with a trailing wildcard; the activation worker may put audience exports anywhere in the exports bucket (destinations choose their prefix at run time).',
+        'KMS grants from CDK use the GenerateDataKey*/ReEncrypt* action families on the one data key (a single key ARN, not a wildcard resource); X-Ray PutTraceSegments/PutTelemetryRecords and CloudWatch GetMetricData (the console overview) only support Resource "*"; table grants include "<table>/index/*" so queries can use the table\'s own GSIs; lake writers may put objects only under their own prefix of the lake bucket ("<lake>/<prefix>/*": raw, quarantine, the change tables under changes/, compacted Parquet under columnar/), which S3 can only express with a trailing wildcard; the activation worker may put audience exports anywhere in the exports bucket (destinations choose their prefix at run time).',
       appliesTo: [
         'Action::kms:GenerateDataKey*',
         'Action::kms:ReEncrypt*',

@@ -36,6 +36,8 @@ export interface BatchInfo {
   readonly records: number;
   readonly failures: number;
   readonly error?: string;
+  /** As Lambda's `IteratorAge`: how old the batch's last record was when the batch was read. */
+  readonly iteratorAgeMs: number;
 }
 
 /**
@@ -183,6 +185,8 @@ export class KinesisPoller {
     records: _Record[],
   ): Promise<{ sequence: string; reason: string } | undefined> {
     const event: KinesisStreamEvent = { Records: records.map((r) => this.toLambdaRecord(shardId, r)) };
+    const lastArrival = records.at(-1)?.ApproximateArrivalTimestamp?.getTime();
+    const iteratorAgeMs = lastArrival === undefined ? 0 : Math.max(0, Date.now() - lastArrival);
     let failures: string[] = [];
     let error: string | undefined;
     try {
@@ -198,6 +202,7 @@ export class KinesisPoller {
       records: records.length,
       failures: failures.length,
       error,
+      iteratorAgeMs,
     });
     if (failures.length === 0) return undefined;
     const positions = failures.map((id) => records.findIndex((r) => r.SequenceNumber === id));

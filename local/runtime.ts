@@ -55,6 +55,7 @@ import {
   writeCheckpoints,
 } from './kinesis-poller.js';
 import { lambdaContext } from './lambda-context.js';
+import { LocalMetricsStore } from './metrics-store.js';
 import { LocalStepFunctions } from './step-functions.js';
 import { StreamJournal } from './stream-journal.js';
 import './polyfills.js';
@@ -278,6 +279,11 @@ export async function startLocalCdp(options: LocalCdpOptions): Promise<LocalCdp>
     compaction.unref();
     stopAll.push(async () => clearInterval(compaction));
 
+    // CloudWatch's part: the handlers' counts and the consumers' iterator age, for the console's overview.
+    const metrics = new LocalMetricsStore();
+    const unregisterMetrics = metrics.register();
+    stopAll.push(async () => unregisterMetrics());
+
     const corsOrigins = JSON.parse(env.CDP_CORS_ORIGINS ?? '["*"]') as string[];
     const consoleAdmin = ensureFirstAdmin(dataDir);
     const consoleServer = createConsoleServer(dataDir, join(REPO_ROOT, CONSOLE_DIST_DIR));
@@ -314,7 +320,10 @@ export async function startLocalCdp(options: LocalCdpOptions): Promise<LocalCdp>
         retryAttempts: consumer.retryAttempts,
         checkpointFile: join(dataDir, 'checkpoints', `${consumer.functionId}.json`),
         dlqFile: join(dataDir, 'dlq', `${consumer.functionId}.jsonl`),
-        onBatch: (info: BatchInfo) => events.emit('batch', info),
+        onBatch: (info: BatchInfo) => {
+          metrics.record('AWS/Lambda', 'IteratorAge', { FunctionName: info.consumerId }, info.iteratorAgeMs);
+          events.emit('batch', info);
+        },
       });
       await poller.start();
       pollers.push(poller);

@@ -57,6 +57,8 @@ export const ROUTE_ROLES: Readonly<Record<string, readonly Role[]>> = {
   'POST /v1/sources/{id}/rotate': OPERATORS,
   'POST /v1/sources/{id}/revoke': OPERATORS,
   'GET /v1/debug/events': OBSERVERS,
+  // The data-flow overview: operators (admins) watch it; analysts read it, as the debugger.
+  'GET /v1/overview': OBSERVERS,
 
   // File imports (CRM exports, store files): operators bring data in; analysts can follow reports.
   'PUT /v1/sources/{id}/import-mapping': OPERATORS,

@@ -39,6 +39,10 @@ export const ENV = {
   segmentFullRunHours: 'CDP_SEGMENT_FULL_RUN_HOURS',
   /** Glue database of the lake; the compactor moves the `events` view's frontier there (unset locally). */
   lakeDatabase: 'CDP_LAKE_DATABASE',
+  /** JSON map: function definition id → deployed function name (the console's overview reads Lambda's IteratorAge by name). */
+  overviewFunctionNames: 'CDP_OVERVIEW_FUNCTION_NAMES',
+  /** The iterator-age alarm's threshold (`cdp:maxIteratorAgeMinutes`), so the overview flags what the alarm does. */
+  maxIteratorAgeMinutes: 'CDP_MAX_ITERATOR_AGE_MINUTES',
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];

@@ -46,3 +46,17 @@ export const METRIC = {
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];
+
+/**
+ * The alarms' rules, shared by the stack (`lib/observe/monitoring.ts`) and the console's overview, which
+ * shows a panel as alarming exactly when the alarm on the same metric would be.
+ * Counts that should stay at zero alarm on any value in a 5-minute sum; stream consumers alarm when
+ * their iterator age (1-minute maximum) exceeds `cdp:maxIteratorAgeMinutes`.
+ */
+export const ALARM_RULES = {
+  countThreshold: 0,
+  countPeriodMinutes: 5,
+  iteratorAgePeriodMinutes: 1,
+  /** Default of `cdp:maxIteratorAgeMinutes` (lib/config.ts). */
+  defaultMaxIteratorAgeMinutes: 5,
+} as const;

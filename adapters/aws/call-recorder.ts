@@ -30,6 +30,11 @@ export function invokedAs<T>(functionId: string, fn: () => T): T {
   return current.run(functionId, fn);
 }
 
+/** The function whose invocation is running (see `invokedAs`), if any. */
+export function invokingFunction(): string | undefined {
+  return current.getStore();
+}
+
 /** Input fields that name what a call touches; anything else (items, records, bodies) is dropped. */
 const RESOURCE_FIELDS = new Set([
   'TableName',

@@ -1,3 +1,4 @@
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -97,4 +98,9 @@ export function sfnClient(): SFNClient {
 
 export function sqsClient(): SQSClient {
   return withCallRecording(new SQSClient({}));
+}
+
+/** CloudWatch, for the console's overview (`GetMetricData`); there is no emulator, nothing uses it locally. */
+export function cloudWatchClient(): CloudWatchClient {
+  return withCallRecording(new CloudWatchClient({ maxAttempts: 3 }));
 }

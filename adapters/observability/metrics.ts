@@ -13,16 +13,26 @@ export interface HandlerMetrics {
  * stack's alarms use. Locally `POWERTOOLS_METRICS_DISABLED` keeps them out of the console.
  */
 export function createMetrics(serviceName: string): HandlerMetrics {
-  const metrics = new Metrics({
-    namespace: METRICS_NAMESPACE,
-    serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? serviceName,
-  });
+  const service = process.env.POWERTOOLS_SERVICE_NAME ?? serviceName;
+  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: service });
   return {
     count(name, value) {
-      if (value > 0) metrics.addMetric(name, MetricUnit.Count, value);
+      if (value <= 0) return;
+      metrics.addMetric(name, MetricUnit.Count, value);
+      for (const sink of metricSinks) sink(service, name, value);
     },
     flush() {
       if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
     },
   };
 }
+
+/** Receives every count a handler makes, as it makes it. */
+export type MetricSink = (service: string, name: MetricName, value: number) => void;
+
+/**
+ * Sinks called with every count. Empty on AWS, where CloudWatch reads the EMF lines; the local runtime
+ * registers its metrics store here (`local/metrics-store.ts`), so the console's overview reads the same
+ * counts locally as from CloudWatch.
+ */
+export const metricSinks: MetricSink[] = [];

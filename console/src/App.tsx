@@ -16,6 +16,7 @@ const SegmentDetail = lazyPage('SegmentDetail', () => import('./pages/SegmentDet
 const Sources = lazyPage('Sources', () => import('./pages/Sources.js'));
 const Regulations = lazyPage('Regulations', () => import('./pages/Regulations.js'));
 const Debugger = lazyPage('Debugger', () => import('./pages/Debugger.js'));
+const Overview = lazyPage('Overview', () => import('./pages/Overview.js'));
 
 interface PageDef {
   readonly href: string;
@@ -24,7 +25,9 @@ interface PageDef {
   readonly needs: string;
 }
 
+// The first page a role may use is its landing page: operators (admins) and analysts land on the overview.
 const PAGES: readonly PageDef[] = [
+  { href: '/overview', text: 'Overview', needs: 'GET /v1/overview' },
   { href: '/profiles', text: 'Profiles', needs: 'GET /v1/profiles/{id}' },
   { href: '/segments', text: 'Segments', needs: 'GET /v1/segments' },
   { href: '/sources', text: 'Sources & write keys', needs: 'GET /v1/sources' },
@@ -44,6 +47,7 @@ function page(path: string, me: Me) {
   if (path.startsWith('/sources')) return <Sources me={me} />;
   if (path.startsWith('/debugger')) return <Debugger me={me} />;
   if (path.startsWith('/regulations')) return <Regulations me={me} />;
+  if (path.startsWith('/overview')) return <Overview me={me} />;
   return undefined;
 }
 

@@ -8,7 +8,14 @@ import { api, setSession } from './api.js';
  */
 export type ConsoleConfig =
   | { auth: 'local' }
-  | { auth: 'cognito'; domain: string; clientId: string; redirectUri: string };
+  | {
+      auth: 'cognito';
+      domain: string;
+      clientId: string;
+      redirectUri: string;
+      /** Where SDKs send events (the stack's ApiUrl output, or its custom domain), for install snippets. */
+      ingestUrl?: string;
+    };
 
 export interface Me {
   readonly id: string;

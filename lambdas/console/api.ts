@@ -1,11 +1,21 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as z from 'zod';
 import { dynamoDbDocumentClient, kinesisClient, s3Client } from '../../adapters/aws/clients.js';
+import { SegmentStore } from '../../adapters/dynamodb/segment-store.js';
 import { SourceStore } from '../../adapters/dynamodb/source-store.js';
 import { readRecentRecords } from '../../adapters/kinesis/recent-events.js';
+import { metricsReader } from '../../adapters/observability/metrics-reader.js';
 import { readRecentQuarantine } from '../../adapters/s3/recent-quarantine.js';
 import { acceptedEntry, type DebugEntry, debugView, quarantinedEntry } from '../../core/console/debugger.js';
+import {
+  OVERVIEW_PERIOD_SECONDS,
+  overviewLines,
+  overviewMetrics,
+  overviewWindow,
+  quarantineSummary,
+} from '../../core/console/overview.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
+import { ALARM_RULES } from '../../resources/metrics.js';
 import { principalOf, withAccess } from '../shared/access.js';
 import { error, type HttpResponse, json, parseJsonBody } from '../shared/http.js';
 
@@ -14,9 +24,28 @@ const config = loadConfig(
     [ENV.controlTable]: requiredString(),
     [ENV.eventsStream]: requiredString(),
     [ENV.lakeBucket]: requiredString(),
+    [ENV.profilesTable]: requiredString(),
+    [ENV.overviewFunctionNames]: z
+      .string()
+      .default('{}')
+      .transform((text, ctx) => {
+        try {
+          return z.record(z.string(), z.string()).parse(JSON.parse(text));
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'must be a JSON object of function names' });
+          return z.NEVER;
+        }
+      }),
+    [ENV.maxIteratorAgeMinutes]: z.coerce
+      .number()
+      .positive('must be a positive number of minutes')
+      .default(ALARM_RULES.defaultMaxIteratorAgeMinutes),
   }),
 );
-const sources = new SourceStore(dynamoDbDocumentClient(), config[ENV.controlTable]);
+const ddb = dynamoDbDocumentClient();
+const sources = new SourceStore(ddb, config[ENV.controlTable]);
+const segmentRuns = new SegmentStore(ddb, config[ENV.controlTable], config[ENV.profilesTable]);
+const OVERVIEW_METRICS = overviewMetrics(config[ENV.overviewFunctionNames]);
 const kinesis = kinesisClient();
 const s3 = s3Client();
 
@@ -30,6 +59,14 @@ const RotateSchema = z.object({
     .min(0, 'must be at least 0')
     .max(168, 'must be at most 168 (7 days)')
     .default(24),
+});
+const OverviewQuerySchema = z.object({
+  minutes: z.coerce
+    .number()
+    .int('must be a whole number')
+    .min(5, 'must be at least 5')
+    .max(1440, 'must be at most 1440 (a day)')
+    .default(60),
 });
 const DebugQuerySchema = z.object({
   sourceId: z.string().max(100).optional(),
@@ -57,7 +94,7 @@ function invalid(code: string, message: string, issues: z.core.$ZodIssue[]): Htt
 
 /**
  * The console's own admin API: who am I (`/v1/me`), sources and write keys (`/v1/sources`), and the
- * live event debugger (`/v1/debug/events`). Roles are enforced by `withAccess` on every route.
+ * live event debugger (`/v1/debug/events`) and the data-flow overview (`/v1/overview`). Roles are enforced by `withAccess` on every route.
  */
 export const handler = withAccess(route);
 
@@ -93,6 +130,8 @@ async function route(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
     }
     case 'GET /v1/debug/events':
       return debugEvents(event);
+    case 'GET /v1/overview':
+      return overview(event);
     default:
       return error(404, { code: 'not_found', message: `No route ${event.routeKey}` });
   }
@@ -120,5 +159,32 @@ async function debugEvents(event: APIGatewayProxyEventV2): Promise<HttpResponse>
   return json(200, {
     since: since.toISOString(),
     entries: debugView(entries, query.data.sourceId, query.data.limit),
+  });
+}
+
+/**
+ * The data-flow overview: per-minute lines from the metrics the alarms watch (CloudWatch on AWS, the
+ * local metrics store locally), each alarmed line with the state its alarm would be in; the last
+ * hour's quarantine by reason and the last segment runs from their own stores.
+ */
+async function overview(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
+  const query = OverviewQuerySchema.safeParse(event.queryStringParameters ?? {});
+  if (!query.success) return invalid('invalid_query', 'The query is invalid', query.error.issues);
+  const now = new Date();
+  const window = overviewWindow(now, query.data.minutes);
+  const hourAgo = new Date(now.getTime() - 3_600_000);
+  const [series, quarantined, runs] = await Promise.all([
+    metricsReader().read(OVERVIEW_METRICS, window.start, window.end, OVERVIEW_PERIOD_SECONDS),
+    readRecentQuarantine(s3, config[ENV.lakeBucket], ['collect', 'process'], hourAgo, now),
+    segmentRuns.listRuns(5),
+  ]);
+  return json(200, {
+    from: window.start.toISOString(),
+    to: window.end.toISOString(),
+    periodSeconds: OVERVIEW_PERIOD_SECONDS,
+    maxIteratorAgeMinutes: config[ENV.maxIteratorAgeMinutes],
+    lines: overviewLines(OVERVIEW_METRICS, series, window, config[ENV.maxIteratorAgeMinutes]),
+    quarantine: { since: hourAgo.toISOString(), ...quarantineSummary(quarantined) },
+    segmentRuns: runs,
   });
 }

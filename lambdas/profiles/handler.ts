@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as z from 'zod';
 import { dynamoDbDocumentClient } from '../../adapters/aws/clients.js';
+import { readMergedIdentities } from '../../adapters/dynamodb/merged-identities.js';
 import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
 import { toProfile } from '../../core/profiles/state.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
@@ -11,8 +12,9 @@ import { profileRef } from '../shared/profile-ref.js';
 const config = loadConfig(
   z.object({ [ENV.profilesTable]: requiredString(), [ENV.timelineTable]: z.string().min(1).optional() }),
 );
+const ddb = dynamoDbDocumentClient();
 const reader = new ProfileReader(
-  dynamoDbDocumentClient(),
+  ddb,
   config[ENV.profilesTable],
   config[ENV.timelineTable] ?? config[ENV.profilesTable],
 );
@@ -59,12 +61,14 @@ async function route(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
       });
     case 'identities':
       return json(200, { profileId: state.profileId, identities: state.identities });
-    case 'merges':
-      return json(200, {
-        profileId: state.profileId,
-        mergedFrom: state.mergedFrom,
-        merges: await reader.listMerges(state),
-      });
+    case 'merges': {
+      // With what each merged-away profile brought: the console draws the identity graph from it.
+      const [merges, mergedProfiles] = await Promise.all([
+        reader.listMerges(state),
+        readMergedIdentities(ddb, config[ENV.profilesTable], state.mergedFrom),
+      ]);
+      return json(200, { profileId: state.profileId, mergedFrom: state.mergedFrom, merges, mergedProfiles });
+    }
     case 'events': {
       const q = event.queryStringParameters ?? {};
       const limit = LimitSchema.safeParse(q.limit ?? 25);

@@ -11,7 +11,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { METRICS_NAMESPACE, type MetricName } from '../../resources/metrics.js';
+import { ALARM_RULES, METRICS_NAMESPACE, type MetricName } from '../../resources/metrics.js';
 
 export interface MonitoringProps {
   /** Encrypts the alarm topic; CloudWatch is allowed to use it for publishing. */
@@ -60,6 +60,11 @@ export class Monitoring extends Construct {
       dashboardName: `${Stack.of(this).stackName}-data-flow`,
       defaultInterval: Duration.hours(3),
     });
+  }
+
+  /** The console's overview reads the metrics the alarms watch (GetMetricData has no resource-level permissions). */
+  grantReadMetrics(grantee: iam.IGrantable): void {
+    iam.Grant.addToPrincipal({ grantee, actions: ['cloudwatch:GetMetricData'], resourceArns: ['*'] });
   }
 
   private alarm(id: string, metric: cloudwatch.IMetric, threshold: number, description: string) {
@@ -122,7 +127,10 @@ export class Monitoring extends Construct {
 
   /** A Kinesis consumer: it must keep up with the stream, or events reach profiles and the lake late. */
   watchStreamConsumer(name: string, fn: lambda.IFunction): void {
-    const age = fn.metric('IteratorAge', { period: Duration.minutes(1), statistic: 'Maximum' });
+    const age = fn.metric('IteratorAge', {
+      period: Duration.minutes(ALARM_RULES.iteratorAgePeriodMinutes),
+      statistic: 'Maximum',
+    });
     this.alarm(
       `${name}IteratorAge`,
       age,
@@ -153,10 +161,15 @@ export class Monitoring extends Construct {
       namespace: METRICS_NAMESPACE,
       metricName,
       dimensionsMap: { service },
-      period: FIVE_MINUTES,
+      period: Duration.minutes(ALARM_RULES.countPeriodMinutes),
       statistic: 'Sum',
     });
-    this.alarm(`${service}${metricName}`, metric, 0, `${service} reported ${metricName}.`);
+    this.alarm(
+      `${service}${metricName}`,
+      metric,
+      ALARM_RULES.countThreshold,
+      `${service} reported ${metricName}.`,
+    );
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({ title: `${service} ${metricName}`, left: [metric] }),
     );

@@ -1,6 +1,6 @@
 import type { FunctionDefinition, RouteDefinition } from './types.js';
 
-/** The console's own admin API: the signed-in caller, sources and write keys, the event debugger. */
+/** The console's own admin API: the signed-in caller, sources and write keys, the event debugger, the overview. */
 export const CONSOLE_API_FUNCTION: FunctionDefinition = {
   id: 'ConsoleApi',
   entry: 'lambdas/console/api.ts',
@@ -22,4 +22,5 @@ export const CONSOLE_ROUTES: readonly RouteDefinition[] = [
   route('POST', '/v1/sources/{id}/rotate'),
   route('POST', '/v1/sources/{id}/revoke'),
   route('GET', '/v1/debug/events'),
+  route('GET', '/v1/overview'),
 ];

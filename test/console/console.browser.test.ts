@@ -1,10 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
+import { KinesisClient, PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { Analytics } from '@segment/analytics-node';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { Browser, Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { putUser } from '../../local/console-users.js';
+import { EVENTS_STREAM } from '../../resources/streams.js';
 import { clickText, launchBrowser, signIn, waitForText, watchProblems } from '../support/browser.js';
 import { startTestCdp } from '../support/local-cdp.js';
 
@@ -67,6 +70,7 @@ beforeAll(async () => {
     ['ops', 'admin'],
     ['mia', 'marketer'],
     ['pat', 'privacy'],
+    ['ana', 'analyst'],
   ] as const)
     putUser(cdp.dataDir, name, [role], PASSWORD);
   receiver = createServer((req, res) => {
@@ -123,6 +127,7 @@ describe('console', () => {
     const { page, problems, close } = await asUser('ops');
     expect(await navLinks(page)).toEqual(
       expect.arrayContaining([
+        'Overview',
         'Profiles',
         'Segments',
         'Sources & write keys',
@@ -130,6 +135,9 @@ describe('console', () => {
         'Privacy regulations',
       ]),
     );
+    // Admins land on the data-flow overview; the profiles page is one click away.
+    await page.waitForFunction(() => location.pathname === '/overview', { timeout: 10_000 });
+    await page.goto(`${cdp.apiUrl}/profiles`, { waitUntil: 'networkidle0' });
     await page.waitForSelector('input[aria-label="Identifier"]');
     await page.type('input[aria-label="Identifier"]', 'ADA@example.com');
     await page.keyboard.press('Enter');
@@ -278,5 +286,134 @@ describe('console', () => {
       (await call('POST', '/v1/regulations', { type: 'delete', identifiers: ['email:ada@example.com'] }))
         .status,
     ).toBe(403);
+  });
+
+  it("shows operators the data flow from the alarms' metrics: the numbers move, and a quarantined record raises its alarm", async () => {
+    const { page, problems, close } = await asUser('ops');
+    await page.waitForFunction(() => location.pathname === '/overview', { timeout: 10_000 });
+    await page.waitForSelector('[data-testid="figure-accepted"]');
+    await waitForText(page, 'Updated');
+    const figure = (id: string) => page.$eval(`[data-testid="${id}"]`, (e) => e.textContent ?? '');
+    const acceptedBefore = Number((await figure('figure-accepted')).replace(/,/g, ''));
+    expect(await figure('status-quarantine')).toContain('Below the alarm threshold');
+
+    const post = (body: unknown) =>
+      fetch(`${cdp.apiUrl}/v1/batch`, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${cdp.writeKey}:`).toString('base64')}`,
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify(body),
+      });
+    const events = ['Viewed', 'Added', 'Paid'].map((event) => ({ type: 'track', userId: 'eve', event }));
+    expect((await post({ batch: events })).status).toBe(200);
+    expect((await post({ batch: [{ type: 'track', userId: 'eve' }, { type: 'track' }] })).status).toBe(400);
+    // A record no collector would write (not JSON) reaches the stream: processing sets it aside, and
+    // says so in its log (captured here, and checked, instead of printed).
+    const logged: string[] = [];
+    // Warnings go to stderr (Powertools writes WARN and ERROR there).
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      const text = chunk.toString();
+      if (text.includes('"level"')) logged.push(text);
+      else return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
+      return true;
+    }) as typeof process.stderr.write;
+    try {
+      const kinesis = new KinesisClient({
+        region: 'us-east-1',
+        endpoint: cdp.endpoints.kinesis,
+        credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+        requestHandler: new NodeHttpHandler(),
+      });
+      await kinesis.send(
+        new PutRecordCommand({
+          StreamName: EVENTS_STREAM.localName,
+          PartitionKey: 'broken',
+          Data: Buffer.from('not json'),
+        }),
+      );
+      // Written straight to the stream, the record may be read just after a drain: wait for its warning.
+      await expect
+        .poll(() => logged.join(''), { timeout: 30_000 })
+        .toMatch(/"records quarantined".*"invalid_json"/);
+      await cdp.drain(30_000);
+    } finally {
+      process.stderr.write = write;
+    }
+    // What an operator does: refresh until the figures show it (the page refreshes itself every 30 s).
+    await expect
+      .poll(
+        async () => {
+          await clickText(page, 'button', 'Refresh');
+          await new Promise((r) => setTimeout(r, 300));
+          return [
+            Number((await figure('figure-accepted')).replace(/,/g, '')),
+            (await figure('status-quarantine')).includes('In alarm: ProfileProcessorRecordsQuarantined'),
+          ];
+        },
+        { timeout: 20_000, interval: 1_000 },
+      )
+      .toEqual([acceptedBefore + 3, true]);
+    expect(await figure('figure-quarantine')).not.toBe('0');
+    // Two refused in that request (4xx answers refuse the whole request).
+    expect(await page.evaluate(() => document.body.textContent!)).toMatch(/[1-9][0-9]* refused \(4xx\)/);
+    await waitForText(page, 'invalid_json');
+    expect(await axeViolations(page)).toEqual([]);
+    expect(problems.filter((p) => !p.includes('400'))).toEqual([]);
+    await close();
+
+    // Analysts read it too; marketers and privacy officers neither see it nor may call it.
+    const analyst = await asUser('ana');
+    await analyst.page.waitForFunction(() => location.pathname === '/overview', { timeout: 10_000 });
+    await analyst.page.waitForSelector('[data-testid="figure-accepted"]');
+    await analyst.close();
+    const marketer = await asUser('mia');
+    expect(await navLinks(marketer.page)).not.toContain('Overview');
+    await marketer.close();
+    const res = await fetch(`${cdp.apiUrl}/v1/overview`, {
+      headers: { authorization: `Bearer ${await tokenOf('mia')}` },
+    });
+    expect(res.status).toBe(403);
+    const bad = await fetch(`${cdp.apiUrl}/v1/overview?minutes=100000`, {
+      headers: { authorization: `Bearer ${await tokenOf('ops')}` },
+    });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(await bad.json())).toContain('minutes');
+  });
+
+  it('draws the identities of a person found under two profiles as a graph of what linked them', async () => {
+    const analytics = new Analytics({ writeKey: cdp.writeKey, host: cdp.apiUrl, flushInterval: 20 });
+    // Two profiles first: an anonymous visitor, and a signed-up user...
+    analytics.track({ anonymousId: 'anon-zoe', event: 'Page Viewed' });
+    analytics.identify({ userId: 'zoe', traits: { name: 'Zoe' } });
+    await analytics.closeAndFlush({ timeout: 15_000 });
+    await cdp.drain(30_000);
+    // ...then one message that carries both: the profiles merge.
+    const again = new Analytics({ writeKey: cdp.writeKey, host: cdp.apiUrl, flushInterval: 20 });
+    again.track({ userId: 'zoe', anonymousId: 'anon-zoe', event: 'Signed In' });
+    await again.closeAndFlush({ timeout: 15_000 });
+    await cdp.drain(30_000);
+
+    const { page, problems, close } = await asUser('ana');
+    await page.goto(`${cdp.apiUrl}/profiles?q=zoe`, { waitUntil: 'networkidle0' });
+    await waitForText(page, 'Zoe');
+    await clickText(page, '[role="tab"]', 'Identities');
+    await page.waitForSelector('[data-testid="identity-graph"]');
+    const nodes = await page.$$eval('[data-node]', (els) =>
+      els.map((e) => (e as unknown as { getAttribute(n: string): string }).getAttribute('data-node')),
+    );
+    expect(nodes.sort()).toEqual(['anonymous_id:anon-zoe', 'user_id:zoe']);
+    expect((await page.$$('[data-edge-kind="merge"]')).length).toBe(1);
+    const mergeText = await page.$eval('[data-testid="identity-graph-merges"]', (e) => e.textContent ?? '');
+    expect(mergeText).toMatch(
+      /(anonymous_id:anon-zoe – user_id:zoe|user_id:zoe – anonymous_id:anon-zoe): merge: message \S+ carried/,
+    );
+    // The table says the same per identifier, for screen readers and copying.
+    await waitForText(page, 'First seen on profile');
+    expect(await axeViolations(page)).toEqual([]);
+    expect(problems).toEqual([]);
+    await close();
   });
 });

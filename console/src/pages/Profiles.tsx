@@ -12,11 +12,13 @@ import SpaceBetween from '@cloudscape-design/components/space-between';
 import Table from '@cloudscape-design/components/table';
 import Tabs from '@cloudscape-design/components/tabs';
 import { useEffect, useState } from 'react';
+import { identityGraph, linksOf, type MergedProfile } from '../../../core/console/identity-graph.js';
 import type { Profile, TimelineEvent } from '../../../core/profiles/profile.js';
 import { ApiError, api, describeError, enc } from '../api.js';
 import type { Me } from '../auth.js';
 import { follow, navigate, useQueryParam } from '../router.js';
 import { Empty, entries, show } from './common.js';
+import { IdentityGraph } from './IdentityGraph.js';
 
 type FullProfile = Profile & { mergedFrom?: string[] };
 interface Merge {
@@ -24,6 +26,7 @@ interface Merge {
   loser?: string;
   decision: string;
   reason?: string;
+  messageId?: string;
   at?: string;
   identifierTypes?: string[];
 }
@@ -37,6 +40,7 @@ interface View {
   profile: FullProfile;
   events: TimelineEvent[];
   merges: Merge[];
+  mergedProfiles: MergedProfile[];
   segments: Membership[];
   ref: string;
 }
@@ -62,10 +66,17 @@ async function find(query: string): Promise<View | undefined> {
       const id = profile.profileId;
       const [events, merges, segments] = await Promise.all([
         api<{ events: TimelineEvent[] }>('GET', `/v1/profiles/${id}/events?limit=50`),
-        api<{ merges: Merge[] }>('GET', `/v1/profiles/${id}/merges`),
+        api<{ merges: Merge[]; mergedProfiles?: MergedProfile[] }>('GET', `/v1/profiles/${id}/merges`),
         api<{ segments: Membership[] }>('GET', `/v1/profiles/${id}/segments`).catch(() => ({ segments: [] })),
       ]);
-      return { profile, events: events.events, merges: merges.merges, segments: segments.segments, ref };
+      return {
+        profile,
+        events: events.events,
+        merges: merges.merges,
+        mergedProfiles: merges.mergedProfiles ?? [],
+        segments: segments.segments,
+        ref,
+      };
     } catch (err) {
       if (err instanceof ApiError && (err.status === 404 || err.status === 400)) continue;
       throw err;
@@ -98,6 +109,9 @@ export default function Profiles(_props: { me: Me }) {
   }, [q]);
 
   const p = view?.profile;
+  const graph = view
+    ? identityGraph(view.profile, view.mergedProfiles, view.merges)
+    : { nodes: [], edges: [], profiles: [] };
   return (
     <ContentLayout
       header={
@@ -241,22 +255,24 @@ export default function Profiles(_props: { me: Me }) {
                   id: 'identities',
                   label: `Identities (${p.identities.length})`,
                   content: (
-                    <Table
-                      variant="embedded"
-                      items={p.identities}
-                      columnDefinitions={[
-                        { id: 't', header: 'Type', cell: (r) => r.type },
-                        { id: 'v', header: 'Value', cell: (r) => r.value },
-                        {
-                          id: 'f',
-                          header: 'Linked by',
-                          cell: (r) =>
-                            view.merges.some((m) => m.identifierTypes?.includes(r.type))
-                              ? 'a merge (see Merges)'
-                              : 'events of this profile',
-                        },
-                      ]}
-                    />
+                    <SpaceBetween size="m">
+                      <IdentityGraph graph={graph} />
+                      <Table
+                        variant="embedded"
+                        header={<Header variant="h3">Identifiers and what linked them</Header>}
+                        items={graph.nodes}
+                        columnDefinitions={[
+                          { id: 't', header: 'Type', cell: (r) => r.type },
+                          { id: 'v', header: 'Value', cell: (r) => r.value },
+                          { id: 'o', header: 'First seen on profile', cell: (r) => r.profileId },
+                          {
+                            id: 'f',
+                            header: 'Linked by',
+                            cell: (r) => linksOf(graph, r.id).join('; ') || 'the only identifier',
+                          },
+                        ]}
+                      />
+                    </SpaceBetween>
                   ),
                 },
                 {

@@ -16,7 +16,7 @@ import Tabs from '@cloudscape-design/components/tabs';
 import { useCallback, useEffect, useState } from 'react';
 import { mayCall } from '../../../resources/access.js';
 import { api, describeError, enc } from '../api.js';
-import type { Me } from '../auth.js';
+import { loadConfig, type Me } from '../auth.js';
 import { Empty } from './common.js';
 
 interface Source {
@@ -28,7 +28,10 @@ interface Source {
   previousKeyExpiresAt?: string;
 }
 
-/** Install snippets with this deployment's host filled in (the page's own origin serves the API). */
+/**
+ * Install snippets with this deployment's host filled in: the ingest API's URL from config.json on AWS
+ * (CloudFront serves only the admin routes under the console's origin), the page's own origin locally.
+ */
 export function snippets(writeKey: string, origin: string) {
   const url = new URL(origin);
   const https = url.protocol === 'https:';
@@ -56,7 +59,13 @@ const client = new RudderAnalytics('${writeKey}', { dataPlaneUrl: '${url.origin}
 }
 
 function Snippets(props: { writeKey: string }) {
-  const all = snippets(props.writeKey, window.location.origin);
+  const [origin, setOrigin] = useState(window.location.origin);
+  useEffect(() => {
+    void loadConfig().then((c) => {
+      if (c.auth === 'cognito' && c.ingestUrl) setOrigin(c.ingestUrl);
+    });
+  }, []);
+  const all = snippets(props.writeKey, origin);
   return (
     <Tabs
       tabs={Object.entries(all).map(([id, code]) => ({
