@@ -64,6 +64,12 @@ export function resourceFieldsOf(input: unknown): Record<string, unknown> {
   const record = input as Record<string, unknown>;
   for (const [k, v] of Object.entries(record))
     if (RESOURCE_FIELDS.has(k) && typeof v === 'string') out[k] = v;
+  // Single-item DynamoDB calls: the partition key value, which IAM conditions on
+  // `dynamodb:LeadingKeys` match (every table here has the partition key `pk`).
+  for (const field of ['Key', 'Item']) {
+    const pk = (record[field] as { pk?: unknown } | undefined)?.pk;
+    if (typeof pk === 'string') out.LeadingKey = pk;
+  }
   // Batch calls name their tables as the keys of RequestItems.
   if (record.RequestItems && typeof record.RequestItems === 'object')
     out.Tables = Object.keys(record.RequestItems as object);

@@ -62,6 +62,9 @@ export class SegmentChangeLog {
         put: {
           pk: `DUE#${new Date(bucket).toISOString()}`,
           sk: `${writer}#${hash}`,
+          // Listed under one lookup key so that an erasure can find a person's entries (see `forget`).
+          gsi1pk: DUE_LOOKUP,
+          gsi1sk: new Date(bucket).toISOString(),
           ids,
           expiresAt: Math.floor((bucket + CHANGE_LOG_RETENTION_MS) / 1000),
         },
@@ -152,6 +155,59 @@ export class SegmentChangeLog {
     return { items, redirects };
   }
 
+  /**
+   * Erasure: removes these profile ids from every change-log and due entry that lists them (entries
+   * left empty are deleted), so nothing of an erased person stays in segmentation's bookkeeping until
+   * its TTL. Reads the live span of the change log (7 days) and the due index once, filtered on the
+   * ids; that is paid per regulation, not per event. Returns how many entries changed.
+   */
+  async forget(profileIds: readonly string[], now: Date): Promise<number> {
+    const doomed = new Set(profileIds);
+    if (doomed.size === 0) return 0;
+    const since = new Date(now.getTime() - CHANGE_LOG_RETENTION_MS).toISOString();
+    const ids = [...doomed];
+    const filter = ids.map((_, i) => `contains(ids, :id${i})`).join(' OR ');
+    const values = Object.fromEntries(ids.map((id, i) => [`:id${i}`, id]));
+    const queries = [
+      ...Array.from({ length: CHANGE_LOG_PARTITIONS }, (_, k) => ({
+        KeyConditionExpression: 'pk = :pk AND sk >= :since',
+        ExpressionAttributeValues: { ':pk': `CHANGES#${k}`, ':since': since, ...values },
+      })),
+      {
+        IndexName: 'byLookup',
+        KeyConditionExpression: 'gsi1pk = :pk AND gsi1sk >= :since',
+        ExpressionAttributeValues: { ':pk': DUE_LOOKUP, ':since': since, ...values },
+      },
+    ];
+    const changed: Item[] = [];
+    for (const query of queries) {
+      let ExclusiveStartKey: Record<string, unknown> | undefined;
+      do {
+        const page = await this.ddb.send(
+          new QueryCommand({
+            TableName: this.controlTable,
+            ...query,
+            FilterExpression: filter,
+            ExclusiveStartKey,
+          }),
+        );
+        changed.push(...((page.Items ?? []) as Item[]));
+        ExclusiveStartKey = page.LastEvaluatedKey;
+      } while (ExclusiveStartKey);
+    }
+    const writes = changed.map((item) => {
+      // `contains` matches substrings: keep every id that is not exactly one of the erased ones.
+      const kept = String(item.ids ?? '')
+        .split(' ')
+        .filter((id) => id !== '' && !doomed.has(id));
+      return kept.length === 0
+        ? { delete: { pk: item.pk, sk: item.sk } }
+        : { put: { ...item, ids: kept.join(' ') } };
+    });
+    await batchWrite(this.ddb, this.controlTable, writes);
+    return writes.length;
+  }
+
   async watermark(): Promise<Watermark | undefined> {
     const { Item } = await this.ddb.send(
       new GetCommand({
@@ -190,6 +246,9 @@ export class SegmentChangeLog {
     }
   }
 }
+
+/** The lookup key every due entry is listed under (`byLookup` index), for erasure. */
+const DUE_LOOKUP = 'SEGDUE';
 
 export interface Source {
   readonly pk: string;

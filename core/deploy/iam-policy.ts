@@ -42,7 +42,8 @@ function conditionHolds(condition: Statement['condition'], context: Request['con
     for (const [key, expected] of Object.entries(keys)) {
       const values = typeof expected === 'string' ? [expected] : expected;
       const actual = Object.entries(context).find(([k]) => k.toLowerCase() === key.toLowerCase())?.[1];
-      const op = operator.replace(/IfExists$/, '');
+      // A request here carries one value per key, so ForAllValues/ForAnyValue reduce to the plain test.
+      const op = operator.replace(/IfExists$/, '').replace(/^For(AllValues|AnyValue):/, '');
       if (actual === undefined) {
         if (operator.endsWith('IfExists')) continue;
         return false;

@@ -71,7 +71,16 @@ export function requirementsOf(
             ? 'both'
             : undefined;
         return [
-          { action: `dynamodb:${call.command}`, resource: target, why: `${why} on ${t}` },
+          {
+            action: `dynamodb:${call.command}`,
+            resource: target,
+            why: `${why} on ${t}`,
+            // The key's kind (`CHANGES#…`), not the key: grants name prefixes, and one requirement per
+            // profile id would only repeat the same check.
+            ...(str(r.LeadingKey)
+              ? { context: { 'dynamodb:LeadingKeys': (str(r.LeadingKey) as string).replace(/#.*$/, '#…') } }
+              : {}),
+          },
           ...(use ? kms(resolver, table, use === 'both' ? 'both' : 'read', `${why} on ${t}`) : []),
         ];
       });

@@ -63,6 +63,8 @@ export type StoreName =
   | 'identities'
   | 'timeline'
   | 'memberships'
+  /** Incremental segment runs' lists of changed and due profiles. */
+  | 'segment_changes'
   | 'lake'
   /** The lake's profile, identity, merge and membership change tables. */
   | 'lake_profiles'

@@ -16,6 +16,7 @@ import { DestinationStore } from '../../adapters/dynamodb/destination-store.js';
 import { keys } from '../../adapters/dynamodb/profile-keys.js';
 import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
 import { RegulationStore } from '../../adapters/dynamodb/regulation-store.js';
+import { SegmentChangeLog } from '../../adapters/dynamodb/segment-changes.js';
 import { SuppressionStore } from '../../adapters/dynamodb/suppression-store.js';
 import { TombstoneStore } from '../../adapters/dynamodb/tombstone-store.js';
 import { createLogger } from '../../adapters/observability/logger.js';
@@ -55,6 +56,7 @@ const regulations = new RegulationStore(ddb, config[ENV.controlTable]);
 const work = new WorkItems(ddb, config[ENV.controlTable]);
 const suppressions = new SuppressionStore(ddb, config[ENV.controlTable]);
 const destinations = new DestinationStore(ddb, config[ENV.controlTable]);
+const segmentChanges = new SegmentChangeLog(ddb, config[ENV.controlTable], config[ENV.profilesTable]);
 const logger = createLogger('regulation-runner');
 const compactor = new EventCompactor(s3, config[ENV.lakeBucket]);
 const tombstones = new TombstoneStore(ddb, config[ENV.controlTable]);
@@ -380,6 +382,9 @@ async function erase(regulationId: string) {
   await regulations.recordStore(regulationId, 'timeline', { status: 'done', count: count('EV#') });
   await regulations.recordStore(regulationId, 'identities', { status: 'done', count: count('ID#') });
   await regulations.recordStore(regulationId, 'memberships', { status: 'done', count: count('SEG#') });
+  // Incremental segment runs list changed and due profile ids; none of them may outlive the person.
+  const listings = await segmentChanges.forget(item.profileIds, new Date());
+  await regulations.recordStore(regulationId, 'segment_changes', { status: 'done', count: listings });
   return { items: doomed.size };
 }
 
