@@ -7,12 +7,17 @@
  * by the real change writer, and the Parquet by the real compactor, all into s3rver.
  */
 import { createHash } from 'node:crypto';
-import { S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { DuckDBInstance } from '@duckdb/node-api';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { ChangeWriter } from '../adapters/s3/change-writer.js';
 import { EventCompactor } from '../adapters/s3/event-compactor.js';
 import { NAMED_QUERIES } from '../core/lake/named-queries.js';
-import { membershipChangeRecords, profileChangeRecords } from '../core/lake/profile-changes.js';
+import {
+  CHANGE_TABLES,
+  membershipChangeRecords,
+  profileChangeRecords,
+} from '../core/lake/profile-changes.js';
 import type { MembershipDelta } from '../core/segments/delta.js';
 import { queryLakeWithStats } from '../local/query/engine.js';
 import { LAKE_BUCKET } from '../resources/buckets.js';
@@ -112,6 +117,45 @@ function event(i: number, random: () => number, start: number, span: number) {
     };
   if (r < 0.9) return { ...base, type: 'identify', traits: { plan: person % 3 ? 'free' : 'pro' } };
   return { ...base, type: 'track', event: 'Signed Up', properties: { method: 'email' } };
+}
+
+/** What each Parquet column and each change table weighs: where the bytes a query reads come from. */
+async function printStorage(s3: S3Client, cacheDir: string) {
+  const db = await DuckDBInstance.create(':memory:');
+  const conn = await db.connect();
+  try {
+    const chunks = await conn.runAndReadAll(
+      `SELECT path_in_schema AS col, sum(total_compressed_size) AS bytes
+       FROM parquet_metadata('${cacheDir}/columnar/**/*.parquet') GROUP BY 1 ORDER BY 2 DESC`,
+    );
+    console.log(
+      `Parquet column chunks (MB): ${chunks
+        .getRowObjects()
+        .map((r) => `${r.col} ${fmt(Number(r.bytes) / 1e6, 2)}`)
+        .join(', ')}`,
+    );
+  } finally {
+    conn.closeSync();
+    db.closeSync();
+  }
+  const sizes: string[] = [];
+  for (const table of CHANGE_TABLES) {
+    let bytes = 0;
+    let token: string | undefined;
+    do {
+      const page = await s3.send(
+        new ListObjectsV2Command({
+          Bucket: LAKE_BUCKET.localName,
+          Prefix: `changes/${table}/`,
+          ContinuationToken: token,
+        }),
+      );
+      for (const o of page.Contents ?? []) bytes += o.Size ?? 0;
+      token = page.NextContinuationToken;
+    } while (token);
+    sizes.push(`${table} ${fmt(bytes / 1e6, 2)}`);
+  }
+  console.log(`change tables, gzip JSON (MB): ${sizes.join(', ')}`);
 }
 
 await withLocalCdp(async (cdp) => {
@@ -226,6 +270,7 @@ await withLocalCdp(async (cdp) => {
     `raw_events rows: ${rawRows}; events view rows: raw path ${counts[0]}, columnar path ${counts[1]}`,
   );
   await queryLakeWithStats(options(false), 'SELECT count(*) FROM profiles');
+  await printStorage(s3, `${cdp.dataDir}/bench-cache-columnar`);
 
   const rows: Array<Record<string, string>> = [];
   let rawTotal = 0;
