@@ -200,12 +200,21 @@ export function trinoToDuckDb(sql: string): string {
     .replace(/\bapprox_percentile\s*\(/gi, 'quantile_cont(');
 }
 
+/** `?` placeholders outside quoted literals, identifiers and comments (a URL pattern may hold a `?`). */
+const PLACEHOLDER = /'(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|\/\*[\s\S]*?\*\/|\?/g;
+
+export function parameterCount(sql: string): number {
+  let n = 0;
+  for (const m of sql.matchAll(PLACEHOLDER)) if (m[0] === '?') n++;
+  return n;
+}
+
 /** Binds `?` parameters as SQL string literals (for the local engine; Athena binds them itself). */
 export function bindParameters(sql: string, params: readonly string[]): string {
   let i = 0;
-  const out = sql.replace(/\?/g, () => {
+  return sql.replace(PLACEHOLDER, (token) => {
+    if (token !== '?') return token;
     if (i >= params.length) throw new RangeError('Not enough parameters for the query');
     return `'${params[i++]!.replace(/'/g, "''")}'`;
   });
-  return out;
 }

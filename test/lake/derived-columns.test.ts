@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compactRows } from '../../core/lake/columnar.js';
 import { DERIVED_EVENT_COLUMNS } from '../../core/lake/derived-columns.js';
+import { bindParameters, parameterCount, trinoToDuckDb } from '../../core/lake/named-queries.js';
 import { COLUMNAR_EVENTS_COLUMNS, EVENTS_VIEW_COLUMNS } from '../../core/lake/tables.js';
 
 const derive = (record: Record<string, unknown>) =>
@@ -55,5 +56,24 @@ describe('derived event columns', () => {
     expect(row).toMatchObject({ event_date: '2026-03-02', revenue: 9.99, campaign: 'spring' });
     expect(COLUMNAR_EVENTS_COLUMNS.find((c) => c.name === 'revenue')?.type).toBe('double');
     expect(EVENTS_VIEW_COLUMNS).toEqual(expect.arrayContaining(['event_date', 'revenue', 'campaign']));
+  });
+});
+
+describe('query parameters', () => {
+  it('binds `?` outside quoted text and comments only, as string literals', () => {
+    const sql = `SELECT '?' AS q, "a?" FROM events WHERE source_id = ? AND url LIKE '%?utm%' -- ok?
+/* ? */ AND x = ?`;
+    expect(parameterCount(sql)).toBe(2);
+    expect(bindParameters(sql, ['src', "it's"])).toBe(
+      `SELECT '?' AS q, "a?" FROM events WHERE source_id = 'src' AND url LIKE '%?utm%' -- ok?
+/* ? */ AND x = 'it''s'`,
+    );
+    expect(() => bindParameters(sql, ['src'])).toThrow(RangeError);
+  });
+
+  it('translates json_extract_scalar to a macro with its Athena meaning, and regexp_like', () => {
+    expect(trinoToDuckDb(`json_extract_scalar(context, '$.a') AND regexp_like(x, 'y')`)).toBe(
+      `json_scalar(context, '$.a') AND regexp_matches(x, 'y')`,
+    );
   });
 });
