@@ -291,6 +291,24 @@ await withLocalCdp(async (cdp) => {
     `profile change visible in the profiles view after ${fmt((performance.now() - t0) / 1000, 2)} s (goal <= 60 s)`,
   );
 
+  // Bytes first (what each query would scan on each path, without running it: quick on a large lake),
+  // then every query run on both paths, timed, with the answers compared.
+  let rawScan = 0;
+  let columnarScan = 0;
+  for (const q of NAMED_QUERIES) {
+    const params = Array.from({ length: (q.sql.match(/\?/g) ?? []).length }, () => cdp.sourceId);
+    const raw = await queryLakeWithStats({ ...options(true), statsOnly: true }, q.sql, params);
+    const col = await queryLakeWithStats({ ...options(false), statsOnly: true }, q.sql, params);
+    rawScan += raw.stats.bytesScanned;
+    columnarScan += col.stats.bytesScanned;
+    console.log(
+      `bytes ${q.name}: raw ${fmt(raw.stats.bytesScanned / 1e6, 1)} MB, columnar ${fmt(col.stats.bytesScanned / 1e6, 1)} MB (${fmt(raw.stats.bytesScanned / Math.max(1, col.stats.bytesScanned), 1)}x; change tables ${fmt(col.stats.changeBytes / 1e6, 1)} MB of it)`,
+    );
+  }
+  console.log(
+    `bytes, all named queries: ${fmt(rawScan / 1e6, 1)} MB raw JSON vs ${fmt(columnarScan / 1e6, 1)} MB columnar (${fmt(rawScan / Math.max(1, columnarScan), 1)}x)`,
+  );
+
   const rows: Array<Record<string, string>> = [];
   let rawTotal = 0;
   let columnarTotal = 0;

@@ -41,6 +41,8 @@ export interface LakeQueryOptions {
   readonly cacheDir: string;
   /** Read every hour from raw JSON, ignoring compacted Parquet (to compare the two paths). */
   readonly rawOnly?: boolean;
+  /** Only work out what the query would scan (no rows): for benchmarks on large lakes. */
+  readonly statsOnly?: boolean;
 }
 
 /** What a query would scan on Athena: whole gzip JSON objects, but only the referenced Parquet columns. */
@@ -289,11 +291,12 @@ export async function queryLakeWithStats(
     await conn.run(DUCKDB_JSON_SCALAR_MACRO);
     // Raw JSON straight into DuckDB (one read_json over the cached objects), with the Glue columns:
     // the JSON field each column reads, nested objects as JSON text, partitions from the object key.
-    const rawFiles = referenced.has('raw_events')
-      ? await Promise.all(
-          rawObjects.map(async (o) => ({ file: await cachedText(options, o), p: partitionOfKey(o.key)! })),
-        )
-      : [];
+    const rawFiles =
+      referenced.has('raw_events') && !options.statsOnly
+        ? await Promise.all(
+            rawObjects.map(async (o) => ({ file: await cachedText(options, o), p: partitionOfKey(o.key)! })),
+          )
+        : [];
     if (rawFiles.length) {
       await conn.run('CREATE TABLE raw_files (file VARCHAR, source_id VARCHAR, dt VARCHAR, hr VARCHAR)');
       for (let i = 0; i < rawFiles.length; i += 500)
@@ -333,10 +336,10 @@ export async function queryLakeWithStats(
         ? await listKeys(options.s3, options.bucket, `changes/${table}/`)
         : [];
       changeBytes += objects.reduce((n, o) => n + o.size, 0);
-      await loadChangeTable(conn, options, table, objects);
+      if (!options.statsOnly) await loadChangeTable(conn, options, table, objects);
     }
 
-    if (referenced.has('quarantine_events')) {
+    if (referenced.has('quarantine_events') && !options.statsOnly) {
       const quarantined = await fetchLines(
         options,
         await listKeys(options.s3, options.bucket, 'quarantine/'),
@@ -374,18 +377,18 @@ export async function queryLakeWithStats(
       ]);
 
     for (const v of views) await conn.run(`CREATE VIEW ${v.name} AS ${trinoToDuckDb(v.sql)}`);
-    const result = await conn.runAndReadAll(bindParameters(trinoToDuckDb(sql), params));
+    const result = options.statsOnly
+      ? undefined
+      : await conn.runAndReadAll(bindParameters(trinoToDuckDb(sql), params));
     // Plain JSON values: counts as numbers (DuckDB returns BIGINT as bigint), everything else as text.
-    const rows = result
-      .getRowObjects()
-      .map((row) =>
-        Object.fromEntries(
-          Object.entries(row).map(([k, v]) => [
-            k,
-            typeof v === 'bigint' ? Number(v) : v === null || typeof v !== 'object' ? v : String(v),
-          ]),
-        ),
-      );
+    const rows = (result?.getRowObjects() ?? []).map((row) =>
+      Object.fromEntries(
+        Object.entries(row).map(([k, v]) => [
+          k,
+          typeof v === 'bigint' ? Number(v) : v === null || typeof v !== 'object' ? v : String(v),
+        ]),
+      ),
+    );
     const rawBytes = referenced.has('raw_events') ? rawObjects.reduce((n, o) => n + o.size, 0) : 0;
     return {
       rows,
