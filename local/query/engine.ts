@@ -376,7 +376,8 @@ export async function queryLakeWithStats(
         'hr',
       ]);
 
-    for (const v of views) await conn.run(`CREATE VIEW ${v.name} AS ${trinoToDuckDb(v.sql)}`);
+    if (!options.statsOnly)
+      for (const v of views) await conn.run(`CREATE VIEW ${v.name} AS ${trinoToDuckDb(v.sql)}`);
     const result = options.statsOnly
       ? undefined
       : await conn.runAndReadAll(bindParameters(trinoToDuckDb(sql), params));
