@@ -1,6 +1,6 @@
 /**
  * Athena-style SQL over the local lake, with DuckDB.
- *   npm run query -- "SELECT type, count(*) FROM events GROUP BY 1"
+ *   npm run query -- "SELECT type, count(*) FROM events WHERE source_id = ? GROUP BY 1"   (? = the source)
  *   npm run query -- --named daily_active_users [--source <sourceId>] [--json]
  *   npm run query -- --list
  */
@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { S3Client } from '@aws-sdk/client-s3';
-import { NAMED_QUERIES, namedQuery } from '../core/lake/named-queries.js';
+import { NAMED_QUERIES, namedQuery, parameterCount } from '../core/lake/named-queries.js';
 import { LAKE_BUCKET } from '../resources/buckets.js';
 import { queryLake } from './query/engine.js';
 
@@ -42,17 +42,17 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   let sql: string;
-  let params: string[] = [];
-  if (values.named) {
-    sql = namedQuery(values.named).sql;
-    const keys = JSON.parse(readFileSync(join(dataDir, 'keys.json'), 'utf8')) as { sourceId: string };
-    const source = values.source ?? keys.sourceId;
-    params = Array.from({ length: (sql.match(/\?/g) ?? []).length }, () => source);
-  } else if (positionals[0]) sql = positionals[0];
+  if (values.named) sql = namedQuery(values.named).sql;
+  else if (positionals[0]) sql = positionals[0];
   else {
     console.error('Usage: npm run query -- "<SQL>" | --named <name> [--source <id>] [--json] | --list');
     return 2;
   }
+  // Every `?` is the source id, in named queries and in your own SQL alike: Athena needs
+  // `source_id = '...'` in queries over events, and `?` keeps the same text runnable on both.
+  const keys = JSON.parse(readFileSync(join(dataDir, 'keys.json'), 'utf8')) as { sourceId: string };
+  const source = values.source ?? keys.sourceId;
+  const params = Array.from({ length: parameterCount(sql) }, () => source);
   const s3 = new S3Client({
     region: 'us-east-1',
     endpoint: info.endpoints.s3,

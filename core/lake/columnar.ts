@@ -1,3 +1,4 @@
+import { DERIVED_EVENT_COLUMNS } from './derived-columns.js';
 import { type RawPartition, rawPartition } from './layout.js';
 import { RAW_EVENTS_COLUMNS, RAW_PARTITION_KEYS, toRow } from './tables.js';
 
@@ -73,12 +74,14 @@ export function partitionOfHour(sourceId: string, h: Hour): RawPartition {
  * already holds, sorted by time and id so the same input always gives the same file. Lines that are
  * not JSON objects are skipped (the raw table ignores them too).
  */
+export type CompactedRow = Record<string, string | number | null>;
+
 export function compactRows(
   lines: Iterable<string>,
   seenEarlier: ReadonlySet<string> = new Set(),
-): Array<Record<string, string | null>> {
-  const byId = new Map<string, Record<string, string | null>>();
-  const anonymous: Array<Record<string, string | null>> = [];
+): CompactedRow[] {
+  const byId = new Map<string, CompactedRow>();
+  const anonymous: CompactedRow[] = [];
   for (const line of lines) {
     let record: unknown;
     try {
@@ -87,8 +90,9 @@ export function compactRows(
       continue;
     }
     if (typeof record !== 'object' || record === null || Array.isArray(record)) continue;
-    const row = toRow(RAW_EVENTS_COLUMNS, record as Record<string, unknown>);
-    const id = row.messageid ?? null;
+    const row: CompactedRow = toRow(RAW_EVENTS_COLUMNS, record as Record<string, unknown>);
+    for (const c of DERIVED_EVENT_COLUMNS) row[c.name] = c.from(record as Record<string, unknown>);
+    const id = (row.messageid as string | null) ?? null;
     if (id === null) {
       anonymous.push(row);
       continue;
@@ -97,11 +101,13 @@ export function compactRows(
     const seen = byId.get(id);
     if (!seen || (row.receivedat ?? '') < (seen.receivedat ?? '')) byId.set(id, row);
   }
-  const key = (r: Record<string, string | null>) => `${r.timestamp ?? ''}\0${r.messageid ?? ''}`;
+  const key = (r: CompactedRow) => `${r.timestamp ?? ''}\0${r.messageid ?? ''}`;
   return [...byId.values(), ...anonymous].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }
 
 const cols = RAW_EVENTS_COLUMNS.map((c) => `"${c.name}"`).join(', ');
+const derivedNames = DERIVED_EVENT_COLUMNS.map((c) => `"${c.name}"`).join(', ');
+const derivedSql = DERIVED_EVENT_COLUMNS.map((c) => `${c.sql} AS "${c.name}"`).join(',\n  ');
 
 const before = (f: Hour) =>
   `(dt < '${f.slice(0, 10)}' OR (dt = '${f.slice(0, 10)}' AND hr < '${f.slice(11, 13)}'))`;
@@ -115,14 +121,17 @@ export const EVENTS_VIEW_COMMENT =
  * The `events` view for a frontier: one row per source and messageId (client retries can resend a
  * message, possibly in another hour). Compacted hours are already deduplicated (within the partition
  * and against the 48 hours before it), so the Parquet side reads only the columns a query uses; raw
- * hours from the frontier on are deduplicated here.
+ * hours from the frontier on are deduplicated here. The derived columns (`derived-columns.ts`) are
+ * stored in Parquet and computed from the JSON on the raw side.
  */
 export function eventsViewSql(frontier: Hour = NO_FRONTIER): string {
   if (!isValidHour(frontier)) throw new RangeError(`Invalid frontier ${frontier}`);
   const partitions = RAW_PARTITION_KEYS.join(', ');
-  return `SELECT ${cols}, ${partitions} FROM events_columnar WHERE ${before(frontier)}
+  return `SELECT ${cols}, ${derivedNames}, ${partitions} FROM events_columnar WHERE ${before(frontier)}
 UNION ALL
-SELECT ${cols}, ${partitions}
+SELECT ${cols},
+  ${derivedSql},
+  ${partitions}
 FROM (
   SELECT *, row_number() OVER (PARTITION BY source_id, messageid ORDER BY receivedat) AS copy
   FROM raw_events WHERE ${from(frontier)}

@@ -17,13 +17,21 @@ export interface GlueViewInput {
 
 export function glueViewInput(
   database: string,
-  view: { name: string; comment: string; columns: readonly string[]; sql: string },
+  view: {
+    name: string;
+    comment: string;
+    columns: readonly string[];
+    sql: string;
+    /** SQL types of the columns that are not varchar (e.g. the derived `revenue`, a double). */
+    types?: Readonly<Record<string, string>>;
+  },
 ): GlueViewInput {
+  const type = (name: string) => view.types?.[name];
   const prestoView = {
     originalSql: view.sql,
     catalog: 'awsdatacatalog',
     schema: database,
-    columns: view.columns.map((name) => ({ name, type: 'varchar' })),
+    columns: view.columns.map((name) => ({ name, type: type(name) ?? 'varchar' })),
   };
   return {
     name: view.name,
@@ -31,6 +39,9 @@ export function glueViewInput(
     parameters: { presto_view: 'true', comment: view.comment },
     viewOriginalText: `/* Presto View: ${Buffer.from(JSON.stringify(prestoView)).toString('base64')} */`,
     viewExpandedText: '/* Presto View */',
-    storageDescriptor: { columns: view.columns.map((name) => ({ name, type: 'string' })), serdeInfo: {} },
+    storageDescriptor: {
+      columns: view.columns.map((name) => ({ name, type: type(name) ?? 'string' })),
+      serdeInfo: {},
+    },
   };
 }

@@ -9,21 +9,23 @@ export interface NamedQuery {
   readonly sql: string;
 }
 
-const revenue = `CAST(COALESCE(json_extract_scalar(properties, '$.revenue'), json_extract_scalar(properties, '$.total'), json_extract_scalar(properties, '$.value')) AS DOUBLE)`;
+// Queries name the derived columns (`revenue`, `event_date`, `campaign`: see derived-columns.ts)
+// rather than extracting from `properties`/`context` JSON or cutting `timestamp`: on Parquet those are
+// small typed column chunks, and Athena bills the bytes of the columns a query reads.
 const person = 'COALESCE(userid, anonymousid)';
 
 export const NAMED_QUERIES: readonly NamedQuery[] = [
   {
     name: 'daily_active_users',
     description: 'Distinct people (userId, else anonymousId) with at least one event, per day',
-    sql: `SELECT substr("timestamp", 1, 10) AS day, count(DISTINCT ${person}) AS active_users
+    sql: `SELECT event_date AS day, count(DISTINCT ${person}) AS active_users
 FROM events WHERE source_id = ?
 GROUP BY 1 ORDER BY 1`,
   },
   {
     name: 'events_per_day_by_type',
     description: 'Event counts per day and message type',
-    sql: `SELECT substr("timestamp", 1, 10) AS day, type, count(*) AS events
+    sql: `SELECT event_date AS day, type, count(*) AS events
 FROM events WHERE source_id = ?
 GROUP BY 1, 2 ORDER BY 1, 2`,
   },
@@ -36,8 +38,9 @@ GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 20`,
   },
   {
     name: 'revenue_per_day',
-    description: 'Order Completed revenue (revenue, else total, else value) and orders per day',
-    sql: `SELECT substr("timestamp", 1, 10) AS day, round(sum(${revenue}), 2) AS revenue, count(*) AS orders
+    description:
+      'Order Completed revenue (the first of revenue, total, value that is a plain decimal amount) and orders per day',
+    sql: `SELECT event_date AS day, round(sum(revenue), 2) AS revenue, count(*) AS orders
 FROM events WHERE source_id = ? AND type = 'track' AND event = 'Order Completed'
 GROUP BY 1 ORDER BY 1`,
   },
@@ -67,7 +70,7 @@ FROM events WHERE source_id = ? AND anonymousid IS NOT NULL`,
     name: 'daily_active_people_per_segment',
     description:
       'Distinct people (current profile, merges followed) with an event per day, per segment they are a member of now',
-    sql: `SELECT substr(e."timestamp", 1, 10) AS day, m.segment_id, count(DISTINCT e.profile_id) AS active_people
+    sql: `SELECT e.event_date AS day, m.segment_id, count(DISTINCT e.profile_id) AS active_people
 FROM profile_events e
 JOIN segment_memberships m ON m.profile_id = e.profile_id AND m.status = 'member'
 WHERE e.source_id = ?
@@ -103,7 +106,7 @@ SELECT
     name: 'retention_by_first_seen_week',
     description: 'Cohorts by the ISO week a person was first seen: people active 0, 1, 2, ... weeks later',
     sql: `WITH activity AS (
-  SELECT profile_id, date_trunc('week', from_iso8601_timestamp("timestamp")) AS week FROM profile_events
+  SELECT profile_id, date_trunc('week', CAST(event_date AS DATE)) AS week FROM profile_events
   WHERE source_id = ? AND profile_id IS NOT NULL GROUP BY 1, 2
 ), cohorts AS (
   SELECT profile_id, min(week) AS cohort FROM activity GROUP BY 1
@@ -117,16 +120,13 @@ GROUP BY 1, 2 ORDER BY 1, 2`,
   {
     name: 'revenue_by_campaign',
     description:
-      "Order Completed revenue by the person's first-touch UTM campaign (context.campaign.name, else utm_campaign in the page URL); (none) without one",
+      "Order Completed revenue by the person's first-touch UTM campaign (the campaign column: context.campaign.name, else utm_campaign in the page URL); (none) without one",
     sql: `WITH touches AS (
-  SELECT profile_id, min_by(campaign, ts) AS campaign FROM (
-    SELECT profile_id, "timestamp" AS ts,
-      COALESCE(json_extract_scalar(context, '$.campaign.name'),
-               regexp_extract(json_extract_scalar(context, '$.page.url'), 'utm_campaign=([^&#]+)', 1)) AS campaign
-    FROM profile_events WHERE source_id = ? AND profile_id IS NOT NULL
-  ) t WHERE campaign IS NOT NULL GROUP BY 1
+  -- Timestamps are fixed-width ISO text: ordering by time, then campaign, breaks ties the same way everywhere.
+  SELECT profile_id, min_by(campaign, "timestamp" || campaign) AS campaign FROM profile_events
+  WHERE source_id = ? AND profile_id IS NOT NULL AND campaign IS NOT NULL GROUP BY 1
 ), orders AS (
-  SELECT profile_id, ${revenue} AS revenue FROM profile_events
+  SELECT profile_id, revenue FROM profile_events
   WHERE source_id = ? AND type = 'track' AND event = 'Order Completed'
 )
 SELECT COALESCE(t.campaign, '(none)') AS campaign, count(*) AS orders,
@@ -138,7 +138,7 @@ GROUP BY 1 ORDER BY 4 DESC, 1`,
     name: 'revenue_by_segment',
     description: 'Order Completed revenue of the current members of each segment (all their orders)',
     sql: `SELECT m.segment_id, count(*) AS orders, count(DISTINCT e.profile_id) AS buyers,
-  round(sum(${revenue}), 2) AS revenue
+  round(sum(e.revenue), 2) AS revenue
 FROM profile_events e
 JOIN segment_memberships m ON m.profile_id = e.profile_id AND m.status = 'member'
 WHERE e.source_id = ? AND e.type = 'track' AND e.event = 'Order Completed'
@@ -182,20 +182,39 @@ export function namedQuery(name: string): NamedQuery {
   return q;
 }
 
+/**
+ * A DuckDB macro with Trino's `json_extract_scalar` meaning: scalars as text, NULL for objects, arrays
+ * and JSON null (DuckDB's `json_extract_string` returns an object's JSON text). The local engine
+ * defines it on every connection.
+ */
+export const DUCKDB_JSON_SCALAR_MACRO = `CREATE OR REPLACE MACRO json_scalar(j, p) AS
+  CASE WHEN json_type(j, p) IN ('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE', 'BOOLEAN', 'HUGEINT')
+  THEN json_extract_string(j, p) END`;
+
 /** Where Trino and DuckDB differ, for the functions the named queries use. */
 export function trinoToDuckDb(sql: string): string {
   return sql
-    .replace(/\bjson_extract_scalar\s*\(/gi, 'json_extract_string(')
+    .replace(/\bjson_extract_scalar\s*\(/gi, 'json_scalar(')
+    .replace(/\bregexp_like\s*\(/gi, 'regexp_matches(')
     .replace(/\bfrom_iso8601_timestamp\s*\(([^()]*)\)/gi, 'CAST($1 AS TIMESTAMP)')
     .replace(/\bapprox_percentile\s*\(/gi, 'quantile_cont(');
+}
+
+/** `?` placeholders outside quoted literals, identifiers and comments (a URL pattern may hold a `?`). */
+const PLACEHOLDER = /'(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|\/\*[\s\S]*?\*\/|\?/g;
+
+export function parameterCount(sql: string): number {
+  let n = 0;
+  for (const m of sql.matchAll(PLACEHOLDER)) if (m[0] === '?') n++;
+  return n;
 }
 
 /** Binds `?` parameters as SQL string literals (for the local engine; Athena binds them itself). */
 export function bindParameters(sql: string, params: readonly string[]): string {
   let i = 0;
-  const out = sql.replace(/\?/g, () => {
+  return sql.replace(PLACEHOLDER, (token) => {
+    if (token !== '?') return token;
     if (i >= params.length) throw new RangeError('Not enough parameters for the query');
     return `'${params[i++]!.replace(/'/g, "''")}'`;
   });
-  return out;
 }

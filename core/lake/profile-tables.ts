@@ -1,3 +1,4 @@
+import { DERIVED_VIEW_TYPES } from './derived-columns.js';
 import type { ChangeTable } from './profile-changes.js';
 import type { LakeColumn } from './tables.js';
 
@@ -31,6 +32,8 @@ export interface LakeView {
   readonly comment: string;
   readonly columns: readonly string[];
   readonly sql: string;
+  /** SQL types of the columns that are not varchar. */
+  readonly types?: Readonly<Record<string, string>>;
 }
 
 /** Live profiles: the latest change of each profile id, unless that change merged it into another. */
@@ -101,10 +104,14 @@ WHERE rn = 1`,
  * Every event with the profile it belongs to now, following merges: its userId's profile, else its
  * anonymousId's (the processor's default identifier priority). Events of deleted people have none.
  */
-export const PROFILE_EVENTS_VIEW = (eventColumns: readonly string[]): LakeView => ({
+export const PROFILE_EVENTS_VIEW = (
+  eventColumns: readonly string[],
+  types: Readonly<Record<string, string>> = DERIVED_VIEW_TYPES,
+): LakeView => ({
   name: 'profile_events',
   comment: 'Events with their current canonical profile_id',
   columns: [...eventColumns, 'profile_id'],
+  types,
   sql: `SELECT ${eventColumns.map((c) => `e."${c}"`).join(', ')}, COALESCE(u.profile_id, a.profile_id) AS profile_id
 FROM events e
 LEFT JOIN identities u ON u.identity_type = 'user_id' AND u.identity_value = e.userid

@@ -1,3 +1,5 @@
+import { DERIVED_EVENT_COLUMNS } from './derived-columns.js';
+
 /**
  * The lake's table schemas, written once for the Glue catalog (Athena) and the local DuckDB engine.
  * Nested objects (`properties`, `traits`, `context`, `integrations`) are JSON strings: Athena's OpenX
@@ -7,7 +9,7 @@
 export interface LakeColumn {
   readonly name: string;
   /** Glue/Hive type; DuckDB gets the matching type from `duckType`. */
-  readonly type: 'string' | 'bigint';
+  readonly type: 'string' | 'bigint' | 'double';
   /** The JSON field it reads (OpenX matching is case-insensitive, DuckDB rows are built from it). */
   readonly field: string;
   readonly json?: boolean;
@@ -63,8 +65,14 @@ export function toRow(
   return row;
 }
 
+/** Compacted Parquet: the raw columns, then the derived ones (typed, see `derived-columns.ts`). */
+export const COLUMNAR_EVENTS_COLUMNS: readonly LakeColumn[] = [
+  ...RAW_EVENTS_COLUMNS,
+  ...DERIVED_EVENT_COLUMNS.map((c) => ({ name: c.name, type: c.type, field: c.name })),
+];
+
 /** The `events` view's columns (see `eventsViewSql` in `columnar.ts`). */
 export const EVENTS_VIEW_COLUMNS: readonly string[] = [
-  ...RAW_EVENTS_COLUMNS.map((c) => c.name),
+  ...COLUMNAR_EVENTS_COLUMNS.map((c) => c.name),
   ...RAW_PARTITION_KEYS,
 ];

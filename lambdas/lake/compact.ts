@@ -5,6 +5,7 @@ import { s3Client } from '../../adapters/aws/clients.js';
 import { createLogger } from '../../adapters/observability/logger.js';
 import { EventCompactor } from '../../adapters/s3/event-compactor.js';
 import { EVENTS_VIEW_COMMENT, eventsViewSql } from '../../core/lake/columnar.js';
+import { DERIVED_VIEW_TYPES } from '../../core/lake/derived-columns.js';
 import { glueViewInput } from '../../core/lake/glue-view.js';
 import { EVENTS_VIEW_COLUMNS } from '../../core/lake/tables.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
@@ -33,6 +34,7 @@ export async function handler(_event: unknown, context?: Context) {
       name: 'events',
       comment: EVENTS_VIEW_COMMENT,
       columns: EVENTS_VIEW_COLUMNS,
+      types: DERIVED_VIEW_TYPES,
       sql: eventsViewSql(summary.frontier),
     });
     await glue.send(

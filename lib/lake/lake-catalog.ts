@@ -6,6 +6,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { EVENTS_VIEW_COMMENT, eventsViewSql, NO_FRONTIER } from '../../core/lake/columnar.js';
+import { DERIVED_VIEW_TYPES } from '../../core/lake/derived-columns.js';
 import { glueViewInput } from '../../core/lake/glue-view.js';
 import { NAMED_QUERIES } from '../../core/lake/named-queries.js';
 import { CHANGE_TABLES } from '../../core/lake/profile-changes.js';
@@ -16,6 +17,7 @@ import {
   PROFILE_VIEWS,
 } from '../../core/lake/profile-tables.js';
 import {
+  COLUMNAR_EVENTS_COLUMNS,
   EVENTS_VIEW_COLUMNS,
   type LakeColumn,
   QUARANTINE_COLUMNS,
@@ -141,7 +143,7 @@ export class LakeCatalog extends Construct {
     // Compacted hours of raw_events as Parquet (see core/lake/columnar.ts), same partitions.
     const columnar = table(
       'events_columnar',
-      RAW_EVENTS_COLUMNS,
+      COLUMNAR_EVENTS_COLUMNS,
       `s3://${bucket}/columnar/events/`,
       `s3://${bucket}/columnar/events/source_id=\${source_id}/dt=\${dt}/hr=\${hr}/`,
       { 'projection.source_id.type': 'injected', ...dateProjection },
@@ -169,7 +171,7 @@ export class LakeCatalog extends Construct {
     // Views Athena reads: Trino's definition in the "Presto View" envelope (core/lake/glue-view.ts).
     // The compactor rewrites `events` with each new frontier; a deploy resets it to read raw JSON
     // everywhere until the next hourly run, which is correct, only costlier.
-    const view = (definition: { name: string; comment: string; columns: readonly string[]; sql: string }) => {
+    const view = (definition: Parameters<typeof glueViewInput>[1]) => {
       const v = new glue.CfnTable(this, definition.name, {
         catalogId: Aws.ACCOUNT_ID,
         databaseName: this.databaseName,
@@ -184,6 +186,7 @@ export class LakeCatalog extends Construct {
       name: 'events',
       comment: EVENTS_VIEW_COMMENT,
       columns: EVENTS_VIEW_COLUMNS,
+      types: DERIVED_VIEW_TYPES,
       sql: eventsViewSql(NO_FRONTIER),
     });
     const profileViews = PROFILE_VIEWS.map(view);

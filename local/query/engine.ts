@@ -14,10 +14,12 @@ import {
   NO_FRONTIER,
   partitionOfColumnarKey,
 } from '../../core/lake/columnar.js';
+import { DERIVED_VIEW_TYPES } from '../../core/lake/derived-columns.js';
 import { partitionOfKey } from '../../core/lake/layout.js';
-import { bindParameters, trinoToDuckDb } from '../../core/lake/named-queries.js';
+import { bindParameters, DUCKDB_JSON_SCALAR_MACRO, trinoToDuckDb } from '../../core/lake/named-queries.js';
 import { CHANGE_TABLES, type ChangeTable } from '../../core/lake/profile-changes.js';
 import {
+  CHANGE_PARTITION_KEYS,
   CHANGE_TABLE_COLUMNS,
   type LakeView,
   PROFILE_EVENTS_VIEW,
@@ -28,6 +30,7 @@ import {
   type LakeColumn,
   QUARANTINE_COLUMNS,
   RAW_EVENTS_COLUMNS,
+  RAW_PARTITION_KEYS,
   toRow,
 } from '../../core/lake/tables.js';
 
@@ -38,6 +41,8 @@ export interface LakeQueryOptions {
   readonly cacheDir: string;
   /** Read every hour from raw JSON, ignoring compacted Parquet (to compare the two paths). */
   readonly rawOnly?: boolean;
+  /** Only work out what the query would scan (no rows): for benchmarks on large lakes. */
+  readonly statsOnly?: boolean;
 }
 
 /** What a query would scan on Athena: whole gzip JSON objects, but only the referenced Parquet columns. */
@@ -154,9 +159,52 @@ type Connection = Awaited<ReturnType<DuckDBInstance['connect']>>;
 
 const sqlString = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
-async function emptyTable(conn: Connection, table: string, names: readonly string[]) {
+async function emptyTable(
+  conn: Connection,
+  table: string,
+  names: readonly string[],
+  types: Readonly<Record<string, string>> = {},
+) {
   await conn.run(
-    `CREATE OR REPLACE TABLE ${table} AS SELECT * FROM (SELECT ${names.map((n) => `NULL::VARCHAR AS "${n}"`).join(', ')}) WHERE false`,
+    `CREATE OR REPLACE TABLE ${table} AS SELECT * FROM (SELECT ${names.map((n) => `NULL::${types[n] ?? 'VARCHAR'} AS "${n}"`).join(', ')}) WHERE false`,
+  );
+}
+
+/**
+ * Change-table objects straight into DuckDB: one `read_json` over the cached (gunzipped) files, `dt`
+ * from each object's key. Every column is text, as in Glue (the records hold strings; nested values
+ * were serialized by the writer). Parsing in DuckDB rather than row by row in JavaScript keeps a poll
+ * of the views fast on a lake with hundreds of thousands of profiles.
+ */
+async function loadChangeTable(
+  conn: Connection,
+  options: LakeQueryOptions,
+  table: ChangeTable,
+  objects: readonly ListedObject[],
+) {
+  const columns = CHANGE_TABLE_COLUMNS[table];
+  const names = [...columns.map((c) => c.name), ...CHANGE_PARTITION_KEYS];
+  if (objects.length === 0) return emptyTable(conn, table, names);
+  const files = await Promise.all(
+    objects.map(async (o) => ({
+      file: await cachedText(options, o),
+      dt: /\/dt=([^/]+)\//.exec(o.key)?.[1] ?? null,
+    })),
+  );
+  const list = `${table}_files`;
+  await conn.run(`CREATE OR REPLACE TABLE ${list} (file VARCHAR, dt VARCHAR)`);
+  for (let i = 0; i < files.length; i += 500)
+    await conn.run(
+      `INSERT INTO ${list} VALUES ${files
+        .slice(i, i + 500)
+        .map(({ file, dt }) => `(${sqlString(file)}, ${dt === null ? 'NULL' : sqlString(dt)})`)
+        .join(', ')}`,
+    );
+  const fields = `{${columns.map((c) => `${sqlString(c.field)}: 'VARCHAR'`).join(', ')}}`;
+  await conn.run(
+    `CREATE OR REPLACE TABLE ${table} AS SELECT ${columns.map((c) => `r."${c.field}" AS "${c.name}"`).join(', ')}, f.dt
+     FROM read_json([${files.map((f) => sqlString(f.file)).join(', ')}], format = 'newline_delimited', columns = ${fields}, filename = true, ignore_errors = true) r
+     JOIN ${list} f ON f.file = r.filename`,
   );
 }
 
@@ -240,13 +288,15 @@ export async function queryLakeWithStats(
   const db = await DuckDBInstance.create(':memory:');
   const conn = await db.connect();
   try {
+    await conn.run(DUCKDB_JSON_SCALAR_MACRO);
     // Raw JSON straight into DuckDB (one read_json over the cached objects), with the Glue columns:
     // the JSON field each column reads, nested objects as JSON text, partitions from the object key.
-    const rawFiles = referenced.has('raw_events')
-      ? await Promise.all(
-          rawObjects.map(async (o) => ({ file: await cachedText(options, o), p: partitionOfKey(o.key)! })),
-        )
-      : [];
+    const rawFiles =
+      referenced.has('raw_events') && !options.statsOnly
+        ? await Promise.all(
+            rawObjects.map(async (o) => ({ file: await cachedText(options, o), p: partitionOfKey(o.key)! })),
+          )
+        : [];
     if (rawFiles.length) {
       await conn.run('CREATE TABLE raw_files (file VARCHAR, source_id VARCHAR, dt VARCHAR, hr VARCHAR)');
       for (let i = 0; i < rawFiles.length; i += 500)
@@ -262,7 +312,8 @@ export async function queryLakeWithStats(
          FROM read_json([${rawFiles.map((f) => sqlString(f.file)).join(', ')}], format = 'newline_delimited', columns = ${fields}, filename = true, ignore_errors = true) r
          JOIN raw_files f ON f.file = r.filename`,
       );
-    } else await emptyTable(conn, 'raw_events', EVENTS_VIEW_COLUMNS);
+    } else
+      await emptyTable(conn, 'raw_events', [...RAW_EVENTS_COLUMNS.map((c) => c.name), ...RAW_PARTITION_KEYS]);
 
     const parquet = referenced.has('events_columnar') ? await fetchParquet(options, columnarObjects) : [];
     let columnarBytes = 0;
@@ -277,7 +328,7 @@ export async function queryLakeWithStats(
       );
       for (const r of chunks.getRowObjects())
         if (readColumns.has(String(r.col).toLowerCase())) columnarBytes += Number(r.bytes);
-    } else await emptyTable(conn, 'events_columnar', EVENTS_VIEW_COLUMNS);
+    } else await emptyTable(conn, 'events_columnar', EVENTS_VIEW_COLUMNS, DERIVED_VIEW_TYPES);
 
     let changeBytes = 0;
     for (const table of CHANGE_TABLES) {
@@ -285,18 +336,10 @@ export async function queryLakeWithStats(
         ? await listKeys(options.s3, options.bucket, `changes/${table}/`)
         : [];
       changeBytes += objects.reduce((n, o) => n + o.size, 0);
-      const rows = (await fetchLines(options, objects)).flatMap(({ key, line }) => {
-        try {
-          const dt = /\/dt=([^/]+)\//.exec(key)?.[1] ?? null;
-          return [{ ...toRow(CHANGE_TABLE_COLUMNS[table as ChangeTable], JSON.parse(line)), dt }];
-        } catch {
-          return [];
-        }
-      });
-      await loadTable(conn, work, table, CHANGE_TABLE_COLUMNS[table], ['dt'], rows);
+      if (!options.statsOnly) await loadChangeTable(conn, options, table, objects);
     }
 
-    if (referenced.has('quarantine_events')) {
+    if (referenced.has('quarantine_events') && !options.statsOnly) {
       const quarantined = await fetchLines(
         options,
         await listKeys(options.s3, options.bucket, 'quarantine/'),
@@ -333,19 +376,20 @@ export async function queryLakeWithStats(
         'hr',
       ]);
 
-    for (const v of views) await conn.run(`CREATE VIEW ${v.name} AS ${trinoToDuckDb(v.sql)}`);
-    const result = await conn.runAndReadAll(bindParameters(trinoToDuckDb(sql), params));
+    if (!options.statsOnly)
+      for (const v of views) await conn.run(`CREATE VIEW ${v.name} AS ${trinoToDuckDb(v.sql)}`);
+    const result = options.statsOnly
+      ? undefined
+      : await conn.runAndReadAll(bindParameters(trinoToDuckDb(sql), params));
     // Plain JSON values: counts as numbers (DuckDB returns BIGINT as bigint), everything else as text.
-    const rows = result
-      .getRowObjects()
-      .map((row) =>
-        Object.fromEntries(
-          Object.entries(row).map(([k, v]) => [
-            k,
-            typeof v === 'bigint' ? Number(v) : v === null || typeof v !== 'object' ? v : String(v),
-          ]),
-        ),
-      );
+    const rows = (result?.getRowObjects() ?? []).map((row) =>
+      Object.fromEntries(
+        Object.entries(row).map(([k, v]) => [
+          k,
+          typeof v === 'bigint' ? Number(v) : v === null || typeof v !== 'object' ? v : String(v),
+        ]),
+      ),
+    );
     const rawBytes = referenced.has('raw_events') ? rawObjects.reduce((n, o) => n + o.size, 0) : 0;
     return {
       rows,

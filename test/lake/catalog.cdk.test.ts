@@ -1,7 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { NAMED_QUERIES } from '../../core/lake/named-queries.js';
-import { RAW_EVENTS_COLUMNS } from '../../core/lake/tables.js';
+import { COLUMNAR_EVENTS_COLUMNS, RAW_EVENTS_COLUMNS } from '../../core/lake/tables.js';
 import { LAKE_STREAM_CONSUMERS } from '../../resources/functions/index.js';
 import { type SynthesizedCdp, synthesizeCdp } from '../support/cdk.js';
 
@@ -47,6 +47,37 @@ describe('lake catalog and writer on AWS', () => {
       }),
     });
     cdp.template.resourceCountIs('AWS::Glue::Crawler', 0);
+  });
+
+  it('declares the Parquet table with the typed derived columns, and views with their SQL types', () => {
+    const tables = Object.values(cdp.template.findResources('AWS::Glue::Table')).map(
+      (r) =>
+        r.Properties.TableInput as {
+          Name: string;
+          StorageDescriptor: { Columns: Array<{ Name: string; Type: string }> };
+          ViewOriginalText?: string;
+        },
+    );
+    const columnar = tables.find((t) => t.Name === 'events_columnar')!;
+    expect(columnar.StorageDescriptor.Columns).toEqual(
+      COLUMNAR_EVENTS_COLUMNS.map((c) => ({ Name: c.name, Type: c.type })),
+    );
+    expect(columnar.StorageDescriptor.Columns).toEqual(
+      expect.arrayContaining([
+        { Name: 'revenue', Type: 'double' },
+        { Name: 'event_date', Type: 'string' },
+        { Name: 'campaign', Type: 'string' },
+      ]),
+    );
+    for (const name of ['events', 'profile_events']) {
+      const view = tables.find((t) => t.Name === name)!;
+      expect(view.StorageDescriptor.Columns, name).toContainEqual({ Name: 'revenue', Type: 'double' });
+      const presto = JSON.parse(
+        Buffer.from(/Presto View: (\S+) \*\//.exec(view.ViewOriginalText!)![1]!, 'base64').toString('utf8'),
+      ) as { columns: Array<{ name: string; type: string }> };
+      expect(presto.columns, name).toContainEqual({ name: 'revenue', type: 'double' });
+      expect(presto.columns, name).toContainEqual({ name: 'campaign', type: 'varchar' });
+    }
   });
 
   it('runs Athena in a workgroup with encrypted results and a bytes-scanned cutoff, with every named query', () => {
