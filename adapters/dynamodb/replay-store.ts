@@ -28,6 +28,11 @@ export interface ReplayRecord {
   readonly startedAt?: string;
   readonly finishedAt?: string;
   readonly error?: string;
+  /**
+   * When the erasure check of the last committed batch ran: a deletion accepted before it cannot have
+   * been missed by anything this replay commits from then on (the deletion waits for it).
+   */
+  readonly screenedAt?: string;
 }
 
 const strip = (item: Record<string, unknown>): ReplayRecord => {
@@ -163,6 +168,20 @@ export class ReplayStore {
       await this.releaseSlot(holder);
     }
     return { ok: false, holder: 'unknown' };
+  }
+
+  /** The replay holding the slot, while it is queued or running. */
+  async active(): Promise<ReplayRecord | undefined> {
+    const { Item } = await this.ddb.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: 'REPLAYS', sk: 'ACTIVE' },
+        ConsistentRead: true,
+      }),
+    );
+    const holder = Item?.replayId as string | undefined;
+    const held = holder ? await this.get(holder) : undefined;
+    return held && (held.status === 'queued' || held.status === 'running') ? held : undefined;
   }
 
   async releaseSlot(replayId: string): Promise<void> {

@@ -16,6 +16,7 @@ import { DestinationStore } from '../../adapters/dynamodb/destination-store.js';
 import { keys } from '../../adapters/dynamodb/profile-keys.js';
 import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
 import { RegulationStore } from '../../adapters/dynamodb/regulation-store.js';
+import { ReplayStore } from '../../adapters/dynamodb/replay-store.js';
 import { SegmentChangeLog } from '../../adapters/dynamodb/segment-changes.js';
 import { SuppressionStore } from '../../adapters/dynamodb/suppression-store.js';
 import { TombstoneStore } from '../../adapters/dynamodb/tombstone-store.js';
@@ -56,6 +57,7 @@ const regulations = new RegulationStore(ddb, config[ENV.controlTable]);
 const work = new WorkItems(ddb, config[ENV.controlTable]);
 const suppressions = new SuppressionStore(ddb, config[ENV.controlTable]);
 const destinations = new DestinationStore(ddb, config[ENV.controlTable]);
+const replays = new ReplayStore(ddb, config[ENV.controlTable]);
 const segmentChanges = new SegmentChangeLog(ddb, config[ENV.controlTable], config[ENV.profilesTable]);
 const logger = createLogger('regulation-runner');
 const compactor = new EventCompactor(s3, config[ENV.lakeBucket]);
@@ -148,6 +150,11 @@ async function caughtUp(regulationId: string) {
     shards,
     await tombstones.passes(regulationId),
   );
+  // A running replay writes people's data too: it has caught up once a batch screened after the
+  // barrier (so after acceptance) has committed; everything it commits from then on knows the deletion.
+  const replay = await replays.active();
+  if (replay && !(replay.screenedAt && item.barrier?.at && replay.screenedAt >= item.barrier.at))
+    behind.push(`replay ${replay.replayId}`);
   if (behind.length === 0) {
     await regulations.recordStore(regulationId, 'in_flight', {
       status: 'done',

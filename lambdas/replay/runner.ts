@@ -84,6 +84,7 @@ export async function replayStep(
   if (state.slice === 0)
     await store.update(state.replayId, { status: 'running', startedAt: new Date().toISOString() });
   const started = Date.now();
+  let screenedAt: string | undefined;
   const deadline = () =>
     Date.now() - started >= SLICE_SECONDS * 1000 ||
     (context !== undefined && context.getRemainingTimeInMillis() < MARGIN_MS);
@@ -98,10 +99,15 @@ export async function replayStep(
     {
       ...processor,
       reader,
-      erased,
+      // Batches are screened, applied and reported one after another: the latest screening is the
+      // committed batch's, which a deletion waiting for this replay needs to see.
+      erased: async (messages) => {
+        screenedAt = new Date().toISOString();
+        return erased(messages);
+      },
       // Set from the state, not added: a retried slice writes the same figures.
       progress: async (cursor, counts) => {
-        await store.update(state.replayId, { cursor, counts });
+        await store.update(state.replayId, { cursor, counts, ...(screenedAt ? { screenedAt } : {}) });
       },
     },
   );
