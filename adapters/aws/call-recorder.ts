@@ -68,7 +68,8 @@ export function resourceFieldsOf(input: unknown): Record<string, unknown> {
   // `dynamodb:LeadingKeys` match (every table here has the partition key `pk`).
   for (const field of ['Key', 'Item']) {
     const pk = (record[field] as { pk?: unknown } | undefined)?.pk;
-    if (typeof pk === 'string') out.LeadingKey = pk;
+    // Only the key's kind (`CHANGES#…`): keys can hold identifiers, which recordings must never carry.
+    if (typeof pk === 'string') out.LeadingKey = pk.replace(/#.*$/, '#…');
   }
   // Batch calls name their tables as the keys of RequestItems.
   if (record.RequestItems && typeof record.RequestItems === 'object')

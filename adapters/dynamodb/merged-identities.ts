@@ -1,6 +1,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type Identity, IdentitySchema } from '../../core/profiles/profile.js';
 import { batchGet } from './batch.js';
+import { stateFromItem } from './profile-item.js';
 import { keys } from './profile-keys.js';
 
 /** A merged-away profile as its redirect keeps it: the identifiers it held and where it went. */
@@ -31,7 +32,8 @@ export async function readMergedIdentities(
   return wanted.flatMap((profileId) => {
     const item = byId.get(profileId);
     if (!item) return [];
-    const identities = IdentitySchema.array().safeParse(item.identities ?? []);
+    // The profile's data is packed; `stateFromItem` reads packed and plain layouts alike.
+    const identities = IdentitySchema.array().safeParse(stateFromItem(item).identities ?? []);
     return [
       {
         profileId,

@@ -15,8 +15,9 @@ import { suppressionFilter } from '../collect/suppression-filter.js';
  * object before that rewrite.
  */
 export function replayErasureFilter(ddb: DynamoDBDocumentClient, controlTable: string): MessageFilter {
-  // Checked for changes every second: a suppression made during a replay applies to its next batch.
-  const suppressed = suppressionFilter(new SuppressionStore(ddb, controlTable), 1_000);
+  // The change counter is read for every batch (one small read per up to 500 events): a suppression
+  // accepted before a batch started always applies to it.
+  const suppressed = suppressionFilter(new SuppressionStore(ddb, controlTable), 0);
   const gate = new ErasureGate(new TombstoneStore(ddb, controlTable), 'replay');
   return async (messages) => {
     const { keep, dropped } = await suppressed(messages);

@@ -1,5 +1,6 @@
 import { gunzipSync } from 'node:zlib';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -13,10 +14,15 @@ const record = (sequenceNumber: string, data: string) => ({
 
 describe('lake writer handler', () => {
   const s3 = mockClient(S3Client);
+  // The erasure gate's tombstone counter: no deletion was ever accepted.
+  const ddb = mockClient(DynamoDBDocumentClient);
   beforeEach(() => {
     s3.reset();
+    ddb.reset();
+    ddb.on(GetCommand).resolves({});
     vi.resetModules();
     vi.stubEnv(ENV.lakeBucket, 'lake');
+    vi.stubEnv(ENV.controlTable, 'control');
     vi.stubEnv('AWS_REGION', 'us-east-1');
     vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
     vi.stubEnv('POWERTOOLS_SERVICE_NAME', 'LakeWriter');

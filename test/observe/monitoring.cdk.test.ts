@@ -126,8 +126,8 @@ describe('monitoring', () => {
         `${SEGMENT_RUNNER_FUNCTION.id}/${METRIC.identityViolations}`,
       ].sort(),
     );
-    // Step Functions runs that fail, time out or are aborted (segments, regulations, imports).
-    expect(alarms.filter((a) => a.Properties.Metrics !== undefined)).toHaveLength(3);
+    // Step Functions runs that fail, time out or are aborted (segments, regulations, imports, replays).
+    expect(alarms.filter((a) => a.Properties.Metrics !== undefined)).toHaveLength(4);
     cdp.template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
   });
 
