@@ -5,6 +5,7 @@ import { exportAudiences } from '../../adapters/activate/audience-export.js';
 import { sendersFromEnv } from '../../adapters/activate/senders.js';
 import { dynamoDbDocumentClient, s3Client } from '../../adapters/aws/clients.js';
 import { DestinationStore } from '../../adapters/dynamodb/destination-store.js';
+import { erasureGate } from '../../adapters/dynamodb/erasure-gate.js';
 import { MEMBERSHIPS_SETTLED_ATTRIBUTE } from '../../adapters/dynamodb/segment-store.js';
 import { createLogger } from '../../adapters/observability/logger.js';
 import { createMetrics } from '../../adapters/observability/metrics.js';
@@ -19,8 +20,10 @@ import {
 import { chooseMode, coveredUntil, groupByBucket } from '../../core/segments/incremental.js';
 import { runSlice, scanSegmentsFor } from '../../core/segments/scan-plan.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
+import { SEGMENT_RUNNER_FUNCTION } from '../../resources/functions/segment.js';
 import { METRIC } from '../../resources/metrics.js';
 import { segmentationDeps } from './deps.js';
+import { screenMembershipWrites } from './erasure-screen.js';
 
 const { reader, segments, timeline, checker, changeLog } = segmentationDeps();
 const sink = deltaSinkFromEnv();
@@ -220,7 +223,7 @@ async function evaluate(state: EvaluateState, context?: Context) {
       const counts = await evaluateProfiles(
         page.items,
         compiled,
-        { store: segments, sink, timeline },
+        { store: screenMembershipWrites(segments, erasureGate(SEGMENT_RUNNER_FUNCTION.id)), sink, timeline },
         now,
         item.runId,
         {
