@@ -1,10 +1,15 @@
 import { gunzipSync } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { QuarantineWriter } from '../../adapters/s3/quarantine-writer.js';
 import { runCli } from '../../local/cli.js';
 import { LAKE_BUCKET } from '../../resources/buckets.js';
 import { postJson, startTestCdp } from '../support/local-cdp.js';
+
+// The replay API's logger is built when the CLI module imports it: quiet, as in the local runtime.
+vi.hoisted(() => {
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
+});
 
 let cdp: Awaited<ReturnType<typeof startTestCdp>>;
 let s3: S3Client;
