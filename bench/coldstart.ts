@@ -135,6 +135,7 @@ try {
       sfn: 'SFN',
       sesv2: 'SESv2',
       eventbridge: 'EventBridge',
+      cloudwatch: 'CloudWatch',
     };
     writeFileSync(
       baselineEntry,
