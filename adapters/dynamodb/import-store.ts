@@ -1,13 +1,8 @@
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Mapping, RowIssue } from '../../core/imports/mapping.js';
 import type { ImportCounts } from '../../core/imports/run.js';
 import { CONTROL_TABLE } from '../../resources/tables.js';
+import { updateJobRecord } from './status-update.js';
 
 /**
  * Import mappings and import reports in the control table.
@@ -136,38 +131,13 @@ export class ImportStore {
     fields: Partial<Omit<ImportRecord, 'importId'>>,
     expectStatus?: readonly ImportStatus[],
   ): Promise<boolean> {
-    const entries = Object.entries(fields).filter(([, v]) => v !== undefined);
-    const names: Record<string, string> = {};
-    const values: Record<string, unknown> = {};
-    const sets = entries.map(([k, v], i) => {
-      names[`#f${i}`] = k;
-      values[`:v${i}`] = v;
-      return `#f${i} = :v${i}`;
-    });
-    let condition = 'attribute_exists(pk)';
-    if (expectStatus?.length) {
-      names['#status'] = 'status';
-      expectStatus.forEach((s, i) => {
-        values[`:s${i}`] = s;
-      });
-      condition += ` AND #status IN (${expectStatus.map((_, i) => `:s${i}`).join(', ')})`;
-    }
-    try {
-      await this.ddb.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: `IMPORT#${importId}`, sk: 'IMPORT' },
-          UpdateExpression: `SET ${sets.join(', ')}`,
-          ConditionExpression: condition,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-        }),
-      );
-      return true;
-    } catch (err) {
-      if ((err as Error).name === 'ConditionalCheckFailedException') return false;
-      throw err;
-    }
+    return updateJobRecord(
+      this.ddb,
+      this.tableName,
+      { pk: `IMPORT#${importId}`, sk: 'IMPORT' },
+      fields,
+      expectStatus,
+    );
   }
 
   /** The newest imports first, optionally of one source. */

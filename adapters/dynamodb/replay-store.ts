@@ -4,11 +4,11 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
-  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { ReplayCounts, ReplayCursor } from '../../core/replay/plan.js';
 import type { ReplayRequest } from '../../core/replay/request.js';
 import { CONTROL_TABLE } from '../../resources/tables.js';
+import { updateJobRecord } from './status-update.js';
 
 /**
  * Replays in the control table:
@@ -79,39 +79,13 @@ export class ReplayStore {
     fields: Partial<Omit<ReplayRecord, 'replayId' | 'request'>>,
     expectStatus?: readonly ReplayStatus[],
   ): Promise<boolean> {
-    const entries = Object.entries(fields).filter(([, v]) => v !== undefined);
-    const names: Record<string, string> = {};
-    const values: Record<string, unknown> = {};
-    const sets = entries.map(([k, v], i) => {
-      names[`#f${i}`] = k;
-      values[`:v${i}`] = v;
-      return `#f${i} = :v${i}`;
-    });
-    let condition = 'attribute_exists(pk)';
-    if (expectStatus?.length) {
-      names['#status'] = 'status';
-      const options = expectStatus.map((s, i) => {
-        values[`:s${i}`] = s;
-        return `:s${i}`;
-      });
-      condition += ` AND #status IN (${options.join(', ')})`;
-    }
-    try {
-      await this.ddb.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: `REPLAY#${replayId}`, sk: 'REPLAY' },
-          UpdateExpression: `SET ${sets.join(', ')}`,
-          ConditionExpression: condition,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-        }),
-      );
-      return true;
-    } catch (err) {
-      if ((err as Error).name === 'ConditionalCheckFailedException') return false;
-      throw err;
-    }
+    return updateJobRecord(
+      this.ddb,
+      this.tableName,
+      { pk: `REPLAY#${replayId}`, sk: 'REPLAY' },
+      fields,
+      expectStatus,
+    );
   }
 
   /** Newest first. */
