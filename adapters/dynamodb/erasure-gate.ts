@@ -140,15 +140,3 @@ export function erasureGate(consumer: string): ErasureGate {
   }
   return gate;
 }
-
-/**
- * For replay (and any other path that writes people's data): true when the record belongs to a person
- * whose deletion was accepted and must be dropped, not stored. `receivedAt` is the record's original
- * arrival time (the collector's stamp), never the time of the replay.
- */
-export async function isErased(
-  identifiers: readonly SubjectIdentifier[],
-  receivedAt: string | undefined,
-): Promise<boolean> {
-  return erasureGate('replay').isErased(identifiers, receivedAt);
-}
