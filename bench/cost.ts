@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
 import { meterClients } from '../adapters/aws/clients.js';
+import { DEFAULT_SETTINGS, tracesOwnInvocations } from '../lib/config.js';
 import { startLocalCdp } from '../local/runtime.js';
 import { FUNCTIONS, SEGMENT_RUN_STATE_MACHINE, STREAM_CONSUMERS } from '../resources/functions/index.js';
 import { DELTA_QUEUES } from '../resources/queues.js';
@@ -51,8 +52,11 @@ const assumptions: Assumptions = {
   memoryMbByFunction: Object.fromEntries(FUNCTIONS.map((f) => [f.id, f.memoryMb])),
   // One warm, same-region round trip (keep-alive): typical p50s, not guarantees.
   sdkLatencyMs: { dynamodb: 5, kinesis: 15, s3: 25 },
-  platformLogBytesPerInvocation: 600,
-  xraySampledShare: 0.05,
+  // As deployed with the default settings (`cdp:platformLogs`, `cdp:tracing`).
+  platformLogBytesPerInvocation: DEFAULT_SETTINGS.platformLogs ? 600 : 0,
+  xraySampledShareByFunction: Object.fromEntries(
+    FUNCTIONS.map((f) => [f.id, tracesOwnInvocations(f, DEFAULT_SETTINGS.tracing) ? 0.05 : 0]),
+  ),
   streamConsumers: STREAM_CONSUMERS.filter((c) => c.streamId === 'EventsStream').length,
   runsPerHour: 60 / SEGMENT_RUN_STATE_MACHINE.defaultScheduleMinutes,
   retentionHours: 90 * 24,

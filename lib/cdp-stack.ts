@@ -97,6 +97,9 @@ export class CdpStack extends Stack {
         logRetentionDays,
         removalPolicy,
         sourceMaps: settings.sourceMaps,
+        logLevel: settings.logLevel,
+        platformLogs: settings.platformLogs,
+        tracing: settings.tracing,
       });
       monitoring.watchFunction(definition.id, fn);
       return fn;

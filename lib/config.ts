@@ -3,6 +3,19 @@ import type { Construct } from 'constructs';
 import { IdentityConfigSchema } from '../core/identity/identifiers.js';
 import type { AppFlowImport } from './imports/imports.js';
 
+export const LAMBDA_LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
+export type LambdaLogLevel = (typeof LAMBDA_LOG_LEVELS)[number];
+export const TRACING_MODES = ['all', 'control-plane', 'off'] as const;
+export type TracingMode = (typeof TRACING_MODES)[number];
+
+/** Whether a function samples traces of its own under `cdp:tracing` (the cost model uses it too). */
+export function tracesOwnInvocations(
+  definition: { readonly perEvent?: boolean },
+  mode: TracingMode,
+): boolean {
+  return mode === 'all' || (mode === 'control-plane' && !definition.perEvent);
+}
+
 /** Deployment choices, from stack props or `cdk.json` context (`cdp:*` keys). */
 export interface CdpSettings {
   /** `ON_DEMAND` (default) scales by itself; `PROVISIONED` uses `shardCount`. */
@@ -56,6 +69,22 @@ export interface CdpSettings {
    * adds about a third to every cold start and makes bundles larger.
    */
   readonly sourceMaps: boolean;
+  /**
+   * Lambda application log level (Lambda filters what handlers print, Powertools follows it). INFO by
+   * default; WARN keeps only what needs attention.
+   */
+  readonly logLevel: LambdaLogLevel;
+  /**
+   * Lambda's own START/REPORT lines (about 600 bytes per invocation, so per browser event on the
+   * collector). Off by default (system log level WARN): durations and errors are in Lambda's metrics.
+   */
+  readonly platformLogs: boolean;
+  /**
+   * X-Ray: `all` traces every function (Lambda samples 1 a second and 5% of the rest); `control-plane`
+   * (default) traces everything except the per-event functions (collector, profile processor, lake
+   * writer), which only follow an upstream trace; `off` traces nothing.
+   */
+  readonly tracing: TracingMode;
   /** Optional AppFlow flows from SaaS connector profiles into the imports prefix (`cdp:appFlows`, JSON). */
   readonly appFlows?: readonly AppFlowImport[];
 }
@@ -81,6 +110,9 @@ export const DEFAULT_SETTINGS: CdpSettings = {
   athenaBytesScannedCutoffGb: 10,
   maxIteratorAgeMinutes: 5,
   sourceMaps: false,
+  logLevel: 'INFO',
+  platformLogs: false,
+  tracing: 'control-plane',
 };
 
 /** Lambda's own bounds for a Kinesis subscription; beyond them a deploy would fail late, at CloudFormation time. */
@@ -159,6 +191,24 @@ export function settingsFromContext(scope: Construct): Partial<CdpSettings> {
     if (sourceMaps !== true && sourceMaps !== false && sourceMaps !== 'true' && sourceMaps !== 'false')
       throw new Error(`cdp:sourceMaps must be true or false, got ${String(sourceMaps)}`);
     out.sourceMaps = sourceMaps === true || sourceMaps === 'true';
+  }
+  const logLevel = contextValue(scope, 'logLevel');
+  if (logLevel !== undefined) {
+    if (!LAMBDA_LOG_LEVELS.includes(logLevel as LambdaLogLevel))
+      throw new Error(`cdp:logLevel must be one of ${LAMBDA_LOG_LEVELS.join(', ')}, got ${String(logLevel)}`);
+    out.logLevel = logLevel;
+  }
+  const platformLogs = contextValue(scope, 'platformLogs');
+  if (platformLogs !== undefined) {
+    if (![true, false, 'true', 'false'].includes(platformLogs as string))
+      throw new Error(`cdp:platformLogs must be true or false, got ${String(platformLogs)}`);
+    out.platformLogs = platformLogs === true || platformLogs === 'true';
+  }
+  const tracing = contextValue(scope, 'tracing');
+  if (tracing !== undefined) {
+    if (!TRACING_MODES.includes(tracing as TracingMode))
+      throw new Error(`cdp:tracing must be one of ${TRACING_MODES.join(', ')}, got ${String(tracing)}`);
+    out.tracing = tracing;
   }
   const appFlows = contextValue(scope, 'appFlows');
   if (appFlows !== undefined)

@@ -28,10 +28,16 @@ export interface Assumptions {
   readonly memoryMbByFunction: Readonly<Record<string, number>>;
   /** One AWS round trip per service, replacing the emulator's. */
   readonly sdkLatencyMs: Readonly<Record<string, number>>;
-  /** Lambda's own lines per invocation in JSON log format (platform.start, platform.report). */
+  /**
+   * Lambda's own lines per invocation in JSON log format (platform.start, platform.report); 0 with
+   * `cdp:platformLogs` off (the default: system log level WARN).
+   */
   readonly platformLogBytesPerInvocation: number;
-  /** Share of invocations X-Ray records (default rule: 1 a second and 5% of the rest). */
-  readonly xraySampledShare: number;
+  /**
+   * Share of each function's invocations X-Ray records (Lambda's rule: 1 a second and 5% of the rest
+   * with active tracing; 0 for a function that only follows an upstream trace, `cdp:tracing`).
+   */
+  readonly xraySampledShareByFunction: Readonly<Record<string, number>>;
   /** Consumers reading the events stream. */
   readonly streamConsumers: number;
   readonly runsPerHour: number;
@@ -95,9 +101,11 @@ export function trafficCost(usage: Usage, events: number, apiRequests: number, a
     const gbs = lambdaGbSeconds(totals, memoryOf(fn, a), a.sdkLatencyMs);
     lines.push(line(`Lambda duration: ${fn}`, per(gbs), 'GB-s', PRICES.lambdaArmGbSecond.usd));
   }
-  lines.push(
-    line('X-Ray traces', per(invocations * a.xraySampledShare), 'traces', PRICES.xrayTraceRecorded.usd),
+  const traces = Object.entries(usage.lambda).reduce(
+    (s, [fn, l]) => s + l.invocations * (a.xraySampledShareByFunction[fn.split(':')[0]!] ?? 0),
+    0,
   );
+  lines.push(line('X-Ray traces', per(traces), 'traces', PRICES.xrayTraceRecorded.usd));
   const logBytes = usage.logBytes + invocations * a.platformLogBytesPerInvocation;
   lines.push(line('CloudWatch Logs ingested', per(logBytes / GB), 'GB', PRICES.logsIngestGb.usd));
   lines.push(...streamCost(usage, events, a));

@@ -6,6 +6,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { FunctionDefinition } from '../../resources/functions/types.js';
+import { type LambdaLogLevel, type TracingMode, tracesOwnInvocations } from '../config.js';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -31,6 +32,16 @@ export interface CdpFunctionProps {
   readonly removalPolicy: RemovalPolicy;
   /** Source maps in the bundle and `--enable-source-maps` at run time (`cdp:sourceMaps`). */
   readonly sourceMaps: boolean;
+  /** `cdp:logLevel`, `cdp:platformLogs`, `cdp:tracing`. */
+  readonly logLevel: LambdaLogLevel;
+  readonly platformLogs: boolean;
+  readonly tracing: TracingMode;
+}
+
+/** Active tracing, or only following a caller's sampled trace (no trace of its own). */
+export function tracingFor(definition: FunctionDefinition, mode: TracingMode): lambda.Tracing {
+  if (mode === 'off') return lambda.Tracing.DISABLED;
+  return tracesOwnInvocations(definition, mode) ? lambda.Tracing.ACTIVE : lambda.Tracing.PASS_THROUGH;
 }
 
 /**
@@ -56,7 +67,9 @@ export class CdpFunction extends Construct {
       timeout: Duration.seconds(definition.timeoutSeconds),
       logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
-      tracing: lambda.Tracing.ACTIVE,
+      applicationLogLevelV2: lambda.ApplicationLogLevel[props.logLevel],
+      systemLogLevelV2: props.platformLogs ? lambda.SystemLogLevel.INFO : lambda.SystemLogLevel.WARN,
+      tracing: tracingFor(definition, props.tracing),
       environment: {
         ...(props.sourceMaps ? { NODE_OPTIONS: '--enable-source-maps' } : {}),
         POWERTOOLS_SERVICE_NAME: definition.id,

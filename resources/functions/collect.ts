@@ -5,6 +5,7 @@ export const COLLECTOR_FUNCTION: FunctionDefinition = {
   entry: 'lambdas/collect/handler.ts',
   memoryMb: 512,
   timeoutSeconds: 10,
+  perEvent: true,
 };
 
 /** Segment HTTP Tracking API paths; `import` is an alias of `batch`. */

@@ -5,6 +5,7 @@ export const LAKE_WRITER_FUNCTION: FunctionDefinition = {
   entry: 'lambdas/lake/handler.ts',
   memoryMb: 1024,
   timeoutSeconds: 120,
+  perEvent: true,
 };
 
 /**

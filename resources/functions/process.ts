@@ -5,6 +5,7 @@ export const PROFILE_PROCESSOR_FUNCTION: FunctionDefinition = {
   entry: 'lambdas/process/handler.ts',
   memoryMb: 1024,
   timeoutSeconds: 60,
+  perEvent: true,
 };
 
 export const PROCESS_STREAM_CONSUMERS: readonly StreamConsumerDefinition[] = [

@@ -9,6 +9,11 @@ export interface FunctionDefinition {
   readonly entry: string;
   readonly memoryMb: number;
   readonly timeoutSeconds: number;
+  /**
+   * Invoked for every request or stream batch of events (collector, processor, lake writer): what it
+   * costs per invocation (traces, platform log lines) is paid per event, so `cdp:tracing` treats it apart.
+   */
+  readonly perEvent?: boolean;
 }
 
 /** `writeKey`: Segment-style write key (HTTP Basic or body). `admin`: IAM on AWS, bearer admin key locally. */

@@ -18,7 +18,7 @@ const assumptions: Assumptions = {
   memoryMbByFunction: { Collector: 512, SegmentRunner: 1024 },
   sdkLatencyMs: { dynamodb: 5, kinesis: 15 },
   platformLogBytesPerInvocation: 0,
-  xraySampledShare: 0,
+  xraySampledShareByFunction: {},
   streamConsumers: 2,
   runsPerHour: 1,
   retentionHours: 2160,
