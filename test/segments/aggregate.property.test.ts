@@ -6,6 +6,7 @@ import { processBatch } from '../../core/process/pipeline.js';
 import { decodeDays } from '../../core/profiles/activity.js';
 import type { Identity, TimelineEvent } from '../../core/profiles/profile.js';
 import type { ProfileState } from '../../core/profiles/state.js';
+import { compileSegment, evaluateProfiles } from '../../core/segments/engine.js';
 import { compile } from '../../core/segments/evaluate.js';
 import type { Condition } from '../../core/segments/language.js';
 import { compileTiming } from '../../core/segments/timing.js';
@@ -201,5 +202,74 @@ describe('event conditions from per-profile aggregates', () => {
     expect(compileTiming(views).decideWithoutEvents({ profile, now })).toBeUndefined();
     const filtered = { ...views, where: [{ property: 'sku', op: 'eq' as const, value: 'x' }] };
     expect(compileTiming(filtered).decideWithoutEvents({ profile: withAggregate, now })).toBeUndefined();
+  });
+
+  it('read only the timelines the aggregate cannot decide, and enter the same members', async () => {
+    const now = P0 + 12 * HOUR;
+    const today = Math.floor(now / DAY);
+    const base = {
+      traits: {},
+      computed: { first_seen: '', last_seen: '', event_counts: {}, total_revenue: 0, order_count: 0 },
+      consent: {},
+      identities: [],
+      createdAt: '',
+      updatedAt: '',
+      mergedFrom: [],
+    };
+    const view = (id: string, at: number) => ({
+      messageId: `${id}-${at}`,
+      type: 'track',
+      event: 'View',
+      timestamp: new Date(at).toISOString(),
+    });
+    // Ten views last week; none this month; two views on the window's edge day, an hour before the
+    // window starts and an hour after (only the timeline knows); a profile from before aggregates.
+    const edge = now - 30 * DAY;
+    const people: Array<{ id: string; activity?: { n: Record<string, string> }; events: number[] }> = [
+      { id: 'busy', activity: { n: { View: `${(today - 3).toString(36)},a` } }, events: [] },
+      { id: 'idle', activity: { n: {} }, events: [] },
+      {
+        id: 'edge',
+        activity: { n: { View: `${Math.floor(edge / DAY).toString(36)},2` } },
+        events: [edge - HOUR, edge + HOUR],
+      },
+      { id: 'old', activity: undefined, events: [now - DAY, now - 2 * DAY] },
+    ];
+    for (let k = 0; k < 10; k++) people[0]!.events.push((today - 3) * DAY + k * HOUR);
+    const profiles = people.map((p) => ({
+      ...base,
+      profileId: p.id,
+      ...(p.activity ? { activity: p.activity } : {}),
+    }));
+    const read: string[] = [];
+    const timeline = {
+      timeline: async (profile: { profileId: string }) => {
+        read.push(profile.profileId);
+        return people.find((p) => p.id === profile.profileId)!.events.map((t) => view(profile.profileId, t));
+      },
+    };
+    const entered: string[] = [];
+    const store = {
+      memberships: async () => new Map(),
+      membershipsOf: async () => [],
+      apply: async (change: { kind: string; profileId: string }) => {
+        if (change.kind === 'entered') entered.push(change.profileId);
+        return true;
+      },
+    };
+    const sink = { publish: async () => {} };
+    const segment = compileSegment({
+      segmentId: 's',
+      name: 's',
+      condition: { event: 'View', count: { gte: 2 }, within_last_days: 30 },
+      active: true,
+      realtime: false,
+      createdAt: '',
+      updatedAt: '',
+    });
+    await evaluateProfiles(profiles, [segment], { store, sink, timeline }, new Date(now), 'run');
+    expect(read.sort()).toEqual(['edge', 'old']);
+    // `edge`: one of its two views is inside the window, so it is not a member.
+    expect(entered.sort()).toEqual(['busy', 'old']);
   });
 });
