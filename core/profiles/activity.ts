@@ -96,6 +96,17 @@ function prune(d: DayCounts, today: number): DayCounts {
   return { older, days };
 }
 
+/**
+ * Whether an encoded list may hold a day before `oldest`, without decoding it: its days span at most
+ * one per count character.
+ */
+function reachesBefore(s: string, oldest: number): boolean {
+  const parts = s.split(',');
+  if (parts[0]!.startsWith('+')) parts.shift();
+  if (parts.length < 2) return false;
+  return Number.parseInt(parts[0]!, 36) - (parts[1]!.length - 1) < oldest;
+}
+
 /** A new profile's aggregate: complete, nothing happened yet. */
 export const emptyActivity = (): Activity => ({ n: {} });
 
@@ -110,6 +121,7 @@ export const activityFrom = (now: number): Activity => ({ n: {}, cut: dayOf(now)
 export function recordActivity(activity: Activity, name: string, timestamp: number, now: number): void {
   const today = dayOf(now);
   for (const [key, value] of Object.entries(activity.n)) {
+    if (!reachesBefore(value, today - ACTIVITY_DAYS)) continue;
     const pruned = encodeDays(prune(decodeDays(value), today));
     if (pruned) activity.n[key] = pruned;
     else delete activity.n[key];

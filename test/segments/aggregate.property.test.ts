@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_IDENTITY_CONFIG } from '../../core/identity/identifiers.js';
 import { MemoryGraphStore } from '../../core/identity/memory-store.js';
 import { processBatch } from '../../core/process/pipeline.js';
-import { decodeDays } from '../../core/profiles/activity.js';
+import { decodeDays, encodeDays, recordActivity } from '../../core/profiles/activity.js';
 import type { Identity, TimelineEvent } from '../../core/profiles/profile.js';
 import type { ProfileState } from '../../core/profiles/state.js';
 import { compileSegment, evaluateProfiles } from '../../core/segments/engine.js';
@@ -271,5 +271,28 @@ describe('event conditions from per-profile aggregates', () => {
     expect(read.sort()).toEqual(['edge', 'old']);
     // `edge`: one of its two views is inside the window, so it is not a member.
     expect(entered.sort()).toEqual(['busy', 'old']);
+  });
+
+  it('encode day counts compactly and read them back, large counts and gaps included', () => {
+    fc.assert(
+      fc.property(
+        fc.nat(500),
+        fc.uniqueArray(
+          fc.tuple(fc.integer({ min: 19_000, max: 21_000 }), fc.integer({ min: 1, max: 5_000 })),
+          {
+            selector: ([day]) => day,
+            maxLength: 40,
+          },
+        ),
+        (older, list) => {
+          const days = [...list].sort((a, b) => b[0] - a[0]);
+          expect(decodeDays(encodeDays({ older, days }))).toEqual({ older, days });
+        },
+      ),
+    );
+    // A person active every day: one character a day.
+    const activity = { n: {} as Record<string, string> };
+    for (let d = 0; d < 120; d++) recordActivity(activity, 'page', P0 + d * DAY, P0 + d * DAY);
+    expect(activity.n.page).toMatch(/^\+t,[0-9a-z]+,1{91}$/);
   });
 });
