@@ -33,7 +33,8 @@ const changedCounts = (process.argv[4] ?? '100,1000,10000')
   .split(',')
   .map(Number)
   .filter((n) => n > 0 && n <= batchProfiles);
-const NOW = Date.parse('2026-06-30T00:00:00Z');
+// The batch runs judge windows by the real clock, so the synthetic history is relative to it.
+const NOW = Date.now();
 
 const SEGMENTS: Condition[] = [
   { trait: 'plan', op: 'eq', value: 'pro' },
@@ -71,13 +72,13 @@ const SEGMENTS: Condition[] = [
 const EVENT_SEGMENT: Condition = { event: 'Product Viewed', count: { gte: 3 }, within_last_days: 30 };
 const DAY = 86_400_000;
 
-/** A profile's views: `i % 9` of them, one every `1 + i % 13` days back from a few hours before NOW. */
+/** A profile's views: `i % 9` of them, one every `1 + i % 13` days back from `i % 5` hours before NOW. */
 function viewsOf(i: number): TimelineEvent[] {
   return Array.from({ length: i % 9 }, (_, k) => ({
     messageId: `v${i}-${k}`,
     type: 'track',
     event: 'Product Viewed',
-    timestamp: new Date(NOW - 3 * 3_600_000 - k * (1 + (i % 13)) * DAY).toISOString(),
+    timestamp: new Date(NOW - (i % 5) * 3_600_000 - k * (1 + (i % 13)) * DAY).toISOString(),
   }));
 }
 
@@ -110,7 +111,9 @@ function syntheticProfile(i: number): ProfileState {
     order_count: i % 4,
   };
   p.consent = { marketing: i % 2 === 0 };
-  p.activity = activityOf(viewsOf(i));
+  const views = viewsOf(i);
+  p.activity = activityOf(views);
+  if (views[0] && views[0].timestamp > p.computed.last_seen) p.computed.last_seen = views[0].timestamp;
   return p;
 }
 

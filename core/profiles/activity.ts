@@ -159,12 +159,15 @@ export interface CountBounds {
 /**
  * Bounds of the number of `name` events a timeline holds: within `[now - span, now]` (inclusive, as
  * segment windows are), or all of them without a span. Undefined when the profile has no aggregate.
+ * `latest` is the profile's latest event time (`last_seen`), if known: once it has passed, the day
+ * in progress holds no event after now, so today counts as wholly inside the window's newer end.
  */
 export function countBounds(
   activity: Activity | undefined,
   name: string,
   now: number,
   span?: number,
+  latest?: number,
 ): CountBounds | undefined {
   if (!activity) return undefined;
   const { older, days } = decodeDays(activity.n[name]);
@@ -180,7 +183,7 @@ export function countBounds(
     const last = first + DAY - 1;
     if (last < now - span || first > now) continue;
     upper += count;
-    if (first >= now - span && last <= now) lower += count;
+    if (first >= now - span && Math.min(last, latest ?? last) <= now) lower += count;
   }
   // Older events are before the horizon of the profile's last write, itself before now give or take
   // the clocks of two machines: outside any window of less than the horizon minus a margin.
@@ -203,8 +206,9 @@ export function firstBoundChange(
   now: number,
   span: number,
   decide: (b: CountBounds) => boolean | undefined,
+  latest?: number,
 ): number | undefined {
-  const start = countBounds(activity, name, now, span)!;
+  const start = countBounds(activity, name, now, span, latest)!;
   const current = decide(start);
   const steps: Array<[at: number, lower: number, upper: number]> = [];
   const add = (at: number, lower: number, upper: number) => {
@@ -215,8 +219,10 @@ export function firstBoundChange(
     const last = first + DAY - 1;
     add(first, 0, count);
     add(last + span + 1, 0, -count);
-    if (last <= first + span) {
-      add(last, count, 0);
+    // Wholly inside from when its last event can have happened until its first instant leaves.
+    const inside = Math.min(last, latest ?? last);
+    if (inside <= first + span) {
+      add(inside, count, 0);
       add(first + span + 1, -count, 0);
     }
   }

@@ -82,6 +82,12 @@ type EventCondition = Extract<Condition, { event: string }>;
 export const activityOf = (ctx: EvaluationContext): Activity | undefined =>
   (ctx.profile as { activity?: Activity }).activity;
 
+/** The profile's latest event time (no event of its aggregate is later), if it has one. */
+const latestOf = (ctx: EvaluationContext): number | undefined => {
+  const t = Date.parse(ctx.profile.computed?.last_seen ?? '');
+  return Number.isNaN(t) ? undefined : t;
+};
+
 /** Whether a count bound decides `count` (true or false), or leaves it open (undefined). */
 function countDecider(condition: EventCondition): (b: CountBounds) => boolean | undefined {
   const { gte, lte } = condition.count ?? { gte: 1 };
@@ -101,7 +107,7 @@ function compileAggregateLeaf(condition: EventCondition): Tri | undefined {
   const decide = countDecider(condition);
   const span = condition.within_last_days === undefined ? undefined : condition.within_last_days * DAY;
   return (ctx) => {
-    const bounds = countBounds(activityOf(ctx), condition.event, ctx.now, span);
+    const bounds = countBounds(activityOf(ctx), condition.event, ctx.now, span, latestOf(ctx));
     return bounds && decide(bounds);
   };
 }
@@ -166,7 +172,7 @@ function compileEdge(condition: Condition): Edge | undefined {
       // edges, so possibly early, never late).
       const activity = activityOf(ctx);
       if (activity && fromAggregate?.(ctx) !== undefined)
-        return firstBoundChange(activity, event, ctx.now, span, decide);
+        return firstBoundChange(activity, event, ctx.now, span, decide, latestOf(ctx));
       if (!ctx.events) return undefined;
       const steps: Array<[number, number]> = [];
       let count = 0;

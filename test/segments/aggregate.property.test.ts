@@ -87,6 +87,8 @@ const conditionArb: fc.Arbitrary<Condition> = fc.record(
 /** Evaluation instants after the last batch (and one before it: a run may start before a write). */
 const whenArb = fc.oneof(
   fc.integer({ min: -HOUR, max: 100 * DAY }),
+  // While events sent a day ahead are still in the future.
+  fc.integer({ min: -HOUR, max: 2 * DAY }),
   fc.integer({ min: 0, max: 95 }).chain((d) => fc.constantFrom(d * DAY, d * DAY - 1, d * DAY + 1)),
 );
 
