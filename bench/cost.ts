@@ -16,7 +16,7 @@ import { DEFAULT_SETTINGS, tracesOwnInvocations } from '../lib/config.js';
 import { startLocalCdp } from '../local/runtime.js';
 import { FUNCTIONS, SEGMENT_RUN_STATE_MACHINE, STREAM_CONSUMERS } from '../resources/functions/index.js';
 import { DELTA_QUEUES } from '../resources/queues.js';
-import { PROFILES_TABLE } from '../resources/tables.js';
+import { PROFILES_TABLE, TIMELINE_TABLE } from '../resources/tables.js';
 import { itemSize } from './cost/capacity.js';
 import { type Usage, UsageMeter } from './cost/meter.js';
 import {
@@ -68,6 +68,7 @@ const assumptions: Assumptions = {
   dueShare: 0.25,
   fullRunHours: 24,
   profilesTable: PROFILES_TABLE.localName,
+  timelineTable: TIMELINE_TABLE.localName,
 };
 
 const out = process.stdout.write.bind(process.stdout);
@@ -296,12 +297,17 @@ try {
     say(
       `    ${op.padEnd(16)} ${fmt(c.requests / server2.events, 3)} requests, ${fmt(c.write / server2.events, 2)} WRU, ${fmt(c.read / server2.events, 2)} RRU`,
     );
+  const readsByTable = (u: Usage) =>
+    Object.entries(u.dynamo)
+      .filter(([, c]) => c.read > 0)
+      .map(([t, c]) => `${t} ${fmt(c.read)}`)
+      .join(', ');
   for (const [name, r] of Object.entries({ 'run 1 (month one)': run1, 'run 2 (steady)': run2 }))
     say(
-      `Segment ${name}: ${fmt(r.storedEvents)} stored events, ${fmt(rru(r.usage))} RRU (${fmt(rru(r.usage) / r.storedEvents, 3)} per stored event), ${fmt(wru(r.usage))} WRU, runner evaluate steps ${r.usage.lambda['SegmentRunner:evaluate']?.invocations ?? 0}`,
+      `Segment ${name}: ${fmt(r.storedEvents)} stored events, ${fmt(rru(r.usage))} RRU (${fmt(rru(r.usage) / r.storedEvents, 3)} per stored event; ${readsByTable(r.usage)}), ${fmt(wru(r.usage))} WRU, runner evaluate steps ${r.usage.lambda['SegmentRunner:evaluate']?.invocations ?? 0}, ${String(r.summary.timelinesRead)} timelines read`,
     );
   say(
-    `Segment run 3 (incremental): ${fmt(incremental.profilesEvaluated)} profiles evaluated, ${fmt(rru(run3.usage))} RRU (${fmt(rru(run3.usage) / Math.max(1, incremental.profilesEvaluated), 2)} per profile evaluated), ${fmt(wru(run3.usage))} WRU, ${String(run3.summary.timelinesRead)} timelines read, ${String(run3.summary.dueWritten)} due items written`,
+    `Segment run 3 (incremental): ${fmt(incremental.profilesEvaluated)} profiles evaluated, ${fmt(rru(run3.usage))} RRU (${fmt(rru(run3.usage) / Math.max(1, incremental.profilesEvaluated), 2)} per profile evaluated; ${readsByTable(run3.usage)}), ${fmt(wru(run3.usage))} WRU, ${String(run3.summary.timelinesRead)} timelines read, ${String(run3.summary.dueWritten)} due items written`,
   );
   say(
     `DynamoDB storage: ${fmt(dynamoBytesPerEvent)} bytes per stored event; lake: ${fmt(lakeBytes(server2), 1)} bytes per event (gzip)`,

@@ -47,6 +47,7 @@ const PLAIN_FIELDS = [
   'mergedFrom',
   'applied',
   'recentHashes',
+  'activity',
 ] as const;
 
 /** The attributes of a profile item for this state (keys and `version` are the caller's). */

@@ -54,6 +54,11 @@ export interface Assumptions {
   readonly fullRunHours: number;
   /** The table whose reads grow with people and their history (the rest is per run). */
   readonly profilesTable: string;
+  /**
+   * Timeline reads (candidates of event conditions) grow with people and their history too, like the
+   * profiles table's, rather than being paid once a run.
+   */
+  readonly timelineTable?: string;
 }
 
 export interface CostLine {
@@ -218,7 +223,8 @@ export function segmentationCost(
     incremental ? (q(incremental.usage) / Math.max(1, incremental.profilesEvaluated)) * evaluatedPerEvent : 0;
   const perEventSince = (q: (u: Usage) => number) =>
     incremental ? q(incremental.usage) / incremental.eventsSinceLastRun : 0;
-  const isData = (target: string) => target === a.profilesTable || target.startsWith(`${a.profilesTable}/`);
+  const isData = (target: string) =>
+    target === a.profilesTable || target.startsWith(`${a.profilesTable}/`) || target === a.timelineTable;
   const dynamo = (kind: 'read' | 'write', data: boolean) => (u: Usage) =>
     Object.entries(u.dynamo).reduce((s, [t, c]) => s + (isData(t) === data ? c[kind] : 0), 0);
   const gbs = (pick: (fn: string) => boolean) => (u: Usage) =>

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { addRevenue } from '../events/storage-limits.js';
 import type { CanonicalEvent } from '../process/normalize.js';
+import { type Activity, activityFrom, emptyActivity, mergeActivity, recordActivity } from './activity.js';
 import type { ComputedTraits, Identity, Profile, TimelineEvent } from './profile.js';
 
 /**
@@ -25,6 +26,11 @@ export interface ProfileState extends Profile {
    * consumer killed between the profile write and the marker, whose records the stream then replays).
    */
   recentHashes: string[];
+  /**
+   * Events per name and day over the last 90 days (`core/profiles/activity.ts`), for segment event
+   * conditions without reading the timeline. Absent on profiles written before it existed: unknown.
+   */
+  activity?: Activity;
 }
 
 /** How many message hashes a profile keeps (8 characters each). */
@@ -72,6 +78,7 @@ export function emptyProfile(profileId: string, now: string): ProfileState {
     mergedFrom: [],
     applied: {},
     recentHashes: [],
+    activity: emptyActivity(),
   };
 }
 
@@ -135,6 +142,9 @@ export function applyEvent(state: ProfileState, e: CanonicalEvent, pos: EventPos
   if (!c.last_seen || e.timestamp > c.last_seen) c.last_seen = e.timestamp;
   const key = countKey(e);
   c.event_counts[key] = (c.event_counts[key] ?? 0) + 1;
+  // A profile from before aggregates starts one now, knowing it lacks what came before.
+  state.activity ??= activityFrom(Date.parse(now));
+  recordActivity(state.activity, key, Date.parse(e.timestamp), Date.parse(now));
   if (e.type === 'track' && e.event === 'Order Completed') {
     c.order_count += 1;
     c.total_revenue = round(addRevenue(c.total_revenue, revenueOf(e)));
@@ -188,6 +198,7 @@ export function mergeInto(survivor: ProfileState, loser: ProfileState, now: stri
       survivor.computedMeta[field] = stamp;
     }
   }
+  survivor.activity = mergeActivity(survivor.activity, loser.activity, Date.parse(now));
   addIdentities(survivor, loser.identities);
   survivor.mergedFrom = [...new Set([...survivor.mergedFrom, ...loser.mergedFrom, loser.profileId])].sort();
   // Both may hold records of the same batch in flight (one was written before a partial commit

@@ -86,9 +86,10 @@ export async function evaluateProfiles(
   const timeline = deps.timeline;
   const nowMs = now.getTime();
   if (timeline && segments.some((s) => s.needsTimeline)) {
-    // Only candidates read their timeline: a profile the other conditions already decide for every
-    // segment with an event condition (e.g. `plan = pro AND <event>` for a free-plan profile) does not,
-    // and the read reaches back only as far as the longest event window of the undecided segments.
+    // Only candidates read their timeline: a profile the other conditions or its event aggregate
+    // already decide for every segment with an event condition (e.g. `plan = pro AND <event>` for a
+    // free-plan profile, or "3 views in 30 days" for one who viewed 10 times last week) does not, and
+    // the read reaches back only as far as the longest event window of the undecided segments.
     const reads: Array<{ index: number; since?: Date }> = [];
     for (const [index, profile] of profiles.entries()) {
       let days: number | undefined = 0;
@@ -118,7 +119,11 @@ export async function evaluateProfiles(
         if (at !== undefined && (next === undefined || at < next)) next = at;
       }
       const state = current.get(`${s.segment.segmentId}/${profile.profileId}`);
-      const change = decideMembership(s.segment.segmentId, profile, s.predicate(ctx), state, at, source);
+      // What the profile alone decides is the answer (its timeline, when read for another segment,
+      // may reach back less far than this one's window); the predicate decides the rest.
+      const known = s.needsTimeline ? s.timing.decideWithoutEvents(ctx) : undefined;
+      const matches = known ?? s.predicate(ctx);
+      const change = decideMembership(s.segment.segmentId, profile, matches, state, at, source);
       // A member who stays (or is only updated) is new to a destination catching up: it gets the
       // entered first. One who enters now gets it with everyone else; one who exits never needs it.
       const catchUp = options.catchUp;

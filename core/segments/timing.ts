@@ -1,12 +1,14 @@
+import { type Activity, type CountBounds, countBounds, firstBoundChange } from '../profiles/activity.js';
 import { compileTest, DAY, type EvaluationContext, getter, toTime } from './evaluate.js';
 import type { Condition } from './language.js';
 
 /**
  * What a batch run needs beyond the yes/no of a condition, so it can skip work:
  *
- * - `decideWithoutEvents`: the answer when it does not depend on the timeline (three-valued: an event
- *   condition is "unknown", and `and`/`or`/`not` decide around it). Profiles it decides need no
- *   timeline read; only the candidates do.
+ * - `decideWithoutEvents`: the answer when the profile alone decides it (three-valued: an event
+ *   condition is decided by the profile's event aggregate when it has no `where` filter and the
+ *   aggregate's bounds agree, "unknown" otherwise, and `and`/`or`/`not` decide around it). Profiles it
+ *   decides need no timeline read, and their answer is this one; only the candidates are read.
  * - `nextChange`: the first instant after `now` at which the answer can change with the clock alone
  *   (a `within_last` window or an event window passing an edge). Between two such instants, and
  *   without the profile changing, the answer stays what it is, so an incremental run only needs to
@@ -68,10 +70,46 @@ function compileTri(condition: Condition): Tri {
       return v === undefined ? undefined : !v;
     };
   }
-  if ('event' in condition) return () => undefined;
+  if ('event' in condition) return compileAggregateLeaf(condition) ?? (() => undefined);
   // Every other leaf reads only the profile: the full predicate decides it.
   const leaf = compileLeafValue(condition);
   return (ctx) => leaf(ctx);
+}
+
+type EventCondition = Extract<Condition, { event: string }>;
+
+/** The profile's event aggregate: only profile states carry one (see `core/profiles/activity.ts`). */
+export const activityOf = (ctx: EvaluationContext): Activity | undefined =>
+  (ctx.profile as { activity?: Activity }).activity;
+
+/** The profile's latest event time (no event of its aggregate is later), if it has one. */
+const latestOf = (ctx: EvaluationContext): number | undefined => {
+  const t = Date.parse(ctx.profile.computed?.last_seen ?? '');
+  return Number.isNaN(t) ? undefined : t;
+};
+
+/** Whether a count bound decides `count` (true or false), or leaves it open (undefined). */
+function countDecider(condition: EventCondition): (b: CountBounds) => boolean | undefined {
+  const { gte, lte } = condition.count ?? { gte: 1 };
+  return ({ lower, upper }) => {
+    if ((gte !== undefined && upper < gte) || (lte !== undefined && lower > lte)) return false;
+    if ((gte === undefined || lower >= gte) && (lte === undefined || upper <= lte)) return true;
+    return undefined;
+  };
+}
+
+/**
+ * An event condition answered from the aggregate: only without `where` filters (the aggregate counts
+ * names, not properties), and only when its bounds agree; undefined leaves it to the timeline.
+ */
+function compileAggregateLeaf(condition: EventCondition): Tri | undefined {
+  if (condition.where?.length) return undefined;
+  const decide = countDecider(condition);
+  const span = condition.within_last_days === undefined ? undefined : condition.within_last_days * DAY;
+  return (ctx) => {
+    const bounds = countBounds(activityOf(ctx), condition.event, ctx.now, span, latestOf(ctx));
+    return bounds && decide(bounds);
+  };
 }
 
 /** The value of a non-event leaf (the same rules as `compile` in evaluate.ts). */
@@ -120,6 +158,8 @@ function compileEdge(condition: Condition): Edge | undefined {
     if (condition.within_last_days === undefined) return undefined;
     const span = condition.within_last_days * DAY;
     const { event } = condition;
+    const fromAggregate = compileAggregateLeaf(condition);
+    const decide = countDecider(condition);
     const filters = (condition.where ?? []).map((w) => ({ get: getter(w.property), test: compileTest(w) }));
     const { gte, lte } = condition.count ?? { gte: 1 };
     const holds = (n: number) => (gte === undefined || n >= gte) && (lte === undefined || n <= lte);
@@ -128,6 +168,11 @@ function compileEdge(condition: Condition): Edge | undefined {
     // and stop at the first one where the count crosses a bound. A person with 30 views in the window
     // of "3 views in 30 days" is due when the 3rd newest leaves, not each time one does.
     return (ctx) => {
+      // Decided by the aggregate: the first instant its bounds stop deciding it the same way (day
+      // edges, so possibly early, never late).
+      const activity = activityOf(ctx);
+      if (activity && fromAggregate?.(ctx) !== undefined)
+        return firstBoundChange(activity, event, ctx.now, span, decide, latestOf(ctx));
       if (!ctx.events) return undefined;
       const steps: Array<[number, number]> = [];
       let count = 0;

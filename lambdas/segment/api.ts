@@ -45,8 +45,12 @@ async function preview(body: unknown): Promise<HttpResponse> {
   const matchesOf = async (states: Awaited<ReturnType<typeof reader.scanStates>>['items']) => {
     const out = [];
     for (const s of states) {
-      const events = compiled.needsTimeline ? await timeline.timeline(s) : undefined;
-      if (compiled.predicate({ profile: s, events, now })) out.push(s);
+      // The profile (traits, its event aggregate) decides most; only the rest read their timeline.
+      const known = compiled.needsTimeline
+        ? compiled.timing.decideWithoutEvents({ profile: s, now })
+        : undefined;
+      const events = compiled.needsTimeline && known === undefined ? await timeline.timeline(s) : undefined;
+      if (known ?? compiled.predicate({ profile: s, events, now })) out.push(s);
     }
     return out;
   };

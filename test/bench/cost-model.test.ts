@@ -168,6 +168,25 @@ describe('segmentation model', () => {
   });
 });
 
+describe('segmentation model: timeline reads', () => {
+  it('grow with the people and histories a full run reads, not once a run', () => {
+    const withTimeline = (storedEvents: number, timelineReads: number): MeasuredRun => {
+      const usage = emptyUsage();
+      usage.dynamo.profiles = { requests: 1, read: 200, write: 0 };
+      usage.dynamo.timeline = { requests: 1, read: timelineReads, write: 0 };
+      return { usage, profiles: 100, storedEvents, eventsSinceLastRun: 1000 };
+    };
+    // 3 timeline units per profile read: 300 in both runs.
+    const r1 = withTimeline(1000, 300);
+    const r2 = withTimeline(20_000, 300);
+    const read = (a: Assumptions) =>
+      cost(segmentationCost(r1, r2, a, 'steady'), 'Segmentation: DynamoDB reads');
+    const perRun = (2 + 3) * 7.776e7;
+    expect(read({ ...assumptions, timelineTable: 'timeline' })).toBeCloseTo((perRun / 3.6e6) * 0.125, 6);
+    expect(read(assumptions)).toBeLessThan(read({ ...assumptions, timelineTable: 'timeline' }) / 2);
+  });
+});
+
 describe('storage', () => {
   it('keeps DynamoDB bytes for the retention and prices the lake over a year of tiers', () => {
     const [dynamo, lake] = storageCost(1024 ** 3 / 1e6, 1024 ** 3 / 1e6, assumptions, 'steady');

@@ -1,5 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import {
+  type Activity,
+  activityFrom,
+  emptyActivity,
+  mergeActivity,
+  recordActivity,
+} from '../../core/profiles/activity.js';
 import type { Profile, TimelineEvent } from '../../core/profiles/profile.js';
 import { emptyProfile, toProfile } from '../../core/profiles/state.js';
 import type { DeltaSink, MembershipDelta } from '../../core/segments/delta.js';
@@ -52,6 +59,8 @@ const CONDITIONS: Record<string, Condition> = {
     ],
   },
   everOrdered: { event: 'Order' },
+  weeklyViewers: { event: 'View', count: { gte: 3 }, within_last_days: 7 },
+  noOrderThisMonth: { not: { event: 'Order', within_last_days: 30 } },
 };
 const SEGMENTS: CompiledSegment[] = Object.entries(CONDITIONS).map(([id, condition]) =>
   compileSegment({
@@ -113,9 +122,15 @@ class Memberships implements MembershipStore, MergedAwayStore {
 }
 const sink: DeltaSink = { async publish(_: readonly MembershipDelta[]) {} };
 
-/** A population as the stream processor leaves it: live profiles, redirects, timelines. */
+type LiveProfile = Profile & { mergedFrom: string[]; activity?: Activity };
+
+/**
+ * A population as the stream processor leaves it: live profiles (with their event aggregates, as
+ * `applyEvent` and `mergeInto` keep them; every third one written before aggregates existed, with
+ * events the aggregate never saw), redirects, timelines.
+ */
 class World {
-  readonly profiles = new Map<string, Profile & { mergedFrom: string[] }>();
+  readonly profiles = new Map<string, LiveProfile>();
   readonly redirects = new Map<string, { profile: Profile; mergedAt: string }>();
   readonly events = new Map<string, TimelineEvent[]>();
   /** The change log: what the listener records after each committed batch. */
@@ -125,8 +140,31 @@ class World {
   constructor(size: number) {
     for (let i = 0; i < size; i++) {
       const id = `p_${i}`;
-      this.profiles.set(id, { ...toProfile(emptyProfile(id, new Date(T0).toISOString())), mergedFrom: [] });
-      this.events.set(id, []);
+      const old = i % 3 === 0;
+      this.profiles.set(id, {
+        ...toProfile(emptyProfile(id, new Date(T0).toISOString())),
+        mergedFrom: [],
+        ...(old ? {} : { activity: emptyActivity() }),
+      });
+      this.events.set(
+        id,
+        old
+          ? [
+              {
+                messageId: `old${i}a`,
+                type: 'track',
+                event: 'View',
+                timestamp: new Date(T0 - 10 * DAY).toISOString(),
+              },
+              {
+                messageId: `old${i}b`,
+                type: 'track',
+                event: 'Order',
+                timestamp: new Date(T0 - 20 * DAY).toISOString(),
+              },
+            ]
+          : [],
+      );
     }
   }
   private live(i: number) {
@@ -153,7 +191,9 @@ class World {
       });
       const last = p.computed.last_seen ? Date.parse(p.computed.last_seen) : 0;
       const computed = { ...p.computed, last_seen: new Date(Math.max(last, t)).toISOString() };
-      this.profiles.set(id, { ...p, computed });
+      const activity = p.activity ? structuredClone(p.activity) : activityFrom(at);
+      recordActivity(activity, op.name, t, at);
+      this.profiles.set(id, { ...p, computed, activity });
       this.changes.push({ at, id });
     } else {
       const loserId = this.live(op.other);
@@ -166,6 +206,7 @@ class World {
         ...p,
         computed: { ...p.computed, last_seen: seen },
         mergedFrom: [...p.mergedFrom, loserId, ...loser.mergedFrom],
+        activity: mergeActivity(p.activity, loser.activity, at),
       });
       this.changes.push({ at, id }, { at, id: loserId });
     }
@@ -314,7 +355,7 @@ describe('incremental batch runs', () => {
           expect(modes[0]).toBe('full');
         },
       ),
-      { numRuns: 60 },
+      { numRuns: 120 },
     );
   }, 60_000);
 
