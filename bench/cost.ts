@@ -33,13 +33,13 @@ import { browserEvent, people, random, serverEvent } from './cost/population.js'
 import { PRICES } from './cost/prices.js';
 import { fmt } from './support.js';
 
-const [peopleCount, history, eventsPerPhase, eventsPerSecond, serverBatch] = [50, 100, 300, 1000, 20].map(
-  (d, i) => {
-    const v = Number(process.argv[2 + i] ?? d);
-    if (!Number.isInteger(v) || v < 1) throw new Error(`argument ${i + 1} must be a positive integer`);
-    return v;
-  },
-) as [number, number, number, number, number];
+const [peopleCount, history, eventsPerPhase, eventsPerSecond, serverBatch, browserBatch] = [
+  50, 100, 300, 1000, 20, 10,
+].map((d, i) => {
+  const v = Number(process.argv[2 + i] ?? d);
+  if (!Number.isInteger(v) || v < 1) throw new Error(`argument ${i + 1} must be a positive integer`);
+  return v;
+}) as [number, number, number, number, number, number];
 
 // Deployed functions log at INFO (Powertools' default); the local default is WARN.
 process.env.CDP_LOG_LEVEL = 'INFO';
@@ -128,7 +128,7 @@ try {
       return n + (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0);
     }, 0);
 
-  async function phase(kind: 'server' | 'browser', events: number) {
+  async function phase(kind: 'server' | 'browser' | 'browser-batched', events: number) {
     await cdp.drain(600_000);
     meter.reset();
     const queuedBefore = queued();
@@ -143,6 +143,26 @@ try {
       await pool(batches, 8, async (batch) => {
         requests++;
         await post('/v1/batch', { batch, sentAt: now.toISOString() });
+      });
+    } else if (kind === 'browser-batched') {
+      // analytics.js with its batching delivery strategy (`deliveryStrategy: { strategy: 'batching' }`):
+      // one browser's events, up to `browserBatch` of them, in one request to `/v1/b`.
+      const batches = Array.from({ length: Math.ceil(events / browserBatch) }, (_, b) => {
+        const person = pick();
+        const first = browserEvent(person, now, rnd).body;
+        return Array.from({ length: Math.min(browserBatch, events - b * browserBatch) }, (_, i) =>
+          i === 0
+            ? first
+            : {
+                ...browserEvent(person, now, rnd).body,
+                anonymousId: first.anonymousId,
+                userId: first.userId,
+              },
+        );
+      });
+      await pool(batches, 8, async (batch) => {
+        requests++;
+        await post('/v1/b', { batch, sentAt: now.toISOString() });
       });
     } else {
       const calls = Array.from({ length: events }, () => browserEvent(pick(), now, rnd));
@@ -208,17 +228,18 @@ try {
   const t2 = performance.now();
   const server2 = await phase('server', eventsPerPhase);
   const browser2 = await phase('browser', eventsPerPhase);
-  const stored = 4 * eventsPerPhase + preload.length;
-  const run2 = await segmentRun(stored, 2 * eventsPerPhase);
+  const batched2 = await phase('browser-batched', eventsPerPhase);
+  const stored = 5 * eventsPerPhase + preload.length;
+  const run2 = await segmentRun(stored, 3 * eventsPerPhase);
   // The hourly schedule's run: the people who changed since the previous run (both steady phases'
   // events are within the window it reads back) and those due by a window edge.
-  const run3 = await segmentRun(stored, 2 * eventsPerPhase, { incremental: true });
+  const run3 = await segmentRun(stored, 3 * eventsPerPhase, { incremental: true });
   if (run3.summary.mode !== 'incremental')
     throw new Error(`run 3 was not incremental: ${String(run3.summary.modeReason)}`);
   const incremental = {
     usage: run3.usage,
     profilesEvaluated: Number(run3.summary.profilesEvaluated),
-    eventsSinceLastRun: 2 * eventsPerPhase,
+    eventsSinceLastRun: 3 * eventsPerPhase,
   };
   say(`steady state measured (${fmt((performance.now() - t2) / 1000, 1)} s)`);
 
@@ -256,6 +277,7 @@ try {
     'browser, month one': price(browser1, 'monthOne'),
     'server, steady': price(server2, 'steady'),
     'browser, steady': price(browser2, 'steady'),
+    [`browser, batches of ${browserBatch}, steady`]: price(batched2, 'steady'),
   };
   restoreLogs();
 
@@ -284,6 +306,7 @@ try {
     'browser, month one': browser1,
     'server, steady': server2,
     'browser, steady': browser2,
+    'browser batched': batched2,
   })) {
     const tables = Object.entries(p.usage.dynamo)
       .map(([t, c]) => `${t} ${fmt(c.write / p.events, 2)} W / ${fmt(c.read / p.events, 2)} R`)

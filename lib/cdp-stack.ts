@@ -128,6 +128,8 @@ export class CdpStack extends Stack {
       ...segmentEnv,
       ...lake.environment(),
       ...deltaQueues.environment(),
+      // The daily identity check reports profiles above merge protection's limits.
+      ...(settings.identity ? { [ENV.identityConfig]: JSON.stringify(settings.identity) } : {}),
     });
     const segmentation = new Segmentation(this, 'Segmentation', {
       runner,

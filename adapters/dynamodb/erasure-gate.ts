@@ -11,6 +11,7 @@ import type { Identity } from '../../core/profiles/profile.js';
 import { ENV } from '../../resources/env.js';
 import { METRIC } from '../../resources/metrics.js';
 import { dynamoDbDocumentClient } from '../aws/clients.js';
+import { decodeRecord } from '../kinesis/record-codec.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics, type HandlerMetrics } from '../observability/metrics.js';
 import { TombstoneStore } from './tombstone-store.js';
@@ -66,7 +67,7 @@ export class ErasureGate {
     for (const record of records) {
       let json: unknown;
       try {
-        json = JSON.parse(Buffer.from(record.kinesis.data, 'base64').toString('utf8'));
+        json = JSON.parse(decodeRecord(Buffer.from(record.kinesis.data, 'base64')));
       } catch {
         keep.push(record);
         continue;

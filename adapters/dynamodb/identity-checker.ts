@@ -49,6 +49,8 @@ export class IdentityChecker {
       timelineRetentionDays: number;
       dedupeWindowHours?: number;
       timelineTable?: string;
+      /** Merge protection's limits (`cdp:identity`): profiles above them are reported. */
+      limits?: Readonly<Record<string, number>>;
     },
   ) {
     this.reader = new ProfileReader(ddb, table, options.timelineTable ?? table);
@@ -113,6 +115,7 @@ export class IdentityChecker {
         ...checkProfile(state, {
           resolved,
           liveMergedFrom,
+          ...(this.options.limits ? { limits: this.options.limits } : {}),
           ...(timeline
             ? {
                 timelineCounts: countTimeline(timeline),
@@ -224,6 +227,9 @@ export class IdentityChecker {
       }
       case 'live_merged_away':
         return this.merge(v.listedBy, v.profileId, now);
+      case 'limit_exceeded':
+        // Reported, never split automatically (see `core/identity/invariants.ts`).
+        return false;
       case 'counts_disagree': {
         const root = await this.root(v.profileId);
         if (!root) return false;

@@ -78,20 +78,26 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
     }
 
     const items = new Map<string, Item>();
-    let wanted = [...new Set(pointers.values())];
-    while (wanted.length) {
-      const loaded = await batchGet(this.ddb, this.table, wanted.map(keys.profile), consistent);
-      // Keyed by the item key: a tombstone redirect carries no profileId.
-      for (const item of loaded) items.set((item.pk as string).slice('P#'.length), item);
-      // Missing profiles (a node created just before a crash) are roots that do not exist yet.
-      wanted = [
-        ...new Set(
-          loaded
-            .map((i) => i.mergedInto as string | undefined)
-            .filter((id): id is string => !!id && !items.has(id)),
-        ),
-      ];
-    }
+    const loadProfiles = async (ids: Iterable<string>) => {
+      let wanted = [...new Set(ids)].filter((id) => !items.has(id));
+      while (wanted.length) {
+        const loaded = await batchGet(this.ddb, this.table, wanted.map(keys.profile), consistent);
+        // Keyed by the item key: a tombstone redirect carries no profileId.
+        for (const item of loaded) items.set((item.pk as string).slice('P#'.length), item);
+        // Missing profiles (a node created just before a crash) are roots that do not exist yet.
+        wanted = [
+          ...new Set(
+            loaded
+              .map((i) => i.mergedInto as string | undefined)
+              .filter((id): id is string => !!id && !items.has(id)),
+          ),
+        ];
+      }
+    };
+    await loadProfiles(pointers.values());
+    // A survivor claimed by a merge in progress names the profiles being merged into it: loaded, so a
+    // redirect whose data has not reached the survivor yet is folded in below (the repair).
+    await loadProfiles([...items.values()].flatMap((i) => (i.pendingFrom as string[] | undefined) ?? []));
     const rootOf = (id: string) => {
       let root = id;
       for (let hops = 0; items.get(root)?.mergedInto; hops++) {
@@ -100,10 +106,49 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
       }
       return root;
     };
+    // What the creators of a root announced it holds (its nodes' `rootIdentities`, redirects'
+    // `intoIdentities`) beyond its stored list.
+    const announcedFor = (root: string): Identity[] => {
+      const ids = [
+        ...(announced.get(root) ?? []),
+        ...((items.get(root)?.pendingIdentities as Identity[] | undefined) ?? []),
+      ];
+      for (const [, redirect] of items)
+        if (redirect.mergedInto && rootOf(redirect.mergedInto as string) === root && redirect.intoIdentities)
+          ids.push(...(redirect.intoIdentities as Identity[]));
+      const item = items.get(root);
+      const stored = new Set(item ? stateFromItem(item).identities.map(identityKey) : []);
+      return ids.filter((i) => !stored.has(identityKey(i)));
+    };
+    // An announcement outlives a create that lost its race (the nodes it did write keep it), so each
+    // announced identifier is checked against its own node: one more read, only while a root's stored
+    // list lags what was announced (a race in progress, or one lost).
+    const roots = new Set([...pointers.values()].map(rootOf));
+    const unchecked = new Map<string, Identity>();
+    for (const root of roots)
+      for (const i of announcedFor(root)) if (!pointers.has(identityKey(i))) unchecked.set(identityKey(i), i);
+    const elsewhere = new Map<string, string>();
+    if (unchecked.size) {
+      const more = await batchGet(
+        this.ddb,
+        this.table,
+        [...unchecked.values()].map(keys.identity),
+        consistent,
+      );
+      for (const item of more)
+        elsewhere.set(`${item.type as string}#${item.value as string}`, item.profileId as string);
+      await loadProfiles(elsewhere.values());
+    }
+    // Counted unless its node is known to lead to another profile; no node yet may be a create in flight.
+    const belongs = (i: Identity, root: string) => {
+      const at = pointers.get(identityKey(i)) ?? elsewhere.get(identityKey(i));
+      return at === undefined || rootOf(at) === root;
+    };
 
     const nodes = new Map<string, string>();
     const profiles = new Map<string, ProfileState>();
     const versions = new Map<string, number>();
+    const announcedIds = new Map<string, Identity[]>();
     for (const [key, pointer] of pointers) {
       const root = rootOf(pointer);
       nodes.set(key, root);
@@ -114,11 +159,12 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
       }
       // A profile another consumer is creating: what its nodes (or the redirects into it) announced is
       // what it will hold, so merge limits are decided with those identifiers, not with an empty profile.
-      for (const [, redirect] of items)
-        if (redirect.mergedInto === root && redirect.intoIdentities)
-          announced.set(root, [...(announced.get(root) ?? []), ...(redirect.intoIdentities as Identity[])]);
-      const ids = announced.get(root);
-      if (!item && ids) {
+      // A stored profile's list may lag too (its writer lost a race and is retrying): limits count
+      // what was announced for it, without writing it into the profile.
+      if (announcedIds.has(root)) continue;
+      const ids = announcedFor(root).filter((i) => belongs(i, root));
+      announcedIds.set(root, ids);
+      if (!item && ids.length) {
         const pending = profiles.get(root) ?? emptyProfile(root, now());
         addIdentities(pending, ids);
         profiles.set(root, pending);
@@ -146,7 +192,8 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
       }
       if (!survivor.mergedFrom.includes(id)) mergeInto(survivor, stateFromItem(item), survivor.updatedAt);
     }
-    return { nodes, profiles, versions };
+    const pendingIds = new Map([...announcedIds].filter(([, ids]) => ids.length > 0));
+    return { nodes, profiles, versions, announced: pendingIds };
   }
 
   async commit(changes: GraphChanges, now: Date): Promise<void> {
@@ -184,6 +231,40 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
         },
       })),
     ]);
+
+    // Claims: a stored survivor that profiles are merged into is claimed first (its version moved on,
+    // with what it is about to hold), so no other consumer can merge it elsewhere, or decide on its
+    // identifiers, between the redirects and its own write: either that consumer's conditional write
+    // fails, or this claim does and nothing was redirected. Without it a redirect written by an attempt
+    // whose survivor write then lost could join two profiles that merge limits keep apart. One write
+    // per merge into an existing profile; merges are rare next to events.
+    const claimed = new Map<string, number>();
+    const survivors = new Map(changes.profiles.map((p) => [p.state.profileId, p]));
+    for (const r of changes.redirects) {
+      const survivor = survivors.get(r.into);
+      if (survivor?.expectedVersion !== undefined) claimed.set(r.into, survivor.expectedVersion);
+    }
+    await inParallel([...claimed], async ([profileId, expected]) => {
+      try {
+        requestCounter.count++;
+        await this.ddb.send(
+          new UpdateCommand({
+            TableName: this.table,
+            Key: keys.profile(profileId),
+            UpdateExpression: 'SET version = :next, pendingIdentities = :ids, pendingFrom = :from',
+            ConditionExpression: 'version = :v AND attribute_not_exists(mergedInto)',
+            ExpressionAttributeValues: {
+              ':next': expected + 1,
+              ':v': expected,
+              ':ids': survivors.get(profileId)!.state.identities,
+              ':from': changes.redirects.filter((r) => r.into === profileId).map((r) => r.profileId),
+            },
+          }),
+        );
+      } catch (err) {
+        throw conflict(err);
+      }
+    });
 
     await inParallel(changes.redirects, async (r) => {
       try {
@@ -226,7 +307,12 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
     });
 
     await inParallel(changes.profiles, async (p) => {
-      const version = (p.expectedVersion ?? 0) + 1;
+      // A claimed survivor is written over its claim (the Put drops the claim's attributes).
+      const expectedVersion =
+        p.expectedVersion === undefined
+          ? undefined
+          : (claimed.has(p.state.profileId) ? 1 : 0) + p.expectedVersion;
+      const version = (expectedVersion ?? 0) + 1;
       try {
         requestCounter.count++;
         await this.ddb.send(
@@ -239,11 +325,11 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
               // No byProfile keys: the index would copy the whole item on every write, and nothing
               // looks a profile up through it (it is found by its own key).
             },
-            ...(p.expectedVersion === undefined
+            ...(expectedVersion === undefined
               ? { ConditionExpression: 'attribute_not_exists(pk)' }
               : {
                   ConditionExpression: 'version = :v',
-                  ExpressionAttributeValues: { ':v': p.expectedVersion },
+                  ExpressionAttributeValues: { ':v': expectedVersion },
                 }),
           }),
         );

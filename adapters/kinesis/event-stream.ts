@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
+import { encodeRecord } from './record-codec.js';
 
 export interface StreamRecord {
   readonly partitionKey: string;
@@ -73,7 +74,8 @@ export class EventStreamWriter {
   ) {}
 
   async put(records: readonly StreamRecord[]): Promise<void> {
-    const chunks = chunkRecords(records);
+    // Compressed on the way in: Kinesis bills each record by the KB (see record-codec).
+    const chunks = chunkRecords(records.map((r) => ({ ...r, data: encodeRecord(r.data) })));
     const results = await Promise.allSettled(chunks.map((chunk) => this.putChunk(chunk)));
     const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failures.length === 0) return;

@@ -21,6 +21,13 @@ export interface GraphSnapshot {
   readonly nodes: ReadonlyMap<string, string>;
   readonly profiles: ReadonlyMap<string, ProfileState>;
   readonly versions: ReadonlyMap<string, number>;
+  /**
+   * Identifiers that identity nodes of this batch say a root holds (`rootIdentities`, `intoIdentities`)
+   * while its stored list may not show them yet: another consumer committed those nodes and has not
+   * written the profile (yet, or again after losing a race). Merge limits count them, so no decision is
+   * taken on a list that is about to grow; they are not written into the profile.
+   */
+  readonly announced?: ReadonlyMap<string, readonly Identity[]>;
 }
 
 export interface MergeRecord {
@@ -83,6 +90,7 @@ export class IdentityGraph {
   private readonly nodes = new Map<string, string>();
   private readonly identities = new Map<string, Identity>();
   private readonly profiles = new Map<string, ProfileState>();
+  private readonly announced = new Map<string, Identity[]>();
   private readonly parent = new Map<string, string>();
   private readonly newNodes = new Set<string>();
   private readonly touched = new Set<string>();
@@ -98,6 +106,12 @@ export class IdentityGraph {
   ) {
     for (const [k, v] of snapshot.nodes) this.nodes.set(k, v);
     for (const [k, v] of snapshot.profiles) this.profiles.set(k, clone(v));
+    for (const [k, v] of snapshot.announced ?? []) this.announced.set(k, [...v]);
+  }
+
+  /** What merge limits count for a root: its identifiers and those announced for it. */
+  private held(root: string): Identity[] {
+    return [...this.profile(root).identities, ...(this.announced.get(root) ?? [])];
   }
 
   private find(id: string): string {
@@ -151,7 +165,7 @@ export class IdentityGraph {
       return;
     }
     // Known identifiers count too: one may resolve to a root whose stored list does not show it yet.
-    const combined = [...roots.flatMap((r) => this.profile(r).identities), ...known, ...unknown];
+    const combined = [...roots.flatMap((r) => this.held(r)), ...known, ...unknown];
     const reason = this.violation(combined);
 
     let target: string;
@@ -165,7 +179,7 @@ export class IdentityGraph {
         : derivedProfileId(primary);
       const fitting: Identity[] = [];
       for (const id of unknown) {
-        if (!this.violation([...this.profile(target).identities, ...fitting, id])) fitting.push(id);
+        if (!this.violation([...this.held(target), ...fitting, id])) fitting.push(id);
       }
       this.attach(target, fitting);
       this.merges.push({
@@ -183,6 +197,8 @@ export class IdentityGraph {
       for (const r of roots) {
         if (r === target) continue;
         mergeInto(survivor, this.profile(r), this.now);
+        const announced = this.announced.get(r);
+        if (announced) this.announced.set(target, [...(this.announced.get(target) ?? []), ...announced]);
         this.parent.set(r, target);
         this.profiles.delete(r);
         this.touched.delete(r);

@@ -63,3 +63,8 @@ export function parseIdentity(text: string): Identity | undefined {
   if (i <= 0 || i === text.length - 1) return undefined;
   return { type: text.slice(0, i), value: text.slice(i + 1) };
 }
+
+/** Merge protection's limits from the `CDP_IDENTITY_CONFIG` JSON (the defaults when unset). */
+export function identityLimits(json: string | undefined): Record<string, number> {
+  return IdentityConfigSchema.parse(json ? JSON.parse(json) : {}).limits;
+}

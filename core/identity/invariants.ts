@@ -13,6 +13,9 @@ import { identityKey } from './identifiers.js';
  * - `identity_elsewhere`: a live profile lists an identifier whose node resolves to another profile
  *   (or to none): one person split in two.
  * - `live_merged_away`: a profile listed in another live profile's `mergedFrom` is live again.
+ * - `limit_exceeded`: a live profile holds more identifiers of a type than merge protection allows
+ *   (`cdp:identity` limits), e.g. two user ids. Not repaired automatically: which identifiers and
+ *   events belong to which person is a decision for a person; the report names the profile and type.
  * - `counts_disagree`: the timeline holds more events of a name than the computed counts say (or, for
  *   a profile whose whole history is within the timeline's retention, a different number).
  */
@@ -21,6 +24,7 @@ export type IdentityViolation =
   | { kind: 'identity_missing'; identity: Identity; profileId: string }
   | { kind: 'identity_elsewhere'; identity: Identity; profileId: string; resolvesTo?: string }
   | { kind: 'live_merged_away'; profileId: string; listedBy: string }
+  | { kind: 'limit_exceeded'; profileId: string; identifierType: string; count: number; max: number }
   | {
       kind: 'counts_disagree';
       profileId: string;
@@ -39,6 +43,8 @@ export interface ProfileSurroundings {
   readonly timelineCounts?: Readonly<Record<string, number>>;
   /** Whether the timeline holds the whole history (first event within the retention). */
   readonly timelineComplete?: boolean;
+  /** Merge protection's limits per identifier type, when configured. */
+  readonly limits?: Readonly<Record<string, number>>;
 }
 
 export function checkProfile(state: ProfileState, around: ProfileSurroundings): IdentityViolation[] {
@@ -55,6 +61,11 @@ export function checkProfile(state: ProfileState, around: ProfileSurroundings): 
   }
   for (const id of around.liveMergedFrom)
     out.push({ kind: 'live_merged_away', profileId: id, listedBy: state.profileId });
+  for (const [identifierType, max] of Object.entries(around.limits ?? {})) {
+    const count = new Set(state.identities.filter((i) => i.type === identifierType).map((i) => i.value)).size;
+    if (count > max)
+      out.push({ kind: 'limit_exceeded', profileId: state.profileId, identifierType, count, max });
+  }
   if (around.timelineCounts) {
     const names = new Set([
       ...Object.keys(around.timelineCounts),

@@ -108,20 +108,16 @@ export async function processBatch(
   });
   if (unique.length === 0) return { applied: 0, duplicates: 0, merges: 0, blockedMerges: 0, attempts: 0 };
 
-  // Which timelines to look at comes from a first snapshot; the batch is then resolved against a
-  // snapshot read just before its commit, as before timelines were the markers. Resolving against the
-  // first one would leave the timeline queries between the read and the conditional writes, and the
-  // identity model test finds merge limits broken more often with that wider window (a consumer whose
-  // profile create lost keeps identity nodes pointing at the winner's profile). The first snapshot is
-  // read eventually consistent, at half the price: a merge it misses by a moment only hides a timeline
-  // the profile's own `recentHashes` and `applied` (read consistently below) still cover.
+  // One snapshot, read consistently, says which timelines to look at and is what the batch is first
+  // resolved against (retries after a lost race read again). The timeline queries widen the window
+  // between that read and the conditional writes; what another consumer commits in it makes a write
+  // fail and the batch recompute, and merges claim their survivor before redirecting into it, so no
+  // decision stands on a profile that changed under it (`DynamoProfileStore.commit`).
+  const first = await deps.graph.load(unique.flatMap((f) => f.event.identities));
   const seen = await deps.dedupe.seen(
     timelineLookups(
       unique.map((f) => f.event),
-      await deps.graph.load(
-        unique.flatMap((f) => f.event.identities),
-        { consistent: false },
-      ),
+      first,
     ),
   );
   const fresh = unique.filter((f) => !seen.has(dedupeKey(f.event)));
@@ -130,7 +126,7 @@ export async function processBatch(
   const identities = fresh.flatMap((f) => f.event.identities);
   const maxAttempts = deps.maxAttempts ?? 8;
   for (let attempt = 1; ; attempt++) {
-    const snapshot = await deps.graph.load(identities);
+    const snapshot = attempt === 1 ? first : await deps.graph.load(identities);
     const graph = new IdentityGraph(snapshot, deps.config, now.toISOString());
     for (const f of fresh) graph.apply(f.event, f.position);
     const changes = graph.changes();

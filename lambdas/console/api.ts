@@ -4,6 +4,7 @@ import { dynamoDbDocumentClient, kinesisClient, s3Client } from '../../adapters/
 import { SegmentStore } from '../../adapters/dynamodb/segment-store.js';
 import { SourceStore } from '../../adapters/dynamodb/source-store.js';
 import { readRecentRecords } from '../../adapters/kinesis/recent-events.js';
+import { decodeRecord } from '../../adapters/kinesis/record-codec.js';
 import { metricsReader } from '../../adapters/observability/metrics-reader.js';
 import { readRecentQuarantine } from '../../adapters/s3/recent-quarantine.js';
 import { acceptedEntry, type DebugEntry, debugView, quarantinedEntry } from '../../core/console/debugger.js';
@@ -149,7 +150,7 @@ async function debugEvents(event: APIGatewayProxyEventV2): Promise<HttpResponse>
   const entries: DebugEntry[] = [];
   for (const r of records) {
     try {
-      entries.push(acceptedEntry(JSON.parse(Buffer.from(r.data).toString('utf8')), r.arrivedAt));
+      entries.push(acceptedEntry(JSON.parse(decodeRecord(r.data)), r.arrivedAt));
     } catch {
       // The processor quarantines records that are not JSON; they show up from there.
     }

@@ -4,6 +4,7 @@ import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda'
 import * as z from 'zod';
 import { s3Client } from '../../adapters/aws/clients.js';
 import { erasureGate } from '../../adapters/dynamodb/erasure-gate.js';
+import { decodeRecord } from '../../adapters/kinesis/record-codec.js';
 import { createLogger } from '../../adapters/observability/logger.js';
 import { createMetrics } from '../../adapters/observability/metrics.js';
 import { QuarantineWriter } from '../../adapters/s3/quarantine-writer.js';
@@ -68,9 +69,10 @@ export async function handler(event: KinesisStreamEvent): Promise<KinesisStreamB
   for (const record of erasure.keep) {
     // One record that can never be written goes to quarantine with its bytes; the rest of the batch
     // commits. Only S3 failures (transient) make the batch retry.
-    const text = Buffer.from(record.kinesis.data, 'base64').toString('utf8');
+    let text = '';
     let parsed: z.infer<typeof Envelope> | undefined;
     try {
+      text = decodeRecord(Buffer.from(record.kinesis.data, 'base64'));
       const result = Envelope.safeParse(JSON.parse(text));
       parsed = result.success ? result.data : undefined;
     } catch {

@@ -9,6 +9,7 @@ import { dynamoDbDocumentClient, s3Client } from '../../adapters/aws/clients.js'
 import { erasureGate } from '../../adapters/dynamodb/erasure-gate.js';
 import { isPermanentStoreError } from '../../adapters/dynamodb/errors.js';
 import { DynamoProfileStore } from '../../adapters/dynamodb/profile-store.js';
+import { decodeRecord } from '../../adapters/kinesis/record-codec.js';
 import { createLogger } from '../../adapters/observability/logger.js';
 import { createMetrics } from '../../adapters/observability/metrics.js';
 import { QuarantineWriter } from '../../adapters/s3/quarantine-writer.js';
@@ -66,7 +67,7 @@ type Parsed =
 function parseRecord(data: Buffer): Parsed {
   let json: unknown;
   try {
-    json = JSON.parse(data.toString('utf8'));
+    json = JSON.parse(decodeRecord(data));
   } catch {
     return { ok: false, reason: 'invalid_json', details: 'The record is not valid JSON' };
   }

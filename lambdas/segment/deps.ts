@@ -5,6 +5,7 @@ import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
 import { SegmentChangeLog } from '../../adapters/dynamodb/segment-changes.js';
 import { SegmentStore } from '../../adapters/dynamodb/segment-store.js';
 import { timelineSince } from '../../adapters/dynamodb/timeline-window.js';
+import { identityLimits } from '../../core/identity/identifiers.js';
 import type { Profile } from '../../core/profiles/profile.js';
 import type { TimelineSource } from '../../core/segments/engine.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
@@ -35,6 +36,7 @@ export function segmentationDeps() {
   const changeLog = new SegmentChangeLog(ddb, config[ENV.controlTable], config[ENV.profilesTable]);
   const checker = new IdentityChecker(ddb, config[ENV.profilesTable], {
     timelineRetentionDays: Number(process.env[ENV.timelineRetentionDays] ?? 90),
+    limits: identityLimits(process.env[ENV.identityConfig]),
     timelineTable,
   });
   return { reader, segments, timeline, checker, changeLog };

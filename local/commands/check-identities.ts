@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { dynamoDbDocumentClient } from '../../adapters/aws/clients.js';
 import { IdentityChecker } from '../../adapters/dynamodb/identity-checker.js';
+import { identityLimits } from '../../core/identity/identifiers.js';
 import type { IdentityViolation } from '../../core/identity/invariants.js';
 import { PROFILES_TABLE, TIMELINE_TABLE } from '../../resources/tables.js';
 import { localDynamoDb } from './local-dynamodb.js';
@@ -45,6 +46,7 @@ export async function checkIdentities(
   }
   const checker = new IdentityChecker(dynamoDbDocumentClient(client), table, {
     timelineRetentionDays: args.timelineRetentionDays,
+    limits: identityLimits(process.env.CDP_IDENTITY_CONFIG),
     ...(args.aws
       ? process.env.CDP_TIMELINE_TABLE
         ? { timelineTable: process.env.CDP_TIMELINE_TABLE }
@@ -109,6 +111,8 @@ function describe(v: IdentityViolation): string {
       return `identity_elsewhere: ${v.profileId} lists a ${v.identity.type} that resolves to ${v.resolvesTo ?? 'nothing'}`;
     case 'live_merged_away':
       return `live_merged_away: ${v.profileId} is live but was merged into ${v.listedBy}`;
+    case 'limit_exceeded':
+      return `limit_exceeded: ${v.profileId} holds ${v.count} ${v.identifierType} identifiers (at most ${v.max}); not repaired automatically`;
     case 'counts_disagree':
       return `counts_disagree: ${v.profileId} counts ${v.computed} "${v.event}" events, its timeline holds ${v.timeline}`;
   }

@@ -6,6 +6,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { chunkRecords, EventStreamWriter } from '../../adapters/kinesis/event-stream.js';
+import { decodeRecord } from '../../adapters/kinesis/record-codec.js';
 import { hashWriteKey } from '../../core/collect/write-keys.js';
 import { hashIdentity } from '../../core/govern/regulation.js';
 
@@ -64,7 +65,7 @@ beforeEach(() => {
 
 const sentIds = (call: number) =>
   (kinesis.commandCalls(PutRecordsCommand)[call]!.args[0].input.Records ?? []).map(
-    (r) => (JSON.parse(Buffer.from(r.Data!).toString()) as { messageId: string }).messageId,
+    (r) => (JSON.parse(decodeRecord(r.Data!)) as { messageId: string }).messageId,
   );
 
 describe('collector handler against a mocked stream', () => {
@@ -95,7 +96,7 @@ describe('collector handler against a mocked stream', () => {
     // m1 can never be written (its shard is saturated); m0 succeeds at once.
     kinesis.on(PutRecordsCommand).callsFake((input: { Records: { Data: Uint8Array }[] }) => {
       const entries = input.Records.map((r) =>
-        Buffer.from(r.Data).toString().includes('"m1"')
+        decodeRecord(r.Data).includes('"m1"')
           ? { ErrorCode: 'ProvisionedThroughputExceededException' }
           : { SequenceNumber: '1' },
       );
@@ -236,7 +237,7 @@ describe('rejected requests', () => {
     (req as { requestContext: unknown }).requestContext = { timeEpoch: arrived };
     expect((await handler(req)).statusCode).toBe(200);
     const data = kinesis.commandCalls(PutRecordsCommand)[0]!.args[0].input.Records![0]!.Data!;
-    const stored = JSON.parse(Buffer.from(data).toString());
+    const stored = JSON.parse(decodeRecord(data));
     expect(stored.receivedAt).toBe('2026-05-05T10:00:00.000Z');
     expect(stored.timestamp).toBe('2026-05-05T09:59:59.500Z');
   });

@@ -146,4 +146,41 @@ describe('identity graph checker and repair', () => {
       Viewed: 2,
     });
   });
+
+  it('reports a profile above a merge limit (two user ids) and leaves it for a person to split', async () => {
+    const table = await dynamo.table(PROFILES_TABLE, 'checker-limits');
+    const store = new DynamoProfileStore(dynamo.doc, table, options);
+    // Without limits the processor links both user ids to the device's person.
+    await processBatch(
+      [
+        canonical({ messageId: 'a', identities: [anon('d7'), user('u7')] }),
+        canonical({ messageId: 'b', identities: [anon('d7'), user('u8')] }),
+      ],
+      { graph: store, dedupe: store, config: { ...DEFAULT_IDENTITY_CONFIG, limits: {} } },
+      now,
+    );
+    const [profile] = (await checkAllStates(table)).filter((p) => p.identities.length === 3);
+    expect(profile).toBeDefined();
+    // Without limits, nothing to say; with merge protection's default (one user id), a violation.
+    expect(await checkAll(new IdentityChecker(dynamo.doc, table, options))).toEqual([]);
+    const checker = new IdentityChecker(dynamo.doc, table, { ...options, limits: { user_id: 1, email: 5 } });
+    const found = await checkAll(checker);
+    expect(found).toEqual([
+      { kind: 'limit_exceeded', profileId: profile!.profileId, identifierType: 'user_id', count: 2, max: 1 },
+    ]);
+    expect(await checker.repair(found, now)).toBe(0);
+    expect(await checkAll(checker)).toEqual(found);
+  });
 });
+
+async function checkAllStates(table: string) {
+  const reader = new ProfileReader(dynamo.doc, table);
+  const out = [];
+  let cursor: string | undefined;
+  do {
+    const page = await reader.scanStates({ cursor });
+    out.push(...page.items);
+    cursor = page.cursor;
+  } while (cursor);
+  return out;
+}

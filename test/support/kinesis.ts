@@ -5,6 +5,7 @@ import {
   ListShardsCommand,
 } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { decodeRecord } from '../../adapters/kinesis/record-codec.js';
 import type { LocalCdp } from '../../local/runtime.js';
 import { EVENTS_STREAM } from '../../resources/streams.js';
 
@@ -41,7 +42,7 @@ export async function readEventsStream(cdp: Pick<LocalCdp, 'endpoints'>): Promis
           out.push({
             shardId: shard.ShardId!,
             partitionKey: r.PartitionKey!,
-            data: JSON.parse(Buffer.from(r.Data!).toString('utf8')) as Record<string, unknown>,
+            data: JSON.parse(decodeRecord(r.Data!)) as Record<string, unknown>,
           });
         }
         if (!page.Records?.length || page.MillisBehindLatest === 0) break;

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { decodeRecord, encodeRecord, RecordFormatError } from '../../adapters/kinesis/record-codec.js';
+import { browserEvent, people, random, serverEvent } from '../../bench/cost/population.js';
+
+const withServerFields = (e: Record<string, unknown>) =>
+  JSON.stringify({ ...e, sourceId: 'src_1', receivedAt: '2026-11-29T12:00:00.000Z' });
+
+describe('stream record format', () => {
+  const rnd = random(3);
+  const [person] = people(1);
+  const at = new Date('2026-11-29T12:00:00.000Z');
+
+  it('round-trips any JSON, unicode and large bodies included', () => {
+    for (const json of [
+      withServerFields(browserEvent(person!, at, rnd).body),
+      withServerFields(serverEvent(person!, at, rnd) as Record<string, unknown>),
+      JSON.stringify({ name: 'Zoë 🚀 ß', nested: { deep: [1, 2, { x: 'y'.repeat(50_000) }] } }),
+      '{}',
+    ])
+      expect(decodeRecord(encodeRecord(json))).toBe(json);
+  });
+
+  it('puts an analytics.js event (about 1.25 KB of JSON) into one billed KB', () => {
+    const json = withServerFields(browserEvent(person!, at, rnd).body);
+    expect(Buffer.byteLength(json)).toBeGreaterThan(1024);
+    expect(encodeRecord(json).byteLength).toBeLessThanOrEqual(1024);
+  });
+
+  it('reads records written before compression (plain JSON) and keeps tiny ones plain', () => {
+    const plain = Buffer.from('{"type":"barrier","regulationId":"r1"}');
+    expect(decodeRecord(plain)).toBe(plain.toString());
+    expect(encodeRecord('{"a":1}').toString()).toBe('{"a":1}');
+    // Encoding twice changes nothing: a record already in the format is left as it is.
+    const once = encodeRecord(withServerFields(browserEvent(person!, at, rnd).body));
+    expect(encodeRecord(once)).toEqual(once);
+  });
+
+  it('refuses corrupt compressed bytes with a clear error', () => {
+    expect(() => decodeRecord(Buffer.from([0x01, 0xff, 0x00, 0x13]))).toThrow(RecordFormatError);
+  });
+});
