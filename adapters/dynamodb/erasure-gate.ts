@@ -1,5 +1,5 @@
 import type { KinesisStreamRecord } from 'aws-lambda';
-import type { SubjectIdentifier } from '../../core/govern/event-identifiers.js';
+import type { SubjectIdentifier } from '../../core/govern/subject-identifiers.js';
 import {
   parseBarrier,
   profileIdentifier,

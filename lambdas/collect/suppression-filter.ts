@@ -1,6 +1,15 @@
 import type { SuppressionStore } from '../../adapters/dynamodb/suppression-store.js';
 import type { MessageFilter } from '../../core/collect/ingest.js';
-import { hashIdentity, identifiersInEvent } from '../../core/govern/event-identifiers.js';
+import { carriesPhone, hashIdentity, identifiersInEventWith } from '../../core/govern/subject-identifiers.js';
+
+/**
+ * Phone normalisation, loaded on the first message with a phone trait: esbuild keeps a dynamic import
+ * lazy inside the bundle, so a cold start does not build libphonenumber-js's metadata.
+ */
+let phones: Promise<(value: unknown) => string | undefined> | undefined;
+const phoneNormalizer = () =>
+  (phones ??= import('../../core/shared/contact-points.js').then((m) => (v: unknown) => m.normalizePhone(v)));
+const noPhone = () => undefined;
 
 /** How long a warm collector trusts its copy of the suppression list before checking for changes. */
 export const SUPPRESSION_CHECK_MS = 5_000;
@@ -23,11 +32,11 @@ export function suppressionFilter(store: SuppressionStore, checkMs = SUPPRESSION
   return async (messages) => {
     const hashes = await current();
     if (hashes.size === 0) return { keep: [...messages], dropped: 0 };
+    const events = messages as unknown as Record<string, unknown>[];
+    const normalizePhone = events.some(carriesPhone) ? await phoneNormalizer() : noPhone;
     const keep = messages.filter(
-      (m) =>
-        !identifiersInEvent(m as unknown as Record<string, unknown>).some((id) =>
-          hashes.has(hashIdentity(id)),
-        ),
+      (_, i) =>
+        !identifiersInEventWith(events[i]!, normalizePhone).some((id) => hashes.has(hashIdentity(id))),
     );
     return { keep, dropped: messages.length - keep.length };
   };
