@@ -22,14 +22,27 @@ const traitSets = (event: Fields) => [obj(event.traits), obj(obj(event.context).
  */
 export const carriesPhone = (event: Fields) => traitSets(event).some((t) => t.phone !== undefined);
 
+export type PhoneNormalizer = (value: unknown) => string | undefined;
+const noPhone: PhoneNormalizer = () => undefined;
+let phones: Promise<PhoneNormalizer> | undefined;
+
+/**
+ * The phone normalisation that finding these events' identifiers needs: libphonenumber-js (its
+ * metadata is 118 KB of a bundle, built at import) is loaded on the first event with a phone trait.
+ * esbuild keeps the dynamic import lazy inside a bundle, so the cold starts of functions that screen
+ * events (suppressions, erasures) do not pay for it.
+ */
+export async function phoneNormalizerFor(events: readonly Fields[]): Promise<PhoneNormalizer> {
+  if (!events.some(carriesPhone)) return noPhone;
+  phones ??= import('../shared/contact-points.js').then((m) => (v: unknown) => m.normalizePhone(v));
+  return phones;
+}
+
 /**
  * The values a raw event carries that identify its subject, with the phone normalisation passed in
  * (called only for a phone trait that is present, see `carriesPhone`).
  */
-export function identifiersInEventWith(
-  event: Fields,
-  normalizePhone: (value: unknown) => string | undefined,
-): SubjectIdentifier[] {
+export function identifiersInEventWith(event: Fields, normalizePhone: PhoneNormalizer): SubjectIdentifier[] {
   const out: SubjectIdentifier[] = [];
   const push = (type: string, v: unknown) => {
     if (typeof v === 'string' || typeof v === 'number') out.push({ type, value: String(v) });

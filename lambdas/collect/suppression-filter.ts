@@ -1,15 +1,10 @@
 import type { SuppressionStore } from '../../adapters/dynamodb/suppression-store.js';
 import type { MessageFilter } from '../../core/collect/ingest.js';
-import { carriesPhone, hashIdentity, identifiersInEventWith } from '../../core/govern/subject-identifiers.js';
-
-/**
- * Phone normalisation, loaded on the first message with a phone trait: esbuild keeps a dynamic import
- * lazy inside the bundle, so a cold start does not build libphonenumber-js's metadata.
- */
-let phones: Promise<(value: unknown) => string | undefined> | undefined;
-const phoneNormalizer = () =>
-  (phones ??= import('../../core/shared/contact-points.js').then((m) => (v: unknown) => m.normalizePhone(v)));
-const noPhone = () => undefined;
+import {
+  hashIdentity,
+  identifiersInEventWith,
+  phoneNormalizerFor,
+} from '../../core/govern/subject-identifiers.js';
 
 /** How long a warm collector trusts its copy of the suppression list before checking for changes. */
 export const SUPPRESSION_CHECK_MS = 5_000;
@@ -33,7 +28,8 @@ export function suppressionFilter(store: SuppressionStore, checkMs = SUPPRESSION
     const hashes = await current();
     if (hashes.size === 0) return { keep: [...messages], dropped: 0 };
     const events = messages as unknown as Record<string, unknown>[];
-    const normalizePhone = events.some(carriesPhone) ? await phoneNormalizer() : noPhone;
+    // Phone-number metadata loads only when a message carries a phone trait.
+    const normalizePhone = await phoneNormalizerFor(events);
     const keep = messages.filter(
       (_, i) =>
         !identifiersInEventWith(events[i]!, normalizePhone).some((id) => hashes.has(hashIdentity(id))),
