@@ -6,8 +6,8 @@ export { normalizeEmail };
 /**
  * Email and phone normalisation, on their own so code that only needs them does not carry event
  * normalisation and the identity rules with it. Phone numbers need libphonenumber-js's metadata
- * (118 KB of the bundle, built at import): the collector loads this module only for a message with a
- * phone trait (`lambdas/collect/suppression-filter.ts`).
+ * (118 KB of the bundle, built at import): code that screens events loads this module only for an
+ * event with a phone trait (`phoneNormalizerFor` in `core/govern/subject-identifiers.ts`).
  */
 export function normalizePhone(value: unknown, defaultCountry?: string): string | undefined {
   if (typeof value !== 'string' && typeof value !== 'number') return undefined;
