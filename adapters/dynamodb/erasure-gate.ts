@@ -1,5 +1,5 @@
 import type { KinesisStreamRecord } from 'aws-lambda';
-import type { SubjectIdentifier } from '../../core/govern/event-identifiers.js';
+import { phoneNormalizerFor, type SubjectIdentifier } from '../../core/govern/subject-identifiers.js';
 import {
   parseBarrier,
   profileIdentifier,
@@ -78,7 +78,8 @@ export class ErasureGate {
         continue;
       }
       if (set.size && typeof json === 'object' && json !== null && !Array.isArray(json)) {
-        const { identifiers, receivedAt } = subjectOfEvent(json as Record<string, unknown>);
+        const event = json as Record<string, unknown>;
+        const { identifiers, receivedAt } = subjectOfEvent(event, await phoneNormalizerFor([event]));
         const t = set.erasedBy(identifiers, receivedAt);
         if (t) {
           erased.push(t);

@@ -1,5 +1,5 @@
 import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { hashIdentity } from '../../core/govern/event-identifiers.js';
+import { hashIdentity } from '../../core/govern/subject-identifiers.js';
 import type { Identity } from '../../core/profiles/profile.js';
 import { allOfKind } from './batch.js';
 import { ChangeCounter } from './change-counter.js';

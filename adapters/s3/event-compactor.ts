@@ -6,7 +6,6 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { parquetWriteBuffer } from 'hyparquet-writer';
 import {
   type CompactedRow,
   type CompactionManifest,
@@ -49,7 +48,10 @@ const isMissing = (err: unknown) => ['NoSuchKey', 'NotFound'].includes((err as E
  * zlib, which Athena and DuckDB read; measured 2-3x smaller than Snappy on event columns, and scanned
  * bytes are what Athena bills).
  */
-export function toParquet(rows: ReadonlyArray<CompactedRow>): Uint8Array {
+export async function toParquet(rows: ReadonlyArray<CompactedRow>): Promise<Uint8Array> {
+  // Loaded here, not at import: the regulation runner carries this adapter but rarely rewrites a
+  // partition, and esbuild keeps the dynamic import lazy inside its bundle.
+  const { parquetWriteBuffer } = await import('hyparquet-writer');
   return new Uint8Array(
     parquetWriteBuffer({
       columnData: COLUMNAR_EVENTS_COLUMNS.map((c) => ({
@@ -178,7 +180,7 @@ export class EventCompactor {
       for (const line of text.split('\n')) if (line.trim()) lines.push(line);
     }
     const rows = compactRows(lines, await this.idsBefore(p));
-    await this.put(columnarObjectKey(p), toParquet(rows), 'application/vnd.apache.parquet');
+    await this.put(columnarObjectKey(p), await toParquet(rows), 'application/vnd.apache.parquet');
     const ids = rows.map((r) => String(r.messageid ?? ''));
     await this.put(messageIdsKey(p), gzipSync(ids.join('\n')), 'application/gzip');
     this.ids.set(messageIdsKey(p), new Set(ids));

@@ -1,4 +1,9 @@
-import { hashIdentity, identifiersInEvent, type SubjectIdentifier } from './event-identifiers.js';
+import {
+  hashIdentity,
+  identifiersInEventWith,
+  type PhoneNormalizer,
+  type SubjectIdentifier,
+} from './subject-identifiers.js';
 
 /**
  * A tombstone: one identifier hash of a person whose deletion was accepted, with the acceptance time.
@@ -72,13 +77,20 @@ export class TombstoneSet {
   }
 }
 
-/** The identifiers and arrival time of a collected event (as the stream and the lake hold it). */
-export function subjectOfEvent(event: Record<string, unknown>): {
+/**
+ * The identifiers and arrival time of a collected event (as the stream and the lake hold it). Phone
+ * normalisation is passed in (`normalizePhone` of `core/shared/contact-points.ts`, or
+ * `phoneNormalizerFor`, which loads it only for events with a phone trait).
+ */
+export function subjectOfEvent(
+  event: Record<string, unknown>,
+  normalizePhone: PhoneNormalizer,
+): {
   identifiers: SubjectIdentifier[];
   receivedAt: string | undefined;
 } {
   return {
-    identifiers: identifiersInEvent(event),
+    identifiers: identifiersInEventWith(event, normalizePhone),
     receivedAt: typeof event.receivedAt === 'string' ? event.receivedAt : undefined,
   };
 }

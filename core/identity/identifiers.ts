@@ -34,7 +34,8 @@ export const IdentityConfigSchema = z.object({
 });
 export type IdentityConfig = z.infer<typeof IdentityConfigSchema>;
 
-export const DEFAULT_IDENTITY_CONFIG: IdentityConfig = IdentityConfigSchema.parse({});
+// Pure: bundles whose handlers never use the defaults (the APIs) drop this parse, and its cost at import.
+export const DEFAULT_IDENTITY_CONFIG: IdentityConfig = /* @__PURE__ */ IdentityConfigSchema.parse({});
 
 export const identityKey = (id: Identity) => `${id.type}#${id.value}`;
 

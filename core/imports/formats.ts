@@ -1,7 +1,9 @@
 import { Readable } from 'node:stream';
 import { createGunzip, gunzipSync } from 'node:zlib';
-import { type CsvError, type Options as CsvOptions, parse } from 'csv-parse';
-import { type AsyncBuffer, parquetMetadataAsync, parquetReadObjects, parquetSchema } from 'hyparquet';
+// The parsers are imported where a file of their format is read (`await import`), so the runner's
+// cold start does not load either (esbuild keeps dynamic imports lazy inside the bundle).
+import type { CsvError, Options as CsvOptions, parse as CsvParse } from 'csv-parse';
+import type { AsyncBuffer, parquetMetadataAsync } from 'hyparquet';
 import type { RowValues } from './mapping.js';
 import type { ParsedRow } from './run.js';
 
@@ -89,6 +91,8 @@ export async function* readRows(
   if (!gzip && isGzip) throw new FileError('the content is gzip-compressed: name the file with a .gz ending');
   if (Buffer.from(head).toString('latin1') === PARQUET_MAGIC)
     throw new FileError(`the content is a Parquet file, not ${format === 'csv' ? 'CSV' : 'JSON Lines'}`);
+  // Loaded before the stream opens, so no stream is left without an error listener meanwhile.
+  const csv = format === 'csv' ? await import('csv-parse') : undefined;
   let stream: Readable = await source.stream();
   if (gzip) {
     const gunzip = createGunzip();
@@ -96,7 +100,7 @@ export async function* readRows(
     stream = stream.pipe(gunzip);
   }
   try {
-    if (format === 'csv') yield* csvRows(stream, options);
+    if (csv) yield* csvRows(stream, options, csv.parse);
     else yield* jsonLines(stream);
   } catch (err) {
     if ((err as { code?: string }).code === 'Z_DATA_ERROR' || (err as Error).name === 'Z_DATA_ERROR')
@@ -116,7 +120,11 @@ function missingColumns(header: readonly string[], required: readonly string[] =
   return required.filter((c) => !have.has(c) && !have.has(c.split('.')[0]!));
 }
 
-async function* csvRows(stream: Readable, options: ReadOptions): AsyncGenerator<ParsedRow> {
+async function* csvRows(
+  stream: Readable,
+  options: ReadOptions,
+  parse: typeof CsvParse,
+): AsyncGenerator<ParsedRow> {
   let header: string[] | undefined;
   let counter = -1;
   // csv-parse reports malformed records through on_skip, in parse order with the good ones; rows are
@@ -275,6 +283,7 @@ async function* parquetRows(source: ByteSource, options: ReadOptions): AsyncGene
     source.size >= 8 ? Buffer.from(await source.read(source.size - 4, source.size)).toString('latin1') : '';
   if (head !== PARQUET_MAGIC || tail !== PARQUET_MAGIC)
     throw new FileError('the content is not a Parquet file (no PAR1 magic bytes)');
+  const { parquetMetadataAsync, parquetReadObjects, parquetSchema } = await import('hyparquet');
   const file = asyncBuffer(source);
   let metadata: Awaited<ReturnType<typeof parquetMetadataAsync>>;
   try {

@@ -1,15 +1,14 @@
 import { type CountryCode, parsePhoneNumberFromString } from 'libphonenumber-js';
+import { normalizeEmail } from './email-address.js';
+
+export { normalizeEmail };
 
 /**
- * Email and phone normalisation, on their own so code that only needs them (the collector's
- * suppression check) does not carry event normalisation and the identity rules with it.
+ * Email and phone normalisation, on their own so code that only needs them does not carry event
+ * normalisation and the identity rules with it. Phone numbers need libphonenumber-js's metadata
+ * (118 KB of the bundle, built at import): code that screens events loads this module only for an
+ * event with a phone trait (`phoneNormalizerFor` in `core/govern/subject-identifiers.ts`).
  */
-export function normalizeEmail(value: unknown): string | undefined {
-  if (typeof value !== 'string') return undefined;
-  const email = value.trim().toLowerCase();
-  return /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email) ? email : undefined;
-}
-
 export function normalizePhone(value: unknown, defaultCountry?: string): string | undefined {
   if (typeof value !== 'string' && typeof value !== 'number') return undefined;
   const parsed = parsePhoneNumberFromString(String(value), defaultCountry as CountryCode | undefined);

@@ -1,6 +1,10 @@
 import type { SuppressionStore } from '../../adapters/dynamodb/suppression-store.js';
 import type { MessageFilter } from '../../core/collect/ingest.js';
-import { hashIdentity, identifiersInEvent } from '../../core/govern/event-identifiers.js';
+import {
+  hashIdentity,
+  identifiersInEventWith,
+  phoneNormalizerFor,
+} from '../../core/govern/subject-identifiers.js';
 
 /** How long a warm collector trusts its copy of the suppression list before checking for changes. */
 export const SUPPRESSION_CHECK_MS = 5_000;
@@ -23,11 +27,12 @@ export function suppressionFilter(store: SuppressionStore, checkMs = SUPPRESSION
   return async (messages) => {
     const hashes = await current();
     if (hashes.size === 0) return { keep: [...messages], dropped: 0 };
+    const events = messages as unknown as Record<string, unknown>[];
+    // Phone-number metadata loads only when a message carries a phone trait.
+    const normalizePhone = await phoneNormalizerFor(events);
     const keep = messages.filter(
-      (m) =>
-        !identifiersInEvent(m as unknown as Record<string, unknown>).some((id) =>
-          hashes.has(hashIdentity(id)),
-        ),
+      (_, i) =>
+        !identifiersInEventWith(events[i]!, normalizePhone).some((id) => hashes.has(hashIdentity(id))),
     );
     return { keep, dropped: messages.length - keep.length };
   };

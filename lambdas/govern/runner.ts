@@ -34,6 +34,7 @@ import { columnarObjectKey, manifestKey, messageIdsKey } from '../../core/lake/c
 import { partitionOfKey } from '../../core/lake/layout.js';
 import { type ChangeRecord, changeBelongsToSubject } from '../../core/lake/profile-changes.js';
 import type { Identity } from '../../core/profiles/profile.js';
+import { normalizePhone } from '../../core/shared/contact-points.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
 import { STREAM_CONSUMERS } from '../../resources/functions/index.js';
 import { scrubLocalFiles } from './local-scrub.js';
@@ -232,7 +233,7 @@ async function lake(regulationId: string) {
         try {
           const record = JSON.parse(line) as Record<string, unknown>;
           if (zone === 'raw') {
-            const { identifiers, receivedAt } = subjectOfEvent(record);
+            const { identifiers, receivedAt } = subjectOfEvent(record, normalizePhone);
             if (erased.erasedBy(identifiers, receivedAt)) return false;
             if (identifiers.some((i) => subject.has(`${i.type}:${i.value}`))) keptAfter++;
             return true;

@@ -32,7 +32,7 @@ async function route(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
   const malformed = invalidAdminRequest(event);
   if (malformed) return malformed;
   const id = event.pathParameters?.id ?? '';
-  const ref = profileRef(id);
+  const ref = await profileRef(id);
   if (!ref)
     return error(400, {
       code: 'invalid_id',

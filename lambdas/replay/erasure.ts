@@ -3,6 +3,7 @@ import { ErasureGate } from '../../adapters/dynamodb/erasure-gate.js';
 import { SuppressionStore } from '../../adapters/dynamodb/suppression-store.js';
 import { TombstoneStore } from '../../adapters/dynamodb/tombstone-store.js';
 import type { MessageFilter } from '../../core/collect/ingest.js';
+import { phoneNormalizerFor } from '../../core/govern/subject-identifiers.js';
 import { subjectOfEvent } from '../../core/govern/tombstones.js';
 import { suppressionFilter } from '../collect/suppression-filter.js';
 
@@ -23,8 +24,12 @@ export function replayErasureFilter(ddb: DynamoDBDocumentClient, controlTable: s
     const { keep, dropped } = await suppressed(messages);
     const tombstones = await gate.current();
     if (tombstones.size === 0) return { keep, dropped };
+    const normalizePhone = await phoneNormalizerFor(keep as unknown as Record<string, unknown>[]);
     const alive = keep.filter((m) => {
-      const { identifiers, receivedAt } = subjectOfEvent(m as unknown as Record<string, unknown>);
+      const { identifiers, receivedAt } = subjectOfEvent(
+        m as unknown as Record<string, unknown>,
+        normalizePhone,
+      );
       return tombstones.erasedBy(identifiers, receivedAt) === undefined;
     });
     return { keep: alive, dropped: dropped + keep.length - alive.length };

@@ -159,7 +159,7 @@ async function route(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
           });
     }
     case 'GET /v1/profiles/{id}/segments': {
-      const ref = profileRef(id ?? '');
+      const ref = await profileRef(id ?? '');
       if (!ref)
         return error(400, {
           code: 'invalid_id',

@@ -56,11 +56,16 @@ beforeEach(() => {
   s3.on(PutObjectCommand).resolves({});
   dynamo.on(GetCommand).callsFake((input: { Key: { pk: string } }) => {
     if (input.Key.pk === `KEY#${hashWriteKey('wk_test')}`) return { Item: { sourceId: 'src-1' } };
-    // One person is suppressed (a privacy regulation): the list's counter and its one hash.
+    // Two people are suppressed (privacy regulations): the list's counter and their hashes.
     if (input.Key.pk === 'CHANGES#SUPPRESSIONS') return { Item: { v: 1 } };
     return {};
   });
-  dynamo.on(QueryCommand).resolves({ Items: [{ gsi1sk: hashIdentity({ type: 'user_id', value: 'gone' }) }] });
+  dynamo.on(QueryCommand).resolves({
+    Items: [
+      { gsi1sk: hashIdentity({ type: 'user_id', value: 'gone' }) },
+      { gsi1sk: hashIdentity({ type: 'phone', value: '+14155550123' }) },
+    ],
+  });
 });
 
 const sentIds = (call: number) =>
@@ -145,6 +150,37 @@ describe('collector metrics', () => {
       expect.objectContaining({ service: 'Collector', EventsRejected: 2 }),
     ]);
     expect(lines[1]).not.toHaveProperty('EventsAccepted');
+  });
+});
+
+describe('suppressed phone numbers', () => {
+  // The collector loads phone-number metadata only for a message with a phone trait: that path must
+  // still normalise the number as a regulation stored it.
+  it('drop a message whose phone trait, in any format, is suppressed, and keep the others', async () => {
+    kinesis.on(PutRecordsCommand).resolves({ FailedRecordCount: 0, Records: [{}, {}] });
+    const res = await handler(
+      event({
+        batch: [
+          { type: 'identify', userId: 'p1', messageId: 'm-phone', traits: { phone: '+1 (415) 555-0123' } },
+          {
+            type: 'track',
+            anonymousId: 'a1',
+            event: 'E',
+            messageId: 'm-context-phone',
+            context: { traits: { phone: '+1 415.555.0123' } },
+          },
+          {
+            type: 'identify',
+            userId: 'p2',
+            messageId: 'm-other-phone',
+            traits: { phone: '+1 415 555 0199' },
+          },
+          { type: 'track', userId: 'p3', event: 'E', messageId: 'm-no-phone' },
+        ],
+      }),
+    );
+    expect(res.statusCode).toBe(200);
+    expect(sentIds(0)).toEqual(['m-other-phone', 'm-no-phone']);
   });
 });
 

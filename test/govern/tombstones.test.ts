@@ -135,6 +135,24 @@ describe('ErasureGate', () => {
     expect(state.reads).toBe(2);
   });
 
+  // Stream consumers load phone-number metadata only for a record with a phone trait: that path must
+  // still match the number however the record wrote it.
+  it('drops a record whose phone trait, in any format, is erased, and keeps other phones', async () => {
+    const { store } = fakeStore([tomb('+442079460958', false, 'phone')]);
+    const gate = new ErasureGate(store, 'LakeWriter', quiet, metrics);
+    const batch = [
+      record({ anonymousId: 'a1', traits: { phone: '+44 20 7946 0958' }, receivedAt: at(-10) }, '1'),
+      record(
+        { anonymousId: 'a2', context: { traits: { phone: '+44 (20) 7946.0958' } }, receivedAt: at(-10) },
+        '2',
+      ),
+      record({ anonymousId: 'a3', traits: { phone: '+44 20 7946 0959' }, receivedAt: at(-10) }, '3'),
+      record({ anonymousId: 'a4', receivedAt: at(-10) }, '4'),
+    ];
+    const { keep } = await gate.screen(batch);
+    expect(keep.map((r) => r.kinesis.sequenceNumber)).toEqual(['3', '4']);
+  });
+
   it('drops deltas of an erased profile queued before the deletion, keeps others', async () => {
     const { store } = fakeStore([{ ...tomb('p_1', false, 'profile_id') }]);
     const gate = new ErasureGate(store, 'Activation', quiet, metrics);
