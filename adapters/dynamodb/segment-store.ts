@@ -145,11 +145,13 @@ export class SegmentStore {
 
   async memberships(
     pairs: ReadonlyArray<{ segmentId: string; profileId: string }>,
+    options: { consistent?: boolean } = {},
   ): Promise<Map<string, MembershipState>> {
     const items = await batchGet(
       this.ddb,
       this.profilesTable,
       pairs.map((p) => memberKey(p.segmentId, p.profileId)),
+      options.consistent ?? true,
     );
     return new Map(
       items.map((i) => [`${i.segmentId as string}/${i.profileId as string}`, membershipState(i)]),

@@ -29,6 +29,8 @@ export interface StoredMembership {
 export interface MembershipStore {
   memberships(
     pairs: ReadonlyArray<{ segmentId: string; profileId: string }>,
+    /** Batch runs read eventually consistent (half the price); see `screenMembershipWrites`. */
+    options?: { consistent?: boolean },
   ): Promise<Map<string, MembershipState>>;
   /** Every membership stored for these profiles, in any segment, members or not. */
   membershipsOf(profileIds: readonly string[]): Promise<StoredMembership[]>;

@@ -12,7 +12,11 @@ export function screenMembershipWrites<S extends MembershipStore>(
   gate: ErasureGate,
 ): MembershipStore {
   return {
-    memberships: (pairs) => store.memberships(pairs),
+    // Eventually consistent, at half the price: a batch run's reads are most of its cost (one per
+    // profile and segment), and a membership a moment stale is harmless: every write is conditional on
+    // the generation it read, and a change computed from a stale state carries the delta id of the one
+    // already made, which activation delivers once. Real-time evaluation keeps consistent reads.
+    memberships: (pairs) => store.memberships(pairs, { consistent: false }),
     membershipsOf: (profileIds) => store.membershipsOf(profileIds),
     async apply(change) {
       const [kept] = await gate.keepPeople(
