@@ -5,6 +5,15 @@ import { gunzipSync } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { DuckDBInstance } from '@duckdb/node-api';
 import {
+  CHANGES_FRONTIER_KEY,
+  columnarChangeTable,
+  type Day,
+  isValidDay,
+  NO_CHANGES_FRONTIER,
+  partitionOfChangeColumnarKey,
+  partitionOfChangeKey,
+} from '../../core/lake/change-columnar.js';
+import {
   COLUMNAR_PREFIX,
   eventsViewSql,
   FRONTIER_KEY,
@@ -23,7 +32,7 @@ import {
   CHANGE_TABLE_COLUMNS,
   type LakeView,
   PROFILE_EVENTS_VIEW,
-  PROFILE_VIEWS,
+  profileViews,
 } from '../../core/lake/profile-tables.js';
 import {
   EVENTS_VIEW_COLUMNS,
@@ -48,9 +57,13 @@ export interface LakeQueryOptions {
 /** What a query would scan on Athena: whole gzip JSON objects, but only the referenced Parquet columns. */
 export interface ScanStats {
   readonly frontier: Hour;
+  /** The first day of the change tables read from JSON (earlier days: Parquet). */
+  readonly changesFrontier: Day;
   readonly rawObjects: number;
   readonly rawBytes: number;
   readonly columnarFiles: number;
+  /** Compacted change-table files read (Parquet below the change frontier). */
+  readonly changeColumnarFiles: number;
   readonly columnarBytes: number;
   readonly changeBytes: number;
   readonly bytesScanned: number;
@@ -120,12 +133,17 @@ async function fetchLines(
   return out;
 }
 
-/** Parquet files mirrored under `<cache>/columnar/<partition path>/<etag hash>.parquet`; stale copies removed. */
-async function fetchParquet(options: LakeQueryOptions, objects: readonly ListedObject[]): Promise<string[]> {
-  const root = join(options.cacheDir, 'columnar');
+/** Parquet files mirrored under `<cache>/<dir>/<partition path>/<etag hash>.parquet`; stale copies removed. */
+async function fetchParquet(
+  options: LakeQueryOptions,
+  objects: readonly ListedObject[],
+  prefix = COLUMNAR_PREFIX,
+  dir = 'columnar',
+): Promise<string[]> {
+  const root = join(options.cacheDir, dir);
   const wanted = new Set<string>();
   for (const o of objects) {
-    const file = join(root, dirname(o.key.slice(COLUMNAR_PREFIX.length)), `${cacheName(o)}.parquet`);
+    const file = join(root, dirname(o.key.slice(prefix.length)), `${cacheName(o)}.parquet`);
     wanted.add(file);
     if (!existsSync(file)) {
       mkdirSync(dirname(file), { recursive: true });
@@ -153,6 +171,33 @@ async function readFrontier(options: LakeQueryOptions): Promise<Hour> {
     if (['NoSuchKey', 'NotFound'].includes((err as Error).name)) return NO_FRONTIER;
     throw err;
   }
+}
+
+async function readChangesFrontier(options: LakeQueryOptions): Promise<Day> {
+  if (options.rawOnly) return NO_CHANGES_FRONTIER;
+  try {
+    const text = (await download(options, CHANGES_FRONTIER_KEY)).toString('utf8');
+    const f = (JSON.parse(text) as { frontier?: string }).frontier;
+    return f && isValidDay(f) ? f : NO_CHANGES_FRONTIER;
+  } catch (err) {
+    if (['NoSuchKey', 'NotFound'].includes((err as Error).name)) return NO_CHANGES_FRONTIER;
+    throw err;
+  }
+}
+
+/** Compressed bytes of the column chunks a query reads (Athena reads no others), over Parquet files. */
+async function columnChunkBytes(
+  conn: Connection,
+  files: readonly string[],
+  read: (column: string) => boolean,
+): Promise<number> {
+  if (files.length === 0) return 0;
+  const chunks = await conn.runAndReadAll(
+    `SELECT path_in_schema AS col, sum(total_compressed_size) AS bytes FROM parquet_metadata([${files.map(sqlString).join(', ')}]) GROUP BY 1`,
+  );
+  let bytes = 0;
+  for (const r of chunks.getRowObjects()) if (read(String(r.col).toLowerCase())) bytes += Number(r.bytes);
+  return bytes;
 }
 
 type Connection = Awaited<ReturnType<DuckDBInstance['connect']>>;
@@ -256,21 +301,25 @@ export async function queryLakeWithStats(
   params: readonly string[] = [],
 ): Promise<{ rows: Record<string, unknown>[]; stats: ScanStats }> {
   const frontier = await readFrontier(options);
+  const changesFrontier = await readChangesFrontier(options);
   const eventsView: LakeView = {
     name: 'events',
     comment: '',
     columns: EVENTS_VIEW_COLUMNS,
     sql: eventsViewSql(frontier),
   };
-  const views = [eventsView, ...PROFILE_VIEWS, PROFILE_EVENTS_VIEW(EVENTS_VIEW_COLUMNS)];
+  const views = [eventsView, ...profileViews(changesFrontier), PROFILE_EVENTS_VIEW(EVENTS_VIEW_COLUMNS)];
   const expanded = expandViews(sql, views);
   const referenced = words(expanded);
   // Columns Athena reads from Parquet: those the query names, and those the views need beyond their
   // pass-through select lists (the join keys of profile_events). Trino prunes the rest.
   const readColumns = words(sql);
   if (referenced.has('profile_events')) for (const c of ['userid', 'anonymousid']) readColumns.add(c);
-  if (/\bselect\s+(distinct\s+)?\*|\w\.\*/i.test(sql))
-    for (const c of EVENTS_VIEW_COLUMNS) readColumns.add(c);
+  const selectsAll = /\bselect\s+(distinct\s+)?\*|\w\.\*/i.test(sql);
+  if (selectsAll) for (const c of EVENTS_VIEW_COLUMNS) readColumns.add(c);
+  // Change-table columns: those the query names, and those the views it uses read for themselves.
+  const readChangeColumns = new Set(words(sql));
+  for (const v of views) if (referenced.has(v.name)) for (const c of v.reads ?? []) readChangeColumns.add(c);
 
   const rawObjects = (await listKeys(options.s3, options.bucket, 'raw/')).filter((o) => {
     const p = partitionOfKey(o.key);
@@ -331,12 +380,31 @@ export async function queryLakeWithStats(
     } else await emptyTable(conn, 'events_columnar', EVENTS_VIEW_COLUMNS, DERIVED_VIEW_TYPES);
 
     let changeBytes = 0;
+    let changeFiles = 0;
     for (const table of CHANGE_TABLES) {
+      const columnarName = columnarChangeTable(table);
       const objects = referenced.has(table)
-        ? await listKeys(options.s3, options.bucket, `changes/${table}/`)
+        ? (await listKeys(options.s3, options.bucket, `changes/${table}/`)).filter(
+            (o) => (partitionOfChangeKey(o.key)?.day ?? '') >= changesFrontier,
+          )
         : [];
       changeBytes += objects.reduce((n, o) => n + o.size, 0);
       if (!options.statsOnly) await loadChangeTable(conn, options, table, objects);
+      const compacted = referenced.has(columnarName)
+        ? (await listKeys(options.s3, options.bucket, `columnar/changes/${table}/`)).filter((o) => {
+            const p = partitionOfChangeColumnarKey(o.key);
+            return p !== undefined && p.day < changesFrontier && o.key.endsWith('.parquet');
+          })
+        : [];
+      const files = await fetchParquet(options, compacted, `columnar/changes/${table}/`, `columnar-${table}`);
+      changeFiles += files.length;
+      const names = CHANGE_TABLE_COLUMNS[table].map((c) => c.name);
+      changeBytes += await columnChunkBytes(conn, files, (c) => selectsAll || readChangeColumns.has(c));
+      if (files.length)
+        await conn.run(
+          `CREATE VIEW ${columnarName} AS SELECT ${names.map((n) => `"${n}"`).join(', ')}, dt FROM read_parquet([${files.map(sqlString).join(', ')}], hive_partitioning = true, hive_types_autocast = false)`,
+        );
+      else await emptyTable(conn, columnarName, [...names, ...CHANGE_PARTITION_KEYS]);
     }
 
     if (referenced.has('quarantine_events') && !options.statsOnly) {
@@ -395,9 +463,11 @@ export async function queryLakeWithStats(
       rows,
       stats: {
         frontier,
+        changesFrontier,
         rawObjects: referenced.has('raw_events') ? rawObjects.length : 0,
         rawBytes,
         columnarFiles: parquet.length,
+        changeColumnarFiles: changeFiles,
         columnarBytes,
         changeBytes,
         bytesScanned: rawBytes + columnarBytes + changeBytes,
