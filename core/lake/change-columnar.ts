@@ -1,5 +1,5 @@
 import { CHANGE_TABLES, type ChangeRecord, type ChangeTable } from './profile-changes.js';
-import { toRow } from './tables.js';
+import { type LakeColumn, toRow } from './tables.js';
 
 /**
  * Change tables in Parquet: each closed day of a change table's gzip JSON objects
@@ -66,7 +66,7 @@ const compare = (a: string | null, b: string | null) =>
  */
 export function compactChangeRows(
   table: ChangeTable,
-  columns: ReadonlyArray<{ name: string; type: 'string' | 'bigint' | 'double'; field: string }>,
+  columns: readonly LakeColumn[],
   lines: Iterable<string>,
 ): ChangeRecord[] {
   const rows: Array<Record<string, string | null>> = [];

@@ -116,8 +116,10 @@ WHERE rn = 1`,
 });
 
 /**
- * Every event with the profile it belongs to now, following merges: its userId's profile, else its
- * anonymousId's (the processor's default identifier priority). Events of deleted people have none.
+ * Every event with the profile it belongs to now, following merges: the profile of the identifier it
+ * resolves by (its userId, else its anonymousId: the processor's default priority), joined on the
+ * derived `identity_type`/`identity_value` columns (one id string per row on Parquet). An event whose
+ * userId is in no profile (its person was deleted, or the processor set it aside) has none.
  */
 export const PROFILE_EVENTS_VIEW = (
   eventColumns: readonly string[],
@@ -127,10 +129,10 @@ export const PROFILE_EVENTS_VIEW = (
   comment: 'Events with their current canonical profile_id',
   columns: [...eventColumns, 'profile_id'],
   types,
-  sql: `SELECT ${eventColumns.map((c) => `e."${c}"`).join(', ')}, COALESCE(u.profile_id, a.profile_id) AS profile_id
+  sql: `SELECT ${eventColumns.map((c) => `e."${c}"`).join(', ')}, i.profile_id
 FROM events e
-LEFT JOIN identities u ON u.identity_type = 'user_id' AND u.identity_value = e.userid
-LEFT JOIN identities a ON a.identity_type = 'anonymous_id' AND a.identity_value = e.anonymousid`,
+LEFT JOIN identities i ON i.identity_type = e.identity_type AND i.identity_value = e.identity_value`,
+  reads: ['identity_type', 'identity_value'],
 });
 
 /** The current-state views for a change frontier (`change-columnar.ts`); the compactor moves it. */

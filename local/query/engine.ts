@@ -211,7 +211,7 @@ async function emptyTable(
   types: Readonly<Record<string, string>> = {},
 ) {
   await conn.run(
-    `CREATE OR REPLACE TABLE ${table} AS SELECT * FROM (SELECT ${names.map((n) => `NULL::${types[n] ?? 'VARCHAR'} AS "${n}"`).join(', ')}) WHERE false`,
+    `CREATE OR REPLACE TABLE ${table} AS SELECT * FROM (SELECT ${names.map((n) => `NULL::${(types[n] ?? 'VARCHAR').replace(/\(\d+\)$/, '')} AS "${n}"`).join(', ')}) WHERE false`,
   );
 }
 
@@ -314,7 +314,8 @@ export async function queryLakeWithStats(
   // Columns Athena reads from Parquet: those the query names, and those the views need beyond their
   // pass-through select lists (the join keys of profile_events). Trino prunes the rest.
   const readColumns = words(sql);
-  if (referenced.has('profile_events')) for (const c of ['userid', 'anonymousid']) readColumns.add(c);
+  if (referenced.has('profile_events'))
+    for (const c of ['identity_type', 'identity_value']) readColumns.add(c);
   const selectsAll = /\bselect\s+(distinct\s+)?\*|\w\.\*/i.test(sql);
   if (selectsAll) for (const c of EVENTS_VIEW_COLUMNS) readColumns.add(c);
   // Change-table columns: those the query names, and those the views it uses read for themselves.
