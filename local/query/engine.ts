@@ -291,6 +291,34 @@ function expandViews(sql: string, views: readonly LakeView[]): string {
 }
 
 /**
+ * The tables a query scans on Athena: those it (or a view it uses, recursively) names after FROM or
+ * JOIN, or in a comma-separated FROM list of its own. Stricter than `expandViews`, which decides what
+ * to load (a view's column named `identities` must not count a scan of the `identities` view).
+ */
+export function tablesScanned(sql: string, views: readonly LakeView[]): Set<string> {
+  const scanned = new Set<string>();
+  const pending = [sql];
+  const byName = new Map(views.map((v) => [v.name, v]));
+  const commaList =
+    /\bfrom\s+([a-z_][a-z0-9_]*)(?:\s+(?:as\s+)?(?!where\b|on\b|join\b)[a-z_][a-z0-9_]*)?((?:\s*,\s*[a-z_][a-z0-9_]*(?:\s+(?:as\s+)?(?!where\b|on\b|join\b)[a-z_][a-z0-9_]*)?)+)/gi;
+  for (let text = pending.pop(); text !== undefined; text = pending.pop()) {
+    const names = [...text.matchAll(/\b(?:from|join)\s+([a-z_][a-z0-9_]*)/gi)].map((m) =>
+      m[1]!.toLowerCase(),
+    );
+    if (text === sql)
+      for (const m of text.matchAll(commaList))
+        for (const part of m[2]!.split(',').slice(1)) names.push(part.trim().split(/\s+/)[0]!.toLowerCase());
+    for (const name of names) {
+      if (scanned.has(name)) continue;
+      scanned.add(name);
+      const view = byName.get(name);
+      if (view) pending.push(view.sql);
+    }
+  }
+  return scanned;
+}
+
+/**
  * Runs Athena-style SQL over the lake with DuckDB: `raw_events`, `events_columnar`, `quarantine_events`,
  * the change tables and the views over them (`events`, `profiles`, `identities`, `merges`,
  * `segment_memberships`, `profile_events`), with the same columns and SQL as the Glue catalog.
@@ -311,6 +339,8 @@ export async function queryLakeWithStats(
   const views = [eventsView, ...profileViews(changesFrontier), PROFILE_EVENTS_VIEW(EVENTS_VIEW_COLUMNS)];
   const expanded = expandViews(sql, views);
   const referenced = words(expanded);
+  // What the byte figures count: only tables the query really scans.
+  const scanned = tablesScanned(sql, views);
   // Columns Athena reads from Parquet: those the query names, and those the views need beyond their
   // pass-through select lists (the join keys of profile_events). Trino prunes the rest.
   const readColumns = words(sql);
@@ -320,7 +350,7 @@ export async function queryLakeWithStats(
   if (selectsAll) for (const c of EVENTS_VIEW_COLUMNS) readColumns.add(c);
   // Change-table columns: those the query names, and those the views it uses read for themselves.
   const readChangeColumns = new Set(words(sql));
-  for (const v of views) if (referenced.has(v.name)) for (const c of v.reads ?? []) readChangeColumns.add(c);
+  for (const v of views) if (scanned.has(v.name)) for (const c of v.reads ?? []) readChangeColumns.add(c);
 
   const rawObjects = (await listKeys(options.s3, options.bucket, 'raw/')).filter((o) => {
     const p = partitionOfKey(o.key);
@@ -376,8 +406,9 @@ export async function queryLakeWithStats(
       const chunks = await conn.runAndReadAll(
         `SELECT path_in_schema AS col, sum(total_compressed_size) AS bytes FROM parquet_metadata(${files}) GROUP BY 1`,
       );
-      for (const r of chunks.getRowObjects())
-        if (readColumns.has(String(r.col).toLowerCase())) columnarBytes += Number(r.bytes);
+      if (scanned.has('events_columnar'))
+        for (const r of chunks.getRowObjects())
+          if (readColumns.has(String(r.col).toLowerCase())) columnarBytes += Number(r.bytes);
     } else await emptyTable(conn, 'events_columnar', EVENTS_VIEW_COLUMNS, DERIVED_VIEW_TYPES);
 
     let changeBytes = 0;
@@ -389,7 +420,7 @@ export async function queryLakeWithStats(
             (o) => (partitionOfChangeKey(o.key)?.day ?? '') >= changesFrontier,
           )
         : [];
-      changeBytes += objects.reduce((n, o) => n + o.size, 0);
+      if (scanned.has(table)) changeBytes += objects.reduce((n, o) => n + o.size, 0);
       if (!options.statsOnly) await loadChangeTable(conn, options, table, objects);
       const compacted = referenced.has(columnarName)
         ? (await listKeys(options.s3, options.bucket, `columnar/changes/${table}/`)).filter((o) => {
@@ -398,9 +429,11 @@ export async function queryLakeWithStats(
           })
         : [];
       const files = await fetchParquet(options, compacted, `columnar/changes/${table}/`, `columnar-${table}`);
-      changeFiles += files.length;
       const names = CHANGE_TABLE_COLUMNS[table].map((c) => c.name);
-      changeBytes += await columnChunkBytes(conn, files, (c) => selectsAll || readChangeColumns.has(c));
+      if (scanned.has(columnarName)) {
+        changeFiles += files.length;
+        changeBytes += await columnChunkBytes(conn, files, (c) => selectsAll || readChangeColumns.has(c));
+      }
       if (files.length)
         await conn.run(
           `CREATE VIEW ${columnarName} AS SELECT ${names.map((n) => `"${n}"`).join(', ')}, dt FROM read_parquet([${files.map(sqlString).join(', ')}], hive_partitioning = true, hive_types_autocast = false)`,
@@ -459,13 +492,13 @@ export async function queryLakeWithStats(
         ]),
       ),
     );
-    const rawBytes = referenced.has('raw_events') ? rawObjects.reduce((n, o) => n + o.size, 0) : 0;
+    const rawBytes = scanned.has('raw_events') ? rawObjects.reduce((n, o) => n + o.size, 0) : 0;
     return {
       rows,
       stats: {
         frontier,
         changesFrontier,
-        rawObjects: referenced.has('raw_events') ? rawObjects.length : 0,
+        rawObjects: scanned.has('raw_events') ? rawObjects.length : 0,
         rawBytes,
         columnarFiles: parquet.length,
         changeColumnarFiles: changeFiles,
