@@ -348,8 +348,10 @@ export async function queryLakeWithStats(
     for (const c of ['identity_type', 'identity_value']) readColumns.add(c);
   const selectsAll = /\bselect\s+(distinct\s+)?\*|\w\.\*/i.test(sql);
   if (selectsAll) for (const c of EVENTS_VIEW_COLUMNS) readColumns.add(c);
-  // Change-table columns: those the query names, and those the views it uses read for themselves.
-  const readChangeColumns = new Set(words(sql));
+  // Change-table columns: those the query names (not counting table names after FROM/JOIN: the
+  // `identities` view is not the `identities` column of profile_changes), and those the views it
+  // uses read for themselves.
+  const readChangeColumns = words(sql.replace(/\b(?:from|join)\s+[a-z_][a-z0-9_]*/gi, ' '));
   for (const v of views) if (scanned.has(v.name)) for (const c of v.reads ?? []) readChangeColumns.add(c);
 
   const rawObjects = (await listKeys(options.s3, options.bucket, 'raw/')).filter((o) => {
