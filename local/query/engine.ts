@@ -96,6 +96,20 @@ async function download(options: LakeQueryOptions, key: string): Promise<Buffer>
   return Buffer.from(await obj.Body!.transformToByteArray());
 }
 
+/**
+ * `Promise.all` over `items`, at most `limit` at a time: a large lake's first query downloads
+ * thousands of objects, and s3rver resets connections when they all arrive at once.
+ */
+async function mapLimited<T, R>(items: readonly T[], fn: (item: T) => Promise<R>, limit = 16): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
 /** A lake object's text, cached on disk (gunzipped) by key and ETag; returns the file. */
 async function cachedText(options: LakeQueryOptions, o: ListedObject): Promise<string> {
   const dir = join(options.cacheDir, 'objects');
@@ -230,12 +244,10 @@ async function loadChangeTable(
   const columns = CHANGE_TABLE_COLUMNS[table];
   const names = [...columns.map((c) => c.name), ...CHANGE_PARTITION_KEYS];
   if (objects.length === 0) return emptyTable(conn, table, names);
-  const files = await Promise.all(
-    objects.map(async (o) => ({
-      file: await cachedText(options, o),
-      dt: /\/dt=([^/]+)\//.exec(o.key)?.[1] ?? null,
-    })),
-  );
+  const files = await mapLimited(objects, async (o) => ({
+    file: await cachedText(options, o),
+    dt: /\/dt=([^/]+)\//.exec(o.key)?.[1] ?? null,
+  }));
   const list = `${table}_files`;
   await conn.run(`CREATE OR REPLACE TABLE ${list} (file VARCHAR, dt VARCHAR)`);
   for (let i = 0; i < files.length; i += 500)
@@ -375,9 +387,10 @@ export async function queryLakeWithStats(
     // the JSON field each column reads, nested objects as JSON text, partitions from the object key.
     const rawFiles =
       referenced.has('raw_events') && !options.statsOnly
-        ? await Promise.all(
-            rawObjects.map(async (o) => ({ file: await cachedText(options, o), p: partitionOfKey(o.key)! })),
-          )
+        ? await mapLimited(rawObjects, async (o) => ({
+            file: await cachedText(options, o),
+            p: partitionOfKey(o.key)!,
+          }))
         : [];
     if (rawFiles.length) {
       await conn.run('CREATE TABLE raw_files (file VARCHAR, source_id VARCHAR, dt VARCHAR, hr VARCHAR)');
