@@ -54,11 +54,21 @@ export async function toParquet(rows: ReadonlyArray<CompactedRow>): Promise<Uint
   const { parquetWriteBuffer } = await import('hyparquet-writer');
   return new Uint8Array(
     parquetWriteBuffer({
-      columnData: COLUMNAR_EVENTS_COLUMNS.map((c) => ({
-        name: c.name,
-        data: rows.map((r) => r[c.name] ?? null),
-        type: c.type === 'double' ? ('DOUBLE' as const) : ('STRING' as const),
-      })),
+      columnData: COLUMNAR_EVENTS_COLUMNS.map((c) =>
+        c.type === 'timestamp'
+          ? {
+              name: c.name,
+              data: rows.map((r) => (typeof r[c.name] === 'number' ? new Date(r[c.name] as number) : null)),
+              type: 'TIMESTAMP' as const,
+              // Rows are in time order: deltas of a few hundred milliseconds pack into a byte or two.
+              encoding: 'DELTA_BINARY_PACKED' as const,
+            }
+          : {
+              name: c.name,
+              data: rows.map((r) => r[c.name] ?? null),
+              type: c.type === 'double' ? ('DOUBLE' as const) : ('STRING' as const),
+            },
+      ),
       codec: 'GZIP',
       compressors: PARQUET_COMPRESSORS,
       rowGroupSize: 100_000,

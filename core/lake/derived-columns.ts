@@ -10,7 +10,7 @@
 export interface DerivedColumn {
   readonly name: string;
   /** Glue/Hive type of the Parquet column; the `events` view's column has the matching SQL type. */
-  readonly type: 'string' | 'double';
+  readonly type: 'string' | 'double' | 'timestamp';
   /** Athena (Trino) SQL over the raw table's columns; the local engine translates it like any query. */
   readonly sql: string;
   /** The same value from a raw record as the lake writer stored it (parsed JSON). */
@@ -49,10 +49,53 @@ const amount = (v: unknown): number | null => {
   return text !== null && AMOUNT.test(text) ? Number(text) : null;
 };
 
+/**
+ * The collector's time format (`Date.toISOString()`, what `timestamp` always holds for collected
+ * events): anything else is no time, so Athena, DuckDB and the compactor never disagree on how to read
+ * an odd string (a date alone, an offset, a space instead of `T`).
+ */
+const ISO_UTC = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,3})?Z$/;
+const ISO_UTC_SQL = "'^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,3})?Z$'";
+const epochMillis = (v: unknown): number | null => {
+  const text = scalar(v);
+  if (text === null || !ISO_UTC.test(text)) return null;
+  const ms = Date.parse(text);
+  // A day or time that does not exist (Feb 30, 25:00) is no time: the engines return NULL too.
+  return Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 19) !== text.slice(0, 19) ? null : ms;
+};
+
+/** A column as the raw table reads it: text, objects as their JSON (what `toRow` gives). */
+const text = (v: unknown): string | null =>
+  v === undefined || v === null ? null : typeof v === 'object' ? JSON.stringify(v) : String(v);
+
 /** `utm_campaign=<value>` in a URL: the value as written (not URL-decoded), up to `&` or `#`. */
 const UTM_CAMPAIGN = /utm_campaign=([^&#]+)/;
 
 export const DERIVED_EVENT_COLUMNS: readonly DerivedColumn[] = [
+  {
+    // The event's time, typed: funnels and retention compare and subtract times. In Parquet it is
+    // epoch milliseconds, delta-encoded (rows are in time order), about a byte per row against the
+    // 24-character `timestamp` string; Athena reads it as a timestamp.
+    name: 'event_time',
+    type: 'timestamp',
+    sql: `CASE WHEN regexp_like("timestamp", ${ISO_UTC_SQL}) THEN CAST(try(from_iso8601_timestamp("timestamp")) AS timestamp(3)) END`,
+    from: (r) => epochMillis(r.timestamp),
+  },
+  {
+    // The identifier an event resolves to its profile by (userId, else anonymousId: the processor's
+    // priority) as one type and one value, so `profile_events` joins `identities` on one key column
+    // instead of reading both id columns; a query on Parquet reads one id string per row.
+    name: 'identity_type',
+    type: 'string',
+    sql: `CASE WHEN userid IS NOT NULL THEN 'user_id' WHEN anonymousid IS NOT NULL THEN 'anonymous_id' END`,
+    from: (r) => (text(r.userId) !== null ? 'user_id' : text(r.anonymousId) !== null ? 'anonymous_id' : null),
+  },
+  {
+    name: 'identity_value',
+    type: 'string',
+    sql: 'COALESCE(userid, anonymousid)',
+    from: (r) => text(r.userId) ?? text(r.anonymousId),
+  },
   {
     // The event's UTC day (`timestamp` is always the collector's ISO UTC time): one value per hourly
     // file, so it costs almost nothing in Parquet, against a distinct 24-character timestamp per row.
@@ -96,5 +139,8 @@ export const DERIVED_EVENT_COLUMNS: readonly DerivedColumn[] = [
 
 /** Column name -> SQL type for views that expose derived columns (the others are varchar). */
 export const DERIVED_VIEW_TYPES: Readonly<Record<string, string>> = Object.fromEntries(
-  DERIVED_EVENT_COLUMNS.filter((c) => c.type === 'double').map((c) => [c.name, c.type]),
+  DERIVED_EVENT_COLUMNS.filter((c) => c.type !== 'string').map((c) => [
+    c.name,
+    c.type === 'timestamp' ? 'timestamp(3)' : c.type,
+  ]),
 );

@@ -40,7 +40,8 @@ export function glueViewInput(
     viewOriginalText: `/* Presto View: ${Buffer.from(JSON.stringify(prestoView)).toString('base64')} */`,
     viewExpandedText: '/* Presto View */',
     storageDescriptor: {
-      columns: view.columns.map((name) => ({ name, type: type(name) ?? 'string' })),
+      // Hive types carry no precision (`timestamp(3)` in the view is `timestamp` here).
+      columns: view.columns.map((name) => ({ name, type: type(name)?.replace(/\(\d+\)$/, '') ?? 'string' })),
       serdeInfo: {},
     },
   };

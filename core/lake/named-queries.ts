@@ -9,10 +9,12 @@ export interface NamedQuery {
   readonly sql: string;
 }
 
-// Queries name the derived columns (`revenue`, `event_date`, `campaign`: see derived-columns.ts)
-// rather than extracting from `properties`/`context` JSON or cutting `timestamp`: on Parquet those are
-// small typed column chunks, and Athena bills the bytes of the columns a query reads.
-const person = 'COALESCE(userid, anonymousid)';
+// Queries name the derived columns (`revenue`, `event_date`, `campaign`, `event_time`,
+// `identity_value`: see derived-columns.ts) rather than extracting from `properties`/`context` JSON,
+// parsing `timestamp` or reading both id columns: on Parquet those are small typed column chunks, and
+// Athena bills the bytes of the columns a query reads.
+/** The person an event is about: its userId, else its anonymousId (`COALESCE(userid, anonymousid)`). */
+const person = 'identity_value';
 
 export const NAMED_QUERIES: readonly NamedQuery[] = [
   {
@@ -48,10 +50,10 @@ GROUP BY 1 ORDER BY 1`,
     name: 'signup_to_purchase_funnel',
     description: 'People who signed up, and how many of them completed an order afterwards',
     sql: `WITH signups AS (
-  SELECT ${person} AS person, min("timestamp") AS at FROM events
+  SELECT ${person} AS person, min(event_time) AS at FROM events
   WHERE source_id = ? AND type = 'track' AND event = 'Signed Up' GROUP BY 1
 ), orders AS (
-  SELECT ${person} AS person, max("timestamp") AS at FROM events
+  SELECT ${person} AS person, max(event_time) AS at FROM events
   WHERE source_id = ? AND type = 'track' AND event = 'Order Completed' GROUP BY 1
 )
 SELECT count(*) AS signed_up, count(orders.person) AS purchased_after_signup
@@ -81,7 +83,7 @@ GROUP BY 1, 2 ORDER BY 1, 2`,
     description:
       'Product Viewed -> Product Added -> Order Completed per person (each step after the previous one), with average and median seconds between steps',
     sql: `WITH e AS (
-  SELECT profile_id, event, from_iso8601_timestamp("timestamp") AS ts FROM profile_events
+  SELECT profile_id, event, event_time AS ts FROM profile_events
   WHERE source_id = ? AND type = 'track' AND profile_id IS NOT NULL
     AND event IN ('Product Viewed', 'Product Added', 'Order Completed')
 ), s1 AS (
@@ -122,9 +124,12 @@ GROUP BY 1, 2 ORDER BY 1, 2`,
     description:
       "Order Completed revenue by the person's first-touch UTM campaign (the campaign column: context.campaign.name, else utm_campaign in the page URL); (none) without one",
     sql: `WITH touches AS (
-  -- Timestamps are fixed-width ISO text: ordering by time, then campaign, breaks ties the same way everywhere.
-  SELECT profile_id, min_by(campaign, "timestamp" || campaign) AS campaign FROM profile_events
-  WHERE source_id = ? AND profile_id IS NOT NULL AND campaign IS NOT NULL GROUP BY 1
+  -- The first touch: ordered by time, then campaign, so ties break the same way everywhere.
+  SELECT profile_id, campaign FROM (
+    SELECT profile_id, campaign, row_number() OVER (PARTITION BY profile_id ORDER BY event_time, campaign) AS rn
+    FROM profile_events
+    WHERE source_id = ? AND profile_id IS NOT NULL AND campaign IS NOT NULL
+  ) t WHERE rn = 1
 ), orders AS (
   SELECT profile_id, revenue FROM profile_events
   WHERE source_id = ? AND type = 'track' AND event = 'Order Completed'
@@ -196,7 +201,9 @@ export function trinoToDuckDb(sql: string): string {
   return sql
     .replace(/\bjson_extract_scalar\s*\(/gi, 'json_scalar(')
     .replace(/\bregexp_like\s*\(/gi, 'regexp_matches(')
+    .replace(/\btry\s*\(\s*from_iso8601_timestamp\s*\(([^()]*)\)\s*\)/gi, 'TRY_CAST($1 AS TIMESTAMP)')
     .replace(/\bfrom_iso8601_timestamp\s*\(([^()]*)\)/gi, 'CAST($1 AS TIMESTAMP)')
+    .replace(/\bAS\s+timestamp\s*\(\s*3\s*\)/gi, 'AS TIMESTAMP')
     .replace(/\bapprox_percentile\s*\(/gi, 'quantile_cont(');
 }
 

@@ -1,3 +1,4 @@
+import { changeSourceSql, type Day, NO_CHANGES_FRONTIER } from './change-columnar.js';
 import { DERIVED_VIEW_TYPES } from './derived-columns.js';
 import type { ChangeTable } from './profile-changes.js';
 import type { LakeColumn } from './tables.js';
@@ -34,10 +35,20 @@ export interface LakeView {
   readonly sql: string;
   /** SQL types of the columns that are not varchar. */
   readonly types?: Readonly<Record<string, string>>;
+  /**
+   * Columns of its sources the view reads whatever the query selects (keys, orderings, filters):
+   * with the columns a query names, what a Parquet scan reads (the local engine's byte figures).
+   */
+  readonly reads?: readonly string[];
 }
 
+const changeColumns = (table: ChangeTable) => CHANGE_TABLE_COLUMNS[table].map((c) => c.name);
+/** A change table as a view's source: Parquet below the change frontier, JSON from it on. */
+const source = (table: ChangeTable, frontier: Day) =>
+  `${changeSourceSql(table, changeColumns(table), frontier)} ${table}`;
+
 /** Live profiles: the latest change of each profile id, unless that change merged it into another. */
-const PROFILES: LakeView = {
+const PROFILES = (f: Day): LakeView => ({
   name: 'profiles',
   comment: 'Current profiles (merged-away and deleted ones excluded)',
   columns: [
@@ -53,36 +64,39 @@ const PROFILES: LakeView = {
   sql: `SELECT profile_id, traits, computed, consent, identities, created_at, updated_at, changed_at
 FROM (
   SELECT *, row_number() OVER (PARTITION BY profile_id ORDER BY changed_at DESC, updated_at DESC, merged_into DESC NULLS LAST) AS rn
-  FROM profile_changes
+  FROM ${source('profile_changes', f)}
 ) latest
 WHERE rn = 1 AND merged_into IS NULL`,
-};
+  reads: ['profile_id', 'changed_at', 'updated_at', 'merged_into'],
+});
 
 /** Each identifier and the profile it belongs to now (survivors re-record every identifier they hold). */
-const IDENTITIES: LakeView = {
+const IDENTITIES = (f: Day): LakeView => ({
   name: 'identities',
   comment: 'Current identity graph: identifier -> profile',
   columns: ['identity_type', 'identity_value', 'profile_id', 'changed_at'],
   sql: `SELECT identity_type, identity_value, profile_id, changed_at
 FROM (
   SELECT *, row_number() OVER (PARTITION BY identity_type, identity_value ORDER BY changed_at DESC, profile_id) AS rn
-  FROM identity_changes
+  FROM ${source('identity_changes', f)}
 ) latest
 WHERE rn = 1`,
-};
+  reads: ['identity_type', 'identity_value', 'profile_id', 'changed_at'],
+});
 
 /** Every merge decision once (a replayed batch records it again). */
-const MERGES: LakeView = {
+const MERGES = (f: Day): LakeView => ({
   name: 'merges',
   comment: 'Merge decisions: survivor, loser, merged or blocked, when',
   columns: ['survivor', 'loser', 'decision', 'merged_at', 'recorded_at'],
   sql: `SELECT survivor, loser, decision, merged_at, min(recorded_at) AS recorded_at
-FROM merge_changes
+FROM ${source('merge_changes', f)}
 GROUP BY survivor, loser, decision, merged_at`,
-};
+  reads: ['survivor', 'loser', 'decision', 'merged_at'],
+});
 
 /** Membership per segment and profile: member or former, with when it last entered and exited. */
-const SEGMENT_MEMBERSHIPS: LakeView = {
+const SEGMENT_MEMBERSHIPS = (f: Day): LakeView => ({
   name: 'segment_memberships',
   comment: 'Segment membership now: status member/former, entered_at, exited_at',
   columns: ['segment_id', 'profile_id', 'status', 'entered_at', 'exited_at'],
@@ -94,15 +108,18 @@ FROM (
   SELECT segment_id, profile_id, kind, changed_at,
     max(CASE WHEN kind = 'entered' THEN changed_at END) OVER (PARTITION BY segment_id, profile_id) AS entered_at,
     row_number() OVER (PARTITION BY segment_id, profile_id ORDER BY changed_at DESC, kind DESC) AS rn
-  FROM membership_changes
+  FROM ${source('membership_changes', f)}
   WHERE kind IN ('entered', 'exited')
 ) latest
 WHERE rn = 1`,
-};
+  reads: ['segment_id', 'profile_id', 'kind', 'changed_at'],
+});
 
 /**
- * Every event with the profile it belongs to now, following merges: its userId's profile, else its
- * anonymousId's (the processor's default identifier priority). Events of deleted people have none.
+ * Every event with the profile it belongs to now, following merges: the profile of the identifier it
+ * resolves by (its userId, else its anonymousId: the processor's default priority), joined on the
+ * derived `identity_type`/`identity_value` columns (one id string per row on Parquet). An event whose
+ * userId is in no profile (its person was deleted, or the processor set it aside) has none.
  */
 export const PROFILE_EVENTS_VIEW = (
   eventColumns: readonly string[],
@@ -112,10 +129,15 @@ export const PROFILE_EVENTS_VIEW = (
   comment: 'Events with their current canonical profile_id',
   columns: [...eventColumns, 'profile_id'],
   types,
-  sql: `SELECT ${eventColumns.map((c) => `e."${c}"`).join(', ')}, COALESCE(u.profile_id, a.profile_id) AS profile_id
+  sql: `SELECT ${eventColumns.map((c) => `e."${c}"`).join(', ')}, i.profile_id
 FROM events e
-LEFT JOIN identities u ON u.identity_type = 'user_id' AND u.identity_value = e.userid
-LEFT JOIN identities a ON a.identity_type = 'anonymous_id' AND a.identity_value = e.anonymousid`,
+LEFT JOIN identities i ON i.identity_type = e.identity_type AND i.identity_value = e.identity_value`,
+  reads: ['identity_type', 'identity_value'],
 });
 
-export const PROFILE_VIEWS: readonly LakeView[] = [PROFILES, IDENTITIES, MERGES, SEGMENT_MEMBERSHIPS];
+/** The current-state views for a change frontier (`change-columnar.ts`); the compactor moves it. */
+export const profileViews = (changeFrontier: Day = NO_CHANGES_FRONTIER): readonly LakeView[] =>
+  [PROFILES, IDENTITIES, MERGES, SEGMENT_MEMBERSHIPS].map((v) => v(changeFrontier));
+
+/** Before any compaction: every change read from JSON (what a deploy creates). */
+export const PROFILE_VIEWS: readonly LakeView[] = profileViews();

@@ -9,7 +9,7 @@ import { DERIVED_EVENT_COLUMNS } from './derived-columns.js';
 export interface LakeColumn {
   readonly name: string;
   /** Glue/Hive type; DuckDB gets the matching type from `duckType`. */
-  readonly type: 'string' | 'bigint' | 'double';
+  readonly type: 'string' | 'bigint' | 'double' | 'timestamp';
   /** The JSON field it reads (OpenX matching is case-insensitive, DuckDB rows are built from it). */
   readonly field: string;
   readonly json?: boolean;

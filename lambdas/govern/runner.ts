@@ -21,6 +21,7 @@ import { SegmentChangeLog } from '../../adapters/dynamodb/segment-changes.js';
 import { SuppressionStore } from '../../adapters/dynamodb/suppression-store.js';
 import { TombstoneStore } from '../../adapters/dynamodb/tombstone-store.js';
 import { createLogger } from '../../adapters/observability/logger.js';
+import { ChangeCompactor } from '../../adapters/s3/change-compactor.js';
 import { EventCompactor } from '../../adapters/s3/event-compactor.js';
 import { quarantinedBelongsToSubject } from '../../core/govern/regulation.js';
 import {
@@ -30,6 +31,11 @@ import {
   TombstoneSet,
 } from '../../core/govern/tombstones.js';
 import { identityKey } from '../../core/identity/identifiers.js';
+import {
+  changeColumnarKey,
+  changeManifestKey,
+  partitionOfChangeKey,
+} from '../../core/lake/change-columnar.js';
 import { columnarObjectKey, manifestKey, messageIdsKey } from '../../core/lake/columnar.js';
 import { partitionOfKey } from '../../core/lake/layout.js';
 import { type ChangeRecord, changeBelongsToSubject } from '../../core/lake/profile-changes.js';
@@ -62,6 +68,7 @@ const replays = new ReplayStore(ddb, config[ENV.controlTable]);
 const segmentChanges = new SegmentChangeLog(ddb, config[ENV.controlTable], config[ENV.profilesTable]);
 const logger = createLogger('regulation-runner');
 const compactor = new EventCompactor(s3, config[ENV.lakeBucket]);
+const changeCompactor = new ChangeCompactor(s3, config[ENV.lakeBucket]);
 const tombstones = new TombstoneStore(ddb, config[ENV.controlTable]);
 const kinesis = kinesisClient();
 
@@ -221,6 +228,7 @@ async function lake(regulationId: string) {
     changes: { objects: 0, events: 0, partitions: new Set<string>() },
   };
   const rewrittenRaw: string[] = [];
+  const rewrittenChanges: string[] = [];
   for (const zone of ['raw', 'quarantine', 'changes'] as const) {
     for await (const key of objects(`${zone}/`)) {
       const obj = await s3.send(new GetObjectCommand({ Bucket: config[ENV.lakeBucket], Key: key }));
@@ -249,6 +257,7 @@ async function lake(regulationId: string) {
       counts[zone].events += lines.length - kept.length;
       counts[zone].partitions.add(key.slice(0, key.lastIndexOf('/')));
       if (zone === 'raw') rewrittenRaw.push(key);
+      if (zone === 'changes') rewrittenChanges.push(key);
       if (kept.length === 0)
         await s3.send(new DeleteObjectCommand({ Bucket: config[ENV.lakeBucket], Key: key }));
       else
@@ -280,6 +289,22 @@ async function lake(regulationId: string) {
     await purgeOldVersions(messageIdsKey(p));
     recompacted++;
   }
+  // And compacted change-table days: rebuilt from their rewritten JSON objects, so the person is gone
+  // from the Parquet the views read too.
+  const changeDays = new Map(
+    rewrittenChanges.flatMap((key) => {
+      const p = partitionOfChangeKey(key);
+      return p ? [[`${p.table}/${p.day}`, p] as const] : [];
+    }),
+  );
+  let changeDaysRebuilt = 0;
+  for (const { table, day } of changeDays.values()) {
+    if (!(await changeCompactor.manifest(table, day))) continue;
+    await changeCompactor.compactDay(table, day, new Date());
+    await purgeOldVersions(changeColumnarKey(table, day));
+    await purgeOldVersions(changeManifestKey(table, day));
+    changeDaysRebuilt++;
+  }
   for (const zone of ['raw', 'quarantine'] as const) {
     const c = counts[zone];
     await regulations.recordStore(regulationId, zone === 'raw' ? 'lake' : 'quarantine', {
@@ -293,7 +318,7 @@ async function lake(regulationId: string) {
   await regulations.recordStore(regulationId, 'lake_profiles', {
     status: 'done',
     count: counts.changes.events,
-    detail: `${counts.changes.objects} change objects rewritten`,
+    detail: `${counts.changes.objects} change objects rewritten; ${changeDaysRebuilt} Parquet days rebuilt`,
   });
   return {
     rawEvents: counts.raw.events,

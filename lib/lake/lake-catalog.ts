@@ -5,6 +5,7 @@ import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { columnarChangeTable } from '../../core/lake/change-columnar.js';
 import { EVENTS_VIEW_COMMENT, eventsViewSql, NO_FRONTIER } from '../../core/lake/columnar.js';
 import { DERIVED_VIEW_TYPES } from '../../core/lake/derived-columns.js';
 import { glueViewInput } from '../../core/lake/glue-view.js';
@@ -168,6 +169,25 @@ export class LakeCatalog extends Construct {
       ),
     );
 
+    // Closed days of the change tables as Parquet (core/lake/change-columnar.ts), same columns and `dt`.
+    const columnarChangeTables = CHANGE_TABLES.map((name) =>
+      table(
+        columnarChangeTable(name),
+        CHANGE_TABLE_COLUMNS[name],
+        `s3://${bucket}/columnar/changes/${name}/`,
+        `s3://${bucket}/columnar/changes/${name}/dt=\${dt}/`,
+        {
+          'projection.dt.type': 'date',
+          'projection.dt.format': 'yyyy-MM-dd',
+          'projection.dt.range': '2024-01-01,NOW',
+          'projection.dt.interval': '1',
+          'projection.dt.interval.unit': 'DAYS',
+        },
+        CHANGE_PARTITION_KEYS,
+        'parquet',
+      ),
+    );
+
     // Views Athena reads: Trino's definition in the "Presto View" envelope (core/lake/glue-view.ts).
     // The compactor rewrites `events` with each new frontier; a deploy resets it to read raw JSON
     // everywhere until the next hourly run, which is correct, only costlier.
@@ -179,7 +199,7 @@ export class LakeCatalog extends Construct {
       });
       v.addDependency(raw);
       v.addDependency(columnar);
-      for (const t of changeTables) v.addDependency(t);
+      for (const t of [...changeTables, ...columnarChangeTables]) v.addDependency(t);
       return v;
     };
     const events = view({

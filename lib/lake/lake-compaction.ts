@@ -5,6 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { profileViews } from '../../core/lake/profile-tables.js';
 import { ENV } from '../../resources/env.js';
 
 export interface LakeCompactionProps {
@@ -15,8 +16,9 @@ export interface LakeCompactionProps {
 }
 
 /**
- * Columnar events: an hourly rule runs the compactor, which reads closed hours of `raw/`, writes
- * Parquet under `columnar/` and points the Glue `events` view at the new frontier. Cost: one read of
+ * Columnar events and change tables: an hourly rule runs the compactor, which reads closed hours of
+ * `raw/` and closed days of `changes/`, writes Parquet under `columnar/` and points the Glue views at
+ * the new frontiers. Cost: one read of
  * each raw object and one Parquet PUT per source and hour, against every Athena query then scanning
  * a few Parquet columns instead of whole gzip JSON objects.
  */
@@ -37,7 +39,8 @@ export class LakeCompaction extends Construct {
     iam.Grant.addToPrincipal({
       grantee: compactor,
       actions: ['s3:GetObject'],
-      resourceArns: [lakeBucket.arnForObjects('raw/*')],
+      // Raw events, and the change tables it compacts by day (core/lake/change-columnar.ts).
+      resourceArns: [lakeBucket.arnForObjects('raw/*'), lakeBucket.arnForObjects('changes/*')],
     });
     iam.Grant.addToPrincipal({
       grantee: compactor,
@@ -52,7 +55,14 @@ export class LakeCompaction extends Construct {
       resourceArns: [
         stack.formatArn({ service: 'glue', resource: 'catalog' }),
         stack.formatArn({ service: 'glue', resource: 'database', resourceName: props.databaseName }),
-        stack.formatArn({ service: 'glue', resource: 'table', resourceName: `${props.databaseName}/events` }),
+        // The views it moves to new frontiers: `events`, and the current-state views over the change tables.
+        ...['events', ...profileViews().map((v) => v.name)].map((name) =>
+          stack.formatArn({
+            service: 'glue',
+            resource: 'table',
+            resourceName: `${props.databaseName}/${name}`,
+          }),
+        ),
       ],
     });
   }

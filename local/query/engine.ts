@@ -5,6 +5,15 @@ import { gunzipSync } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { DuckDBInstance } from '@duckdb/node-api';
 import {
+  CHANGES_FRONTIER_KEY,
+  columnarChangeTable,
+  type Day,
+  isValidDay,
+  NO_CHANGES_FRONTIER,
+  partitionOfChangeColumnarKey,
+  partitionOfChangeKey,
+} from '../../core/lake/change-columnar.js';
+import {
   COLUMNAR_PREFIX,
   eventsViewSql,
   FRONTIER_KEY,
@@ -23,7 +32,7 @@ import {
   CHANGE_TABLE_COLUMNS,
   type LakeView,
   PROFILE_EVENTS_VIEW,
-  PROFILE_VIEWS,
+  profileViews,
 } from '../../core/lake/profile-tables.js';
 import {
   EVENTS_VIEW_COLUMNS,
@@ -48,9 +57,13 @@ export interface LakeQueryOptions {
 /** What a query would scan on Athena: whole gzip JSON objects, but only the referenced Parquet columns. */
 export interface ScanStats {
   readonly frontier: Hour;
+  /** The first day of the change tables read from JSON (earlier days: Parquet). */
+  readonly changesFrontier: Day;
   readonly rawObjects: number;
   readonly rawBytes: number;
   readonly columnarFiles: number;
+  /** Compacted change-table files read (Parquet below the change frontier). */
+  readonly changeColumnarFiles: number;
   readonly columnarBytes: number;
   readonly changeBytes: number;
   readonly bytesScanned: number;
@@ -81,6 +94,20 @@ const cacheName = (o: ListedObject) => createHash('sha256').update(`${o.key}#${o
 async function download(options: LakeQueryOptions, key: string): Promise<Buffer> {
   const obj = await options.s3.send(new GetObjectCommand({ Bucket: options.bucket, Key: key }));
   return Buffer.from(await obj.Body!.transformToByteArray());
+}
+
+/**
+ * `Promise.all` over `items`, at most `limit` at a time: a large lake's first query downloads
+ * thousands of objects, and s3rver resets connections when they all arrive at once.
+ */
+async function mapLimited<T, R>(items: readonly T[], fn: (item: T) => Promise<R>, limit = 16): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
 }
 
 /** A lake object's text, cached on disk (gunzipped) by key and ETag; returns the file. */
@@ -120,12 +147,17 @@ async function fetchLines(
   return out;
 }
 
-/** Parquet files mirrored under `<cache>/columnar/<partition path>/<etag hash>.parquet`; stale copies removed. */
-async function fetchParquet(options: LakeQueryOptions, objects: readonly ListedObject[]): Promise<string[]> {
-  const root = join(options.cacheDir, 'columnar');
+/** Parquet files mirrored under `<cache>/<dir>/<partition path>/<etag hash>.parquet`; stale copies removed. */
+async function fetchParquet(
+  options: LakeQueryOptions,
+  objects: readonly ListedObject[],
+  prefix = COLUMNAR_PREFIX,
+  dir = 'columnar',
+): Promise<string[]> {
+  const root = join(options.cacheDir, dir);
   const wanted = new Set<string>();
   for (const o of objects) {
-    const file = join(root, dirname(o.key.slice(COLUMNAR_PREFIX.length)), `${cacheName(o)}.parquet`);
+    const file = join(root, dirname(o.key.slice(prefix.length)), `${cacheName(o)}.parquet`);
     wanted.add(file);
     if (!existsSync(file)) {
       mkdirSync(dirname(file), { recursive: true });
@@ -155,6 +187,33 @@ async function readFrontier(options: LakeQueryOptions): Promise<Hour> {
   }
 }
 
+async function readChangesFrontier(options: LakeQueryOptions): Promise<Day> {
+  if (options.rawOnly) return NO_CHANGES_FRONTIER;
+  try {
+    const text = (await download(options, CHANGES_FRONTIER_KEY)).toString('utf8');
+    const f = (JSON.parse(text) as { frontier?: string }).frontier;
+    return f && isValidDay(f) ? f : NO_CHANGES_FRONTIER;
+  } catch (err) {
+    if (['NoSuchKey', 'NotFound'].includes((err as Error).name)) return NO_CHANGES_FRONTIER;
+    throw err;
+  }
+}
+
+/** Compressed bytes of the column chunks a query reads (Athena reads no others), over Parquet files. */
+async function columnChunkBytes(
+  conn: Connection,
+  files: readonly string[],
+  read: (column: string) => boolean,
+): Promise<number> {
+  if (files.length === 0) return 0;
+  const chunks = await conn.runAndReadAll(
+    `SELECT path_in_schema AS col, sum(total_compressed_size) AS bytes FROM parquet_metadata([${files.map(sqlString).join(', ')}]) GROUP BY 1`,
+  );
+  let bytes = 0;
+  for (const r of chunks.getRowObjects()) if (read(String(r.col).toLowerCase())) bytes += Number(r.bytes);
+  return bytes;
+}
+
 type Connection = Awaited<ReturnType<DuckDBInstance['connect']>>;
 
 const sqlString = (s: string) => `'${s.replace(/'/g, "''")}'`;
@@ -166,7 +225,7 @@ async function emptyTable(
   types: Readonly<Record<string, string>> = {},
 ) {
   await conn.run(
-    `CREATE OR REPLACE TABLE ${table} AS SELECT * FROM (SELECT ${names.map((n) => `NULL::${types[n] ?? 'VARCHAR'} AS "${n}"`).join(', ')}) WHERE false`,
+    `CREATE OR REPLACE TABLE ${table} AS SELECT * FROM (SELECT ${names.map((n) => `NULL::${(types[n] ?? 'VARCHAR').replace(/\(\d+\)$/, '')} AS "${n}"`).join(', ')}) WHERE false`,
   );
 }
 
@@ -185,12 +244,10 @@ async function loadChangeTable(
   const columns = CHANGE_TABLE_COLUMNS[table];
   const names = [...columns.map((c) => c.name), ...CHANGE_PARTITION_KEYS];
   if (objects.length === 0) return emptyTable(conn, table, names);
-  const files = await Promise.all(
-    objects.map(async (o) => ({
-      file: await cachedText(options, o),
-      dt: /\/dt=([^/]+)\//.exec(o.key)?.[1] ?? null,
-    })),
-  );
+  const files = await mapLimited(objects, async (o) => ({
+    file: await cachedText(options, o),
+    dt: /\/dt=([^/]+)\//.exec(o.key)?.[1] ?? null,
+  }));
   const list = `${table}_files`;
   await conn.run(`CREATE OR REPLACE TABLE ${list} (file VARCHAR, dt VARCHAR)`);
   for (let i = 0; i < files.length; i += 500)
@@ -246,6 +303,34 @@ function expandViews(sql: string, views: readonly LakeView[]): string {
 }
 
 /**
+ * The tables a query scans on Athena: those it (or a view it uses, recursively) names after FROM or
+ * JOIN, or in a comma-separated FROM list of its own. Stricter than `expandViews`, which decides what
+ * to load (a view's column named `identities` must not count a scan of the `identities` view).
+ */
+export function tablesScanned(sql: string, views: readonly LakeView[]): Set<string> {
+  const scanned = new Set<string>();
+  const pending = [sql];
+  const byName = new Map(views.map((v) => [v.name, v]));
+  const commaList =
+    /\bfrom\s+([a-z_][a-z0-9_]*)(?:\s+(?:as\s+)?(?!where\b|on\b|join\b)[a-z_][a-z0-9_]*)?((?:\s*,\s*[a-z_][a-z0-9_]*(?:\s+(?:as\s+)?(?!where\b|on\b|join\b)[a-z_][a-z0-9_]*)?)+)/gi;
+  for (let text = pending.pop(); text !== undefined; text = pending.pop()) {
+    const names = [...text.matchAll(/\b(?:from|join)\s+([a-z_][a-z0-9_]*)/gi)].map((m) =>
+      m[1]!.toLowerCase(),
+    );
+    if (text === sql)
+      for (const m of text.matchAll(commaList))
+        for (const part of m[2]!.split(',').slice(1)) names.push(part.trim().split(/\s+/)[0]!.toLowerCase());
+    for (const name of names) {
+      if (scanned.has(name)) continue;
+      scanned.add(name);
+      const view = byName.get(name);
+      if (view) pending.push(view.sql);
+    }
+  }
+  return scanned;
+}
+
+/**
  * Runs Athena-style SQL over the lake with DuckDB: `raw_events`, `events_columnar`, `quarantine_events`,
  * the change tables and the views over them (`events`, `profiles`, `identities`, `merges`,
  * `segment_memberships`, `profile_events`), with the same columns and SQL as the Glue catalog.
@@ -256,21 +341,30 @@ export async function queryLakeWithStats(
   params: readonly string[] = [],
 ): Promise<{ rows: Record<string, unknown>[]; stats: ScanStats }> {
   const frontier = await readFrontier(options);
+  const changesFrontier = await readChangesFrontier(options);
   const eventsView: LakeView = {
     name: 'events',
     comment: '',
     columns: EVENTS_VIEW_COLUMNS,
     sql: eventsViewSql(frontier),
   };
-  const views = [eventsView, ...PROFILE_VIEWS, PROFILE_EVENTS_VIEW(EVENTS_VIEW_COLUMNS)];
+  const views = [eventsView, ...profileViews(changesFrontier), PROFILE_EVENTS_VIEW(EVENTS_VIEW_COLUMNS)];
   const expanded = expandViews(sql, views);
   const referenced = words(expanded);
+  // What the byte figures count: only tables the query really scans.
+  const scanned = tablesScanned(sql, views);
   // Columns Athena reads from Parquet: those the query names, and those the views need beyond their
   // pass-through select lists (the join keys of profile_events). Trino prunes the rest.
   const readColumns = words(sql);
-  if (referenced.has('profile_events')) for (const c of ['userid', 'anonymousid']) readColumns.add(c);
-  if (/\bselect\s+(distinct\s+)?\*|\w\.\*/i.test(sql))
-    for (const c of EVENTS_VIEW_COLUMNS) readColumns.add(c);
+  if (referenced.has('profile_events'))
+    for (const c of ['identity_type', 'identity_value']) readColumns.add(c);
+  const selectsAll = /\bselect\s+(distinct\s+)?\*|\w\.\*/i.test(sql);
+  if (selectsAll) for (const c of EVENTS_VIEW_COLUMNS) readColumns.add(c);
+  // Change-table columns: those the query names (not counting table names after FROM/JOIN: the
+  // `identities` view is not the `identities` column of profile_changes), and those the views it
+  // uses read for themselves.
+  const readChangeColumns = words(sql.replace(/\b(?:from|join)\s+[a-z_][a-z0-9_]*/gi, ' '));
+  for (const v of views) if (scanned.has(v.name)) for (const c of v.reads ?? []) readChangeColumns.add(c);
 
   const rawObjects = (await listKeys(options.s3, options.bucket, 'raw/')).filter((o) => {
     const p = partitionOfKey(o.key);
@@ -293,9 +387,10 @@ export async function queryLakeWithStats(
     // the JSON field each column reads, nested objects as JSON text, partitions from the object key.
     const rawFiles =
       referenced.has('raw_events') && !options.statsOnly
-        ? await Promise.all(
-            rawObjects.map(async (o) => ({ file: await cachedText(options, o), p: partitionOfKey(o.key)! })),
-          )
+        ? await mapLimited(rawObjects, async (o) => ({
+            file: await cachedText(options, o),
+            p: partitionOfKey(o.key)!,
+          }))
         : [];
     if (rawFiles.length) {
       await conn.run('CREATE TABLE raw_files (file VARCHAR, source_id VARCHAR, dt VARCHAR, hr VARCHAR)');
@@ -326,17 +421,39 @@ export async function queryLakeWithStats(
       const chunks = await conn.runAndReadAll(
         `SELECT path_in_schema AS col, sum(total_compressed_size) AS bytes FROM parquet_metadata(${files}) GROUP BY 1`,
       );
-      for (const r of chunks.getRowObjects())
-        if (readColumns.has(String(r.col).toLowerCase())) columnarBytes += Number(r.bytes);
+      if (scanned.has('events_columnar'))
+        for (const r of chunks.getRowObjects())
+          if (readColumns.has(String(r.col).toLowerCase())) columnarBytes += Number(r.bytes);
     } else await emptyTable(conn, 'events_columnar', EVENTS_VIEW_COLUMNS, DERIVED_VIEW_TYPES);
 
     let changeBytes = 0;
+    let changeFiles = 0;
     for (const table of CHANGE_TABLES) {
+      const columnarName = columnarChangeTable(table);
       const objects = referenced.has(table)
-        ? await listKeys(options.s3, options.bucket, `changes/${table}/`)
+        ? (await listKeys(options.s3, options.bucket, `changes/${table}/`)).filter(
+            (o) => (partitionOfChangeKey(o.key)?.day ?? '') >= changesFrontier,
+          )
         : [];
-      changeBytes += objects.reduce((n, o) => n + o.size, 0);
+      if (scanned.has(table)) changeBytes += objects.reduce((n, o) => n + o.size, 0);
       if (!options.statsOnly) await loadChangeTable(conn, options, table, objects);
+      const compacted = referenced.has(columnarName)
+        ? (await listKeys(options.s3, options.bucket, `columnar/changes/${table}/`)).filter((o) => {
+            const p = partitionOfChangeColumnarKey(o.key);
+            return p !== undefined && p.day < changesFrontier && o.key.endsWith('.parquet');
+          })
+        : [];
+      const files = await fetchParquet(options, compacted, `columnar/changes/${table}/`, `columnar-${table}`);
+      const names = CHANGE_TABLE_COLUMNS[table].map((c) => c.name);
+      if (scanned.has(columnarName)) {
+        changeFiles += files.length;
+        changeBytes += await columnChunkBytes(conn, files, (c) => selectsAll || readChangeColumns.has(c));
+      }
+      if (files.length)
+        await conn.run(
+          `CREATE VIEW ${columnarName} AS SELECT ${names.map((n) => `"${n}"`).join(', ')}, dt FROM read_parquet([${files.map(sqlString).join(', ')}], hive_partitioning = true, hive_types_autocast = false)`,
+        );
+      else await emptyTable(conn, columnarName, [...names, ...CHANGE_PARTITION_KEYS]);
     }
 
     if (referenced.has('quarantine_events') && !options.statsOnly) {
@@ -390,14 +507,16 @@ export async function queryLakeWithStats(
         ]),
       ),
     );
-    const rawBytes = referenced.has('raw_events') ? rawObjects.reduce((n, o) => n + o.size, 0) : 0;
+    const rawBytes = scanned.has('raw_events') ? rawObjects.reduce((n, o) => n + o.size, 0) : 0;
     return {
       rows,
       stats: {
         frontier,
-        rawObjects: referenced.has('raw_events') ? rawObjects.length : 0,
+        changesFrontier,
+        rawObjects: scanned.has('raw_events') ? rawObjects.length : 0,
         rawBytes,
         columnarFiles: parquet.length,
+        changeColumnarFiles: changeFiles,
         columnarBytes,
         changeBytes,
         bytesScanned: rawBytes + columnarBytes + changeBytes,

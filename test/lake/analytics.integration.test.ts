@@ -1,5 +1,6 @@
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ChangeCompactor } from '../../adapters/s3/change-compactor.js';
 import { EventCompactor } from '../../adapters/s3/event-compactor.js';
 import { FRONTIER_KEY } from '../../core/lake/columnar.js';
 import { NAMED_QUERIES, namedQuery } from '../../core/lake/named-queries.js';
@@ -217,12 +218,22 @@ describe('the whole customer in the lake', () => {
     expect(summary.rows).toBe(events.length + 1);
     expect(await keys(FRONTIER_KEY)).toEqual([FRONTIER_KEY]);
     expect((await keys('columnar/events/')).every((k) => k.endsWith('/events.parquet'))).toBe(true);
+    // The change tables too, once their day has closed (they were written today).
+    const changes = await new ChangeCompactor(s3, LAKE_BUCKET.localName).run(
+      new Date(Date.now() + 2 * 86_400_000),
+      Number.POSITIVE_INFINITY,
+    );
+    expect(changes.partitionsCompacted).toBe(4);
 
     for (const q of NAMED_QUERIES) {
       const raw = await named(q.name, true);
       const columnar = await named(q.name);
       expect(columnar.rows, q.name).toEqual(before[q.name]);
       expect(raw.rows, q.name).toEqual(before[q.name]);
+      if (/profile_events|profiles|identities|merges|segment_memberships/.test(q.sql)) {
+        expect(columnar.stats.changeColumnarFiles, q.name).toBeGreaterThan(0);
+        expect(raw.stats.changeColumnarFiles, q.name).toBe(0);
+      }
       if (/\bevents\b|profile_events/.test(q.sql)) {
         expect(columnar.stats.columnarFiles, q.name).toBeGreaterThan(0);
         expect(columnar.stats.rawBytes, q.name).toBe(0);
@@ -236,6 +247,11 @@ describe('the whole customer in the lake', () => {
       Number.POSITIVE_INFINITY,
     );
     expect(again.partitionsCompacted + again.partitionsRecompacted).toBe(0);
+    const changesAgain = await new ChangeCompactor(s3, LAKE_BUCKET.localName).run(
+      new Date(Date.now() + 2 * 86_400_000),
+      Number.POSITIVE_INFINITY,
+    );
+    expect(changesAgain.partitionsCompacted + changesAgain.partitionsRecompacted).toBe(0);
   }, 120_000);
 
   it('answers the new named queries with the numbers of the data set', async () => {
@@ -285,7 +301,7 @@ describe('the whole customer in the lake', () => {
     await cdp.drain(60_000);
     const reg = await admin('GET', `/v1/regulations/${res.body.regulationId}`);
     expect(reg.body.status).toBe('completed');
-    const stores = reg.body.stores as Record<string, { count: number }>;
+    const stores = reg.body.stores as Record<string, { count: number; detail?: string }>;
     expect(stores.lake_profiles!.count).toBeGreaterThan(0);
 
     const text = JSON.stringify(
@@ -303,5 +319,15 @@ describe('the whole customer in the lake', () => {
       await query(`SELECT messageid FROM events_columnar WHERE userid = 'ada' OR anonymousid = 'anon-ada'`),
     ).toEqual([]);
     expect(await query(`SELECT count(*) AS n FROM events`)).toEqual([{ n: 6 }]);
+    // And from the compacted change tables the views read: rebuilt without her, the others kept.
+    const compacted = await query(
+      `SELECT (SELECT count(*) FROM identity_changes_columnar) AS identities,
+        (SELECT count(*) FROM identity_changes_columnar WHERE identity_value IN ('ada', 'anon-ada', 'ada@example.com')) AS hers,
+        (SELECT count(*) FROM profile_changes_columnar WHERE traits LIKE '%ada@example.com%') AS her_traits,
+        (SELECT count(*) FROM merge_changes_columnar) AS merges`,
+    );
+    expect(compacted).toEqual([{ identities: expect.any(Number), hers: 0, her_traits: 0, merges: 0 }]);
+    expect(compacted[0]!.identities).toBeGreaterThan(0);
+    expect(String(stores.lake_profiles!.detail ?? '')).toMatch(/[1-9]\d* Parquet days rebuilt/);
   }, 120_000);
 });

@@ -1,6 +1,8 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { NAMED_QUERIES } from '../../core/lake/named-queries.js';
+import { CHANGE_TABLES } from '../../core/lake/profile-changes.js';
+import { CHANGE_TABLE_COLUMNS } from '../../core/lake/profile-tables.js';
 import { COLUMNAR_EVENTS_COLUMNS, RAW_EVENTS_COLUMNS } from '../../core/lake/tables.js';
 import { LAKE_STREAM_CONSUMERS } from '../../resources/functions/index.js';
 import { type SynthesizedCdp, synthesizeCdp } from '../support/cdk.js';
@@ -47,6 +49,28 @@ describe('lake catalog and writer on AWS', () => {
       }),
     });
     cdp.template.resourceCountIs('AWS::Glue::Crawler', 0);
+  });
+
+  it('declares Parquet twins of the change tables, projected by day, that the compactor may point the views at', () => {
+    for (const name of CHANGE_TABLES)
+      cdp.template.hasResourceProperties('AWS::Glue::Table', {
+        TableInput: Match.objectLike({
+          Name: `${name}_columnar`,
+          PartitionKeys: [{ Name: 'dt', Type: 'string' }],
+          Parameters: Match.objectLike({
+            classification: 'parquet',
+            'projection.enabled': 'true',
+            'projection.dt.type': 'date',
+            'storage.location.template': Match.anyValue(),
+          }),
+          StorageDescriptor: Match.objectLike({
+            Columns: CHANGE_TABLE_COLUMNS[name].map((c) => ({ Name: c.name, Type: c.type })),
+          }),
+        }),
+      });
+    const policies = JSON.stringify(cdp.template.findResources('AWS::IAM::Policy'));
+    for (const view of ['events', 'profiles', 'identities', 'merges', 'segment_memberships'])
+      expect(policies, view).toContain(`_lake/${view}"`);
   });
 
   it('declares the Parquet table with the typed derived columns, and views with their SQL types', () => {

@@ -171,4 +171,42 @@ describe('derived columns on raw JSON and on Parquet', () => {
     expect((await named('revenue_by_campaign', false)).rows).toEqual(raw);
     expect((await eventColumns(false)).rows).toEqual((await eventColumns(true)).rows);
   }, 120_000);
+
+  it('gives the same event time and resolving identifier on both paths, for odd timestamps and ids', async () => {
+    const odd = (id: string, x: Record<string, unknown>) => ({
+      messageId: `dc-odd-${id}`,
+      type: 'track',
+      event: 'Odd',
+      sourceId: source,
+      receivedAt,
+      ...x,
+    });
+    await putRaw('shardId-000000000000-20-20', [
+      odd('1', { userId: 'u1', anonymousId: 'a1', timestamp: '2026-03-02T10:01:02.345Z' }),
+      odd('2', { anonymousId: 'a2', timestamp: '2026-03-02T10:01:02Z' }),
+      odd('3', { userId: '', anonymousId: 'a3', timestamp: '2026-03-02' }),
+      odd('4', { userId: 42, timestamp: '2026-02-30T10:00:00.000Z' }),
+      odd('5', { timestamp: '2026-03-02T10:00:00+01:00' }),
+      odd('6', { userId: 'u6', timestamp: 1772445600000 }),
+      odd('7', { userId: 'u7' }),
+    ]);
+    const sql = `SELECT messageid, CAST(event_time AS VARCHAR) AS t, identity_type, identity_value FROM events
+      WHERE source_id = '${source}' AND event = 'Odd' ORDER BY messageid`;
+    const raw = (await queryLakeWithStats(options(true), sql)).rows;
+    expect(
+      raw.map((r) => [r.t === null ? null : String(r.t).slice(0, 23), r.identity_type, r.identity_value]),
+    ).toEqual([
+      ['2026-03-02 10:01:02.345', 'user_id', 'u1'],
+      ['2026-03-02 10:01:02', 'anonymous_id', 'a2'],
+      [null, 'user_id', ''],
+      [null, 'user_id', '42'],
+      [null, null, null],
+      [null, 'user_id', 'u6'],
+      [null, 'user_id', 'u7'],
+    ]);
+    expect((await compact()).partitionsRecompacted).toBe(1);
+    const columnar = await queryLakeWithStats(options(false), sql);
+    expect(columnar.stats.rawBytes).toBe(0);
+    expect(columnar.rows).toEqual(raw);
+  }, 120_000);
 });

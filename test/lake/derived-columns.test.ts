@@ -44,6 +44,39 @@ describe('derived event columns', () => {
     expect(derive({}).event_date).toBeNull();
   });
 
+  it("reads the event's time only from the collector's ISO UTC format, and nothing that is not a real time", () => {
+    const time = (timestamp: unknown) => derive({ timestamp }).event_time;
+    expect(time('2026-03-02T09:01:02.345Z')).toBe(Date.parse('2026-03-02T09:01:02.345Z'));
+    expect(time('2026-03-02T09:01:02Z')).toBe(Date.parse('2026-03-02T09:01:02.000Z'));
+    expect(time('2026-03-02T09:01:02.5Z')).toBe(Date.parse('2026-03-02T09:01:02.500Z'));
+    for (const odd of [
+      '2026-03-02',
+      '2026-03-02 09:01:02Z',
+      '2026-03-02T09:01:02+01:00',
+      '2026-02-30T09:01:02.000Z',
+      '2026-03-02T25:01:02.000Z',
+      '+012026-03-02T09:01:02.000Z',
+      1_772_442_062_000,
+      null,
+      undefined,
+    ])
+      expect(time(odd), String(odd)).toBeNull();
+  });
+
+  it('resolves an event by its userId, else its anonymousId, as one type and value', () => {
+    const key = (r: Record<string, unknown>) => {
+      const d = derive(r);
+      return [d.identity_type, d.identity_value];
+    };
+    expect(key({ userId: 'ada', anonymousId: 'anon-1' })).toEqual(['user_id', 'ada']);
+    expect(key({ anonymousId: 'anon-1' })).toEqual(['anonymous_id', 'anon-1']);
+    expect(key({ userId: null, anonymousId: 'anon-1' })).toEqual(['anonymous_id', 'anon-1']);
+    // As the raw table reads the column: a number is its text, an empty string is still a value.
+    expect(key({ userId: 42 })).toEqual(['user_id', '42']);
+    expect(key({ userId: '', anonymousId: 'anon-1' })).toEqual(['user_id', '']);
+    expect(key({})).toEqual([null, null]);
+  });
+
   it('stores the derived columns in compacted rows and exposes them, typed, in the events view', () => {
     const [row] = compactRows([
       JSON.stringify({
