@@ -185,30 +185,24 @@ export function settingsFromContext(scope: Construct): Partial<CdpSettings> {
       throw new Error(`cdp:alarmEmail must be an email address, got ${String(alarmEmail)}`);
     out.alarmEmail = String(alarmEmail);
   }
-  const sourceMaps = contextValue(scope, 'sourceMaps');
-  if (sourceMaps !== undefined) {
-    // `-c cdp:sourceMaps=true` arrives as a string, cdk.json as a boolean.
-    if (sourceMaps !== true && sourceMaps !== false && sourceMaps !== 'true' && sourceMaps !== 'false')
-      throw new Error(`cdp:sourceMaps must be true or false, got ${String(sourceMaps)}`);
-    out.sourceMaps = sourceMaps === true || sourceMaps === 'true';
+  // `-c cdp:key=true` arrives as a string, cdk.json as a boolean.
+  for (const key of ['sourceMaps', 'platformLogs'] as const) {
+    const v = contextValue(scope, key);
+    if (v === undefined) continue;
+    if (v !== true && v !== false && v !== 'true' && v !== 'false')
+      throw new Error(`cdp:${key} must be true or false, got ${String(v)}`);
+    out[key] = v === true || v === 'true';
   }
-  const logLevel = contextValue(scope, 'logLevel');
-  if (logLevel !== undefined) {
-    if (!LAMBDA_LOG_LEVELS.includes(logLevel as LambdaLogLevel))
-      throw new Error(`cdp:logLevel must be one of ${LAMBDA_LOG_LEVELS.join(', ')}, got ${String(logLevel)}`);
-    out.logLevel = logLevel;
-  }
-  const platformLogs = contextValue(scope, 'platformLogs');
-  if (platformLogs !== undefined) {
-    if (![true, false, 'true', 'false'].includes(platformLogs as string))
-      throw new Error(`cdp:platformLogs must be true or false, got ${String(platformLogs)}`);
-    out.platformLogs = platformLogs === true || platformLogs === 'true';
-  }
-  const tracing = contextValue(scope, 'tracing');
-  if (tracing !== undefined) {
-    if (!TRACING_MODES.includes(tracing as TracingMode))
-      throw new Error(`cdp:tracing must be one of ${TRACING_MODES.join(', ')}, got ${String(tracing)}`);
-    out.tracing = tracing;
+  const choices = [
+    ['logLevel', LAMBDA_LOG_LEVELS],
+    ['tracing', TRACING_MODES],
+  ] as const;
+  for (const [key, allowed] of choices) {
+    const v = contextValue(scope, key);
+    if (v === undefined) continue;
+    if (!(allowed as readonly unknown[]).includes(v))
+      throw new Error(`cdp:${key} must be one of ${allowed.join(', ')}, got ${String(v)}`);
+    out[key] = v;
   }
   const appFlows = contextValue(scope, 'appFlows');
   if (appFlows !== undefined)
