@@ -19,15 +19,17 @@ afterAll(async () => dynamo?.stop());
 // Enough seeds to meet the races this test was written for (a merged-away profile created again, an
 // event applied by a commit that failed half-way); `npm run test:identity-model` runs many more.
 const RUNS = Number(process.env.CDP_MODEL_RUNS ?? 60);
-// To replay a failure: the seed and path fast-check printed. The default suite runs one fixed seed, so
-// `npm test` is repeatable: merge protection has a known rare race left (about 1 case in 300-400 of the
-// protected property, the same before the fixes of README "Exact under concurrency"), which the daily
-// identity check reports as `limit_exceeded`; `npm run test:identity-model` explores new seeds.
+// To replay a failure: the seed and path fast-check printed (dynalite's own timing can still vary the
+// interleaving a little).
 const replay = process.env.CDP_MODEL_SEED
   ? { seed: Number(process.env.CDP_MODEL_SEED), path: process.env.CDP_MODEL_PATH }
-  : process.env.CDP_MODEL_RUNS
-    ? {}
-    : { seed: 20261129 };
+  : {};
+// Merge protection has one known rare race left (README "One race is known to remain": about 1
+// generated case in 350 of the property below, as before the fixes of "Exact under concurrency"),
+// which the daily identity check reports as `limit_exceeded`. In `npm test` its 30 cases are tried up
+// to three times, so that race does not fail the suite by chance (about 1 run in 12) while a regression
+// that breaks limits often still does; `npm run test:identity-model` (CDP_MODEL_RUNS) never retries.
+const PROTECTED_RETRIES = process.env.CDP_MODEL_RUNS ? 0 : 2;
 
 describe('identity resolution under any interleaving of concurrent consumers', () => {
   it(
@@ -73,50 +75,49 @@ describe('identity resolution under any interleaving of concurrent consumers', (
 });
 
 describe('merge protection under any interleaving of concurrent consumers', () => {
-  it(
-    'keeps every limit, applies every event exactly once and leaves no merged-away profile live',
-    async () => {
-      const limits = { user_id: 1, email: 5 };
-      const config = IdentityConfigSchema.parse({ limits });
-      let run = 0;
-      await fc.assert(
-        fc.asyncProperty(
-          scenarioArb({ maxPeople: 3, sharedDevices: true }),
-          fc.scheduler(),
-          async (scenario, s) => {
-            const table = await dynamo.table(PROFILES_TABLE, `protected-${run++}`);
-            await runScenario(scenario, s, dynamo.doc, table, config);
-            const problems = await checkProtectedInvariants(scenario, dynamo.doc, table, limits);
-            if (problems.length && process.env.CDP_MODEL_DUMP) {
-              const { ScanCommand } = await import('@aws-sdk/lib-dynamodb');
-              const all = await dynamo.doc.send(new ScanCommand({ TableName: table }));
-              problems.push(
-                ...scenario.lanes.map(
-                  (batches, l) =>
-                    `lane ${l}: ${batches.map((b) => b.map((e) => `${e.messageId}[${e.identities.map((i) => i.value).join('+')}]`).join(' ')).join(' | ')}`,
-                ),
-              );
-              problems.push(JSON.stringify(scenario.crashes));
-              for (const i of all.Items ?? [])
-                if (!String(i.pk).startsWith('DEDUPE'))
-                  problems.push(
-                    JSON.stringify({
-                      ...i,
-                      traitMeta: undefined,
-                      consentMeta: undefined,
-                      computedMeta: undefined,
-                      createdAt: undefined,
-                      updatedAt: undefined,
-                      traits: undefined,
-                    }),
-                  );
-            }
-            expect(problems).toEqual([]);
-          },
-        ),
-        { numRuns: Math.ceil(RUNS / 2), endOnFailure: !process.env.CDP_MODEL_SHRINK, ...replay },
-      );
-    },
-    Math.max(300_000, RUNS * 5_000),
-  );
+  it('keeps every limit, applies every event exactly once and leaves no merged-away profile live', {
+    retry: PROTECTED_RETRIES,
+    timeout: Math.max(300_000, RUNS * 5_000),
+  }, async () => {
+    const limits = { user_id: 1, email: 5 };
+    const config = IdentityConfigSchema.parse({ limits });
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        scenarioArb({ maxPeople: 3, sharedDevices: true }),
+        fc.scheduler(),
+        async (scenario, s) => {
+          const table = await dynamo.table(PROFILES_TABLE, `protected-${run++}`);
+          await runScenario(scenario, s, dynamo.doc, table, config);
+          const problems = await checkProtectedInvariants(scenario, dynamo.doc, table, limits);
+          if (problems.length && process.env.CDP_MODEL_DUMP) {
+            const { ScanCommand } = await import('@aws-sdk/lib-dynamodb');
+            const all = await dynamo.doc.send(new ScanCommand({ TableName: table }));
+            problems.push(
+              ...scenario.lanes.map(
+                (batches, l) =>
+                  `lane ${l}: ${batches.map((b) => b.map((e) => `${e.messageId}[${e.identities.map((i) => i.value).join('+')}]`).join(' ')).join(' | ')}`,
+              ),
+            );
+            problems.push(JSON.stringify(scenario.crashes));
+            for (const i of all.Items ?? [])
+              if (!String(i.pk).startsWith('DEDUPE'))
+                problems.push(
+                  JSON.stringify({
+                    ...i,
+                    traitMeta: undefined,
+                    consentMeta: undefined,
+                    computedMeta: undefined,
+                    createdAt: undefined,
+                    updatedAt: undefined,
+                    traits: undefined,
+                  }),
+                );
+          }
+          expect(problems).toEqual([]);
+        },
+      ),
+      { numRuns: Math.ceil(RUNS / 2), endOnFailure: !process.env.CDP_MODEL_SHRINK, ...replay },
+    );
+  });
 });
