@@ -3,7 +3,6 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   ListObjectsV2Command,
-  PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { parquetWriteBuffer } from 'hyparquet-writer';
@@ -22,6 +21,7 @@ import {
 } from '../../core/lake/change-columnar.js';
 import { CHANGE_TABLES, type ChangeRecord, type ChangeTable } from '../../core/lake/profile-changes.js';
 import { CHANGE_TABLE_COLUMNS } from '../../core/lake/profile-tables.js';
+import { BucketObjects } from './bucket-objects.js';
 
 const PARQUET_COMPRESSORS = { GZIP: (input: Uint8Array) => new Uint8Array(gzipSync(input)) };
 
@@ -43,8 +43,6 @@ interface ChangeManifest {
   readonly rows: number;
   readonly compactedAt: string;
 }
-
-const isMissing = (err: unknown) => ['NoSuchKey', 'NotFound'].includes((err as Error).name);
 
 /** One day of a change table as Parquet: every column nullable UTF-8, as in Glue; GZIP pages. */
 export function changesToParquet(table: ChangeTable, rows: readonly ChangeRecord[]): Uint8Array {
@@ -68,10 +66,14 @@ export function changesToParquet(table: ChangeTable, rows: readonly ChangeRecord
  * against s3rver). See `core/lake/change-columnar.ts` for the layout and the change frontier.
  */
 export class ChangeCompactor {
+  private readonly objects: BucketObjects;
+
   constructor(
     private readonly s3: S3Client,
     private readonly bucket: string,
-  ) {}
+  ) {
+    this.objects = new BucketObjects(s3, bucket);
+  }
 
   private async list(prefix: string, startAfter?: string, firstOnly = false) {
     const objects: Array<{ key: string; etag: string }> = [];
@@ -92,20 +94,12 @@ export class ChangeCompactor {
     return objects;
   }
 
-  private async getText(key: string): Promise<string | undefined> {
-    try {
-      const obj = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      return await obj.Body!.transformToString();
-    } catch (err) {
-      if (isMissing(err)) return undefined;
-      throw err;
-    }
+  private getText(key: string): Promise<string | undefined> {
+    return this.objects.getText(key);
   }
 
   private put(key: string, body: Uint8Array | string, contentType: string) {
-    return this.s3.send(
-      new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }),
-    );
+    return this.objects.put(key, body, contentType);
   }
 
   async frontier(): Promise<Day | undefined> {

@@ -3,7 +3,6 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   ListObjectsV2Command,
-  PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import {
@@ -25,6 +24,7 @@ import {
 } from '../../core/lake/columnar.js';
 import { partitionOfKey, partitionPrefix, type RawPartition } from '../../core/lake/layout.js';
 import { COLUMNAR_EVENTS_COLUMNS } from '../../core/lake/tables.js';
+import { BucketObjects, isMissing } from './bucket-objects.js';
 
 /** Parquet pages are gzip-compressed with Node's own zlib (no native codec to install). */
 const PARQUET_COMPRESSORS = { GZIP: (input: Uint8Array) => new Uint8Array(gzipSync(input)) };
@@ -39,8 +39,6 @@ export interface CompactionSummary {
   readonly partitionsRecompacted: number;
   readonly rows: number;
 }
-
-const isMissing = (err: unknown) => ['NoSuchKey', 'NotFound'].includes((err as Error).name);
 
 /**
  * The Parquet bytes of one partition's rows: the raw columns as nullable UTF-8 strings, the derived
@@ -85,10 +83,14 @@ export class EventCompactor {
   /** Message ids per compacted partition, read once per instance (a run walks hours in order). */
   private readonly ids = new Map<string, Set<string>>();
 
+  private readonly objects: BucketObjects;
+
   constructor(
     private readonly s3: S3Client,
     private readonly bucket: string,
-  ) {}
+  ) {
+    this.objects = new BucketObjects(s3, bucket);
+  }
 
   private async list(prefix: string) {
     const objects: Array<{ key: string; etag: string; size: number }> = [];
@@ -104,20 +106,12 @@ export class EventCompactor {
     return { objects };
   }
 
-  private async getText(key: string): Promise<string | undefined> {
-    try {
-      const obj = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      return await obj.Body!.transformToString();
-    } catch (err) {
-      if (isMissing(err)) return undefined;
-      throw err;
-    }
+  private getText(key: string): Promise<string | undefined> {
+    return this.objects.getText(key);
   }
 
   private put(key: string, body: Uint8Array | string, contentType: string) {
-    return this.s3.send(
-      new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }),
-    );
+    return this.objects.put(key, body, contentType);
   }
 
   async frontier(): Promise<Hour | undefined> {
