@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -116,10 +116,32 @@ export async function startKinesis(dataDir: string | undefined, logDir: string):
   );
 }
 
+/**
+ * S3 writes an object whole or not at all; s3rver writes its content, then a metadata file, and a
+ * runtime killed in between leaves a truncated metadata file that fails every later read and listing
+ * of that key (`InternalError`). Those files are removed before s3rver starts: s3rver then derives the
+ * object's metadata from its content, and the writer whose batch was never acknowledged writes it again.
+ */
+export function removeTornS3rverMetadata(dir: string): number {
+  let removed = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile() || !entry.name.endsWith('._S3rver_metadata.json')) continue;
+    const file = join(entry.parentPath, entry.name);
+    try {
+      JSON.parse(readFileSync(file, 'utf8'));
+    } catch {
+      unlinkSync(file);
+      removed++;
+    }
+  }
+  return removed;
+}
+
 /** s3rver, storing objects as files under `dataDir`. */
 export async function startS3rver(dataDir: string, logDir: string): Promise<Emulator> {
   const port = await freePort();
   mkdirSync(dataDir, { recursive: true });
+  removeTornS3rverMetadata(dataDir);
   const script = join(packageDir('s3rver'), 'bin', 's3rver.js');
   const args = [
     '--address',
