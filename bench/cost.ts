@@ -11,6 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { meterClients } from '../adapters/aws/clients.js';
 import { DEFAULT_SETTINGS, tracesOwnInvocations } from '../lib/config.js';
 import { startLocalCdp } from '../local/runtime.js';
@@ -31,6 +32,7 @@ import {
 } from './cost/model.js';
 import { browserEvent, people, random, serverEvent } from './cost/population.js';
 import { PRICES } from './cost/prices.js';
+import { profileItemReport } from './cost/profile-items.js';
 import { fmt } from './support.js';
 
 const [peopleCount, history, eventsPerPhase, eventsPerSecond, serverBatch, browserBatch] = [
@@ -245,11 +247,15 @@ try {
 
   // Storage: every profiles-table item with DynamoDB's 100 bytes of overhead, per stored event.
   let tableBytes = 0;
+  const profileItems: Record<string, unknown>[] = [];
   for await (const page of paginateScan(
     { client: new DynamoDBClient({}) },
     { TableName: PROFILES_TABLE.localName },
   ))
-    for (const item of page.Items ?? []) tableBytes += itemSize(item) + 100;
+    for (const item of page.Items ?? []) {
+      tableBytes += itemSize(item) + 100;
+      if (item.sk?.S === 'PROFILE' && item.packed?.B && !item.mergedInto) profileItems.push(unmarshall(item));
+    }
   const dynamoBytesPerEvent = tableBytes / stored;
   const lakeBytes = (p: { usage: Usage; events: number }) => p.usage.s3.putBytes / p.events;
 
@@ -315,11 +321,13 @@ try {
       `  ${name.padEnd(19)} DynamoDB ${fmt(wru(p.usage) / p.events, 2)} WRU, ${fmt(rru(p.usage) / p.events, 2)} RRU (${tables}); Kinesis ${fmt(p.usage.kinesis.bytes / p.events)} B -> ${fmt(p.usage.kinesis.billedBytes / p.events)} B billed; logs ${fmt(p.usage.logBytes / p.events)} B; ${fmt(p.requests / p.events, 3)} API requests`,
     );
   }
-  say('  DynamoDB by operation, server steady state:');
-  for (const [op, c] of Object.entries(server2.usage.dynamoOps).sort())
-    say(
-      `    ${op.padEnd(16)} ${fmt(c.requests / server2.events, 3)} requests, ${fmt(c.write / server2.events, 2)} WRU, ${fmt(c.read / server2.events, 2)} RRU`,
-    );
+  for (const [name, p] of Object.entries({ server: server2, browser: browser2 })) {
+    say(`  DynamoDB by operation, ${name} steady state:`);
+    for (const [op, c] of Object.entries(p.usage.dynamoOps).sort())
+      say(
+        `    ${op.padEnd(34)} ${fmt(c.requests / p.events, 3)} requests, ${fmt(c.write / p.events, 2)} WRU, ${fmt(c.read / p.events, 2)} RRU`,
+      );
+  }
   const readsByTable = (u: Usage) =>
     Object.entries(u.dynamo)
       .filter(([, c]) => c.read > 0)
@@ -335,6 +343,7 @@ try {
   say(
     `DynamoDB storage: ${fmt(dynamoBytesPerEvent)} bytes per stored event; lake: ${fmt(lakeBytes(server2), 1)} bytes per event (gzip)`,
   );
+  say(profileItemReport(profileItems));
 } finally {
   restoreLogs();
   unmeter();

@@ -163,11 +163,18 @@ export class UsageMeter {
 
   private readonly dynamoMiddleware: Middleware = (next, context) => async (args) => {
     if (this.paused) return next(args);
-    const op = String(context.commandName ?? '').replace(/Command$/, '');
+    const command = String(context.commandName ?? '').replace(/Command$/, '');
     const input = args.input as Record<string, unknown>;
+    // Reported per operation and table (`Query cdp-timeline`), so a cost is traced to its call.
+    const tables =
+      typeof input.TableName === 'string'
+        ? [input.TableName]
+        : Object.keys((input.RequestItems ?? input.TransactItems ?? {}) as object);
+    const op =
+      tables.length && !Array.isArray(input.TransactItems) ? `${command} ${tables.join('+')}` : command;
     input.ReturnConsumedCapacity = 'INDEXES';
-    const isWrite = WRITE_OPS.has(op) || ['Put', 'Update', 'Delete', 'BatchWrite'].includes(op);
-    const keys = isWrite ? await this.writtenKeys(op, input) : [];
+    const isWrite = WRITE_OPS.has(command) || ['Put', 'Update', 'Delete', 'BatchWrite'].includes(command);
+    const keys = isWrite ? await this.writtenKeys(command, input) : [];
     const before = isWrite ? await this.items(keys) : [];
     let failed = false;
     try {
