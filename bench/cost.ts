@@ -247,14 +247,15 @@ try {
 
   // Storage: every profiles-table item with DynamoDB's 100 bytes of overhead, per stored event.
   let tableBytes = 0;
-  const profileItems: Record<string, unknown>[] = [];
+  const profileItems: Array<{ item: Record<string, unknown>; bytes: number }> = [];
   for await (const page of paginateScan(
     { client: new DynamoDBClient({}) },
     { TableName: PROFILES_TABLE.localName },
   ))
     for (const item of page.Items ?? []) {
       tableBytes += itemSize(item) + 100;
-      if (item.sk?.S === 'PROFILE' && item.packed?.B && !item.mergedInto) profileItems.push(unmarshall(item));
+      if (item.sk?.S === 'PROFILE' && item.packed?.B && !item.mergedInto)
+        profileItems.push({ item: unmarshall(item), bytes: itemSize(item) });
     }
   const dynamoBytesPerEvent = tableBytes / stored;
   const lakeBytes = (p: { usage: Usage; events: number }) => p.usage.s3.putBytes / p.events;

@@ -1,5 +1,5 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import type { ProfileState } from '../../core/profiles/state.js';
+import { MESSAGE_HASH_LENGTH, type ProfileState } from '../../core/profiles/state.js';
 import type { Item } from './batch.js';
 
 /**
@@ -19,7 +19,8 @@ export const PACKED_ATTRIBUTE = 'packed';
 // Format byte first, so the dictionary can change later: a new dictionary gets a new format byte and
 // this one stays readable. Never edit a dictionary in place.
 const FORMAT_V1 = 1;
-const DICTIONARY_V1 = Buffer.from(
+/** Exported for tests that read what a packed item holds. */
+export const PROFILE_DICTIONARY = Buffer.from(
   [
     '"traits":{"email":"name":"first_name":"last_name":"phone":"plan":"company":',
     '"computed":{"first_seen":"last_seen":"event_counts":{"page":"screen":"identify":"track":"group":"alias":',
@@ -53,15 +54,70 @@ const PLAIN_FIELDS = [
 /** The attributes of a profile item for this state (keys and `version` are the caller's). */
 export function profileAttributes(state: ProfileState): Record<string, unknown> {
   const { profileId, ...rest } = state;
-  const json = Buffer.from(JSON.stringify(rest), 'utf8');
-  const body = deflateRawSync(json, { level: 9, dictionary: DICTIONARY_V1 });
+  const json = Buffer.from(
+    JSON.stringify({
+      ...rest,
+      applied: rest.applied && mapOffsets(rest.applied, offsetRanges),
+      recentHashes: joinHashes(rest.recentHashes),
+    }),
+    'utf8',
+  );
+  const body = deflateRawSync(json, { level: 9, dictionary: PROFILE_DICTIONARY });
   return { profileId, [PACKED_ATTRIBUTE]: Buffer.concat([Buffer.of(FORMAT_V1), body]) };
 }
+
+/**
+ * Message hashes are random (nothing to deflate), fixed-length strings: stored as one string, without
+ * the quotes and commas of a JSON array (a third of their bytes). Read back in both forms.
+ */
+const joinHashes = (hashes: readonly string[] | undefined) =>
+  !hashes?.every((h) => h.length === MESSAGE_HASH_LENGTH) ? hashes : hashes.join('');
+const splitHashes = (stored: unknown): string[] =>
+  typeof stored === 'string'
+    ? Array.from({ length: Math.floor(stored.length / MESSAGE_HASH_LENGTH) }, (_, i) =>
+        stored.slice(i * MESSAGE_HASH_LENGTH, (i + 1) * MESSAGE_HASH_LENGTH),
+      )
+    : ((stored as string[] | undefined) ?? []);
+
+/**
+ * A batch's offsets folded into a profile are mostly runs (a backend's batch of one person's events):
+ * stored as ranges, `"0-99"` rather than a hundred numbers, which would push a profile that took a big
+ * batch past one write unit for that write and the next. Read back in both forms.
+ */
+function offsetRanges(offsets: readonly number[]): string {
+  const sorted = [...new Set(offsets)].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+    parts.push(j === i ? `${sorted[i]}` : `${sorted[i]}-${sorted[j]}`);
+    i = j + 1;
+  }
+  return parts.join(',');
+}
+function offsetList(stored: unknown): number[] {
+  if (Array.isArray(stored)) return stored as number[];
+  if (typeof stored !== 'string' || stored === '') return [];
+  return stored.split(',').flatMap((part) => {
+    const [from, to] = part.split('-').map(Number) as [number, number | undefined];
+    return to === undefined ? [from] : Array.from({ length: to - from + 1 }, (_, k) => from + k);
+  });
+}
+const mapOffsets = <A, B>(
+  applied: Record<string, Record<string, A>>,
+  f: (offsets: A) => B,
+): Record<string, Record<string, B>> =>
+  Object.fromEntries(
+    Object.entries(applied).map(([lane, batches]) => [
+      lane,
+      Object.fromEntries(Object.entries(batches).map(([batch, offsets]) => [batch, f(offsets)])),
+    ]),
+  );
 
 function unpack(packed: unknown): Record<string, unknown> {
   const bytes = packed instanceof Uint8Array ? packed : undefined;
   if (!bytes || bytes[0] !== FORMAT_V1) throw new Error('Unknown packed profile format');
-  const json = inflateRawSync(bytes.subarray(1), { dictionary: DICTIONARY_V1 });
+  const json = inflateRawSync(bytes.subarray(1), { dictionary: PROFILE_DICTIONARY });
   return JSON.parse(json.toString('utf8')) as Record<string, unknown>;
 }
 
@@ -82,8 +138,8 @@ export function stateFromItem(item: Item): ProfileState {
   state.mergedFrom ??= [];
   // Items written before `applied` existed carried `recent`, which is simply dropped: a batch is only
   // ever delivered again while it is in flight, and those items were committed long before.
-  state.applied ??= {};
-  state.recentHashes ??= [];
+  state.applied = mapOffsets((state.applied ?? {}) as Record<string, Record<string, unknown>>, offsetList);
+  state.recentHashes = splitHashes(state.recentHashes);
   state.traitMeta ??= {};
   state.consentMeta ??= {};
   state.computedMeta ??= {};

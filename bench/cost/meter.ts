@@ -67,6 +67,16 @@ const S3_PUT_CLASS = new Set([
   'CompleteMultipartUpload',
 ]);
 const S3_FREE = new Set(['DeleteObject', 'DeleteObjects', 'AbortMultipartUpload']);
+/**
+ * An item's kind: its sort key up to the first `#` (`PROFILE`, `ID`, `EV`, `M`, ...), or its partition
+ * key's when the sort key is a time or a single letter.
+ */
+const itemKind = (key: Item) => {
+  const prefix = (s: string | undefined) => s?.split('#')[0] ?? '';
+  const sk = prefix(key.sk?.S);
+  return /^[A-Za-z]{2,}$/.test(sk) ? sk : `${prefix(key.pk?.S)}/${sk.length === 1 ? sk : '…'}`;
+};
+
 const WRITE_OPS = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem']);
 
 // biome-ignore lint/suspicious/noExplicitAny: one middleware shape for the three clients' stacks
@@ -187,7 +197,15 @@ export class UsageMeter {
     } finally {
       if (isWrite) {
         const after = failed ? before : await this.items(keys);
-        await this.recordWrites(op, keys, before, after, failed);
+        // Writes are told apart by what they write too (`PutItem cdp-profiles PROFILE`, `... ID`).
+        const kinds = [...new Set(keys.map((k) => itemKind(k.key)))].sort().join('+');
+        await this.recordWrites(
+          `${op}${kinds ? ` ${kinds}` : ''}${failed ? ' (condition failed)' : ''}`,
+          keys,
+          before,
+          after,
+          failed,
+        );
       }
     }
   };

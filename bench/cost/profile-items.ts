@@ -11,7 +11,11 @@ import { fmt } from '../support.js';
 const packedBytes = (state: ProfileState) =>
   (profileAttributes(state)[PACKED_ATTRIBUTE] as Uint8Array).length;
 
-export function profileItemReport(items: ReadonlyArray<Record<string, unknown>>): string {
+export function profileItemReport(
+  stored: ReadonlyArray<{ item: Record<string, unknown>; bytes: number }>,
+): string {
+  const items = stored.map((s) => s.item);
+  const itemBytes = stored.map((s) => s.bytes).sort((a, b) => a - b);
   if (items.length === 0) return 'Profile items: none';
   const states = items.map((i) => stateFromItem(i as Item));
   const sizes = states.map(packedBytes).sort((a, b) => a - b);
@@ -29,5 +33,5 @@ export function profileItemReport(items: ReadonlyArray<Record<string, unknown>>)
     })
     .filter((f) => f.bytes > 0)
     .sort((a, b) => b.bytes - a.bytes);
-  return `Profile items (${fmt(items.length)} live): packed state median ${fmt(at(0.5))} B, p90 ${fmt(at(0.9))} B, max ${fmt(at(1) - 0)} B; bytes each field adds (mean): ${shares.map((s) => `${s.field} ${fmt(s.bytes)}`).join(', ')}`;
+  return `Profile items (${fmt(items.length)} live): item median ${fmt(itemBytes[Math.floor(itemBytes.length / 2)]!)} B, max ${fmt(itemBytes.at(-1)!)} B (${fmt(itemBytes.filter((b) => b > 1024).length)} over 1 KB); packed state median ${fmt(at(0.5))} B, p90 ${fmt(at(0.9))} B, max ${fmt(at(1) - 0)} B; bytes each field adds (mean): ${shares.map((s) => `${s.field} ${fmt(s.bytes)}`).join(', ')}`;
 }

@@ -36,9 +36,15 @@ export interface ProfileState extends Profile {
 /** How many message hashes a profile keeps (8 characters each). */
 export const RECENT_HASHES = 32;
 
+/** Characters of a message hash (base64url, 6 bits each). */
+export const MESSAGE_HASH_LENGTH = 8;
+
 /** 48 bits of SHA-256 of source and message id: collisions among a person's last 32 messages are negligible. */
 export const messageHash = (e: Pick<CanonicalEvent, 'sourceId' | 'messageId'>) =>
-  createHash('sha256').update(`${e.sourceId}#${e.messageId}`).digest('base64url').slice(0, 8);
+  createHash('sha256')
+    .update(`${e.sourceId}#${e.messageId}`)
+    .digest('base64url')
+    .slice(0, MESSAGE_HASH_LENGTH);
 
 /** Whether this message is among the last ones folded into the profile. */
 export const holdsMessage = (state: ProfileState, e: Pick<CanonicalEvent, 'sourceId' | 'messageId'>) =>

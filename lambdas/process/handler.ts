@@ -19,7 +19,7 @@ import { type IdentityConfig, IdentityConfigSchema } from '../../core/identity/i
 import type { QuarantineRecord } from '../../core/lake/quarantine.js';
 import { processIsolated } from '../../core/process/isolate.js';
 import { type CanonicalEvent, normalizeEvent } from '../../core/process/normalize.js';
-import type { BatchOrigin } from '../../core/process/pipeline.js';
+import { type BatchOrigin, batchName } from '../../core/process/pipeline.js';
 import { ENV, loadConfig, positiveInt, requiredString } from '../../resources/env.js';
 import { PROFILE_PROCESSOR_FUNCTION } from '../../resources/functions/process.js';
 import { METRIC } from '../../resources/metrics.js';
@@ -109,12 +109,13 @@ function parseRecord(data: Buffer): Parsed {
 /**
  * The lane is the shard (the event source mapping runs one batch per shard at a time); the batch is
  * named by its first record, which is where Lambda delivers a failed batch again from, because this
- * handler reports failures from the first record and the mapping does not bisect.
+ * handler reports failures from the first record and the mapping does not bisect. The name is a short
+ * hash of that record's sequence number (56 digits): every profile the batch touches stores it.
  */
 function batchOrigin(event: KinesisStreamEvent, offsets: number[]): BatchOrigin {
   const first = event.Records[0];
   const shard = first?.eventID?.split(':')[0] ?? 'shard';
-  return { lane: shard, batch: first?.kinesis.sequenceNumber ?? '', offsets };
+  return { lane: shard, batch: batchName(first?.kinesis.sequenceNumber ?? ''), offsets };
 }
 
 /**

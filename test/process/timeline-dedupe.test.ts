@@ -1,7 +1,12 @@
+import { inflateRawSync } from 'node:zlib';
 import { GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { profileAttributes, stateFromItem } from '../../adapters/dynamodb/profile-item.js';
+import {
+  PROFILE_DICTIONARY,
+  profileAttributes,
+  stateFromItem,
+} from '../../adapters/dynamodb/profile-item.js';
 import { keys } from '../../adapters/dynamodb/profile-keys.js';
 import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
 import { DynamoProfileStore } from '../../adapters/dynamodb/profile-store.js';
@@ -12,7 +17,8 @@ import { CollectedEventParser, type Message } from '../../core/events/schema.js'
 import { DEFAULT_IDENTITY_CONFIG, derivedProfileId } from '../../core/identity/identifiers.js';
 import { MemoryGraphStore } from '../../core/identity/memory-store.js';
 import { normalizeEvent } from '../../core/process/normalize.js';
-import { processBatch } from '../../core/process/pipeline.js';
+import { batchName, processBatch } from '../../core/process/pipeline.js';
+import { emptyProfile } from '../../core/profiles/state.js';
 import { startStandaloneDynamo } from '../../local/emulators/standalone.js';
 import { PROFILES_TABLE, TIMELINE_TABLE } from '../../resources/tables.js';
 import { canonical } from '../support/canonical.js';
@@ -128,6 +134,27 @@ describe('dedupe through the timeline item (no marker items)', () => {
   });
 });
 
+/** The cost benchmark's person (two browsers, a user id, an email, a phone) sending `count` events an hour apart. */
+async function sendHistory(store: MemoryGraphStore, count: number) {
+  const deps = { graph: store, dedupe: store, config: DEFAULT_IDENTITY_CONFIG };
+  const rnd = random(7);
+  const [person] = people(1);
+  let t = Date.parse('2026-01-01T00:00:00.000Z');
+  for (let i = 0; i < count; i++) {
+    t += 3_600_000;
+    const at = new Date(t);
+    const raw = i % 2 ? browserEvent(person!, at, rnd).body : serverEvent(person!, at, rnd);
+    const collected = withServerFields(raw as Message, 'src_0123456789abcdef', at);
+    const event = normalizeEvent(CollectedEventParser.parse(collected), DEFAULT_IDENTITY_CONFIG);
+    await processBatch([event], deps, at, {
+      lane: 'shardId-000000000003',
+      batch: batchName(`4965812345678901234567890123456789012345678901234567${i}`),
+      offsets: [0],
+    });
+  }
+  return { deps, person: person!, rnd, last: new Date(t) };
+}
+
 describe('packed profile items', () => {
   it('store the state in one attribute that reads back whole, and still read items written as plain attributes', async () => {
     const { table, reader, deps } = await setup('packed');
@@ -171,22 +198,7 @@ describe('packed profile items', () => {
   it('keep a person with months of browsing and server events under 1 KB, one write unit', async () => {
     // The cost benchmark's person: two browsers, a user id, an email and a phone; 200 events.
     const store = new MemoryGraphStore();
-    const deps = { graph: store, dedupe: store, config: DEFAULT_IDENTITY_CONFIG };
-    const rnd = random(7);
-    const [person] = people(1);
-    let t = Date.parse('2026-01-01T00:00:00.000Z');
-    for (let i = 0; i < 200; i++) {
-      t += 3_600_000;
-      const at = new Date(t);
-      const raw = i % 2 ? browserEvent(person!, at, rnd).body : serverEvent(person!, at, rnd);
-      const collected = withServerFields(raw as Message, 'src_0123456789abcdef', at);
-      const event = normalizeEvent(CollectedEventParser.parse(collected), DEFAULT_IDENTITY_CONFIG);
-      await processBatch([event], deps, at, {
-        lane: 'shardId-000000000003',
-        batch: `4965812345678901234567890123456789012345678901234567${i}`,
-        offsets: [0],
-      });
-    }
+    await sendHistory(store, 200);
     const [state] = store.liveProfiles();
     expect(state!.identities).toHaveLength(5);
     const item = { ...keys.profile(state!.profileId), ...profileAttributes(state!), version: 200 };
@@ -195,5 +207,53 @@ describe('packed profile items', () => {
     const size = (i: object) => itemSize(marshall(i, { removeUndefinedValues: true }));
     expect(size(plain)).toBeGreaterThan(1024);
     expect(size(item)).toBeLessThan(1024);
+  });
+
+  it('keep message hashes as one string and a batch offsets as ranges, and read the older forms', () => {
+    const state = emptyProfile('p_1', now.toISOString());
+    state.recentHashes = ['AAAAAAAA', 'BBBBBBBB', 'CCCCCCCC'];
+    state.applied = { 'shardId-000000000001': { [batchName('4965')]: [0, 1, 2, 3, 7, 9, 10] } };
+    const attributes = profileAttributes(state);
+    const item = { ...keys.profile('p_1'), ...attributes };
+    expect(stateFromItem(item)).toEqual(state);
+    const packed = inflateRawSync((attributes.packed as Uint8Array).subarray(1), {
+      // Any dictionary mismatch fails to inflate; the stored JSON is what the assertions read.
+      dictionary: PROFILE_DICTIONARY,
+    }).toString();
+    expect(packed).toContain('"recentHashes":"AAAAAAAABBBBBBBBCCCCCCCC"');
+    expect(packed).toContain(`"${batchName('4965')}":"0-3,7,9-10"`);
+    // Items written before: hashes as an array, offsets as numbers.
+    const older = { ...keys.profile('p_1'), ...state, recentHashes: ['AAAAAAAA'] };
+    expect(stateFromItem(older).recentHashes).toEqual(['AAAAAAAA']);
+    expect(stateFromItem(older).applied).toEqual(state.applied);
+  });
+
+  it('keep a person with months of history who sent a backend batch of 100 events under 1 KB', async () => {
+    const store = new MemoryGraphStore();
+    const { deps, person, rnd, last } = await sendHistory(store, 200);
+    const at = new Date(last.getTime() + 3_600_000);
+    const events = Array.from({ length: 100 }, () =>
+      normalizeEvent(
+        CollectedEventParser.parse(
+          withServerFields(serverEvent(person!, at, rnd) as Message, 'src_0123456789abcdef', at),
+        ),
+        DEFAULT_IDENTITY_CONFIG,
+      ),
+    );
+    await processBatch(events, deps, at, {
+      lane: 'shardId-000000000003',
+      batch: batchName('49658123456789012345678901234567890123456789012345678901'),
+      offsets: events.map((_, i) => i),
+    });
+    const [state] = store.liveProfiles();
+    expect(state!.recentHashes).toHaveLength(32);
+    expect(Object.values(state!.applied['shardId-000000000003']!)[0]).toHaveLength(100);
+    const item = { ...keys.profile(state!.profileId), ...profileAttributes(state!), version: 1 };
+    const size = (i: object) => itemSize(marshall(i, { removeUndefinedValues: true }));
+    expect(size(item)).toBeLessThan(1024);
+    // The run of 100 offsets costs a few bytes more than a single one, not a number per event.
+    const single = { ...state!, applied: { 'shardId-000000000003': { [batchName('x')]: [0] } } };
+    const one = { ...keys.profile(state!.profileId), ...profileAttributes(single), version: 1 };
+    expect(size(item) - size(one)).toBeLessThan(16);
   });
 });
