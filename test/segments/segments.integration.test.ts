@@ -258,15 +258,15 @@ describe('segments through the local runtime', () => {
       new PutCommand({
         TableName: PROFILES_TABLE.localName,
         Item: {
-          pk: `SEG#${realtimeId}`,
-          sk: `M#${loserId}`,
+          pk: `P#${loserId}`,
+          sk: `SEG#${realtimeId}`,
           segmentId: realtimeId,
           profileId: loserId,
           status: 'member',
           generation: 2,
           enteredAt: at(0),
-          gsi1pk: `P#${loserId}`,
-          gsi1sk: `SEG#${realtimeId}`,
+          gsi1pk: `SEG#${realtimeId}`,
+          gsi1sk: `M#${loserId}`,
         },
       }),
     );
