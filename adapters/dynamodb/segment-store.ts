@@ -129,8 +129,8 @@ export class SegmentStore {
   /**
    * Deletes the definition and its memberships, listed through the `byProfile` index. The index is
    * eventually consistent: a membership written a moment before may be missed, like one a run still in
-   * flight writes after the delete. Such a leftover names a segment that no longer exists, which every
-   * reader ignores (they ask for the segments they know), and goes with its profile.
+   * flight writes after the delete. Such a leftover names a segment that no longer exists: evaluation
+   * never asks for it, the Profile API's segment list leaves it out, and it goes with its profile.
    */
   async delete(segmentId: string): Promise<boolean> {
     const existing = await this.get(segmentId);
