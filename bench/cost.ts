@@ -341,6 +341,14 @@ try {
   say(
     `Segment run 3 (incremental): ${fmt(incremental.profilesEvaluated)} profiles evaluated, ${fmt(rru(run3.usage))} RRU (${fmt(rru(run3.usage) / Math.max(1, incremental.profilesEvaluated), 2)} per profile evaluated; ${readsByTable(run3.usage)}), ${fmt(wru(run3.usage))} WRU, ${String(run3.summary.timelinesRead)} timelines read, ${String(run3.summary.dueWritten)} due items written`,
   );
+  for (const [name, r] of Object.entries({ 'run 2 (full)': run2.usage, 'run 3 (incremental)': run3.usage })) {
+    say(`  DynamoDB by operation, segment ${name}:`);
+    for (const [op, c] of Object.entries(r.dynamoOps).sort())
+      if (c.read > 0)
+        say(
+          `    ${op.padEnd(34)} ${fmt(c.requests).padStart(6)} requests, ${fmt(c.read, 1).padStart(7)} RRU`,
+        );
+  }
   say(
     `DynamoDB storage: ${fmt(dynamoBytesPerEvent)} bytes per stored event; lake: ${fmt(lakeBytes(server2), 1)} bytes per event (gzip)`,
   );

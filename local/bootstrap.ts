@@ -1,6 +1,7 @@
 import {
   CreateTableCommand,
   type DynamoDBClient,
+  PutItemCommand,
   ResourceInUseException,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
@@ -11,9 +12,10 @@ import {
   ResourceInUseException as StreamInUse,
 } from '@aws-sdk/client-kinesis';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import { MEMBERSHIPS_MIGRATED_KEY } from '../adapters/dynamodb/legacy-memberships.js';
 import { BUCKETS } from '../resources/buckets.js';
 import { STREAMS } from '../resources/streams.js';
-import { TABLES, type TableDefinition } from '../resources/tables.js';
+import { CONTROL_TABLE, PROFILES_TABLE, TABLES, type TableDefinition } from '../resources/tables.js';
 
 /**
  * Creates every table, stream and bucket the CDK stack defines, from the same definitions, so local
@@ -24,8 +26,8 @@ export async function bootstrapResources(clients: {
   kinesis: KinesisClient;
   s3: S3Client;
 }): Promise<void> {
-  await Promise.all([
-    ...TABLES.map((t) => createTable(clients.dynamodb, t)),
+  const [created] = await Promise.all([
+    createTables(clients.dynamodb),
     ...STREAMS.map(async (s) => {
       try {
         await clients.kinesis.send(
@@ -45,9 +47,39 @@ export async function bootstrapResources(clients: {
       }
     }),
   ]);
+  await markFreshTables(clients.dynamodb, created);
 }
 
-export async function createTable(ddb: DynamoDBClient, t: TableDefinition): Promise<void> {
+/** Creates every table; returns the names of those that did not exist yet. */
+export async function createTables(ddb: DynamoDBClient): Promise<Set<string>> {
+  const created = await Promise.all(
+    TABLES.map(async (t) => ((await createTable(ddb, t)) ? t.localName : '')),
+  );
+  return new Set(created.filter(Boolean));
+}
+
+/**
+ * A profiles table created just now holds no membership of the previous layout: it is marked
+ * migrated, so readers do not look for any (a table kept from an earlier version is left for
+ * `npm run cdp -- migrate-memberships`).
+ */
+export async function markFreshTables(ddb: DynamoDBClient, created: ReadonlySet<string>): Promise<void> {
+  if (!created.has(PROFILES_TABLE.localName)) return;
+  await ddb.send(
+    new PutItemCommand({
+      TableName: CONTROL_TABLE.localName,
+      Item: {
+        pk: { S: MEMBERSHIPS_MIGRATED_KEY.pk },
+        sk: { S: MEMBERSHIPS_MIGRATED_KEY.sk },
+        migratedAt: { S: new Date().toISOString() },
+        created: { BOOL: true },
+      },
+    }),
+  );
+}
+
+/** Creates a table unless it exists; true when it did not exist. */
+export async function createTable(ddb: DynamoDBClient, t: TableDefinition): Promise<boolean> {
   const attributes = new Map<string, 'S' | 'N'>();
   for (const key of [
     t.partitionKey,
@@ -86,7 +118,7 @@ export async function createTable(ddb: DynamoDBClient, t: TableDefinition): Prom
     );
   } catch (err) {
     if (!(err instanceof ResourceInUseException)) throw err;
-    return;
+    return false;
   }
   // dynalite accepts the TTL setting (it does not expire items; DynamoDB's own TTL is best-effort too).
   try {
@@ -99,6 +131,7 @@ export async function createTable(ddb: DynamoDBClient, t: TableDefinition): Prom
   } catch {
     // Older dynalite builds do not implement UpdateTimeToLive; readers treat expired items as absent.
   }
+  return true;
 }
 
 async function waitForStream(kinesis: KinesisClient, name: string): Promise<void> {

@@ -4,6 +4,7 @@
  *   npm run cdp -- sources list
  *   npm run cdp -- sources revoke <sourceId>
  *   npm run cdp -- check-identities [--repair]   checks (and repairs) the identity graph's invariants
+ *   npm run cdp -- migrate-memberships     moves segment memberships of the previous layout under their profiles
  *   npm run cdp -- rebuild --yes           empties the profiles and timeline tables and replays the lake into them
  *   npm run cdp -- import <file> --source <sourceId> [--mapping <mapping.json>] [--no-wait]
  *                                          saves the mapping, puts the file under imports/<sourceId>/ and
@@ -26,11 +27,13 @@ import { IMPORTS_BUCKET, IMPORTS_PREFIX } from '../resources/buckets.js';
 import { CONTROL_TABLE } from '../resources/tables.js';
 import { checkIdentities } from './commands/check-identities.js';
 import { localDynamoDb } from './commands/local-dynamodb.js';
+import { migrateMembershipsCommand } from './commands/migrate-memberships.js';
 import { rebuild } from './commands/rebuild.js';
 import { generatePassword, listUsers, putUser, removeUser } from './console-users.js';
 
 const USAGE = `Usage: npm run cdp -- sources <create <name> | list | revoke <sourceId>> [--aws] [--table <name>] [--data-dir <dir>]
        npm run cdp -- check-identities [--repair] [--json] [--aws --table <profiles table>]
+       npm run cdp -- migrate-memberships [--json] [--aws --table <profiles table> --control-table <control table>]
        npm run cdp -- rebuild [--yes] [--since <time>] [--rate <events/s>] [--aws --table <profiles> --timeline-table <name> --control-table <name> --state-machine <ReplayStateMachineArn>]
        npm run cdp -- import <file> --source <sourceId> [--mapping <mapping.json>] [--no-wait] [--aws --table <name> --bucket <ImportsBucketName>]`;
 
@@ -86,6 +89,17 @@ export async function runCli(argv: readonly string[], out: (line: string) => voi
         repair: values.repair,
         json: values.json,
         timelineRetentionDays: Number(values['timeline-retention-days']),
+      },
+      out,
+    );
+  if (group === 'migrate-memberships')
+    return migrateMembershipsCommand(
+      {
+        aws: values.aws,
+        ...(values.table ? { table: values.table } : {}),
+        ...(values['control-table'] ? { controlTable: values['control-table'] } : {}),
+        dataDir: values['data-dir'],
+        json: values.json,
       },
       out,
     );

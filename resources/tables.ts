@@ -40,7 +40,7 @@ export const PROFILES_TABLE: TableDefinition = {
   sortKey: { name: 'sk', type: 'S' },
   ttlAttribute: TTL_ATTRIBUTE,
   globalSecondaryIndexes: [
-    // "Everything that references profile X": segment memberships by profile, and GDPR sweeps.
+    // Identity nodes by profile (GDPR sweeps) and segment memberships by segment (member lists).
     {
       indexName: 'byProfile',
       partitionKey: { name: 'gsi1pk', type: 'S' },

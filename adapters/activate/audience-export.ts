@@ -56,10 +56,14 @@ export async function exportAudiences(
     );
     if (wanted.length === 0) continue;
     const members: Array<{ profile: Profile; enteredAt: string }> = [];
+    // A listing can name a member twice while memberships are being migrated (see `listMembers`).
+    const listed = new Set<string>();
     let cursor: string | undefined;
     do {
       const page = await deps.segments.listMembers(segmentId, { limit: 500, cursor });
       for (const m of page.members) {
+        if (listed.has(m.profileId)) continue;
+        listed.add(m.profileId);
         const profile = await deps.reader.getProfile(m.profileId);
         if (profile) members.push({ profile, enteredAt: m.enteredAt });
       }

@@ -7,8 +7,16 @@ import {
   TimelineEventSchema,
 } from '../../core/profiles/profile.js';
 import { type ProfileState, toProfile } from '../../core/profiles/state.js';
+import type { StoredMembership } from '../../core/segments/engine.js';
+import type { KnownMemberships } from '../../core/segments/known-memberships.js';
 import type { Item } from './batch.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
+import {
+  isMembershipItem,
+  MEMBERSHIP_SK_PREFIX,
+  queryMembershipsOf,
+  storedMembership,
+} from './membership-item.js';
 import { stateFromItem } from './profile-item.js';
 import { keys } from './profile-keys.js';
 
@@ -165,28 +173,46 @@ export class ProfileReader {
     return { items: items.map(stateFromItem), ...(cursor ? { cursor } : {}) };
   }
 
-  /**
-   * Like scanStates, and in the same pass the merged-away profiles (redirects, with the data they kept)
-   * that do not carry the attribute `unlessMarked` yet: batch segment runs sweep their memberships until
-   * they mark them settled. Parallel-scan segments split live profiles and redirects alike.
-   */
   /** DynamoDB's own count of the table's items (updated about every six hours): enough to size a scan. */
   async approximateItemCount(): Promise<number> {
     const { Table } = await this.ddb.send(new DescribeTableCommand({ TableName: this.table }));
     return Table?.ItemCount ?? 0;
   }
 
+  /**
+   * Like scanStates, and in the same pass the merged-away profiles (redirects, with the data they kept)
+   * that do not carry the attribute `unlessMarked` yet: batch segment runs sweep their memberships until
+   * they mark them settled. Parallel-scan segments split live profiles and redirects alike.
+   *
+   * Also the memberships of every profile of the page: the scan reads them anyway (they follow the
+   * `PROFILE` item in its partition, `SEG#` > `PROFILE`), so a run needs no second read for them. Only
+   * the page's last profile may have more on the next page: that one is completed with a Query.
+   */
   async scanStatesAndRedirects(
     options: ScanOptions & { unlessMarked: string },
-  ): Promise<Page<ProfileState> & { redirects: Redirect[] }> {
-    const { items, cursor } = await this.scanProfileItems(
-      'sk = :s AND (attribute_not_exists(mergedInto) OR attribute_not_exists(#marked))',
+  ): Promise<Page<ProfileState> & { redirects: Redirect[]; memberships: KnownMemberships }> {
+    const { items, cursor, lastKey } = await this.scanProfileItems(
+      '(sk = :s AND (attribute_not_exists(mergedInto) OR attribute_not_exists(#marked))) OR begins_with(sk, :seg)',
       { '#marked': options.unlessMarked },
       options,
+      { ':seg': MEMBERSHIP_SK_PREFIX },
     );
     const live: ProfileState[] = [];
     const redirects: Redirect[] = [];
+    const memberships = new Map<string, StoredMembership[]>();
+    // Membership items before the page's first profile item belong to the previous page's last
+    // profile (completed there), and those of a settled redirect are not read: both are skipped.
+    let held: StoredMembership[] | undefined;
+    let heldPk: string | undefined;
     for (const item of items) {
+      if (item.sk !== 'PROFILE') {
+        if (item.pk === heldPk && isMembershipItem(item)) held!.push(storedMembership(item));
+        continue;
+      }
+      const profileId = item.pk.slice('P#'.length);
+      held = [];
+      heldPk = item.pk;
+      memberships.set(profileId, held);
       if (!item.mergedInto) {
         live.push(stateFromItem(item));
         continue;
@@ -196,7 +222,7 @@ export class ProfileReader {
       redirects.push({
         profile: toProfile({
           ...state,
-          profileId: state.profileId ?? (item.pk as string).slice('P#'.length),
+          profileId: state.profileId ?? profileId,
           traits: state.traits ?? {},
           consent: state.consent ?? {},
           identities: state.identities ?? [],
@@ -205,20 +231,26 @@ export class ProfileReader {
         ...(typeof item.mergedAt === 'string' ? { mergedAt: item.mergedAt } : {}),
       });
     }
-    return { items: live, redirects, ...(cursor ? { cursor } : {}) };
+    if (heldPk !== undefined && lastKey?.pk === heldPk) {
+      const profileId = heldPk.slice('P#'.length);
+      // Eventually consistent, as the scan itself is.
+      memberships.set(profileId, await queryMembershipsOf(this.ddb, this.table, profileId, false));
+    }
+    return { items: live, redirects, memberships, ...(cursor ? { cursor } : {}) };
   }
 
   private async scanProfileItems(
     filter: string,
     names: Record<string, string>,
     options: ScanOptions,
-  ): Promise<{ items: Item[]; cursor?: string }> {
+    values: Record<string, string> = {},
+  ): Promise<{ items: Item[]; cursor?: string; lastKey?: Record<string, unknown> }> {
     const res = await this.ddb.send(
       new ScanCommand({
         TableName: this.table,
         FilterExpression: filter,
         ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
-        ExpressionAttributeValues: { ':s': 'PROFILE' },
+        ExpressionAttributeValues: { ':s': 'PROFILE', ...values },
         ...(options.totalSegments
           ? { Segment: options.segment ?? 0, TotalSegments: options.totalSegments }
           : {}),
@@ -228,7 +260,9 @@ export class ProfileReader {
     );
     return {
       items: (res.Items ?? []) as Item[],
-      ...(res.LastEvaluatedKey ? { cursor: encodeCursor(res.LastEvaluatedKey) } : {}),
+      ...(res.LastEvaluatedKey
+        ? { cursor: encodeCursor(res.LastEvaluatedKey), lastKey: res.LastEvaluatedKey }
+        : {}),
     };
   }
 }

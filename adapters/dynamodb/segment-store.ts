@@ -13,9 +13,11 @@ import { isRealtime } from '../../core/segments/evaluate.js';
 import type { Segment, SegmentInput } from '../../core/segments/language.js';
 import type { MembershipChange, MembershipState } from '../../core/segments/membership.js';
 import { inParallel } from '../../core/shared/concurrency.js';
-import { allOfKind, batchGet, batchWrite, type Item } from './batch.js';
+import { allOfKind, batchWrite, type Item } from './batch.js';
 import { ChangeCounter } from './change-counter.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
+import { LegacyMemberships } from './legacy-memberships.js';
+import { membershipIndexKeys, membershipKey, queryMembershipsOf } from './membership-item.js';
 
 export interface RunSummary {
   readonly runId: string;
@@ -37,19 +39,19 @@ export interface RunSummary {
  */
 export const MEMBERSHIPS_SETTLED_ATTRIBUTE = 'membershipsSettledAt';
 
-const memberKey = (segmentId: string, profileId: string) => ({
-  pk: `SEG#${segmentId}`,
-  sk: `M#${profileId}`,
-});
 const isConflict = (err: unknown) =>
   err instanceof ConditionalCheckFailedException || (err as Error).name === 'ConditionalCheckFailedException';
 
 /**
- * Segment definitions and run summaries (control table) and memberships (profiles table, next to the
- * profiles they describe, so a GDPR delete finds them through the `byProfile` index).
+ * Segment definitions and run summaries (control table) and memberships (profiles table, in the
+ * partition of the profile they describe: one Query reads all of a person's memberships, and a GDPR
+ * delete of the partition takes them along). A segment's members are listed through the `byProfile`
+ * index (`gsi1pk = SEG#<segmentId>`).
  */
 export class SegmentStore {
   readonly changes: ChangeCounter;
+  /** Memberships of the previous layout, read (and moved) until the table is migrated. */
+  readonly legacy: LegacyMemberships;
 
   constructor(
     private readonly ddb: DynamoDBDocumentClient,
@@ -57,6 +59,15 @@ export class SegmentStore {
     private readonly profilesTable: string,
   ) {
     this.changes = new ChangeCounter(ddb, controlTable, 'SEGMENTS');
+    this.legacy = new LegacyMemberships(ddb, profilesTable, controlTable);
+  }
+
+  /**
+   * Whether memberships read together with their profiles (a scan page, a profile's partition) are all
+   * of them: not while items of the previous layout may remain.
+   */
+  async partitionsHoldAllMemberships(): Promise<boolean> {
+    return !(await this.legacy.possible());
   }
 
   async create(input: SegmentInput, now = new Date()): Promise<Segment> {
@@ -115,7 +126,12 @@ export class SegmentStore {
     return segment;
   }
 
-  /** Deletes the definition and its memberships. */
+  /**
+   * Deletes the definition and its memberships, listed through the `byProfile` index. The index is
+   * eventually consistent: a membership written a moment before may be missed, like one a run still in
+   * flight writes after the delete. Such a leftover names a segment that no longer exists: evaluation
+   * never asks for it, the Profile API's segment list leaves it out, and it goes with its profile.
+   */
   async delete(segmentId: string): Promise<boolean> {
     const existing = await this.get(segmentId);
     if (!existing) return false;
@@ -127,8 +143,9 @@ export class SegmentStore {
       const page = await this.ddb.send(
         new QueryCommand({
           TableName: this.profilesTable,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': `SEG#${segmentId}` },
+          IndexName: 'byProfile',
+          KeyConditionExpression: 'gsi1pk = :s AND begins_with(gsi1sk, :m)',
+          ExpressionAttributeValues: { ':s': `SEG#${segmentId}`, ':m': 'M#' },
           ProjectionExpression: 'pk, sk',
           ExclusiveStartKey,
         }),
@@ -140,49 +157,55 @@ export class SegmentStore {
       );
       ExclusiveStartKey = page.LastEvaluatedKey;
     } while (ExclusiveStartKey);
+    // Old-layout items have one partition per segment: one Query, even after the migration.
+    await batchWrite(
+      this.ddb,
+      this.profilesTable,
+      (await this.legacy.keysOfSegment(segmentId)).map((k) => ({ delete: k })),
+    );
     return true;
   }
 
+  /**
+   * The stored state of these (segment, profile) pairs: one Query per profile (its partition from
+   * `SEG#`), a few in parallel, so the cost follows the number of profiles, not of segments.
+   */
   async memberships(
     pairs: ReadonlyArray<{ segmentId: string; profileId: string }>,
     options: { consistent?: boolean } = {},
   ): Promise<Map<string, MembershipState>> {
-    const items = await batchGet(
-      this.ddb,
-      this.profilesTable,
-      pairs.map((p) => memberKey(p.segmentId, p.profileId)),
-      options.consistent ?? true,
-    );
-    return new Map(
-      items.map((i) => [`${i.segmentId as string}/${i.profileId as string}`, membershipState(i)]),
-    );
+    const consistent = options.consistent ?? true;
+    const wanted = new Map<string, Set<string>>();
+    for (const p of pairs) {
+      const segments = wanted.get(p.profileId) ?? new Set<string>();
+      segments.add(p.segmentId);
+      wanted.set(p.profileId, segments);
+    }
+    const out = new Map<string, MembershipState>();
+    const keep = (m: StoredMembership) => {
+      if (wanted.get(m.profileId)?.has(m.segmentId)) out.set(`${m.segmentId}/${m.profileId}`, m.state);
+    };
+    await inParallel([...wanted.keys()], async (profileId) => {
+      for (const m of await queryMembershipsOf(this.ddb, this.profilesTable, profileId, consistent)) keep(m);
+    });
+    if (await this.legacy.possible()) {
+      const missing = pairs.filter((p) => !out.has(`${p.segmentId}/${p.profileId}`));
+      for (const m of await this.legacy.find(missing, consistent)) keep(m);
+    }
+    return out;
   }
 
-  /**
-   * Every membership of these profiles, through the `byProfile` index. The index is eventually
-   * consistent: a membership written a moment ago may be missing, which the batch run's sweep of
-   * merged-away profiles catches later; generation conditions make a stale state harmless.
-   */
+  /** Every membership of these profiles, members or not: one consistent Query per profile. */
   async membershipsOf(profileIds: readonly string[]): Promise<StoredMembership[]> {
-    const out: StoredMembership[] = [];
+    const bySegment = new Map<string, StoredMembership>();
     await inParallel(profileIds, async (profileId) => {
-      let ExclusiveStartKey: Record<string, unknown> | undefined;
-      do {
-        const page = await this.ddb.send(
-          new QueryCommand({
-            TableName: this.profilesTable,
-            IndexName: 'byProfile',
-            KeyConditionExpression: 'gsi1pk = :p AND begins_with(gsi1sk, :s)',
-            ExpressionAttributeValues: { ':p': `P#${profileId}`, ':s': 'SEG#' },
-            ExclusiveStartKey,
-          }),
-        );
-        for (const i of page.Items ?? [])
-          out.push({ segmentId: i.segmentId as string, profileId, state: membershipState(i) });
-        ExclusiveStartKey = page.LastEvaluatedKey;
-      } while (ExclusiveStartKey);
+      for (const m of await queryMembershipsOf(this.ddb, this.profilesTable, profileId, true))
+        bySegment.set(`${m.segmentId}/${m.profileId}`, m);
     });
-    return out;
+    if (await this.legacy.possible())
+      for (const m of await this.legacy.ofProfiles(profileIds))
+        bySegment.set(`${m.segmentId}/${m.profileId}`, m);
+    return [...bySegment.values()];
   }
 
   /** Marks redirects settled; a redirect that is gone (deleted since) needs no mark. */
@@ -214,15 +237,14 @@ export class SegmentStore {
           new PutCommand({
             TableName: this.profilesTable,
             Item: {
-              ...memberKey(change.segmentId, change.profileId),
+              ...membershipKey(change.segmentId, change.profileId),
               segmentId: change.segmentId,
               profileId: change.profileId,
               status: 'member',
               generation: change.generation,
               enteredAt: at,
               contentHash: change.contentHash,
-              gsi1pk: `P#${change.profileId}`,
-              gsi1sk: `SEG#${change.segmentId}`,
+              ...membershipIndexKeys(change.segmentId, change.profileId),
             },
             ConditionExpression:
               change.expectedGeneration === undefined
@@ -240,7 +262,7 @@ export class SegmentStore {
         await this.ddb.send(
           new UpdateCommand({
             TableName: this.profilesTable,
-            Key: memberKey(change.segmentId, change.profileId),
+            Key: membershipKey(change.segmentId, change.profileId),
             UpdateExpression: 'SET contentHash = :h',
             ConditionExpression: 'generation = :g AND #s = :member AND contentHash = :old',
             ExpressionAttributeNames: { '#s': 'status' },
@@ -256,7 +278,7 @@ export class SegmentStore {
         await this.ddb.send(
           new UpdateCommand({
             TableName: this.profilesTable,
-            Key: memberKey(change.segmentId, change.profileId),
+            Key: membershipKey(change.segmentId, change.profileId),
             UpdateExpression: 'SET #s = :former, exitedAt = :at',
             ConditionExpression: 'generation = :g AND #s = :member',
             ExpressionAttributeNames: { '#s': 'status' },
@@ -276,39 +298,62 @@ export class SegmentStore {
     }
   }
 
+  /**
+   * A page of a segment's current members, through the `byProfile` index (`gsi1pk = SEG#<segmentId>`).
+   * The index is eventually consistent: a member who entered a moment ago may be missing for that
+   * moment. Its callers can live with that: the API answers as of about now; audience exports run at
+   * the end of a batch run, after its writes, and a late member is in the next export; catch-up runs
+   * read memberships from the profiles they evaluate, not from here.
+   *
+   * While old-layout items may remain, their segment partition is listed first (cursors say which
+   * part they are in); a membership moved between two pages can then be listed twice.
+   */
   async listMembers(segmentId: string, options: { limit?: number; cursor?: string } = {}) {
-    const res = await this.ddb.send(
-      new QueryCommand({
-        TableName: this.profilesTable,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :m)',
-        FilterExpression: '#s = :member',
-        ExpressionAttributeNames: { '#s': 'status' },
-        ExpressionAttributeValues: { ':pk': `SEG#${segmentId}`, ':m': 'M#', ':member': 'member' },
-        Limit: options.limit ?? 100,
-        ExclusiveStartKey: decodeCursor(options.cursor),
-      }),
-    );
-    return {
-      members: (res.Items ?? []).map((i) => ({
-        profileId: i.profileId as string,
-        enteredAt: i.enteredAt as string,
-      })),
-      ...(res.LastEvaluatedKey ? { cursor: encodeCursor(res.LastEvaluatedKey) } : {}),
-    };
-  }
-
-  async segmentsOfProfile(profileId: string) {
+    const limit = options.limit ?? 100;
+    const at = decodeCursor(options.cursor);
+    if (at !== undefined && (typeof at !== 'object' || at === null || Array.isArray(at)))
+      throw new RangeError('The cursor is not valid');
+    const members: Array<{ profileId: string; enteredAt: string }> = [];
+    const toMember = (i: Record<string, unknown>) => ({
+      profileId: i.profileId as string,
+      enteredAt: i.enteredAt as string,
+    });
+    const legacyCursor = at && 'legacy' in at;
+    if (legacyCursor ? at.legacy !== null : at === undefined && (await this.legacy.possible())) {
+      const page = await this.legacy.membersPage(
+        segmentId,
+        limit,
+        legacyCursor ? (at.legacy as Record<string, unknown>) : undefined,
+      );
+      members.push(...page.items.map(toMember));
+      if (page.next) return { members, cursor: encodeCursor({ legacy: page.next }) };
+      if (members.length >= limit) return { members, cursor: encodeCursor({ legacy: null }) };
+    }
     const res = await this.ddb.send(
       new QueryCommand({
         TableName: this.profilesTable,
         IndexName: 'byProfile',
-        KeyConditionExpression: 'gsi1pk = :p AND begins_with(gsi1sk, :s)',
-        ExpressionAttributeValues: { ':p': `P#${profileId}`, ':s': 'SEG#' },
+        KeyConditionExpression: 'gsi1pk = :s AND begins_with(gsi1sk, :m)',
+        FilterExpression: '#s = :member',
+        ExpressionAttributeNames: { '#s': 'status' },
+        ExpressionAttributeValues: { ':s': `SEG#${segmentId}`, ':m': 'M#', ':member': 'member' },
+        Limit: limit - members.length,
+        ExclusiveStartKey: legacyCursor ? undefined : at,
       }),
     );
-    return (res.Items ?? [])
-      .filter((i) => i.status === 'member')
-      .map((i) => ({ segmentId: i.segmentId as string, enteredAt: i.enteredAt as string }));
+    members.push(...(res.Items ?? []).map(toMember));
+    return { members, ...(res.LastEvaluatedKey ? { cursor: encodeCursor(res.LastEvaluatedKey) } : {}) };
+  }
+
+  /** The segments a profile is a member of: one consistent Query of its partition. */
+  async segmentsOfProfile(profileId: string) {
+    const bySegment = new Map<string, StoredMembership>();
+    const legacy = (await this.legacy.possible()) ? await this.legacy.ofProfiles([profileId]) : [];
+    for (const m of [...legacy, ...(await queryMembershipsOf(this.ddb, this.profilesTable, profileId, true))])
+      bySegment.set(m.segmentId, m);
+    return [...bySegment.values()]
+      .filter((m) => m.state.status === 'member')
+      .map((m) => ({ segmentId: m.segmentId, enteredAt: m.state.enteredAt as string }));
   }
 
   async saveRun(summary: RunSummary): Promise<void> {
@@ -351,16 +396,6 @@ export class SegmentStore {
     const { pk: _p, sk: _s, gsi1pk: _g, gsi1sk: _k, ...summary } = Item;
     return summary as RunSummary;
   }
-}
-
-function membershipState(i: Record<string, unknown>): MembershipState {
-  return {
-    status: i.status as 'member' | 'former',
-    generation: i.generation as number,
-    enteredAt: i.enteredAt as string,
-    exitedAt: i.exitedAt as string | undefined,
-    contentHash: i.contentHash as string | undefined,
-  };
 }
 
 function strip(item: Record<string, unknown>): Segment {

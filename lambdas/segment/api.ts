@@ -168,9 +168,15 @@ async function route(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
         });
       const state = await reader.find(ref);
       if (!state) return error(404, { code: 'not_found', message: 'No profile matches this id' });
+      // Only segments that exist: a membership can outlive its deleted segment (see `delete`).
+      const [held, defined] = await Promise.all([
+        segments.segmentsOfProfile(state.profileId),
+        segments.list(),
+      ]);
+      const known = new Set(defined.map((s) => s.segmentId));
       return json(200, {
         profileId: state.profileId,
-        segments: await segments.segmentsOfProfile(state.profileId),
+        segments: held.filter((m) => known.has(m.segmentId)),
       });
     }
     default:

@@ -18,6 +18,7 @@ import {
   sweepMergedAway,
 } from '../../core/segments/engine.js';
 import { chooseMode, coveredUntil, groupByBucket } from '../../core/segments/incremental.js';
+import { answeringFrom } from '../../core/segments/known-memberships.js';
 import { runSlice, scanSegmentsFor } from '../../core/segments/scan-plan.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
 import { SEGMENT_RUNNER_FUNCTION } from '../../resources/functions/segment.js';
@@ -220,10 +221,14 @@ async function evaluate(state: EvaluateState, context?: Context) {
         item.mode === 'incremental' ? await changedPage(item, cursor) : await scanPage(item, cursor);
       const next = new Map<string, number>();
       let timelinesRead = 0;
+      // The page read each profile's memberships with it: evaluation and the sweep answer from them
+      // instead of reading them again (unless items of the previous layout may remain).
+      const known = (await segments.partitionsHoldAllMemberships()) ? page.memberships : new Map();
+      const screened = screenMembershipWrites(segments, erasureGate(SEGMENT_RUNNER_FUNCTION.id));
       const counts = await evaluateProfiles(
         page.items,
         compiled,
-        { store: screenMembershipWrites(segments, erasureGate(SEGMENT_RUNNER_FUNCTION.id)), sink, timeline },
+        { store: answeringFrom(known, screened), sink, timeline },
         now,
         item.runId,
         {
@@ -238,7 +243,18 @@ async function evaluate(state: EvaluateState, context?: Context) {
       const dueWritten = next.size
         ? await changeLog.recordDue(groupByBucket(next), `${item.runId}#${item.scanSegment}#${page.position}`)
         : 0;
-      const swept = await sweepMergedAway(page.redirects, { store: segments, sink }, now, item.runId);
+      const swept = await sweepMergedAway(
+        page.redirects,
+        {
+          store: {
+            ...answeringFrom(known, segments),
+            settleMergedAway: (ids, at) => segments.settleMergedAway(ids, at),
+          },
+          sink,
+        },
+        now,
+        item.runId,
+      );
       const identity = { violations: 0, repairs: 0 };
       if (item.checkIdentities) {
         const found = await checker.checkProfiles(page.items, { now });

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { dynamoDbDocumentClient } from '../../adapters/aws/clients.js';
-import { TABLES, type TableDefinition } from '../../resources/tables.js';
-import { createTable } from '../bootstrap.js';
+import type { TableDefinition } from '../../resources/tables.js';
+import { createTable, createTables, markFreshTables } from '../bootstrap.js';
 import { startDynalite } from './emulator.js';
 
 /**
@@ -22,7 +22,7 @@ export async function startStandaloneDynamo() {
     maxAttempts: 5,
   });
   const doc: DynamoDBDocumentClient = dynamoDbDocumentClient(client);
-  await Promise.all(TABLES.map((t) => createTable(client, t)));
+  await markFreshTables(client, await createTables(client));
   return {
     endpoint: emulator.endpoint,
     client,

@@ -183,6 +183,11 @@ describe('regulations', () => {
     const before = await admin('GET', '/v1/profiles/email:erase.me@example.com');
     expect(before.status).toBe(200);
     const profileId = before.body.profileId as string;
+    // A member of the segment: its membership sits in the person's partition and goes with it.
+    const segmentsBefore = await admin('GET', `/v1/profiles/${profileId}/segments`);
+    expect(segmentsBefore.body.segments).toContainEqual(
+      expect.objectContaining({ segmentId: seg.body.segmentId }),
+    );
     expect(
       (
         await lake(
@@ -207,6 +212,11 @@ describe('regulations', () => {
     expect(reg.body.stores.lake.count).toBe(5);
     expect(reg.body.stores.timeline.count).toBeGreaterThanOrEqual(5);
     expect(reg.body.stores.destinations.count).toBe(2);
+    expect(reg.body.stores.memberships.count).toBeGreaterThanOrEqual(1);
+    const membersAfter = await admin('GET', `/v1/segments/${seg.body.segmentId}/members`);
+    expect((membersAfter.body.members as Array<{ profileId: string }>).map((m) => m.profileId)).not.toContain(
+      profileId,
+    );
     expect(JSON.stringify(reg.body)).not.toMatch(/erase\.me|gdpr-/i);
 
     // Profile API: 404 for every identifier.

@@ -194,6 +194,33 @@ describe('segments through the local runtime', () => {
     expect((mine.body.segments as Array<{ segmentId: string }>).map((s) => s.segmentId)).toContain(
       realtimeId,
     );
+    // A membership that outlived its deleted segment (written by a run in flight) is not listed.
+    const client = new DynamoDBClient({
+      region: 'us-east-1',
+      endpoint: cdp.endpoints.dynamodb,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    await dynamoDbDocumentClient(client).send(
+      new PutCommand({
+        TableName: PROFILES_TABLE.localName,
+        Item: {
+          pk: `P#${pid}`,
+          sk: 'SEG#seg_deleted',
+          segmentId: 'seg_deleted',
+          profileId: pid,
+          status: 'member',
+          generation: 1,
+          enteredAt: new Date().toISOString(),
+          gsi1pk: 'SEG#seg_deleted',
+          gsi1sk: `M#${pid}`,
+        },
+      }),
+    );
+    client.destroy();
+    const listed = await admin('GET', `/v1/profiles/${pid}/segments`);
+    expect((listed.body.segments as Array<{ segmentId: string }>).map((s) => s.segmentId)).toEqual(
+      (mine.body.segments as Array<{ segmentId: string }>).map((s) => s.segmentId),
+    );
 
     expect(
       (await postJson(cdp, '/v1/identify', { userId: pro.userId, traits: { plan: 'free' } })).status,
@@ -258,15 +285,15 @@ describe('segments through the local runtime', () => {
       new PutCommand({
         TableName: PROFILES_TABLE.localName,
         Item: {
-          pk: `SEG#${realtimeId}`,
-          sk: `M#${loserId}`,
+          pk: `P#${loserId}`,
+          sk: `SEG#${realtimeId}`,
           segmentId: realtimeId,
           profileId: loserId,
           status: 'member',
           generation: 2,
           enteredAt: at(0),
-          gsi1pk: `P#${loserId}`,
-          gsi1sk: `SEG#${realtimeId}`,
+          gsi1pk: `SEG#${realtimeId}`,
+          gsi1sk: `M#${loserId}`,
         },
       }),
     );
