@@ -50,6 +50,11 @@ export interface Assumptions {
   readonly eventsPerChangedPerson: number;
   /** Window edges re-evaluated per changed person (people leaving a window without an event). */
   readonly dueShare: number;
+  /**
+   * Kinds of control items a run writes once whatever its size (`SUMMARY`, `WATERMARK`): priced per run
+   * instead of being fitted over the people it read (the meter's write operations end with the kind).
+   */
+  readonly runOnceWriteKinds?: readonly string[];
   /** Hours between full runs (the safety net, `cdp:segmentFullRunHours`). */
   readonly fullRunHours: number;
   /** The table whose reads grow with people and their history (the rest is per run). */
@@ -227,6 +232,16 @@ export function segmentationCost(
     target === a.profilesTable || target.startsWith(`${a.profilesTable}/`) || target === a.timelineTable;
   const dynamo = (kind: 'read' | 'write', data: boolean) => (u: Usage) =>
     Object.entries(u.dynamo).reduce((s, [t, c]) => s + (isData(t) === data ? c[kind] : 0), 0);
+  // Control writes a run makes once whatever its size (its summary, the watermark): per run, not fitted
+  // over the people it read. The meter names write operations by the kind of item they write.
+  const onceKinds = a.runOnceWriteKinds ?? [];
+  const runOnceWrites = (u: Usage) =>
+    Object.entries(u.dynamoOps).reduce(
+      (s, [op, c]) => s + (onceKinds.some((k) => op.endsWith(` ${k}`)) ? c.write : 0),
+      0,
+    );
+  const perPersonControlWrites = (u: Usage) => dynamo('write', false)(u) - runOnceWrites(u);
+  const onceAnHourWrites = (u: Usage) => (runOnceWrites(u) * a.runsPerHour) / eventsPerHour;
   const gbs = (pick: (fn: string) => boolean) => (u: Usage) =>
     Object.entries(u.lambda).reduce(
       (s, [fn, t]) => s + (pick(fn) ? lambdaGbSeconds(t, memoryOf(fn, a), a.sdkLatencyMs) : 0),
@@ -252,7 +267,7 @@ export function segmentationCost(
       ),
       line(
         'Segmentation: hourly incremental runs, due index writes and Lambda',
-        perEvaluated(dynamo('write', false)),
+        perEvaluated(perPersonControlWrites) + onceAnHourWrites(incremental!.usage),
         'WRU',
         PRICES.dynamoWriteRequestUnit.usd,
       ),
@@ -271,7 +286,9 @@ export function segmentationCost(
       'Segmentation: DynamoDB writes',
       // The full run's control writes (due index entries, summary) follow the people it reads.
       changes(dynamo('write', true)) +
-        (incremental ? fitted(dynamo('write', false)) : once(dynamo('write', false))),
+        (incremental
+          ? fitted(perPersonControlWrites) + onceAnHourWrites(run2.usage) / (a.runsPerHour * a.fullRunHours)
+          : once(dynamo('write', false))),
       'WRU',
       PRICES.dynamoWriteRequestUnit.usd,
     ),

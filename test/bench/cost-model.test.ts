@@ -168,6 +168,31 @@ describe('segmentation model', () => {
   });
 });
 
+describe('segmentation model: control writes', () => {
+  it('prices a run summary once a run and due index entries per person', () => {
+    const withWrites = (profiles: number, storedEvents: number, due: number): MeasuredRun => {
+      const usage = emptyUsage();
+      usage.dynamo.control = { requests: 3, read: 0, write: due + 5 };
+      usage.dynamoOps['BatchWriteItem control DUE/…'] = { requests: 1, read: 0, write: due };
+      usage.dynamoOps['PutItem control SUMMARY'] = { requests: 2, read: 0, write: 4 };
+      usage.dynamoOps['PutItem control WATERMARK'] = { requests: 1, read: 0, write: 1 };
+      return { usage, profiles, storedEvents, eventsSinceLastRun: 1000 };
+    };
+    // 0.2 due writes per person, the same in both runs; 5 units of summary and watermark per run.
+    const r1 = withWrites(50, 600, 10);
+    const r2 = withWrites(50, 6500, 10);
+    const incremental = { usage: emptyUsage(), profilesEvaluated: 50, eventsSinceLastRun: 900 };
+    const a = { ...assumptions, runOnceWriteKinds: ['SUMMARY', 'WATERMARK'] };
+    const lines = segmentationCost(r1, r2, a, 'steady', incremental);
+    // 7.776e7 people once a day over 8.64e7 events, plus 5 units once a day.
+    const perEvent = (0.2 * 7.776e7 + 5) / 8.64e7;
+    expect(cost(lines, 'Segmentation: DynamoDB writes')).toBeCloseTo(perEvent * 0.625, 6);
+    // Without the kinds, the summary would be fitted over the people like the due entries.
+    const fitted = segmentationCost(r1, r2, assumptions, 'steady', incremental);
+    expect(cost(fitted, 'Segmentation: DynamoDB writes')).toBeCloseTo(((0.3 * 7.776e7) / 8.64e7) * 0.625, 6);
+  });
+});
+
 describe('segmentation model: timeline reads', () => {
   it('grow with the people and histories a full run reads, not once a run', () => {
     const withTimeline = (storedEvents: number, timelineReads: number): MeasuredRun => {
