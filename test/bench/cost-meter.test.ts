@@ -47,7 +47,9 @@ describe('usage meter', () => {
     const usage = meter.reset();
     expect(usage.dynamo[table]).toMatchObject({ write: 6, requests: 2 });
     expect(usage.dynamo[`${table}/byProfile`]?.write).toBe(3);
-    expect(usage.dynamoOps.PutItem).toMatchObject({ requests: 2, write: 9 });
+    // Operations are reported per table and item kind written.
+    expect(usage.dynamoOps[`PutItem ${table} PROFILE`]).toMatchObject({ requests: 1, write: 6 });
+    expect(usage.dynamoOps[`PutItem ${table} EV`]).toMatchObject({ requests: 1, write: 3 });
   });
 
   it('charges an update the larger item, and a failed condition the table only', async () => {
@@ -93,7 +95,8 @@ describe('usage meter', () => {
     expect(usage.dynamo[table]?.read).toBe(0.5);
     expect(usage.dynamo[`${table}/byProfile`]?.read).toBe(0.5);
     expect(usage.dynamo[table]?.write).toBe(3);
-    expect(usage.dynamoOps.DeleteItem?.requests).toBe(1);
+    expect(usage.dynamoOps[`DeleteItem ${table} EV`]?.requests).toBe(1);
+    expect(usage.dynamoOps[`GetItem ${table}`]?.requests).toBe(1);
   });
 
   it('leaves clients alone once unregistered', async () => {
