@@ -6,6 +6,10 @@
  * Phases: month one (new people send `events` server and `events` browser events, then a batch
  * segment run), preload (each person gets `history` more events over the last 90 days, unmetered),
  * steady state (the same traffic again from people with long histories, then a run).
+ *
+ * Priced twice: with the default settings, and with the settings for steady, high-volume traffic
+ * (`cdp:timelineCapacity=provisioned`, `cdp:ingestEndpoint=function-url`), whose lines that differ
+ * are printed in a second table.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,8 +27,10 @@ import { type Usage, UsageMeter } from './cost/meter.js';
 import {
   type Assumptions,
   type CostLine,
+  changedItems,
   type MeasuredRun,
   rebatchConsumers,
+  type SteadyLoadSettings,
   segmentationCost,
   storageCost,
   totalPerMillion,
@@ -269,9 +275,10 @@ try {
   const price = (
     p: { usage: Usage; requests: number; events: number; queued: number },
     period: 'steady' | 'monthOne',
+    settings: SteadyLoadSettings = {},
   ): CostLine[] => {
     const usage = rebatchConsumers(p.usage, p.events, STREAM_CONSUMERS, eventsPerSecond, SHARDS);
-    const lines = trafficCost(usage, p.events, p.requests, assumptions);
+    const lines = trafficCost(usage, p.events, p.requests, assumptions, settings);
     // Deltas: one SendMessageBatch, one receive and one delete per 10 messages.
     const sqs = (p.queued * 0.3) / p.events;
     if (sqs > 0)
@@ -285,13 +292,25 @@ try {
     lines.push(...storageCost(dynamoBytesPerEvent, lakeBytes(p), assumptions, period));
     return lines;
   };
-  const columns = {
-    'server, month one': price(server1, 'monthOne'),
-    'browser, month one': price(browser1, 'monthOne'),
-    'server, steady': price(server2, 'steady'),
-    'browser, steady': price(browser2, 'steady'),
-    [`browser, batches of ${browserBatch}, steady`]: price(batched2, 'steady'),
-  };
+  const phases = {
+    'server, month one': [server1, 'monthOne'],
+    'browser, month one': [browser1, 'monthOne'],
+    'server, steady': [server2, 'steady'],
+    'browser, steady': [browser2, 'steady'],
+    [`browser, batches of ${browserBatch}, steady`]: [batched2, 'steady'],
+  } as const;
+  const priced = (settings: SteadyLoadSettings = {}) =>
+    Object.fromEntries(
+      Object.entries(phases).map(([name, [p, period]]) => [name, price(p, period, settings)]),
+    );
+  const columns = priced();
+  // The stack settings for steady, high-volume traffic: the timeline provisioned at the default
+  // target, every ingest request to the collector's function URL.
+  const targetPercent = DEFAULT_SETTINGS.timelineTargetUtilization;
+  const steadyColumns = priced({
+    provisioned: { table: TIMELINE_TABLE.localName, targetUtilization: targetPercent / 100 },
+    functionUrl: true,
+  });
   restoreLogs();
 
   const items = [...new Set(Object.values(columns).flatMap((c) => c.map((l) => l.item)))];
@@ -308,6 +327,32 @@ try {
   say(
     `| **Total** | ${Object.values(columns)
       .map((c) => `**${fmt(totalPerMillion(c), 2)}**`)
+      .join(' | ')} |`,
+  );
+
+  const changed = [
+    ...new Set(Object.keys(columns).flatMap((name) => changedItems(columns[name]!, steadyColumns[name]!))),
+  ];
+  say(
+    `\nWith \`cdp:timelineCapacity\` provisioned (${targetPercent}% target) and \`cdp:ingestEndpoint\` function-url, $ per million events\n`,
+  );
+  say(`| Item | ${names.join(' | ')} |`);
+  say(`| --- | ${names.map(() => '---:').join(' | ')} |`);
+  for (const item of changed)
+    say(
+      `| ${item} | ${Object.values(steadyColumns)
+        .map((c) => fmt(cell(c, item), 3))
+        .join(' | ')} |`,
+    );
+  const totals = (c: Record<string, CostLine[]>) => Object.values(c).map((lines) => totalPerMillion(lines));
+  say(
+    `| **Total** | ${totals(steadyColumns)
+      .map((v) => `**${fmt(v, 2)}**`)
+      .join(' | ')} |`,
+  );
+  say(
+    `| Total with the defaults (above) | ${totals(columns)
+      .map((v) => fmt(v, 2))
       .join(' | ')} |`,
   );
 

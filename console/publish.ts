@@ -1,7 +1,8 @@
 /**
  * `npm run console:publish -- --bucket <ConsoleBucketName> --client-id <ConsoleClientId>
- *   --sign-in-host <ConsoleSignInHost> --url <ConsoleUrl> --api-url <ApiUrl>` (the stack's outputs; the
- *   custom domain for --api-url if there is one): builds the console and
+ *   --sign-in-host <ConsoleSignInHost> --url <ConsoleUrl> --api-url <ApiUrl> [--ingest-url <IngestFunctionUrl>]`
+ *   (the stack's outputs; the custom domain for --api-url if there is one; --ingest-url with
+ *   `cdp:ingestEndpoint=function-url`, so install snippets send to the function URL): builds the console and
  * uploads it to its private bucket with the sign-in settings in config.json. Hashed assets are cached
  * for a year; index.html and config.json are revalidated on every load, so no invalidation is needed.
  * Uses the normal AWS credential chain.
@@ -36,6 +37,7 @@ async function main(): Promise<void> {
       'sign-in-host': { type: 'string' },
       url: { type: 'string' },
       'api-url': { type: 'string' },
+      'ingest-url': { type: 'string' },
     },
   });
   const missing = ['bucket', 'client-id', 'sign-in-host', 'url', 'api-url'].filter(
@@ -71,8 +73,9 @@ async function main(): Promise<void> {
     domain: values['sign-in-host'],
     clientId: values['client-id'],
     redirectUri: values.url,
-    // Install snippets name the ingest API: CloudFront serves only the admin routes under the console's origin.
-    ingestUrl: new URL(values['api-url']!).origin,
+    // Install snippets name where events go: the collector's function URL when the stack has one (no
+    // per-request API Gateway charge), else the ingest API. CloudFront serves only the admin routes.
+    ingestUrl: new URL(values['ingest-url'] ?? values['api-url']!).origin,
   };
   await put('config.json', JSON.stringify(config), 'application/json', 'no-cache');
   console.log(`Published the console to s3://${values.bucket}; open ${values.url}`);

@@ -1,5 +1,6 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { Mfa } from 'aws-cdk-lib/aws-cognito';
+import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
 import { ENV } from '../resources/env.js';
 import {
@@ -28,6 +29,7 @@ import { Activation, grantAudienceImports, grantDestinationDeletes } from './act
 import { DeltaQueues } from './activate/delta-queues.js';
 import { EdgeProtection } from './collect/edge-protection.js';
 import { IngestApi } from './collect/ingest-api.js';
+import { IngestFunctionUrl } from './collect/ingest-function-url.js';
 import { type CdpSettings, DEFAULT_SETTINGS, settingsFromContext, validateSettings } from './config.js';
 import { ConsoleSite } from './console/console-site.js';
 import { Governance } from './govern/governance.js';
@@ -75,7 +77,18 @@ export class CdpStack extends Stack {
       retentionHours: settings.streamRetentionHours,
       removalPolicy,
     });
-    const store = new ProfileStore(this, 'Store', { encryptionKey, removalPolicy });
+    const store = new ProfileStore(this, 'Store', {
+      encryptionKey,
+      removalPolicy,
+      timelineCapacity:
+        settings.timelineCapacity === 'provisioned'
+          ? {
+              writes: settings.timelineWriteCapacity,
+              reads: settings.timelineReadCapacity,
+              targetUtilizationPercent: settings.timelineTargetUtilization,
+            }
+          : undefined,
+    });
     const lake = new DataLake(this, 'Lake', {
       encryptionKey,
       removalPolicy,
@@ -89,6 +102,8 @@ export class CdpStack extends Stack {
       maxIteratorAgeMinutes: settings.maxIteratorAgeMinutes,
     });
     monitoring.watchStream(events.stream);
+    if (settings.timelineCapacity === 'provisioned')
+      monitoring.watchProvisionedTable('Timeline table', store.timeline);
 
     const fn = (definition: typeof COLLECTOR_FUNCTION, environment: Record<string, string>) => {
       const { fn } = new CdpFunction(this, definition.id, {
@@ -112,6 +127,9 @@ export class CdpStack extends Stack {
       ...lake.environment(),
       [ENV.corsOrigins]: JSON.stringify(settings.corsOrigins),
     });
+    if (settings.collectorReservedConcurrency !== undefined)
+      (collector.node.defaultChild as CfnFunction).reservedConcurrentExecutions =
+        settings.collectorReservedConcurrency;
     store.grantControlRead(collector);
     events.grantWrite(collector);
     lake.grantLakeWrite(collector, 'quarantine/stage=collect/');
@@ -346,6 +364,19 @@ export class CdpStack extends Stack {
       customDomain: settings.customDomain,
     });
     monitoring.watchApi(api.api);
+    // Browsers can send straight to the collector, without API Gateway's per-request charge.
+    if (settings.ingestEndpoint === 'function-url') {
+      const ingestUrl = new IngestFunctionUrl(this, 'CollectorUrl', {
+        collector,
+        corsOrigins: settings.corsOrigins,
+      });
+      monitoring.watchFunctionUrl('IngestFunctionUrl', collector);
+      new CfnOutput(this, 'IngestFunctionUrl', {
+        value: ingestUrl.url,
+        description:
+          'Ingest routes (/v1/...) on the collector function URL: SDK host, or analytics.js apiHost <host>/v1',
+      });
+    }
 
     // The console: people sign in with Cognito (groups = roles); `cdp:consoleMfa` is required or optional.
     const consoleMfa = this.node.tryGetContext('cdp:consoleMfa') ?? 'required';

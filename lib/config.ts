@@ -7,6 +7,24 @@ export const LAMBDA_LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
 export type LambdaLogLevel = (typeof LAMBDA_LOG_LEVELS)[number];
 export const TRACING_MODES = ['all', 'control-plane', 'off'] as const;
 export type TracingMode = (typeof TRACING_MODES)[number];
+export const TIMELINE_CAPACITY_MODES = ['on-demand', 'provisioned'] as const;
+export type TimelineCapacityMode = (typeof TIMELINE_CAPACITY_MODES)[number];
+export const INGEST_ENDPOINTS = ['http-api', 'function-url'] as const;
+export type IngestEndpoint = (typeof INGEST_ENDPOINTS)[number];
+
+/** Capacity units auto scaling keeps a provisioned table between. */
+export interface CapacityRange {
+  readonly min: number;
+  readonly max: number;
+}
+
+/**
+ * DynamoDB's default quota of capacity units per table (and the most auto scaling may ask for
+ * without a quota increase).
+ */
+export const MAX_TABLE_CAPACITY_UNITS = 40_000;
+/** Application Auto Scaling's bounds for a DynamoDB target utilization. */
+export const TARGET_UTILIZATION_BOUNDS = { min: 20, max: 90 } as const;
 
 /** Whether a function samples traces of its own under `cdp:tracing` (the cost model uses it too). */
 export function tracesOwnInvocations(
@@ -87,6 +105,28 @@ export interface CdpSettings {
   readonly tracing: TracingMode;
   /** Optional AppFlow flows from SaaS connector profiles into the imports prefix (`cdp:appFlows`, JSON). */
   readonly appFlows?: readonly AppFlowImport[];
+  /**
+   * The timeline table's capacity: `on-demand` (default), or `provisioned` with target-tracking auto
+   * scaling on writes and reads. Only the timeline: its load follows the event rate (one write per
+   * event), while the profiles table takes segment runs' bursty scans that auto scaling would throttle.
+   */
+  readonly timelineCapacity: TimelineCapacityMode;
+  /** Provisioned timeline only: write and read capacity units auto scaling keeps between. */
+  readonly timelineWriteCapacity: CapacityRange;
+  readonly timelineReadCapacity: CapacityRange;
+  /** Provisioned timeline only: percent of provisioned capacity auto scaling aims to use (20-90). */
+  readonly timelineTargetUtilization: number;
+  /**
+   * `http-api` (default): events arrive through the HTTP API only. `function-url` also gives the
+   * collector a Lambda function URL, which has no per-request charge (API Gateway's is $1 per million).
+   */
+  readonly ingestEndpoint: IngestEndpoint;
+  /**
+   * Optional reserved concurrency of the collector: the most requests it handles at once, on every
+   * endpoint. With the function URL, which has no stage throttling, it is the ingest rate limit
+   * (Lambda answers 429 above it); without it the collector can take the account's whole concurrency.
+   */
+  readonly collectorReservedConcurrency?: number;
 }
 
 export const DEFAULT_SETTINGS: CdpSettings = {
@@ -113,6 +153,11 @@ export const DEFAULT_SETTINGS: CdpSettings = {
   logLevel: 'INFO',
   platformLogs: false,
   tracing: 'control-plane',
+  timelineCapacity: 'on-demand',
+  timelineWriteCapacity: { min: 100, max: 10_000 },
+  timelineReadCapacity: { min: 100, max: 10_000 },
+  timelineTargetUtilization: 70,
+  ingestEndpoint: 'http-api',
 };
 
 /** Lambda's own bounds for a Kinesis subscription; beyond them a deploy would fail late, at CloudFormation time. */
@@ -152,6 +197,8 @@ export function settingsFromContext(scope: Construct): Partial<CdpSettings> {
     'lakeGlacierDays',
     'athenaBytesScannedCutoffGb',
     'maxIteratorAgeMinutes',
+    'timelineTargetUtilization',
+    'collectorReservedConcurrency',
   ] as const) {
     const v = contextValue(scope, key);
     if (v === undefined) continue;
@@ -196,6 +243,8 @@ export function settingsFromContext(scope: Construct): Partial<CdpSettings> {
   const choices = [
     ['logLevel', LAMBDA_LOG_LEVELS],
     ['tracing', TRACING_MODES],
+    ['timelineCapacity', TIMELINE_CAPACITY_MODES],
+    ['ingestEndpoint', INGEST_ENDPOINTS],
   ] as const;
   for (const [key, allowed] of choices) {
     const v = contextValue(scope, key);
@@ -203,6 +252,10 @@ export function settingsFromContext(scope: Construct): Partial<CdpSettings> {
     if (!(allowed as readonly unknown[]).includes(v))
       throw new Error(`cdp:${key} must be one of ${allowed.join(', ')}, got ${String(v)}`);
     out[key] = v;
+  }
+  for (const key of ['timelineWriteCapacity', 'timelineReadCapacity'] as const) {
+    const v = contextValue(scope, key);
+    if (v !== undefined) out[key] = capacityRangeFrom(key, v);
   }
   const appFlows = contextValue(scope, 'appFlows');
   if (appFlows !== undefined)
@@ -223,7 +276,47 @@ export function validateSettings(settings: CdpSettings): CdpSettings {
       throw new Error(`cdp:${key} must be at most ${max}, got ${String(settings[key as keyof CdpSettings])}`);
   if (settings.lakeGlacierDays <= settings.lakeInfrequentAccessDays)
     throw new Error('cdp:lakeGlacierDays must be greater than cdp:lakeInfrequentAccessDays');
+  const concurrency = settings.collectorReservedConcurrency;
+  if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency >= 1))
+    throw new Error(
+      `cdp:collectorReservedConcurrency must be a whole number of at least 1, got ${concurrency}`,
+    );
+  checkCapacityRange('timelineWriteCapacity', settings.timelineWriteCapacity);
+  checkCapacityRange('timelineReadCapacity', settings.timelineReadCapacity);
+  const target = settings.timelineTargetUtilization;
+  const { min, max } = TARGET_UTILIZATION_BOUNDS;
+  if (!Number.isFinite(target) || target < min || target > max)
+    throw new Error(`cdp:timelineTargetUtilization must be a percent from ${min} to ${max}, got ${target}`);
   return settings;
+}
+
+/**
+ * `{"min":100,"max":10000}` from cdk.json (an object) or `-c` (a JSON string); the bounds are checked
+ * by `validateSettings`, so props get the same rules.
+ */
+function capacityRangeFrom(key: string, value: unknown): CapacityRange {
+  let parsed = value;
+  if (typeof value === 'string') {
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      parsed = undefined;
+    }
+  }
+  const range = (parsed ?? {}) as Record<string, unknown>;
+  if (typeof parsed !== 'object' || range.min === undefined || range.max === undefined)
+    throw new Error(`cdp:${key} must be {"min":<units>,"max":<units>}, got ${String(value)}`);
+  return { min: Number(range.min), max: Number(range.max) };
+}
+
+function checkCapacityRange(key: string, range: CapacityRange): void {
+  const { min, max } = range;
+  if (!Number.isInteger(min) || !Number.isInteger(max) || min < 1 || max < min)
+    throw new Error(`cdp:${key} must have whole numbers 1 <= min <= max, got min ${min}, max ${max}`);
+  if (max > MAX_TABLE_CAPACITY_UNITS)
+    throw new Error(
+      `cdp:${key} max must be at most ${MAX_TABLE_CAPACITY_UNITS} (DynamoDB's default quota per table), got ${max}`,
+    );
 }
 
 const APPFLOW_CONNECTORS = ['Salesforce', 'Zendesk', 'ServiceNow', 'Marketo'];

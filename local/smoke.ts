@@ -33,6 +33,8 @@ import './polyfills.js';
 export interface SmokeTarget {
   readonly name: string;
   readonly apiUrl: string;
+  /** Where the SDK sends events, when not `apiUrl`: the collector's function URL (`cdp:ingestEndpoint`). */
+  readonly ingestUrl?: string;
   readonly sources: SourceStore;
   admin(
     method: string,
@@ -112,6 +114,7 @@ export async function awsTarget(stack: string, region?: string): Promise<SmokeTa
   return {
     name: `stack ${stack} (${signingRegion})`,
     apiUrl,
+    ...(outputs.IngestFunctionUrl ? { ingestUrl: outputs.IngestFunctionUrl.replace(/\/$/, '') } : {}),
     sources: new SourceStore(
       dynamoDbDocumentClient(new DynamoDBClient({ region })),
       outputs.ControlTableName!,
@@ -211,14 +214,15 @@ export async function runSmoke(
       return source.sourceId;
     })) &&
     (await step('send events with @segment/analytics-node', async () => {
-      const analytics = new Analytics({ writeKey: source!.writeKey, host: target.apiUrl, maxRetries: 2 });
+      const host = target.ingestUrl ?? target.apiUrl;
+      const analytics = new Analytics({ writeKey: source!.writeKey, host, maxRetries: 2 });
       const failures: string[] = [];
       analytics.on('error', (e) => failures.push(String((e as { reason?: unknown }).reason ?? e.code)));
       analytics.identify({ userId, traits: { smoke_run: runId, plan: 'smoke' } });
       analytics.track({ userId, event: 'Smoke Tested', properties: { run: runId } });
       await analytics.closeAndFlush({ timeout: 20_000 });
       if (failures.length) throw new Error(`the SDK reported ${failures.join(', ')}`);
-      return '2 events (identify, track)';
+      return `2 events (identify, track) to ${target.ingestUrl ? 'the function URL' : 'the API'}`;
     })) &&
     (await step('wait for the profile (admin API)', async () => {
       const profile = await until('profile', options.profileWaitMs ?? 120_000, async () => {

@@ -66,6 +66,20 @@ export interface Assumptions {
   readonly timelineTable?: string;
 }
 
+/**
+ * The stack settings for steady, high-volume traffic, priced in place of the defaults:
+ * - `provisioned` (`cdp:timelineCapacity=provisioned`): this table's units are bought as provisioned
+ *   capacity, which auto scaling keeps at `targetUtilization` of what is consumed. A unit used once a
+ *   second costs the hourly price / 3,600 s, and at 70% utilisation 1/0.7 of that is paid for. Assumes
+ *   a load steady enough for auto scaling to follow (it scales out within minutes, in more slowly).
+ * - `functionUrl` (`cdp:ingestEndpoint=function-url`): every ingest request goes to the collector's
+ *   function URL, which has no charge of its own, so API Gateway's line is gone (Lambda's stays).
+ */
+export interface SteadyLoadSettings {
+  readonly provisioned?: { readonly table: string; readonly targetUtilization: number };
+  readonly functionUrl?: boolean;
+}
+
 export interface CostLine {
   readonly item: string;
   /** Billed quantity per event and its unit, for the table. */
@@ -100,11 +114,17 @@ export function lambdaGbSeconds(
 }
 
 /** Itemized cost per event of the traffic a phase sent (`events` events in `apiRequests` requests). */
-export function trafficCost(usage: Usage, events: number, apiRequests: number, a: Assumptions): CostLine[] {
+export function trafficCost(
+  usage: Usage,
+  events: number,
+  apiRequests: number,
+  a: Assumptions,
+  settings: SteadyLoadSettings = {},
+): CostLine[] {
   const per = (n: number) => n / events;
-  const lines: CostLine[] = [
-    line('API Gateway HTTP API requests', per(apiRequests), 'requests', PRICES.apiGatewayHttpRequest.usd),
-  ];
+  const lines: CostLine[] = settings.functionUrl
+    ? []
+    : [line('API Gateway HTTP API requests', per(apiRequests), 'requests', PRICES.apiGatewayHttpRequest.usd)];
   const invocations = Object.values(usage.lambda).reduce((s, l) => s + l.invocations, 0);
   lines.push(line('Lambda invocations', per(invocations), 'invocations', PRICES.lambdaRequest.usd));
   for (const [fn, totals] of Object.entries(usage.lambda).sort()) {
@@ -119,7 +139,7 @@ export function trafficCost(usage: Usage, events: number, apiRequests: number, a
   const logBytes = usage.logBytes + invocations * a.platformLogBytesPerInvocation;
   lines.push(line('CloudWatch Logs ingested', per(logBytes / GB), 'GB', PRICES.logsIngestGb.usd));
   lines.push(...streamCost(usage, events, a));
-  lines.push(...dynamoCost(usage, events));
+  lines.push(...dynamoCost(usage, events, 'DynamoDB', settings.provisioned));
   lines.push(...s3RequestCost(usage, events));
   return lines;
 }
@@ -143,9 +163,20 @@ export function streamCost(usage: Usage, events: number, a: Assumptions): CostLi
   ];
 }
 
-export function dynamoCost(usage: Usage, events: number, label = 'DynamoDB'): CostLine[] {
+export function dynamoCost(
+  usage: Usage,
+  events: number,
+  label = 'DynamoDB',
+  provisioned?: SteadyLoadSettings['provisioned'],
+): CostLine[] {
   const lines: CostLine[] = [];
   for (const [target, t] of Object.entries(usage.dynamo).sort()) {
+    if (target === provisioned?.table) {
+      lines.push(
+        ...provisionedCost(`${label} writes: ${target}`, `${label} reads: ${target}`, t, events, provisioned),
+      );
+      continue;
+    }
     if (t.write > 0)
       lines.push(
         line(`${label} writes: ${target}`, t.write / events, 'WRU', PRICES.dynamoWriteRequestUnit.usd),
@@ -153,6 +184,30 @@ export function dynamoCost(usage: Usage, events: number, label = 'DynamoDB'): Co
     if (t.read > 0)
       lines.push(line(`${label} reads: ${target}`, t.read / events, 'RRU', PRICES.dynamoReadRequestUnit.usd));
   }
+  return lines;
+}
+
+/**
+ * A provisioned table's units per event as capacity unit-hours: a unit consumed once a second for an
+ * hour is one unit-hour, and auto scaling provisions 1/targetUtilization as much as is consumed.
+ */
+export function provisionedCost(
+  writeItem: string,
+  readItem: string,
+  units: { readonly write: number; readonly read: number },
+  events: number,
+  provisioned: NonNullable<SteadyLoadSettings['provisioned']>,
+): CostLine[] {
+  const unitHours = (n: number) => n / events / provisioned.targetUtilization / 3600;
+  const lines: CostLine[] = [];
+  if (units.write > 0)
+    lines.push(
+      line(writeItem, unitHours(units.write), 'WCU-hours', PRICES.dynamoProvisionedWriteCapacityUnitHour.usd),
+    );
+  if (units.read > 0)
+    lines.push(
+      line(readItem, unitHours(units.read), 'RCU-hours', PRICES.dynamoProvisionedReadCapacityUnitHour.usd),
+    );
   return lines;
 }
 
@@ -365,6 +420,17 @@ export function storageCost(
 }
 
 export const totalPerMillion = (lines: readonly CostLine[]) => lines.reduce((s, l) => s + l.usdPerMillion, 0);
+
+/**
+ * The items whose cost differs between two pricings of the same usage (an item one of them lacks
+ * costs 0 there), in the order they first appear: what a setting changes, for a small table.
+ */
+export function changedItems(before: readonly CostLine[], after: readonly CostLine[]): string[] {
+  const cost = (lines: readonly CostLine[], item: string) =>
+    lines.find((l) => l.item === item)?.usdPerMillion ?? 0;
+  const items = [...new Set([...before, ...after].map((l) => l.item))];
+  return items.filter((item) => Math.abs(cost(before, item) - cost(after, item)) > 1e-9);
+}
 
 /** A stream subscription as priced: its function, batch size and batching window. */
 export interface ConsumerBatching {

@@ -1,6 +1,6 @@
 /**
- * us-east-1 list prices the cost benchmark multiplies usage by: on-demand capacity, no free tier, no
- * savings plans. Each price names the page it was read from and when; update them together.
+ * us-east-1 list prices the cost benchmark multiplies usage by: on-demand capacity (provisioned
+ * capacity for the steady-load settings' table), no free tier, no savings plans or reserved capacity. Each price names the page it was read from and when; update them together.
  */
 export interface Price {
   /** US dollars per `unit`. */
@@ -59,6 +59,18 @@ export const PRICES = {
     usd: 0.125 / 1e6,
     unit: 'DynamoDB on-demand read request unit (4 KB strongly consistent, 8 KB eventually)',
     source: 'https://aws.amazon.com/dynamodb/pricing/on-demand/',
+    asOf: AS_OF,
+  },
+  dynamoProvisionedWriteCapacityUnitHour: {
+    usd: 0.00065,
+    unit: 'DynamoDB provisioned write capacity unit-hour (1 KB write per second, Standard table class)',
+    source: 'https://aws.amazon.com/dynamodb/pricing/provisioned/',
+    asOf: AS_OF,
+  },
+  dynamoProvisionedReadCapacityUnitHour: {
+    usd: 0.00013,
+    unit: 'DynamoDB provisioned read capacity unit-hour (4 KB strongly consistent read per second, 8 KB eventually)',
+    source: 'https://aws.amazon.com/dynamodb/pricing/provisioned/',
     asOf: AS_OF,
   },
   dynamoStorageGbMonth: {

@@ -13,7 +13,10 @@ export type ConsoleConfig =
       domain: string;
       clientId: string;
       redirectUri: string;
-      /** Where SDKs send events (the stack's ApiUrl output, or its custom domain), for install snippets. */
+      /**
+       * Where SDKs send events, for install snippets: the stack's IngestFunctionUrl output when it has
+       * one, else its ApiUrl output (or custom domain).
+       */
       ingestUrl?: string;
     };
 

@@ -47,13 +47,29 @@ export function addMessageFilter(filter: MessageFilter): void {
 
 const isIngestPath = (p: string): p is IngestPath => (INGEST_PATHS as readonly string[]).includes(p);
 
-/** The tracking API path a request is for: `/v1/track`, or analytics.js' `/v1/t`, both mean `track`. */
+/**
+ * The tracking API path a request is for: `/v1/track`, or analytics.js' `/v1/t`, both mean `track`.
+ * Only `/v1/<name>`: the HTTP API routes nothing else here, but a function URL passes every path on.
+ */
 function ingestPathOf(rawPath: string): IngestPath | undefined {
-  const last = rawPath.split('/').pop() ?? '';
+  const match = /^\/v1\/([a-z]+)\/?$/.exec(rawPath);
+  const last = match?.[1] ?? '';
   const path: string = Object.hasOwn(INGEST_PATH_ALIASES, last)
     ? INGEST_PATH_ALIASES[last as keyof typeof INGEST_PATH_ALIASES]
     : last;
   return isIngestPath(path) ? path : undefined;
+}
+
+/**
+ * A function URL (`cdp:ingestEndpoint=function-url`) invokes the collector for any method, where the
+ * HTTP API routes only POST. Lambda answers CORS preflights itself, so an OPTIONS that still arrives
+ * gets an empty 204 (Lambda adds the configured CORS headers); anything else but POST is refused.
+ */
+function refusedMethod(event: APIGatewayProxyEventV2): HttpResponse | undefined {
+  const method = event.requestContext?.http?.method?.toUpperCase();
+  if (method === undefined || method === 'POST') return undefined;
+  if (method === 'OPTIONS') return { statusCode: 204, body: '' };
+  return error(405, { code: 'method_not_allowed', message: 'Send events with POST' }, { allow: 'POST' });
 }
 
 export async function handler(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
@@ -134,12 +150,15 @@ async function isSuppressed(raw: string): Promise<boolean> {
  * arrival), so a slow write-key lookup on a cold start never shifts skew-corrected event times.
  */
 function arrivalOf(event: APIGatewayProxyEventV2): Date {
-  const epoch = event.requestContext?.timeEpoch;
-  return typeof epoch === 'number' && Number.isFinite(epoch) && epoch > 0 ? new Date(epoch) : new Date();
+  // A number from API Gateway and function URLs; read a numeric string too (Lambda's docs show one).
+  const epoch = Number(event.requestContext?.timeEpoch);
+  return Number.isFinite(epoch) && epoch > 0 ? new Date(epoch) : new Date();
 }
 
 async function collect(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
   const receivedAt = arrivalOf(event);
+  const refused = refusedMethod(event);
+  if (refused) return refused;
   const path = ingestPathOf(event.rawPath);
   if (!path) return error(404, { code: 'not_found', message: `No ingest route ${event.rawPath}` });
 

@@ -2,6 +2,7 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import type * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -95,6 +96,61 @@ export class Monitoring extends Construct {
           errors,
         ],
         right: [api.metricLatency({ period: FIVE_MINUTES, statistic: 'p99' })],
+      }),
+    );
+  }
+
+  /**
+   * A function URL (the collector's, `cdp:ingestEndpoint=function-url`): its 5xx answers are what the
+   * API's alarm sees on the HTTP API (e.g. 503 while the stream refused records), and 429 is the
+   * reserved concurrency turning requests away (the function's throttle alarm fires too).
+   */
+  watchFunctionUrl(name: string, fn: lambda.IFunction): void {
+    const metric = (metricName: string) => fn.metric(metricName, { period: FIVE_MINUTES, statistic: 'Sum' });
+    const errors = metric('Url5xxCount');
+    this.alarm(`${name}ServerErrors`, errors, 0, `${name} answered 5xx: clients were told to retry.`);
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: `${name} requests and errors`,
+        left: [metric('UrlRequestCount'), metric('Url4xxCount'), errors],
+      }),
+    );
+  }
+
+  /**
+   * A provisioned table (`cdp:timelineCapacity=provisioned`): consumed against provisioned units and
+   * throttled requests, on the dashboard. Throttles during a scale-out are retried by the SDK and,
+   * failing that, by the stream consumer; lasting ones show as its iterator age alarm.
+   */
+  watchProvisionedTable(name: string, table: dynamodb.ITable): void {
+    const sum = (metricName: string) =>
+      table.metric(metricName, { period: Duration.minutes(1), statistic: 'Sum' });
+    const average = (metricName: string) =>
+      table.metric(metricName, { period: Duration.minutes(1), statistic: 'Average' });
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: `${name} write units per second`,
+        left: [
+          new cloudwatch.MathExpression({
+            expression: 'consumed / 60',
+            usingMetrics: { consumed: sum('ConsumedWriteCapacityUnits') },
+            label: 'consumed',
+          }),
+          average('ProvisionedWriteCapacityUnits'),
+        ],
+        right: [sum('WriteThrottleEvents')],
+      }),
+      new cloudwatch.GraphWidget({
+        title: `${name} read units per second`,
+        left: [
+          new cloudwatch.MathExpression({
+            expression: 'consumed / 60',
+            usingMetrics: { consumed: sum('ConsumedReadCapacityUnits') },
+            label: 'consumed',
+          }),
+          average('ProvisionedReadCapacityUnits'),
+        ],
+        right: [sum('ReadThrottleEvents')],
       }),
     );
   }

@@ -10,10 +10,21 @@ import {
   type TableDefinition,
   TIMELINE_TABLE,
 } from '../../resources/tables.js';
+import type { CapacityRange } from '../config.js';
+
+/** Provisioned capacity with target-tracking auto scaling (`cdp:timelineCapacity=provisioned`). */
+export interface ProvisionedCapacity {
+  readonly writes: CapacityRange;
+  readonly reads: CapacityRange;
+  /** Percent of the provisioned capacity auto scaling aims to use. */
+  readonly targetUtilizationPercent: number;
+}
 
 export interface ProfileStoreProps {
   readonly encryptionKey: kms.IKey;
   readonly removalPolicy: RemovalPolicy;
+  /** The timeline table provisioned and auto scaled; on demand when absent. */
+  readonly timelineCapacity?: ProvisionedCapacity;
 }
 
 const attribute = (k: KeyAttribute): dynamodb.Attribute => ({
@@ -21,12 +32,28 @@ const attribute = (k: KeyAttribute): dynamodb.Attribute => ({
   type: k.type === 'S' ? dynamodb.AttributeType.STRING : dynamodb.AttributeType.NUMBER,
 });
 
-/** Builds a table from its shared definition: on-demand, CMK-encrypted, PITR on, TTL on. */
-function tableFrom(scope: Construct, def: TableDefinition, props: ProfileStoreProps): dynamodb.Table {
+/**
+ * Builds a table from its shared definition: CMK-encrypted, PITR on, TTL on; on demand, or provisioned
+ * at the range's minimum with auto scaling (indexes are not scaled: only tables without any are).
+ */
+function tableFrom(
+  scope: Construct,
+  def: TableDefinition,
+  props: ProfileStoreProps,
+  capacity?: ProvisionedCapacity,
+): dynamodb.Table {
+  if (capacity && def.globalSecondaryIndexes.length)
+    throw new Error(`${def.id}: provisioned capacity is only set up for tables without indexes`);
   const table = new dynamodb.Table(scope, def.id, {
     partitionKey: attribute(def.partitionKey),
     sortKey: attribute(def.sortKey),
-    billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+    ...(capacity
+      ? {
+          billingMode: dynamodb.BillingMode.PROVISIONED,
+          writeCapacity: capacity.writes.min,
+          readCapacity: capacity.reads.min,
+        }
+      : { billingMode: dynamodb.BillingMode.PAY_PER_REQUEST }),
     encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
     encryptionKey: props.encryptionKey,
     pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
@@ -42,6 +69,15 @@ function tableFrom(scope: Construct, def: TableDefinition, props: ProfileStorePr
       projectionType: dynamodb.ProjectionType.ALL,
     });
   }
+  if (capacity) {
+    const target = { targetUtilizationPercent: capacity.targetUtilizationPercent };
+    table
+      .autoScaleWriteCapacity({ minCapacity: capacity.writes.min, maxCapacity: capacity.writes.max })
+      .scaleOnUtilization(target);
+    table
+      .autoScaleReadCapacity({ minCapacity: capacity.reads.min, maxCapacity: capacity.reads.max })
+      .scaleOnUtilization(target);
+  }
   return table;
 }
 
@@ -56,7 +92,7 @@ export class ProfileStore extends Construct {
     super(scope, id);
     this.profiles = tableFrom(this, PROFILES_TABLE, props);
     this.control = tableFrom(this, CONTROL_TABLE, props);
-    this.timeline = tableFrom(this, TIMELINE_TABLE, props);
+    this.timeline = tableFrom(this, TIMELINE_TABLE, props, props.timelineCapacity);
   }
 
   environment(): Record<string, string> {

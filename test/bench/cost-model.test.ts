@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { emptyUsage, type Usage } from '../../bench/cost/meter.js';
 import {
   type Assumptions,
+  changedItems,
   fitRun,
   lambdaGbSeconds,
   type MeasuredRun,
@@ -69,6 +70,52 @@ describe('traffic cost', () => {
       lines.reduce((s, l) => s + l.usdPerMillion, 0),
       9,
     );
+  });
+
+  it('prices the steady-load settings: the timeline as provisioned capacity, no API Gateway behind a function URL', () => {
+    const usage: Usage = emptyUsage();
+    usage.dynamo.timeline = { requests: 20, read: 500, write: 1000 };
+    usage.dynamo.profiles = { requests: 10, read: 2000, write: 1500 };
+    usage.lambda.Collector = { invocations: 1000, wallMs: 5000, awaitMs: 0, waits: {} };
+    const defaults = trafficCost(usage, 1000, 1000, assumptions);
+    const steady = trafficCost(usage, 1000, 1000, assumptions, {
+      provisioned: { table: 'timeline', targetUtilization: 0.7 },
+      functionUrl: true,
+    });
+    // One write unit per event on demand: $0.625 per million.
+    expect(cost(defaults, 'DynamoDB writes: timeline')).toBeCloseTo(0.625, 6);
+    // Provisioned: a unit a second for an hour at $0.00065, bought at 1/0.7 of what is used:
+    // 1e6 / 3600 / 0.7 unit-hours per million events, $0.258.
+    expect(cost(steady, 'DynamoDB writes: timeline')).toBeCloseTo((1e6 / 3600 / 0.7) * 0.00065, 6);
+    expect(cost(steady, 'DynamoDB writes: timeline')).toBeCloseTo(0.258, 3);
+    expect(steady.find((l) => l.item === 'DynamoDB writes: timeline')?.unit).toBe('WCU-hours');
+    // Half a read unit per event: $0.0625 on demand, 0.5e6 / 3600 / 0.7 RCU-hours at $0.00013 provisioned.
+    expect(cost(steady, 'DynamoDB reads: timeline')).toBeCloseTo((0.5e6 / 3600 / 0.7) * 0.00013, 6);
+    // Other tables stay on demand; the collector is still invoked per request.
+    expect(cost(steady, 'DynamoDB writes: profiles')).toBeCloseTo(
+      cost(defaults, 'DynamoDB writes: profiles'),
+      9,
+    );
+    expect(cost(steady, 'Lambda invocations')).toBeCloseTo(cost(defaults, 'Lambda invocations'), 9);
+    expect(steady.some((l) => l.item.startsWith('API Gateway'))).toBe(false);
+    expect(changedItems(defaults, steady)).toEqual([
+      'API Gateway HTTP API requests',
+      'DynamoDB writes: timeline',
+      'DynamoDB reads: timeline',
+    ]);
+    expect(totalPerMillion(defaults) - totalPerMillion(steady)).toBeCloseTo(
+      1 + 0.625 - 0.258 + 0.0625 - (0.5e6 / 3600 / 0.7) * 0.00013,
+      2,
+    );
+    // A lower target utilisation buys more idle capacity.
+    const loose = trafficCost(usage, 1000, 1000, assumptions, {
+      provisioned: { table: 'timeline', targetUtilization: 0.35 },
+    });
+    expect(cost(loose, 'DynamoDB writes: timeline')).toBeCloseTo(
+      2 * cost(steady, 'DynamoDB writes: timeline'),
+      9,
+    );
+    expect(changedItems(defaults, defaults)).toEqual([]);
   });
 
   it('bills Lambda per invocation in whole milliseconds, with AWS round trips for emulator waits', () => {

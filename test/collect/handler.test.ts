@@ -1,4 +1,4 @@
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
@@ -41,6 +41,8 @@ beforeAll(async () => {
   process.env.CDP_LAKE_BUCKET = 'lake';
   process.env.POWERTOOLS_METRICS_DISABLED = 'false';
   process.env.POWERTOOLS_SERVICE_NAME = 'Collector';
+  // Handler log lines are not asserted here; metrics (EMF) still reach stdout for the metrics test.
+  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
   process.env.AWS_REGION = 'us-east-1';
   process.env.AWS_ACCESS_KEY_ID = 'test';
   process.env.AWS_SECRET_ACCESS_KEY = 'test';
@@ -308,6 +310,132 @@ describe('rejected requests', () => {
     const res = await handler(event({ batch: [{ type: 'track', userId: 'b' }] }));
     expect(res.statusCode).toBe(400);
     expect(JSON.parse(res.body).error.issues).toEqual([{ index: 0, field: 'event', rule: 'is required' }]);
+  });
+});
+
+describe('requests through the collector function URL (cdp:ingestEndpoint=function-url)', () => {
+  // Payload format 2.0 as Lambda builds it for a function URL: routeKey and stage are `$default`
+  // placeholders, header names are lower case, `requestContext.http` carries the method and source IP,
+  // and a body whose content type is not text arrives base64-encoded.
+  const arrived = Date.parse('2026-05-05T10:00:00.000Z');
+  const urlEvent = (options: {
+    method?: string;
+    path: string;
+    body?: string | Buffer;
+    headers?: Record<string, string>;
+  }): APIGatewayProxyEventV2 => {
+    const binary = Buffer.isBuffer(options.body);
+    return {
+      version: '2.0',
+      routeKey: '$default',
+      rawPath: options.path,
+      rawQueryString: '',
+      headers: {
+        host: 'abcdefg.lambda-url.us-east-1.on.aws',
+        'x-forwarded-for': '203.0.113.9',
+        'x-forwarded-proto': 'https',
+        'x-amzn-trace-id': 'Root=1-5f84c7a9-0e2d2d1e2a3b4c5d6e7f8091',
+        ...options.headers,
+      },
+      requestContext: {
+        accountId: 'anonymous',
+        apiId: 'abcdefg',
+        domainName: 'abcdefg.lambda-url.us-east-1.on.aws',
+        domainPrefix: 'abcdefg',
+        http: {
+          method: options.method ?? 'POST',
+          path: options.path,
+          protocol: 'HTTP/1.1',
+          sourceIp: '203.0.113.9',
+          userAgent: 'Mozilla/5.0',
+        },
+        requestId: 'c4c1b9f6-1a2b-4c3d-8e9f-0a1b2c3d4e5f',
+        routeKey: '$default',
+        stage: '$default',
+        time: '05/May/2026:10:00:00 +0000',
+        timeEpoch: arrived,
+      },
+      body: binary ? (options.body as Buffer).toString('base64') : (options.body as string | undefined),
+      isBase64Encoded: binary,
+    } as APIGatewayProxyEventV2;
+  };
+  const basic = `Basic ${Buffer.from('wk_test:').toString('base64')}`;
+  const stored = (call = 0) =>
+    (kinesis.commandCalls(PutRecordsCommand)[call]?.args[0].input.Records ?? []).map(
+      (r) => JSON.parse(decodeRecord(r.Data!)) as Record<string, unknown>,
+    );
+
+  beforeEach(() => {
+    kinesis.on(PutRecordsCommand).callsFake((input: { Records: unknown[] }) => ({
+      FailedRecordCount: 0,
+      Records: input.Records.map((_, i) => ({ SequenceNumber: String(i), ShardId: 's' })),
+    }));
+  });
+
+  it("accepts analytics.js' text/plain call, timed by the URL's arrival time, and stores no source IP", async () => {
+    const res = await handler(
+      urlEvent({
+        path: '/v1/t',
+        headers: { 'content-type': 'text/plain', authorization: basic },
+        body: JSON.stringify({ type: 'track', anonymousId: 'a1', event: 'Viewed', messageId: 'fu-1' }),
+      }),
+    );
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body)).toEqual({ success: true });
+    const [record] = stored();
+    expect(record).toMatchObject({
+      type: 'track',
+      messageId: 'fu-1',
+      sourceId: 'src-1',
+      receivedAt: '2026-05-05T10:00:00.000Z',
+    });
+    expect(JSON.stringify(record)).not.toContain('203.0.113.9');
+  });
+
+  it('reads a gzip batch that arrives base64-encoded, with the write key in the body', async () => {
+    const body = gzipSync(
+      JSON.stringify({
+        writeKey: 'wk_test',
+        batch: [
+          { type: 'identify', userId: 'u1', messageId: 'fu-2', traits: { plan: 'pro' } },
+          { type: 'track', userId: 'u1', event: 'Upgraded', messageId: 'fu-3' },
+        ],
+      }),
+    );
+    const res = await handler(
+      urlEvent({
+        path: '/v1/batch',
+        headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+        body,
+      }),
+    );
+    expect(res.statusCode).toBe(200);
+    expect(stored().map((r) => r.messageId)).toEqual(['fu-2', 'fu-3']);
+  });
+
+  it('answers only the ingest paths: anything else a URL passes on is 404 and writes nothing', async () => {
+    const body = JSON.stringify({ type: 'track', userId: 'u', event: 'E' });
+    const headers = { 'content-type': 'application/json', authorization: basic };
+    for (const path of ['/', '/track', '/v2/track', '/v1/profiles', '/v1/track/extra', '/x/v1/t']) {
+      const res = await handler(urlEvent({ path, headers, body }));
+      expect(res.statusCode, path).toBe(404);
+      expect(JSON.parse(res.body).error.code).toBe('not_found');
+    }
+    expect(kinesis.commandCalls(PutRecordsCommand)).toHaveLength(0);
+  });
+
+  it('refuses methods other than POST, and leaves preflights to the URL’s CORS', async () => {
+    const get = await handler(
+      urlEvent({ method: 'GET', path: '/v1/track', headers: { authorization: basic } }),
+    );
+    expect(get.statusCode).toBe(405);
+    expect(get.headers).toMatchObject({ allow: 'POST' });
+    expect(JSON.parse(get.body).error.code).toBe('method_not_allowed');
+    const preflight = await handler(urlEvent({ method: 'OPTIONS', path: '/v1/t' }));
+    expect(preflight.statusCode).toBe(204);
+    expect(preflight.body).toBe('');
+    expect(kinesis.commandCalls(PutRecordsCommand)).toHaveLength(0);
+    expect(dynamo.commandCalls(GetCommand)).toHaveLength(0);
   });
 });
 

@@ -29,8 +29,9 @@ interface Source {
 }
 
 /**
- * Install snippets with this deployment's host filled in: the ingest API's URL from config.json on AWS
- * (CloudFront serves only the admin routes under the console's origin), the page's own origin locally.
+ * Install snippets with this deployment's host filled in: from config.json on AWS (the collector's
+ * function URL when the stack has one, else the ingest API; CloudFront serves only the admin routes
+ * under the console's origin), the page's own origin locally.
  */
 export function snippets(writeKey: string, origin: string) {
   const url = new URL(origin);
