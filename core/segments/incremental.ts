@@ -43,6 +43,18 @@ export function dueBuckets(from: number, to: number): number[] {
   return out;
 }
 
+/**
+ * The latest next-change instant worth a due entry. Scheduled runs read everyone at least every
+ * `fullRunHours` (the safety net), and such a run evaluates every profile at its own start and writes
+ * the due entries it finds then. So an instant later than the next full run needs no entry now: that
+ * run will write it. The next full run starts at most `fullRunHours` plus one schedule period after the
+ * last one, so at most two `fullRunHours` from now while the schedule is not slower than the safety
+ * net (when it is, every scheduled run reads everyone and nothing reads due entries). A person
+ * viewing something today in a "3 views in 30 days" segment gets no entry for a month from now, one
+ * write a day fewer for each such person.
+ */
+export const dueHorizon = (now: number, fullRunHours: number) => now + 2 * fullRunHours * 3_600_000;
+
 /** Groups next-change instants by due bucket. */
 export function groupByBucket(next: ReadonlyMap<string, number>): Map<number, string[]> {
   const out = new Map<number, string[]>();

@@ -17,7 +17,7 @@ import {
   evaluateProfiles,
   sweepMergedAway,
 } from '../../core/segments/engine.js';
-import { chooseMode, coveredUntil, groupByBucket } from '../../core/segments/incremental.js';
+import { chooseMode, coveredUntil, dueHorizon, groupByBucket } from '../../core/segments/incremental.js';
 import { answeringFrom } from '../../core/segments/known-memberships.js';
 import { runSlice, scanSegmentsFor } from '../../core/segments/scan-plan.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
@@ -202,6 +202,7 @@ async function evaluate(state: EvaluateState, context?: Context) {
     (context !== undefined && context.getRemainingTimeInMillis() < 60_000);
   // One clock per run, so every scan segment judges time windows at the same instant.
   const now = new Date(item.startedAt);
+  const horizon = dueHorizon(now.getTime(), fullRunHours);
   const initial: ItemResult = state.result ?? {
     evaluated: 0,
     entered: 0,
@@ -233,7 +234,9 @@ async function evaluate(state: EvaluateState, context?: Context) {
         item.runId,
         {
           ...(item.catchUp ? { catchUp: item.catchUp } : {}),
-          onNextChange: (profileId, at) => next.set(profileId, at),
+          onNextChange: (profileId, at) => {
+            if (at <= horizon) next.set(profileId, at);
+          },
           onTimelinesRead: (n) => {
             timelinesRead += n;
           },
