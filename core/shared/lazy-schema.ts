@@ -1,5 +1,5 @@
 /**
- * A value built on first use instead of at import, with the type of what `build` returns.
+ * A value (a zod schema, a logger...) built on first use instead of at import, with the type of what `build` returns.
  *
  * Building zod schemas is most of what a bundle spends at import beyond its AWS SDK clients (each
  * schema and each `.optional()`, `.min()`... is an object with dozens of closures), and most functions
@@ -8,14 +8,25 @@
  * builds it. The stand-in forwards every operation to the built value, so callers (and other schemas
  * that nest it) use it as they would the schema itself.
  */
-export function lazySchema<T extends object>(build: () => T): T {
+export function builtOnFirstUse<T extends object>(build: () => T): T {
   let built: T | undefined;
   const real = (): T => {
     built ??= build();
     return built;
   };
+  // Methods are bound to the built value (class methods may read its private fields), once per name.
+  const bound = new Map<PropertyKey, { of: unknown; fn: unknown }>();
   return new Proxy({} as T, {
-    get: (_, key) => Reflect.get(real(), key),
+    get: (_, key) => {
+      const target = real();
+      const value: unknown = Reflect.get(target, key);
+      if (typeof value !== 'function') return value;
+      const known = bound.get(key);
+      if (known?.of === value) return known.fn;
+      const fn = (value as (...args: unknown[]) => unknown).bind(target);
+      bound.set(key, { of: value, fn });
+      return fn;
+    },
     set: (_, key, value) => Reflect.set(real(), key, value),
     has: (_, key) => Reflect.has(real(), key),
     ownKeys: () => Reflect.ownKeys(real()),
@@ -29,3 +40,6 @@ export function lazySchema<T extends object>(build: () => T): T {
     getPrototypeOf: () => Reflect.getPrototypeOf(real()),
   });
 }
+
+/** `builtOnFirstUse` for zod schemas declared at module level. */
+export const lazySchema = builtOnFirstUse;

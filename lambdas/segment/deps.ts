@@ -10,8 +10,19 @@ import type { Profile } from '../../core/profiles/profile.js';
 import type { TimelineSource } from '../../core/segments/engine.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
 
-/** What every segmentation handler needs, read once at cold start. */
-export function segmentationDeps() {
+type SegmentationDeps = ReturnType<typeof buildSegmentationDeps>;
+let deps: SegmentationDeps | undefined;
+
+/**
+ * What every segmentation handler needs, read once at cold start: the stream processor's two segment
+ * listeners share one set instead of each reading the configuration and building stores again.
+ */
+export function segmentationDeps(): SegmentationDeps {
+  deps ??= buildSegmentationDeps();
+  return deps;
+}
+
+function buildSegmentationDeps() {
   const config = loadConfig(
     z.object({
       [ENV.profilesTable]: requiredString(),
