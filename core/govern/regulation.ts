@@ -2,15 +2,19 @@ import { gunzipSync } from 'node:zlib';
 import * as z from 'zod';
 import { parseIdentity } from '../identity/identifiers.js';
 import type { Identity } from '../profiles/profile.js';
-import { normalizeEmail, normalizePhone } from '../shared/contact-points.js';
+import { normalizeEmail } from '../shared/email-address.js';
 import { lazySchema } from '../shared/lazy-schema.js';
+import { normalizeLoadedPhone } from '../shared/phone-numbers.js';
 import { identifiersInEvent } from './event-identifiers.js';
 
 /** Regulations, modelled on Segment's: delete, suppress, both, or lift a suppression. */
 export const REGULATION_TYPES = ['delete', 'suppress', 'delete_and_suppress', 'unsuppress'] as const;
 export const KNOWN_IDENTIFIER_TYPES = ['user_id', 'anonymous_id', 'email', 'phone'] as const;
 
-/** One identifier of a person, `type:value`, normalised the way events are (emails, phones). */
+/**
+ * One identifier of a person, `type:value`, normalised the way events are (emails, phones). Parsing a
+ * `phone:` identifier needs `loadPhoneNumbers()` to have finished: callers check `namesAPhone` first.
+ */
 export const IdentifierSchema = lazySchema(() =>
   z
     .string()
@@ -32,7 +36,7 @@ export const IdentifierSchema = lazySchema(() =>
         id.type === 'email'
           ? normalizeEmail(id.value)
           : id.type === 'phone'
-            ? normalizePhone(id.value)
+            ? normalizeLoadedPhone(id.value)
             : id.value.trim();
       if (!value) {
         ctx.addIssue({ code: 'custom', message: `is not a valid ${id.type}` });
@@ -62,8 +66,19 @@ export const RegulationListQuerySchema = lazySchema(() =>
 );
 export type RegulationRequest = z.infer<typeof RegulationRequestSchema>;
 
+/**
+ * Whether a request body or query names a `phone:` identifier, i.e. whether parsing it with the
+ * schemas above normalises a phone number (and so needs `loadPhoneNumbers()` first).
+ */
+export function namesAPhone(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return value.startsWith('phone:');
+  if (depth > 2 || typeof value !== 'object' || value === null) return false;
+  return Object.values(value).some((v) => namesAPhone(v, depth + 1));
+}
+
 // Shared with the collector, which must not carry the rest of this module.
-export { hashIdentity, identifiersInEvent } from './event-identifiers.js';
+export { identifiersInEvent } from './event-identifiers.js';
+export { hashIdentity } from './subject-identifiers.js';
 
 export type StoreName =
   | 'profiles'
