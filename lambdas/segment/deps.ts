@@ -45,10 +45,23 @@ function buildSegmentationDeps() {
     },
   };
   const changeLog = new SegmentChangeLog(ddb, config[ENV.controlTable], config[ENV.profilesTable]);
-  const checker = new IdentityChecker(ddb, config[ENV.profilesTable], {
-    timelineRetentionDays: Number(process.env[ENV.timelineRetentionDays] ?? 90),
-    limits: identityLimits(process.env[ENV.identityConfig]),
-    timelineTable,
-  });
-  return { reader, segments, timeline, checker, changeLog };
+  let checker: IdentityChecker | undefined;
+  return {
+    reader,
+    segments,
+    timeline,
+    changeLog,
+    /**
+     * Built, and the identity settings (`CDP_IDENTITY_CONFIG`) validated, when first asked for: the
+     * batch runner takes it at cold start; the API and the processor's listeners never use it.
+     */
+    get checker(): IdentityChecker {
+      checker ??= new IdentityChecker(ddb, config[ENV.profilesTable], {
+        timelineRetentionDays: Number(process.env[ENV.timelineRetentionDays] ?? 90),
+        limits: identityLimits(process.env[ENV.identityConfig]),
+        timelineTable,
+      });
+      return checker;
+    },
+  };
 }
