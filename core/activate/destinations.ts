@@ -5,7 +5,9 @@ import { lazySchema } from '../shared/lazy-schema.js';
  * Destinations: where a segment's membership changes are delivered, one config per segment and
  * channel (`POST /v1/segments/{id}/destinations`). The `type` picks the settings schema.
  */
-const traits = lazySchema(() => z.array(z.string().min(1).max(128)).max(200).optional());
+// Built inside each settings schema (not a lazy schema of its own): the console's forms turn these
+// schemas into JSON Schema, which needs no stand-in nested in them (see `builtValue`).
+const traits = () => z.array(z.string().min(1).max(128)).max(200).optional();
 
 export const DestinationSettingsSchemas = {
   webhook: lazySchema(() =>
@@ -22,7 +24,7 @@ export const DestinationSettingsSchemas = {
       batchSize: z.number().int().min(1).max(500).default(100),
       /** Requests per second to this endpoint from one activation instance. */
       rateLimitPerSecond: z.number().positive().max(1000).default(10),
-      traits,
+      traits: traits(),
     }),
   ),
   eventbridge: lazySchema(() =>
@@ -32,7 +34,7 @@ export const DestinationSettingsSchemas = {
         .string()
         .regex(/^[a-zA-Z0-9._-]{1,256}$/)
         .default('cdp.audiences'),
-      traits,
+      traits: traits(),
     }),
   ),
   pinpoint: lazySchema(() =>
@@ -50,7 +52,7 @@ export const DestinationSettingsSchemas = {
         .optional(),
       /** Refresh this imported segment instead of defining a new one per run. */
       importSegmentId: z.string().min(1).optional(),
-      traits,
+      traits: traits(),
     }),
   ),
   personalize: lazySchema(() =>
@@ -68,7 +70,7 @@ export const DestinationSettingsSchemas = {
         .string()
         .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\//, 'must be an IAM role ARN')
         .optional(),
-      traits,
+      traits: traits(),
     }),
   ),
   ses: lazySchema(() =>
@@ -76,14 +78,14 @@ export const DestinationSettingsSchemas = {
       contactListName: z.string().min(1).max(128),
       topics: z.array(z.string().min(1)).max(20).default([]),
       onExit: z.enum(['unsubscribe', 'remove']).default('unsubscribe'),
-      traits,
+      traits: traits(),
     }),
   ),
   'customer-profiles': lazySchema(() =>
     z.object({
       domainName: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'must be a Customer Profiles domain name'),
       objectTypeName: z.string().min(1).default('CdpAudienceMembership'),
-      traits,
+      traits: traits(),
     }),
   ),
   's3-export': lazySchema(() =>
@@ -92,7 +94,7 @@ export const DestinationSettingsSchemas = {
         .string()
         .regex(/^[A-Za-z0-9_./-]{0,256}$/)
         .default('audiences/'),
-      traits,
+      traits: traits(),
     }),
   ),
 } as const;

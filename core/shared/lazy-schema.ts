@@ -8,6 +8,8 @@
  * builds it. The stand-in forwards every operation to the built value, so callers (and other schemas
  * that nest it) use it as they would the schema itself.
  */
+const BUILT = Symbol('built value');
+
 export function builtOnFirstUse<T extends object>(build: () => T): T {
   let built: T | undefined;
   const real = (): T => {
@@ -19,6 +21,7 @@ export function builtOnFirstUse<T extends object>(build: () => T): T {
   return new Proxy({} as T, {
     get: (_, key) => {
       const target = real();
+      if (key === BUILT) return target;
       const value: unknown = Reflect.get(target, key);
       if (typeof value !== 'function') return value;
       const known = bound.get(key);
@@ -43,3 +46,13 @@ export function builtOnFirstUse<T extends object>(build: () => T): T {
 
 /** `builtOnFirstUse` for zod schemas declared at module level. */
 export const lazySchema = builtOnFirstUse;
+
+/**
+ * The value itself behind a `builtOnFirstUse` stand-in (anything else is returned as it is). Needed
+ * where identity matters: `z.toJSONSchema` keys its walk by schema object, so it must be given the
+ * built schema, and that schema must not nest stand-ins (build nested parts inside its factory).
+ */
+export function builtValue<T>(value: T): T {
+  const built = (value as { [BUILT]?: T } | null)?.[BUILT];
+  return built ?? value;
+}
