@@ -1,5 +1,8 @@
+const BUILT = Symbol('built value');
+
 /**
- * A value (a zod schema, a logger...) built on first use instead of at import, with the type of what `build` returns.
+ * A value (a zod schema, a logger...) built on first use instead of at import, with the type of what
+ * `build` returns.
  *
  * Building zod schemas is most of what a bundle spends at import beyond its AWS SDK clients (each
  * schema and each `.optional()`, `.min()`... is an object with dozens of closures), and most functions
@@ -8,8 +11,6 @@
  * builds it. The stand-in forwards every operation to the built value, so callers (and other schemas
  * that nest it) use it as they would the schema itself.
  */
-const BUILT = Symbol('built value');
-
 export function builtOnFirstUse<T extends object>(build: () => T): T {
   let built: T | undefined;
   const real = (): T => {
