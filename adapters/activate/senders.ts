@@ -67,13 +67,27 @@ export interface Senders {
 }
 
 /** Real clients on AWS; locally, the outbox for services without an emulator (S3 is real: s3rver). */
+/**
+ * A destination's client is built by its first call: a worker delivers to a few destination types, and
+ * building all six clients was most of its cold start beyond the SDK (about 7 ms).
+ */
+function onFirstSend(build: () => CommandSender): CommandSender {
+  let client: CommandSender | undefined;
+  return {
+    send(command) {
+      client ??= build();
+      return client.send(command);
+    },
+  };
+}
+
 export function sendersFromEnv(
   env: Record<string, string | undefined> = process.env,
   s3 = withCallRecording(new S3Client({ forcePathStyle: Boolean(env.AWS_ENDPOINT_URL_S3) })),
 ): Senders {
   const outbox = outboxDir(env);
   const pick = (service: string, client: () => CommandSender): CommandSender =>
-    outbox ? new OutboxSender(outbox, service) : withCallRecording(client());
+    outbox ? new OutboxSender(outbox, service) : onFirstSend(() => withCallRecording(client()));
   return {
     pinpoint: pick('pinpoint', () => new PinpointClient({ maxAttempts: 5 })),
     personalize: pick('personalize', () => new PersonalizeEventsClient({ maxAttempts: 5 })),

@@ -6,7 +6,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { withCallRecording } from './call-recorder.js';
+import { RECORD_ENV, withCallRecording } from './call-recorder.js';
 
 export { withCallRecording };
 
@@ -27,6 +27,31 @@ export type ClientMeter = (
 ) => void;
 
 const meters: ClientMeter[] = [];
+/** Bumped whenever a meter is added or removed: clients built before do not carry it. */
+let meterGeneration = 0;
+
+/**
+ * One client per service and settings in a process. Handlers and the listeners they build asked for
+ * their own (the profile processor built four DynamoDB and three S3 clients); each costs 2-5 ms of
+ * cold start and opens its own connections. A client is built again when what it was built from
+ * changes: the SDK's `AWS_*` variables (endpoints, region, credentials: the local runtime and tests
+ * set them), call recording, the registered meters or Kinesis plugins.
+ */
+const built = new Map<string, unknown>();
+const objectIds = new WeakMap<object, number>();
+let lastObjectId = 0;
+const idOf = (o: object) => {
+  if (!objectIds.has(o)) objectIds.set(o, ++lastObjectId);
+  return objectIds.get(o)!;
+};
+function shared<C>(name: string, build: () => C): C {
+  const env = Object.entries(process.env)
+    .filter(([k]) => k.startsWith('AWS_') || k === RECORD_ENV)
+    .sort(([a], [b]) => (a < b ? -1 : 1));
+  const key = JSON.stringify([name, env, meterGeneration, kinesisClientPlugins.map(idOf)]);
+  if (!built.has(key)) built.set(key, build());
+  return built.get(key) as C;
+}
 
 /**
  * Lets the cost benchmark (`bench/cost.ts`) attach its usage middleware to every client the handlers
@@ -35,9 +60,11 @@ const meters: ClientMeter[] = [];
  */
 export function meterClients(meter: ClientMeter): () => void {
   meters.push(meter);
+  meterGeneration++;
   return () => {
     const i = meters.indexOf(meter);
     if (i >= 0) meters.splice(i, 1);
+    meterGeneration++;
   };
 }
 
@@ -47,16 +74,23 @@ function metered<C extends DynamoDBClient | KinesisClient | S3Client>(service: M
 }
 
 export function dynamoDbClient(): DynamoDBClient {
-  return withCallRecording(
-    metered('dynamodb', new DynamoDBClient({ requestHandler: keepAlive(), maxAttempts: 5 })),
+  return shared('dynamodb', () =>
+    withCallRecording(
+      metered('dynamodb', new DynamoDBClient({ requestHandler: keepAlive(), maxAttempts: 5 })),
+    ),
   );
 }
 
-/** Document client that drops `undefined` (optional fields) and converts class instances as maps. */
-export function dynamoDbDocumentClient(client: DynamoDBClient = dynamoDbClient()): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(client, {
-    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: true },
-  });
+/**
+ * Document client that drops `undefined` (optional fields) and converts class instances as maps; the
+ * process's shared one unless given the client to wrap.
+ */
+export function dynamoDbDocumentClient(client?: DynamoDBClient): DynamoDBDocumentClient {
+  const wrap = (c: DynamoDBClient) =>
+    DynamoDBDocumentClient.from(c, {
+      marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: true },
+    });
+  return client ? wrap(client) : shared('dynamodb-document', () => wrap(dynamoDbClient()));
 }
 
 /**
@@ -64,11 +98,13 @@ export function dynamoDbDocumentClient(client: DynamoDBClient = dynamoDbClient()
  * SubscribeToShard) and which kinesis-local cannot speak.
  */
 export function kinesisClient(): KinesisClient {
-  const client = withCallRecording(
-    metered('kinesis', new KinesisClient({ requestHandler: keepAlive(), maxAttempts: 3 })),
-  );
-  for (const plugin of kinesisClientPlugins) client.middlewareStack.use(plugin);
-  return client;
+  return shared('kinesis', () => {
+    const client = withCallRecording(
+      metered('kinesis', new KinesisClient({ requestHandler: keepAlive(), maxAttempts: 3 })),
+    );
+    for (const plugin of kinesisClientPlugins) client.middlewareStack.use(plugin);
+    return client;
+  });
 }
 
 /**
@@ -81,26 +117,21 @@ export type KinesisClientPlugin = Parameters<KinesisClient['middlewareStack']['u
 
 /** Path-style addressing when an endpoint override is set (s3rver has no virtual-host buckets). */
 export function s3Client(env: Record<string, string | undefined> = process.env): S3Client {
-  return withCallRecording(
-    metered(
-      's3',
-      new S3Client({
-        requestHandler: keepAlive(),
-        forcePathStyle: Boolean(env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL),
-      }),
-    ),
+  const forcePathStyle = Boolean(env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL);
+  return shared(`s3 ${forcePathStyle}`, () =>
+    withCallRecording(metered('s3', new S3Client({ requestHandler: keepAlive(), forcePathStyle }))),
   );
 }
 
 export function sfnClient(): SFNClient {
-  return withCallRecording(new SFNClient({}));
+  return shared('sfn', () => withCallRecording(new SFNClient({})));
 }
 
 export function sqsClient(): SQSClient {
-  return withCallRecording(new SQSClient({}));
+  return shared('sqs', () => withCallRecording(new SQSClient({})));
 }
 
 /** CloudWatch, for the console's overview (`GetMetricData`); there is no emulator, nothing uses it locally. */
 export function cloudWatchClient(): CloudWatchClient {
-  return withCallRecording(new CloudWatchClient({ maxAttempts: 3 }));
+  return shared('cloudwatch', () => withCallRecording(new CloudWatchClient({ maxAttempts: 3 })));
 }

@@ -1,5 +1,6 @@
 import { LogFormatter, Logger, LogItem } from '@aws-lambda-powertools/logger';
 import type { LogAttributes, UnformattedAttributes } from '@aws-lambda-powertools/logger/types';
+import { builtOnFirstUse } from '../../core/shared/lazy-schema.js';
 
 /**
  * Keys whose values are personal data or secrets: never written to logs, wherever they appear in a
@@ -53,8 +54,8 @@ class RedactingFormatter extends LogFormatter {
  * personal-data keys and masks emails and phone numbers in messages, as a second line of defence.
  */
 export function createLogger(serviceName: string): Logger {
-  return new Logger({
-    serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? serviceName,
-    logFormatter: new RedactingFormatter(),
-  });
+  // Built on the first log line: handlers create their loggers at import, and building one is part of
+  // every cold start otherwise (the service name is still read from the environment at creation).
+  const service = process.env.POWERTOOLS_SERVICE_NAME ?? serviceName;
+  return builtOnFirstUse(() => new Logger({ serviceName: service, logFormatter: new RedactingFormatter() }));
 }

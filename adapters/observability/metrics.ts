@@ -14,15 +14,17 @@ export interface HandlerMetrics {
  */
 export function createMetrics(serviceName: string): HandlerMetrics {
   const service = process.env.POWERTOOLS_SERVICE_NAME ?? serviceName;
-  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: service });
+  // Built on the first count, not at import: a cold start does not pay for it.
+  let metrics: Metrics | undefined;
   return {
     count(name, value) {
       if (value <= 0) return;
+      metrics ??= new Metrics({ namespace: METRICS_NAMESPACE, serviceName: service });
       metrics.addMetric(name, MetricUnit.Count, value);
       for (const sink of metricSinks) sink(service, name, value);
     },
     flush() {
-      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+      if (metrics?.hasStoredMetrics()) metrics.publishStoredMetrics();
     },
   };
 }

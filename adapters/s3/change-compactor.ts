@@ -5,7 +5,6 @@ import {
   ListObjectsV2Command,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { parquetWriteBuffer } from 'hyparquet-writer';
 import {
   CHANGES_FRONTIER_KEY,
   changeColumnarKey,
@@ -45,7 +44,12 @@ interface ChangeManifest {
 }
 
 /** One day of a change table as Parquet: every column nullable UTF-8, as in Glue; GZIP pages. */
-export function changesToParquet(table: ChangeTable, rows: readonly ChangeRecord[]): Uint8Array {
+export async function changesToParquet(
+  table: ChangeTable,
+  rows: readonly ChangeRecord[],
+): Promise<Uint8Array> {
+  // Loaded when a day is compacted, not at the compactor's cold start (as in `event-compactor.ts`).
+  const { parquetWriteBuffer } = await import('hyparquet-writer');
   return new Uint8Array(
     parquetWriteBuffer({
       columnData: CHANGE_TABLE_COLUMNS[table].map((c) => ({
@@ -151,7 +155,7 @@ export class ChangeCompactor {
     const rows = compactChangeRows(table, CHANGE_TABLE_COLUMNS[table], lines);
     await this.put(
       changeColumnarKey(table, day),
-      changesToParquet(table, rows),
+      await changesToParquet(table, rows),
       'application/vnd.apache.parquet',
     );
     const manifest: ChangeManifest = {

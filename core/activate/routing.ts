@@ -1,14 +1,17 @@
 import * as z from 'zod';
 import { type MembershipDelta, MembershipDeltaSchema } from '../segments/delta.js';
+import { lazySchema } from '../shared/lazy-schema.js';
 import { DESTINATION_TYPES, type DestinationType } from './destinations.js';
 
 /**
  * A delta on the queue of one destination type: the delta's own fields plus the type, so the worker
  * knows which of the segment's destinations the message is for without trusting where it came from.
  */
-export const DeltaMessageSchema = MembershipDeltaSchema.extend({
-  destinationType: z.enum(DESTINATION_TYPES as [DestinationType, ...DestinationType[]]),
-});
+export const DeltaMessageSchema = lazySchema(() =>
+  MembershipDeltaSchema.extend({
+    destinationType: z.enum(DESTINATION_TYPES as [DestinationType, ...DestinationType[]]),
+  }),
+);
 export type DeltaMessage = z.infer<typeof DeltaMessageSchema>;
 
 /** Destination types attached to each segment, by segment id. */

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { lazySchema } from '../shared/lazy-schema.js';
 
 /**
  * Segment HTTP Tracking API message shapes: the single source of truth for what the collector accepts
@@ -10,40 +11,43 @@ export const MESSAGE_TYPES = ['track', 'identify', 'page', 'screen', 'group', 'a
 export type MessageType = (typeof MESSAGE_TYPES)[number];
 
 /** Any date string `Date.parse` understands (Segment SDKs send ISO-8601, some clients send RFC 2822). */
-export const DateString = z
-  .string({ error: 'must be a date string' })
-  .refine((value) => !Number.isNaN(Date.parse(value)), { message: 'must be an ISO-8601 date' });
-
-/** Segment ids may be strings or numbers; empty strings identify nobody. */
-export const Id = z.union(
-  [z.string().min(1, 'must not be empty').max(512, 'must be at most 512 characters'), z.number()],
-  {
-    error: 'must be a string or a number',
-  },
+export const DateString = lazySchema(() =>
+  z
+    .string({ error: 'must be a date string' })
+    .refine((value) => !Number.isNaN(Date.parse(value)), { message: 'must be an ISO-8601 date' }),
 );
 
-const JsonObject = z.record(z.string(), z.unknown(), { error: 'must be an object' });
+/** Segment ids may be strings or numbers; empty strings identify nobody. */
+export const Id = lazySchema(() =>
+  z.union([z.string().min(1, 'must not be empty').max(512, 'must be at most 512 characters'), z.number()], {
+    error: 'must be a string or a number',
+  }),
+);
 
-export const ContextSchema = z.looseObject({
-  ip: z.string().optional(),
-  userAgent: z.string().optional(),
-  locale: z.string().optional(),
-  timezone: z.string().optional(),
-  traits: JsonObject.optional(),
-  page: JsonObject.optional(),
-  campaign: JsonObject.optional(),
-  library: JsonObject.optional(),
-  device: JsonObject.optional(),
-  os: JsonObject.optional(),
-  app: JsonObject.optional(),
-  consent: JsonObject.optional(),
-  /** Segment's format: `[{ id, type, collection?, encoding? }]`. */
-  externalIds: z
-    .array(z.looseObject({ id: Id, type: z.string().min(1) }), { error: 'must be an array' })
-    .optional(),
-});
+const JsonObject = lazySchema(() => z.record(z.string(), z.unknown(), { error: 'must be an object' }));
 
-const common = {
+export const ContextSchema = lazySchema(() =>
+  z.looseObject({
+    ip: z.string().optional(),
+    userAgent: z.string().optional(),
+    locale: z.string().optional(),
+    timezone: z.string().optional(),
+    traits: JsonObject.optional(),
+    page: JsonObject.optional(),
+    campaign: JsonObject.optional(),
+    library: JsonObject.optional(),
+    device: JsonObject.optional(),
+    os: JsonObject.optional(),
+    app: JsonObject.optional(),
+    consent: JsonObject.optional(),
+    /** Segment's format: `[{ id, type, collection?, encoding? }]`. */
+    externalIds: z
+      .array(z.looseObject({ id: Id, type: z.string().min(1) }), { error: 'must be an array' })
+      .optional(),
+  }),
+);
+
+const common = lazySchema(() => ({
   messageId: z.string().min(1, 'must not be empty').max(256, 'must be at most 256 characters').optional(),
   userId: Id.optional().nullable(),
   anonymousId: Id.optional().nullable(),
@@ -54,69 +58,83 @@ const common = {
   integrations: JsonObject.optional(),
   /** Browsers cannot send Basic auth on beacons, so the write key may ride in the body. */
   writeKey: z.string().optional(),
-};
+}));
 
-export const TrackSchema = z.looseObject({
-  ...common,
-  type: z.literal('track'),
-  event: z.string({ error: 'is required' }).min(1, 'must not be empty').max(256),
-  properties: JsonObject.optional(),
-});
+export const TrackSchema = lazySchema(() =>
+  z.looseObject({
+    ...common,
+    type: z.literal('track'),
+    event: z.string({ error: 'is required' }).min(1, 'must not be empty').max(256),
+    properties: JsonObject.optional(),
+  }),
+);
 
-export const IdentifySchema = z.looseObject({
-  ...common,
-  type: z.literal('identify'),
-  traits: JsonObject.optional(),
-});
+export const IdentifySchema = lazySchema(() =>
+  z.looseObject({
+    ...common,
+    type: z.literal('identify'),
+    traits: JsonObject.optional(),
+  }),
+);
 
-export const PageSchema = z.looseObject({
-  ...common,
-  type: z.literal('page'),
-  name: z.string().optional().nullable(),
-  category: z.string().optional().nullable(),
-  properties: JsonObject.optional(),
-});
+export const PageSchema = lazySchema(() =>
+  z.looseObject({
+    ...common,
+    type: z.literal('page'),
+    name: z.string().optional().nullable(),
+    category: z.string().optional().nullable(),
+    properties: JsonObject.optional(),
+  }),
+);
 
-export const ScreenSchema = z.looseObject({
-  ...common,
-  type: z.literal('screen'),
-  name: z.string().optional().nullable(),
-  properties: JsonObject.optional(),
-});
+export const ScreenSchema = lazySchema(() =>
+  z.looseObject({
+    ...common,
+    type: z.literal('screen'),
+    name: z.string().optional().nullable(),
+    properties: JsonObject.optional(),
+  }),
+);
 
-export const GroupSchema = z.looseObject({
-  ...common,
-  type: z.literal('group'),
-  groupId: Id.refine((v) => v !== undefined, 'is required'),
-  traits: JsonObject.optional(),
-});
+export const GroupSchema = lazySchema(() =>
+  z.looseObject({
+    ...common,
+    type: z.literal('group'),
+    groupId: Id.refine((v) => v !== undefined, 'is required'),
+    traits: JsonObject.optional(),
+  }),
+);
 
-export const AliasSchema = z.looseObject({
-  ...common,
-  type: z.literal('alias'),
-  previousId: Id,
-  userId: Id,
-});
+export const AliasSchema = lazySchema(() =>
+  z.looseObject({
+    ...common,
+    type: z.literal('alias'),
+    previousId: Id,
+    userId: Id,
+  }),
+);
 
 const hasIdentity = (m: { userId?: unknown; anonymousId?: unknown }) =>
   (m.userId !== undefined && m.userId !== null && m.userId !== '') ||
   (m.anonymousId !== undefined && m.anonymousId !== null && m.anonymousId !== '');
 
 /** One message of any type; `userId` or `anonymousId` must identify someone. */
-export const MessageSchema = z
-  .discriminatedUnion(
-    'type',
-    [TrackSchema, IdentifySchema, PageSchema, ScreenSchema, GroupSchema, AliasSchema],
-    {
-      error: (issue) =>
-        issue.code === 'invalid_union' ? `must be one of ${MESSAGE_TYPES.join(', ')}` : undefined,
-    },
-  )
-  .superRefine((message, ctx) => {
-    if (!hasIdentity(message)) {
-      ctx.addIssue({ code: 'custom', path: ['userId'], message: 'userId or anonymousId is required' });
-    }
-  });
+export const MessageSchema = lazySchema(() =>
+  z
+    .discriminatedUnion(
+      'type',
+      [TrackSchema, IdentifySchema, PageSchema, ScreenSchema, GroupSchema, AliasSchema],
+      {
+        error: (issue) =>
+          issue.code === 'invalid_union' ? `must be one of ${MESSAGE_TYPES.join(', ')}` : undefined,
+      },
+    )
+    .superRefine((message, ctx) => {
+      if (!hasIdentity(message)) {
+        ctx.addIssue({ code: 'custom', path: ['userId'], message: 'userId or anonymousId is required' });
+      }
+    }),
+);
 
 export type Message = z.infer<typeof MessageSchema>;
 export type TrackMessage = z.infer<typeof TrackSchema>;
@@ -126,15 +144,17 @@ export type IdentifyMessage = z.infer<typeof IdentifySchema>;
  * What the collector writes to the stream: the message exactly as sent, plus the fields the server
  * owns. `timestamp` is clock-skew corrected; the client's own value is kept as `originalTimestamp`.
  */
-export const ServerFieldsSchema = z.object({
-  messageId: z.string().min(1),
-  sourceId: z.string().min(1),
-  receivedAt: DateString,
-  timestamp: DateString,
-});
+export const ServerFieldsSchema = lazySchema(() =>
+  z.object({
+    messageId: z.string().min(1),
+    sourceId: z.string().min(1),
+    receivedAt: DateString,
+    timestamp: DateString,
+  }),
+);
 
 export type ServerFields = z.infer<typeof ServerFieldsSchema>;
 export type CollectedEvent = Message & ServerFields;
 
 /** Parses a stream record back into a collected event, with the same rules the collector applied. */
-export const CollectedEventParser = MessageSchema.and(ServerFieldsSchema);
+export const CollectedEventParser = lazySchema(() => MessageSchema.and(ServerFieldsSchema));

@@ -2,61 +2,83 @@ import { gunzipSync } from 'node:zlib';
 import * as z from 'zod';
 import { parseIdentity } from '../identity/identifiers.js';
 import type { Identity } from '../profiles/profile.js';
-import { normalizeEmail, normalizePhone } from '../shared/contact-points.js';
+import { normalizeEmail } from '../shared/email-address.js';
+import { lazySchema } from '../shared/lazy-schema.js';
+import { normalizeLoadedPhone } from '../shared/phone-numbers.js';
 import { identifiersInEvent } from './event-identifiers.js';
 
 /** Regulations, modelled on Segment's: delete, suppress, both, or lift a suppression. */
 export const REGULATION_TYPES = ['delete', 'suppress', 'delete_and_suppress', 'unsuppress'] as const;
 export const KNOWN_IDENTIFIER_TYPES = ['user_id', 'anonymous_id', 'email', 'phone'] as const;
 
-/** One identifier of a person, `type:value`, normalised the way events are (emails, phones). */
-export const IdentifierSchema = z
-  .string()
-  .max(512)
-  .transform((text, ctx) => {
-    const id = parseIdentity(text);
-    if (!id) {
-      ctx.addIssue({ code: 'custom', message: 'must be type:value, e.g. email:ada@example.com' });
-      return z.NEVER;
-    }
-    if (!(KNOWN_IDENTIFIER_TYPES as readonly string[]).includes(id.type)) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `type must be one of ${KNOWN_IDENTIFIER_TYPES.join(', ')}`,
-      });
-      return z.NEVER;
-    }
-    const value =
-      id.type === 'email'
-        ? normalizeEmail(id.value)
-        : id.type === 'phone'
-          ? normalizePhone(id.value)
-          : id.value.trim();
-    if (!value) {
-      ctx.addIssue({ code: 'custom', message: `is not a valid ${id.type}` });
-      return z.NEVER;
-    }
-    return { type: id.type, value } as Identity;
-  });
+/**
+ * One identifier of a person, `type:value`, normalised the way events are (emails, phones). Parsing a
+ * `phone:` identifier needs `loadPhoneNumbers()` to have finished: callers check `namesAPhone` first.
+ */
+export const IdentifierSchema = lazySchema(() =>
+  z
+    .string()
+    .max(512)
+    .transform((text, ctx) => {
+      const id = parseIdentity(text);
+      if (!id) {
+        ctx.addIssue({ code: 'custom', message: 'must be type:value, e.g. email:ada@example.com' });
+        return z.NEVER;
+      }
+      if (!(KNOWN_IDENTIFIER_TYPES as readonly string[]).includes(id.type)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `type must be one of ${KNOWN_IDENTIFIER_TYPES.join(', ')}`,
+        });
+        return z.NEVER;
+      }
+      const value =
+        id.type === 'email'
+          ? normalizeEmail(id.value)
+          : id.type === 'phone'
+            ? normalizeLoadedPhone(id.value)
+            : id.value.trim();
+      if (!value) {
+        ctx.addIssue({ code: 'custom', message: `is not a valid ${id.type}` });
+        return z.NEVER;
+      }
+      return { type: id.type, value } as Identity;
+    }),
+);
 
-export const RegulationRequestSchema = z.object({
-  type: z.enum(REGULATION_TYPES, { error: `must be one of ${REGULATION_TYPES.join(', ')}` }),
-  identifiers: z
-    .array(IdentifierSchema)
-    .min(1, 'must list at least one identifier')
-    .max(100, 'must list at most 100 identifiers'),
-});
+export const RegulationRequestSchema = lazySchema(() =>
+  z.object({
+    type: z.enum(REGULATION_TYPES, { error: `must be one of ${REGULATION_TYPES.join(', ')}` }),
+    identifiers: z
+      .array(IdentifierSchema)
+      .min(1, 'must list at least one identifier')
+      .max(100, 'must list at most 100 identifiers'),
+  }),
+);
 
 /** `GET /v1/regulations` query: newest first, optionally only those naming one identifier. */
-export const RegulationListQuerySchema = z.object({
-  identifier: IdentifierSchema.optional(),
-  limit: z.coerce.number().int().min(1, 'must be at least 1').max(100, 'must be at most 100').default(25),
-  cursor: z.string().max(2048).optional(),
-});
+export const RegulationListQuerySchema = lazySchema(() =>
+  z.object({
+    identifier: IdentifierSchema.optional(),
+    limit: z.coerce.number().int().min(1, 'must be at least 1').max(100, 'must be at most 100').default(25),
+    cursor: z.string().max(2048).optional(),
+  }),
+);
 export type RegulationRequest = z.infer<typeof RegulationRequestSchema>;
 
+/**
+ * Whether a request body or query names a `phone:` identifier, i.e. whether parsing it with the
+ * schemas above normalises a phone number (and so needs `loadPhoneNumbers()` first).
+ */
+export function namesAPhone(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return value.startsWith('phone:');
+  if (depth > 2 || typeof value !== 'object' || value === null) return false;
+  return Object.values(value).some((v) => namesAPhone(v, depth + 1));
+}
+
 // Shared with the collector, which must not carry the rest of this module.
-export { hashIdentity, identifiersInEvent } from './event-identifiers.js';
+export { identifiersInEvent } from './event-identifiers.js';
+export { hashIdentity } from './subject-identifiers.js';
 
 export type StoreName =
   | 'profiles'

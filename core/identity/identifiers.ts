@@ -1,37 +1,40 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import type { Identity } from '../profiles/profile.js';
+import { lazySchema } from '../shared/lazy-schema.js';
 
 /**
  * Identifier rules: which ids a message carries, how they are normalised, which values are junk, and
  * how many of each type one profile may hold (merge protection, as Segment's identity resolution
  * settings). Pure configuration plus functions; the stream processor reads it once at cold start.
  */
-export const IdentityConfigSchema = z.object({
-  /** Max identifiers of a type per profile; absent = unlimited. */
-  limits: z.record(z.string(), z.number().int().positive()).default({ user_id: 1, email: 5 }),
-  /** Values never used to link anyone (compared after normalisation, case-insensitive). */
-  blocked: z
-    .array(z.string())
-    .default([
-      'null',
-      'undefined',
-      'nil',
-      'none',
-      'n/a',
-      'unknown',
-      '0',
-      '-',
-      'test@test.com',
-      'test@example.com',
-    ]),
-  /** External id types taken from `context.externalIds` and from traits of the same name. */
-  externalIdTypes: z.array(z.string().regex(/^[a-z][a-z0-9_]*$/)).default([]),
-  /** Which identifier decides a blocked merge, highest first; types not listed rank last. */
-  priority: z.array(z.string()).default(['user_id', 'email', 'phone', 'anonymous_id']),
-  /** Country used to read phone numbers written without a `+country` prefix. */
-  defaultPhoneCountry: z.string().length(2).optional(),
-});
+export const IdentityConfigSchema = lazySchema(() =>
+  z.object({
+    /** Max identifiers of a type per profile; absent = unlimited. */
+    limits: z.record(z.string(), z.number().int().positive()).default({ user_id: 1, email: 5 }),
+    /** Values never used to link anyone (compared after normalisation, case-insensitive). */
+    blocked: z
+      .array(z.string())
+      .default([
+        'null',
+        'undefined',
+        'nil',
+        'none',
+        'n/a',
+        'unknown',
+        '0',
+        '-',
+        'test@test.com',
+        'test@example.com',
+      ]),
+    /** External id types taken from `context.externalIds` and from traits of the same name. */
+    externalIdTypes: z.array(z.string().regex(/^[a-z][a-z0-9_]*$/)).default([]),
+    /** Which identifier decides a blocked merge, highest first; types not listed rank last. */
+    priority: z.array(z.string()).default(['user_id', 'email', 'phone', 'anonymous_id']),
+    /** Country used to read phone numbers written without a `+country` prefix. */
+    defaultPhoneCountry: z.string().length(2).optional(),
+  }),
+);
 export type IdentityConfig = z.infer<typeof IdentityConfigSchema>;
 
 // Pure: bundles whose handlers never use the defaults (the APIs) drop this parse, and its cost at import.

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
+import { lazySchema } from '../shared/lazy-schema.js';
 
 /**
  * How the rows of a file become Segment-spec messages: which column is the user id, which columns are
@@ -10,73 +11,85 @@ import * as z from 'zod';
 export const VALUE_TYPES = ['auto', 'string', 'number', 'integer', 'boolean', 'date'] as const;
 export type ValueType = (typeof VALUE_TYPES)[number];
 
-const columnName = z.string().min(1, 'must name a column').max(256, 'must be at most 256 characters');
+const columnName = lazySchema(() =>
+  z.string().min(1, 'must name a column').max(256, 'must be at most 256 characters'),
+);
 
 /** A column, given as its name or with a conversion: `{ "column": "total", "type": "number" }`. */
-export const ColumnSpecSchema = z.union([
-  columnName,
-  z.strictObject({
-    column: columnName,
-    type: z.enum(VALUE_TYPES).default('auto'),
-    /** Dates: `iso` (default), `unix`, `unix_ms`, or a pattern of yyyy MM dd HH mm ss SSS (read as UTC). */
-    format: z.string().min(1).max(64).optional(),
-    /** A row with this cell empty is refused (otherwise an empty cell just leaves the field out). */
-    required: z.boolean().default(false),
-  }),
-]);
+export const ColumnSpecSchema = lazySchema(() =>
+  z.union([
+    columnName,
+    z.strictObject({
+      column: columnName,
+      type: z.enum(VALUE_TYPES).default('auto'),
+      /** Dates: `iso` (default), `unix`, `unix_ms`, or a pattern of yyyy MM dd HH mm ss SSS (read as UTC). */
+      format: z.string().min(1).max(64).optional(),
+      /** A row with this cell empty is refused (otherwise an empty cell just leaves the field out). */
+      required: z.boolean().default(false),
+    }),
+  ]),
+);
 export type ColumnSpec = z.infer<typeof ColumnSpecSchema>;
 
-const fieldName = z
-  .string()
-  .min(1, 'must not be empty')
-  .max(256)
-  .regex(/^[^.\s][^\s]*$/, 'must have no spaces and not start with a dot');
+const fieldName = lazySchema(() =>
+  z
+    .string()
+    .min(1, 'must not be empty')
+    .max(256)
+    .regex(/^[^.\s][^\s]*$/, 'must have no spaces and not start with a dot'),
+);
 
-export const MappingSchema = z
-  .strictObject({
-    /** `identify` for people (contacts), `track` for what they did (transactions). */
-    type: z.enum(['identify', 'track']),
-    userId: ColumnSpecSchema.optional(),
-    anonymousId: ColumnSpecSchema.optional(),
-    /** Track only: a constant event name, or `{ "column": "..." }`. */
-    event: z.union([z.string().min(1).max(200), z.strictObject({ column: columnName })]).optional(),
-    /** When it happened; without it the import time is used. */
-    timestamp: z
-      .strictObject({ column: columnName, format: z.string().min(1).max(64).default('iso') })
-      .optional(),
-    /** Trait (identify) or property (track) name -> column. Dotted names nest: `address.city`. */
-    traits: z.record(fieldName, ColumnSpecSchema).default({}),
-    properties: z.record(fieldName, ColumnSpecSchema).default({}),
-    /** Fixed values added to every message. */
-    constants: z
-      .strictObject({
-        traits: z.record(fieldName, z.json()).default({}),
-        properties: z.record(fieldName, z.json()).default({}),
-        context: z.record(fieldName, z.json()).default({}),
-      })
-      .default({ traits: {}, properties: {}, context: {} }),
-    /** The file format when names carry no extension (AppFlow writes files without one). */
-    format: z.enum(['csv', 'jsonl', 'parquet']).optional(),
-    /** CSV only: the field delimiter (RFC 4180 uses a comma). */
-    delimiter: z.string().length(1, 'must be one character').default(','),
-  })
-  .superRefine((m, ctx) => {
-    if (m.userId === undefined && m.anonymousId === undefined)
-      ctx.addIssue({ code: 'custom', path: ['userId'], message: 'userId or anonymousId must name a column' });
-    if (m.type === 'track' && m.event === undefined)
-      ctx.addIssue({ code: 'custom', path: ['event'], message: 'is required for track mappings' });
-    if (m.type === 'identify' && m.event !== undefined)
-      ctx.addIssue({ code: 'custom', path: ['event'], message: 'is only for track mappings' });
-    if (m.type === 'identify' && Object.keys(m.properties).length)
-      ctx.addIssue({ code: 'custom', path: ['properties'], message: 'identify mappings take traits' });
-    for (const [path, spec] of specsOf(m)) {
-      const format = typeof spec === 'string' ? undefined : spec.format;
-      if (format !== undefined && !isDateFormat(format))
-        ctx.addIssue({ code: 'custom', path: [...path, 'format'], message: DATE_FORMAT_RULE });
-    }
-    if (m.timestamp && !isDateFormat(m.timestamp.format))
-      ctx.addIssue({ code: 'custom', path: ['timestamp', 'format'], message: DATE_FORMAT_RULE });
-  });
+export const MappingSchema = lazySchema(() =>
+  z
+    .strictObject({
+      /** `identify` for people (contacts), `track` for what they did (transactions). */
+      type: z.enum(['identify', 'track']),
+      userId: ColumnSpecSchema.optional(),
+      anonymousId: ColumnSpecSchema.optional(),
+      /** Track only: a constant event name, or `{ "column": "..." }`. */
+      event: z.union([z.string().min(1).max(200), z.strictObject({ column: columnName })]).optional(),
+      /** When it happened; without it the import time is used. */
+      timestamp: z
+        .strictObject({ column: columnName, format: z.string().min(1).max(64).default('iso') })
+        .optional(),
+      /** Trait (identify) or property (track) name -> column. Dotted names nest: `address.city`. */
+      traits: z.record(fieldName, ColumnSpecSchema).default({}),
+      properties: z.record(fieldName, ColumnSpecSchema).default({}),
+      /** Fixed values added to every message. */
+      constants: z
+        .strictObject({
+          traits: z.record(fieldName, z.json()).default({}),
+          properties: z.record(fieldName, z.json()).default({}),
+          context: z.record(fieldName, z.json()).default({}),
+        })
+        .default({ traits: {}, properties: {}, context: {} }),
+      /** The file format when names carry no extension (AppFlow writes files without one). */
+      format: z.enum(['csv', 'jsonl', 'parquet']).optional(),
+      /** CSV only: the field delimiter (RFC 4180 uses a comma). */
+      delimiter: z.string().length(1, 'must be one character').default(','),
+    })
+    .superRefine((m, ctx) => {
+      if (m.userId === undefined && m.anonymousId === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['userId'],
+          message: 'userId or anonymousId must name a column',
+        });
+      if (m.type === 'track' && m.event === undefined)
+        ctx.addIssue({ code: 'custom', path: ['event'], message: 'is required for track mappings' });
+      if (m.type === 'identify' && m.event !== undefined)
+        ctx.addIssue({ code: 'custom', path: ['event'], message: 'is only for track mappings' });
+      if (m.type === 'identify' && Object.keys(m.properties).length)
+        ctx.addIssue({ code: 'custom', path: ['properties'], message: 'identify mappings take traits' });
+      for (const [path, spec] of specsOf(m)) {
+        const format = typeof spec === 'string' ? undefined : spec.format;
+        if (format !== undefined && !isDateFormat(format))
+          ctx.addIssue({ code: 'custom', path: [...path, 'format'], message: DATE_FORMAT_RULE });
+      }
+      if (m.timestamp && !isDateFormat(m.timestamp.format))
+        ctx.addIssue({ code: 'custom', path: ['timestamp', 'format'], message: DATE_FORMAT_RULE });
+    }),
+);
 export type Mapping = z.infer<typeof MappingSchema>;
 
 function specsOf(m: {

@@ -139,5 +139,8 @@ LEFT JOIN identities i ON i.identity_type = e.identity_type AND i.identity_value
 export const profileViews = (changeFrontier: Day = NO_CHANGES_FRONTIER): readonly LakeView[] =>
   [PROFILES, IDENTITIES, MERGES, SEGMENT_MEMBERSHIPS].map((v) => v(changeFrontier));
 
-/** Before any compaction: every change read from JSON (what a deploy creates). */
-export const PROFILE_VIEWS: readonly LakeView[] = profileViews();
+/**
+ * Before any compaction: every change read from JSON (what a deploy creates). Pure: only the stack
+ * uses it, and bundles that do not (the compactor) drop it and its cost at import.
+ */
+export const PROFILE_VIEWS: readonly LakeView[] = /* @__PURE__ */ profileViews();

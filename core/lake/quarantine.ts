@@ -1,27 +1,30 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
+import { lazySchema } from '../shared/lazy-schema.js';
 
 /**
  * A record the CDP could not process, kept with the reason and the original bytes so it can be
  * inspected, queried with Athena (`quarantine_events`) and replayed. Nothing is silently dropped.
  */
-export const QuarantineStageSchema = z.enum(['collect', 'process', 'lake']);
+export const QuarantineStageSchema = lazySchema(() => z.enum(['collect', 'process', 'lake']));
 export type QuarantineStage = z.infer<typeof QuarantineStageSchema>;
 
-export const QuarantineRecordSchema = z.object({
-  stage: QuarantineStageSchema,
-  /** Short machine-readable reason, e.g. `invalid_json`, `schema_validation`. */
-  reason: z.string(),
-  /** Human-readable details: which field broke which rule. Never raw personal data. */
-  details: z.string().optional(),
-  sourceId: z.string().optional(),
-  messageId: z.string().optional(),
-  quarantinedAt: z.string(),
-  /** Where the record came from, e.g. `shardId-000000000001:4959...`. */
-  origin: z.string().optional(),
-  /** The original bytes, base64. */
-  raw: z.string(),
-});
+export const QuarantineRecordSchema = lazySchema(() =>
+  z.object({
+    stage: QuarantineStageSchema,
+    /** Short machine-readable reason, e.g. `invalid_json`, `schema_validation`. */
+    reason: z.string(),
+    /** Human-readable details: which field broke which rule. Never raw personal data. */
+    details: z.string().optional(),
+    sourceId: z.string().optional(),
+    messageId: z.string().optional(),
+    quarantinedAt: z.string(),
+    /** Where the record came from, e.g. `shardId-000000000001:4959...`. */
+    origin: z.string().optional(),
+    /** The original bytes, base64. */
+    raw: z.string(),
+  }),
+);
 export type QuarantineRecord = z.infer<typeof QuarantineRecordSchema>;
 
 /** Partition path for Athena partition projection: `quarantine/stage=<s>/dt=YYYY-MM-DD/hr=HH/`. */

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { type GraphChanges, type GraphSnapshot, IdentityGraph } from '../identity/graph.js';
 import { type IdentityConfig, identityKey } from '../identity/identifiers.js';
 import { ConflictError, type DedupeStore, type GraphStore, type TimelineMessage } from '../identity/store.js';
@@ -44,14 +43,6 @@ export interface BatchOrigin {
   readonly batch: string;
   readonly offsets?: readonly number[];
 }
-
-/**
- * A batch's name from its first record's id (a Kinesis sequence number is 56 digits): 48 bits of
- * SHA-256, since every profile the batch touches stores the name until the lane's next batch. Only the
- * batches in flight on one lane are ever compared, so collisions do not matter.
- */
-export const batchName = (firstRecordId: string) =>
-  createHash('sha256').update(firstRecordId).digest('base64url').slice(0, 8);
 
 /**
  * For callers without a stream (tests, benchmarks): the same events always make the same batch. One

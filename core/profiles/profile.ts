@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { lazySchema } from '../shared/lazy-schema.js';
 
 /**
  * The unified profile as every later stage reads it (segmentation, activation, governance, the
@@ -8,42 +9,50 @@ import * as z from 'zod';
 export const IDENTIFIER_TYPES = ['user_id', 'anonymous_id', 'email', 'phone'] as const;
 
 /** `type:value`, e.g. `email:ada@example.com`; external id types are configurable, so any type is allowed. */
-export const IdentitySchema = z.object({ type: z.string().min(1), value: z.string().min(1) });
+export const IdentitySchema = lazySchema(() =>
+  z.object({ type: z.string().min(1), value: z.string().min(1) }),
+);
 export type Identity = z.infer<typeof IdentitySchema>;
 
-export const ComputedTraitsSchema = z.object({
-  first_seen: z.string(),
-  last_seen: z.string(),
-  /** Count of events per event name (`track`) or per type (`page`, `screen`, `identify`, ...). */
-  event_counts: z.record(z.string(), z.number()),
-  total_revenue: z.number(),
-  order_count: z.number(),
-  last_page: z.record(z.string(), z.unknown()).optional(),
-  last_screen: z.record(z.string(), z.unknown()).optional(),
-});
+export const ComputedTraitsSchema = lazySchema(() =>
+  z.object({
+    first_seen: z.string(),
+    last_seen: z.string(),
+    /** Count of events per event name (`track`) or per type (`page`, `screen`, `identify`, ...). */
+    event_counts: z.record(z.string(), z.number()),
+    total_revenue: z.number(),
+    order_count: z.number(),
+    last_page: z.record(z.string(), z.unknown()).optional(),
+    last_screen: z.record(z.string(), z.unknown()).optional(),
+  }),
+);
 export type ComputedTraits = z.infer<typeof ComputedTraitsSchema>;
 
-export const ProfileSchema = z.object({
-  profileId: z.string(),
-  traits: z.record(z.string(), z.unknown()),
-  computed: ComputedTraitsSchema,
-  /** Consent per category (Segment's `context.consent.categoryPreferences`). */
-  consent: z.record(z.string(), z.boolean()),
-  identities: z.array(IdentitySchema),
-  createdAt: z.string(),
-  updatedAt: z.string(),
-});
+export const ProfileSchema = lazySchema(() =>
+  z.object({
+    profileId: z.string(),
+    traits: z.record(z.string(), z.unknown()),
+    computed: ComputedTraitsSchema,
+    /** Consent per category (Segment's `context.consent.categoryPreferences`). */
+    consent: z.record(z.string(), z.boolean()),
+    identities: z.array(IdentitySchema),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  }),
+);
 export type Profile = z.infer<typeof ProfileSchema>;
 
 /** An event as kept on a profile's timeline, enough for event conditions in segments. */
-export const TimelineEventSchema = z.object({
-  messageId: z.string(),
-  type: z.string(),
-  event: z.string().optional(),
-  name: z.string().optional(),
-  timestamp: z.string(),
-  properties: z.record(z.string(), z.unknown()).optional(),
-});
+export const TimelineEventSchema = lazySchema(() =>
+  z.object({
+    messageId: z.string(),
+    type: z.string(),
+    event: z.string().optional(),
+    name: z.string().optional(),
+    timestamp: z.string(),
+    properties: z.record(z.string(), z.unknown()).optional(),
+  }),
+);
 export type TimelineEvent = z.infer<typeof TimelineEventSchema>;
 
 /** A profile a batch merged into another: what it held when it was merged, and its survivor. */

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { type Hour, hourOfDate } from '../lake/columnar.js';
+import { lazySchema } from '../shared/lazy-schema.js';
 
 /**
  * A replay walks its range an hour at a time, the lake's partition unit (`dt=/hr=` of `receivedAt`
@@ -36,20 +37,22 @@ export function replayOrder<T extends LakeLine>(lines: readonly T[]): T[] {
 }
 
 /** What a replay did so far. */
-export const ReplayCountsSchema = z.object({
-  /** Events (lake) or quarantined records (quarantine) in the range that matched the request. */
-  read: z.number(),
-  /** Applied to profiles. */
-  applied: z.number(),
-  /** Already held by profiles (dedupe by source and messageId): nothing changed. */
-  duplicates: z.number(),
-  /** Set aside (again): cannot be processed; quarantine re-drives keep them with the new reason. */
-  quarantined: z.number(),
-  /** Of deleted or suppressed people: dropped, never applied. */
-  erased: z.number(),
-  /** Quarantined records re-driven successfully and removed from quarantine. */
-  redriven: z.number(),
-});
+export const ReplayCountsSchema = lazySchema(() =>
+  z.object({
+    /** Events (lake) or quarantined records (quarantine) in the range that matched the request. */
+    read: z.number(),
+    /** Applied to profiles. */
+    applied: z.number(),
+    /** Already held by profiles (dedupe by source and messageId): nothing changed. */
+    duplicates: z.number(),
+    /** Set aside (again): cannot be processed; quarantine re-drives keep them with the new reason. */
+    quarantined: z.number(),
+    /** Of deleted or suppressed people: dropped, never applied. */
+    erased: z.number(),
+    /** Quarantined records re-driven successfully and removed from quarantine. */
+    redriven: z.number(),
+  }),
+);
 export type ReplayCounts = z.infer<typeof ReplayCountsSchema>;
 export const NO_REPLAY_COUNTS: ReplayCounts = {
   read: 0,

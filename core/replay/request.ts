@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { lazySchema } from '../shared/lazy-schema.js';
 
 /**
  * What an operator asks for with `POST /v1/replays`. Two kinds:
@@ -26,56 +27,63 @@ const instant = (what: string) =>
     )
     .transform((v) => new Date(Date.parse(v)).toISOString());
 
-const range = {
+const range = lazySchema(() => ({
   since: instant('inclusive'),
   until: instant('exclusive'),
   dryRun: z.boolean({ error: 'must be true or false' }).optional(),
-};
+}));
 
-const QuarantineReplaySchema = z.strictObject({
-  from: z.literal('quarantine'),
-  stage: z.string({ error: 'is required (process)' }).superRefine((v, ctx) => {
-    if ((REDRIVABLE_STAGES as readonly string[]).includes(v)) return;
-    ctx.addIssue({
-      code: 'custom',
-      message:
-        v === 'collect'
-          ? 'must be process: records of stage collect were refused by the API with a 4xx the client saw, so they are for the client to send again'
-          : v === 'lake'
-            ? 'must be process: records of stage lake are not collected events (no sourceId or receivedAt) and can never be written to the raw zone'
-            : 'must be process',
-    });
+const QuarantineReplaySchema = lazySchema(() =>
+  z.strictObject({
+    from: z.literal('quarantine'),
+    stage: z.string({ error: 'is required (process)' }).superRefine((v, ctx) => {
+      if ((REDRIVABLE_STAGES as readonly string[]).includes(v)) return;
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          v === 'collect'
+            ? 'must be process: records of stage collect were refused by the API with a 4xx the client saw, so they are for the client to send again'
+            : v === 'lake'
+              ? 'must be process: records of stage lake are not collected events (no sourceId or receivedAt) and can never be written to the raw zone'
+              : 'must be process',
+      });
+    }),
+    reason: z.string().min(1, 'must not be empty').max(100, 'must be at most 100 characters').optional(),
+    source: z.string().min(1, 'must not be empty').max(256, 'must be at most 256 characters').optional(),
+    ...range,
   }),
-  reason: z.string().min(1, 'must not be empty').max(100, 'must be at most 100 characters').optional(),
-  source: z.string().min(1, 'must not be empty').max(256, 'must be at most 256 characters').optional(),
-  ...range,
-});
+);
 
-const LakeReplaySchema = z.strictObject({
-  from: z.literal('lake'),
-  sources: z
-    .array(z.string().min(1, 'must not be empty').max(256, 'must be at most 256 characters'), {
-      error: 'must be a list of source ids',
+const LakeReplaySchema = lazySchema(() =>
+  z.strictObject({
+    from: z.literal('lake'),
+    sources: z
+      .array(z.string().min(1, 'must not be empty').max(256, 'must be at most 256 characters'), {
+        error: 'must be a list of source ids',
+      })
+      .min(1, 'must name at least one source (leave it out for every source)')
+      .max(100, 'must name at most 100 sources')
+      .optional(),
+    ratePerSecond: z
+      .number({ error: 'must be a number' })
+      .int('must be a whole number')
+      .min(1, 'must be at least 1')
+      .max(MAX_REPLAY_RATE, `must be at most ${MAX_REPLAY_RATE}`)
+      .optional(),
+    ...range,
+  }),
+);
+
+export const ReplayRequestSchema = lazySchema(() =>
+  z
+    .discriminatedUnion('from', [QuarantineReplaySchema, LakeReplaySchema], {
+      error: 'must be quarantine or lake',
     })
-    .min(1, 'must name at least one source (leave it out for every source)')
-    .max(100, 'must name at most 100 sources')
-    .optional(),
-  ratePerSecond: z
-    .number({ error: 'must be a number' })
-    .int('must be a whole number')
-    .min(1, 'must be at least 1')
-    .max(MAX_REPLAY_RATE, `must be at most ${MAX_REPLAY_RATE}`)
-    .optional(),
-  ...range,
-});
-
-export const ReplayRequestSchema = z
-  .discriminatedUnion('from', [QuarantineReplaySchema, LakeReplaySchema], {
-    error: 'must be quarantine or lake',
-  })
-  .superRefine((r, ctx) => {
-    if (r.since >= r.until) ctx.addIssue({ code: 'custom', path: ['until'], message: 'must be after since' });
-  });
+    .superRefine((r, ctx) => {
+      if (r.since >= r.until)
+        ctx.addIssue({ code: 'custom', path: ['until'], message: 'must be after since' });
+    }),
+);
 export type ReplayRequest = z.infer<typeof ReplayRequestSchema>;
 export type LakeReplay = Extract<ReplayRequest, { from: 'lake' }>;
 export type QuarantineReplay = Extract<ReplayRequest, { from: 'quarantine' }>;

@@ -1,36 +1,39 @@
 import * as z from 'zod';
 import { IdentitySchema } from '../profiles/profile.js';
+import { lazySchema } from '../shared/lazy-schema.js';
 
 /**
  * A change of segment membership, produced by batch runs and by real-time evaluation, consumed by
  * activation. `deltaId` is deterministic, so a redelivered delta can be recognised and skipped.
  */
-export const DeltaKindSchema = z.enum(['entered', 'exited', 'updated']);
+export const DeltaKindSchema = lazySchema(() => z.enum(['entered', 'exited', 'updated']));
 
-export const MembershipDeltaSchema = z.object({
-  deltaId: z.string().min(1),
-  segmentId: z.string().min(1),
-  profileId: z.string().min(1),
-  kind: DeltaKindSchema,
-  /**
-   * Which entry of this person into the segment the change belongs to (1 for the first). Changes of one
-   * person are ordered by generation, then entered < updated < exited. Absent on deltas queued before
-   * it existed.
-   */
-  generation: z.number().int().min(1).optional(),
-  /** When membership changed (ISO-8601). */
-  at: z.string(),
-  /** Batch run id, or `realtime`. */
-  source: z.string(),
-  traits: z.record(z.string(), z.unknown()),
-  identities: z.array(IdentitySchema),
-  consent: z.record(z.string(), z.boolean()),
-  /**
-   * Only for this destination: the catch-up of a destination connected to a segment that already has
-   * members, which gets an `entered` for each (the same delta the others got when the member entered).
-   */
-  target: z.object({ destinationId: z.string().min(1), destinationType: z.string().min(1) }).optional(),
-});
+export const MembershipDeltaSchema = lazySchema(() =>
+  z.object({
+    deltaId: z.string().min(1),
+    segmentId: z.string().min(1),
+    profileId: z.string().min(1),
+    kind: DeltaKindSchema,
+    /**
+     * Which entry of this person into the segment the change belongs to (1 for the first). Changes of one
+     * person are ordered by generation, then entered < updated < exited. Absent on deltas queued before
+     * it existed.
+     */
+    generation: z.number().int().min(1).optional(),
+    /** When membership changed (ISO-8601). */
+    at: z.string(),
+    /** Batch run id, or `realtime`. */
+    source: z.string(),
+    traits: z.record(z.string(), z.unknown()),
+    identities: z.array(IdentitySchema),
+    consent: z.record(z.string(), z.boolean()),
+    /**
+     * Only for this destination: the catch-up of a destination connected to a segment that already has
+     * members, which gets an `entered` for each (the same delta the others got when the member entered).
+     */
+    target: z.object({ destinationId: z.string().min(1), destinationType: z.string().min(1) }).optional(),
+  }),
+);
 export type MembershipDelta = z.infer<typeof MembershipDeltaSchema>;
 export type DeltaTarget = NonNullable<MembershipDelta['target']>;
 

@@ -15,6 +15,7 @@ import {
   overviewWindow,
   quarantineSummary,
 } from '../../core/console/overview.js';
+import { lazySchema } from '../../core/shared/lazy-schema.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
 import { ALARM_RULES } from '../../resources/metrics.js';
 import { principalOf, withAccess } from '../shared/access.js';
@@ -50,40 +51,48 @@ const OVERVIEW_METRICS = overviewMetrics(config[ENV.overviewFunctionNames]);
 const kinesis = kinesisClient();
 const s3 = s3Client();
 
-const SourceInputSchema = z.object({
-  name: z.string().trim().min(1, 'is required').max(100, 'must be at most 100 characters'),
-});
-const RotateSchema = z.object({
-  overlapHours: z
-    .number()
-    .int('must be a whole number')
-    .min(0, 'must be at least 0')
-    .max(168, 'must be at most 168 (7 days)')
-    .default(24),
-});
-const OverviewQuerySchema = z.object({
-  minutes: z.coerce
-    .number()
-    .int('must be a whole number')
-    .min(5, 'must be at least 5')
-    .max(1440, 'must be at most 1440 (a day)')
-    .default(60),
-});
-const DebugQuerySchema = z.object({
-  sourceId: z.string().max(100).optional(),
-  seconds: z.coerce
-    .number()
-    .int('must be a whole number')
-    .min(1, 'must be at least 1')
-    .max(3600, 'must be at most 3600')
-    .default(300),
-  limit: z.coerce
-    .number()
-    .int('must be a whole number')
-    .min(1, 'must be at least 1')
-    .max(200, 'must be at most 200')
-    .default(100),
-});
+const SourceInputSchema = lazySchema(() =>
+  z.object({
+    name: z.string().trim().min(1, 'is required').max(100, 'must be at most 100 characters'),
+  }),
+);
+const RotateSchema = lazySchema(() =>
+  z.object({
+    overlapHours: z
+      .number()
+      .int('must be a whole number')
+      .min(0, 'must be at least 0')
+      .max(168, 'must be at most 168 (7 days)')
+      .default(24),
+  }),
+);
+const OverviewQuerySchema = lazySchema(() =>
+  z.object({
+    minutes: z.coerce
+      .number()
+      .int('must be a whole number')
+      .min(5, 'must be at least 5')
+      .max(1440, 'must be at most 1440 (a day)')
+      .default(60),
+  }),
+);
+const DebugQuerySchema = lazySchema(() =>
+  z.object({
+    sourceId: z.string().max(100).optional(),
+    seconds: z.coerce
+      .number()
+      .int('must be a whole number')
+      .min(1, 'must be at least 1')
+      .max(3600, 'must be at most 3600')
+      .default(300),
+    limit: z.coerce
+      .number()
+      .int('must be a whole number')
+      .min(1, 'must be at least 1')
+      .max(200, 'must be at most 200')
+      .default(100),
+  }),
+);
 
 function invalid(code: string, message: string, issues: z.core.$ZodIssue[]): HttpResponse {
   return error(400, {

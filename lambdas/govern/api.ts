@@ -9,9 +9,11 @@ import { TombstoneStore } from '../../adapters/dynamodb/tombstone-store.js';
 import { createLogger } from '../../adapters/observability/logger.js';
 import {
   hashIdentity,
+  namesAPhone,
   RegulationListQuerySchema,
   RegulationRequestSchema,
 } from '../../core/govern/regulation.js';
+import { loadPhoneNumbers } from '../../core/shared/phone-numbers.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
 import { principalOf, withAccess } from '../shared/access.js';
 import { error, type HttpResponse, invalidAdminRequest, json, parseJsonBody } from '../shared/http.js';
@@ -53,6 +55,7 @@ async function route(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
   }
   const body = parseJsonBody(event);
   if (!body.ok) return body.response;
+  if (namesAPhone(body.value)) await loadPhoneNumbers();
   const parsed = RegulationRequestSchema.safeParse(body.value);
   if (!parsed.success)
     return error(400, {
@@ -119,6 +122,7 @@ async function route(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
 }
 
 async function list(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
+  if (namesAPhone(event.queryStringParameters)) await loadPhoneNumbers();
   const query = RegulationListQuerySchema.safeParse(event.queryStringParameters ?? {});
   if (!query.success)
     return error(400, {

@@ -40,7 +40,7 @@ import { columnarObjectKey, manifestKey, messageIdsKey } from '../../core/lake/c
 import { partitionOfKey } from '../../core/lake/layout.js';
 import { type ChangeRecord, changeBelongsToSubject } from '../../core/lake/profile-changes.js';
 import type { Identity } from '../../core/profiles/profile.js';
-import { normalizePhone } from '../../core/shared/contact-points.js';
+import { loadPhoneNumbers, normalizeLoadedPhone } from '../../core/shared/phone-numbers.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
 import { STREAM_CONSUMERS } from '../../resources/functions/index.js';
 import { scrubLocalFiles } from './local-scrub.js';
@@ -216,6 +216,9 @@ async function purgeOldVersions(key: string): Promise<void> {
  * spread over every partition, so this reads the whole raw and quarantine zones once per job.
  */
 async function lake(regulationId: string) {
+  // Before any event is read: the filter below keeps what it cannot read, so a phone number met
+  // without the metadata loaded would leave that event in the lake.
+  await loadPhoneNumbers();
   const item = await work.get(regulationId);
   const subject = new Set(item.subject.map((i) => `${i.type}:${i.value}`));
   const profileIds = new Set(item.profileIds);
@@ -241,7 +244,7 @@ async function lake(regulationId: string) {
         try {
           const record = JSON.parse(line) as Record<string, unknown>;
           if (zone === 'raw') {
-            const { identifiers, receivedAt } = subjectOfEvent(record, normalizePhone);
+            const { identifiers, receivedAt } = subjectOfEvent(record, (v) => normalizeLoadedPhone(v));
             if (erased.erasedBy(identifiers, receivedAt)) return false;
             if (identifiers.some((i) => subject.has(`${i.type}:${i.value}`))) keptAfter++;
             return true;

@@ -1,5 +1,5 @@
 import type { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
-import { hashIdentity } from '../../core/govern/event-identifiers.js';
+import { hashIdentity } from '../../core/govern/subject-identifiers.js';
 import { profileIdentifier, type Tombstone } from '../../core/govern/tombstones.js';
 import { identityKey } from '../../core/identity/identifiers.js';
 import type { Identity } from '../../core/profiles/profile.js';

@@ -10,6 +10,7 @@ import { createMetrics } from '../../adapters/observability/metrics.js';
 import { QuarantineWriter } from '../../adapters/s3/quarantine-writer.js';
 import { type RawPartition, rawObjectKey, rawPartition } from '../../core/lake/layout.js';
 import type { QuarantineRecord } from '../../core/lake/quarantine.js';
+import { lazySchema } from '../../core/shared/lazy-schema.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
 import { LAKE_WRITER_FUNCTION } from '../../resources/functions/lake.js';
 import { METRIC } from '../../resources/metrics.js';
@@ -20,10 +21,12 @@ const metrics = createMetrics('lake-writer');
 const s3 = s3Client();
 const quarantine = new QuarantineWriter(s3, config[ENV.lakeBucket]);
 
-const Envelope = z.looseObject({
-  sourceId: z.string().min(1),
-  receivedAt: z.string().refine((v) => !Number.isNaN(Date.parse(v))),
-});
+const Envelope = lazySchema(() =>
+  z.looseObject({
+    sourceId: z.string().min(1),
+    receivedAt: z.string().refine((v) => !Number.isNaN(Date.parse(v))),
+  }),
+);
 
 /** Longest `source_id=` partition value (URL-encoded): S3 keys are at most 1,024 bytes. */
 const MAX_ENCODED_SOURCE_ID = 256;

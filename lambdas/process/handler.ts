@@ -17,9 +17,10 @@ import { CollectedEventParser } from '../../core/events/schema.js';
 import { DEFAULT_IDENTIFIER_TRAITS, isDepthIssue, storageIssues } from '../../core/events/storage-limits.js';
 import { type IdentityConfig, IdentityConfigSchema } from '../../core/identity/identifiers.js';
 import type { QuarantineRecord } from '../../core/lake/quarantine.js';
+import { batchName } from '../../core/process/batch-name.js';
 import { processIsolated } from '../../core/process/isolate.js';
-import { type CanonicalEvent, normalizeEvent } from '../../core/process/normalize.js';
-import { type BatchOrigin, batchName } from '../../core/process/pipeline.js';
+import type { CanonicalEvent } from '../../core/process/normalize.js';
+import type { BatchOrigin } from '../../core/process/pipeline.js';
 import { ENV, loadConfig, positiveInt, requiredString } from '../../resources/env.js';
 import { PROFILE_PROCESSOR_FUNCTION } from '../../resources/functions/process.js';
 import { METRIC } from '../../resources/metrics.js';
@@ -60,11 +61,20 @@ const store = new DynamoProfileStore(dynamoDbDocumentClient(), config[ENV.profil
 });
 const quarantine = new QuarantineWriter(s3Client(), config[ENV.lakeBucket]);
 
+/**
+ * Event normalisation (user-agent parsing with bowser, phone numbers with libphonenumber-js's metadata)
+ * is loaded by the first batch, not at cold start; esbuild keeps the dynamic import lazy in the bundle.
+ */
+type Normalize = typeof import('../../core/process/normalize.js').normalizeEvent;
+let normalization: Promise<Normalize> | undefined;
+const loadNormalization = (): Promise<Normalize> =>
+  (normalization ??= import('../../core/process/normalize.js').then((m) => m.normalizeEvent));
+
 type Parsed =
   | { ok: true; event: CanonicalEvent }
   | { ok: false; reason: string; details: string; messageId?: string; sourceId?: string };
 
-function parseRecord(data: Buffer): Parsed {
+function parseRecord(data: Buffer, normalizeEvent: Normalize): Parsed {
   let json: unknown;
   try {
     json = JSON.parse(decodeRecord(data));
@@ -128,6 +138,8 @@ export async function handler(
   context?: Context,
 ): Promise<KinesisStreamBatchResponse> {
   // Replay steps (the replay state machine) run here too: the same parser, pipeline and settings.
+  const normalizeEvent = await loadNormalization();
+  const parse = (data: Buffer) => parseRecord(data, normalizeEvent);
   if (isReplayStep(event)) {
     const pipeline = {
       graph: store,
@@ -135,7 +147,7 @@ export async function handler(
       config: identityConfig,
       listeners: profileChangeListeners,
     };
-    const parts = { parse: parseRecord, pipeline, isPermanent: isPermanentStoreError, quarantine };
+    const parts = { parse, pipeline, isPermanent: isPermanentStoreError, quarantine };
     return (await replayStep(event, parts, context)) as KinesisStreamBatchResponse;
   }
   const now = new Date();
@@ -158,7 +170,7 @@ export async function handler(
   const kept = new Set(erasure.keep);
   for (const [offset, record] of event.Records.entries()) {
     if (!kept.has(record)) continue;
-    const parsed = parseRecord(Buffer.from(record.kinesis.data, 'base64'));
+    const parsed = parse(Buffer.from(record.kinesis.data, 'base64'));
     if (parsed.ok) {
       events.push(parsed.event);
       records.push(record);

@@ -4,6 +4,7 @@ import { dynamoDbDocumentClient } from '../../adapters/aws/clients.js';
 import { readMergedIdentities } from '../../adapters/dynamodb/merged-identities.js';
 import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
 import { toProfile } from '../../core/profiles/state.js';
+import { lazySchema } from '../../core/shared/lazy-schema.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
 import { withAccess } from '../shared/access.js';
 import { error, type HttpResponse, invalidAdminRequest, json } from '../shared/http.js';
@@ -19,11 +20,13 @@ const reader = new ProfileReader(
   config[ENV.timelineTable] ?? config[ENV.profilesTable],
 );
 
-const LimitSchema = z.coerce
-  .number()
-  .int('must be a whole number')
-  .min(1, 'must be at least 1')
-  .max(100, 'must be at most 100');
+const LimitSchema = lazySchema(() =>
+  z.coerce
+    .number()
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .max(100, 'must be at most 100'),
+);
 
 /** Profile API: `GET /v1/profiles/{id}[/traits|/events|/identities|/merges]`, id = profile id or `type:value`. */
 export const handler = withAccess(route);

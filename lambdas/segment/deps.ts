@@ -10,8 +10,19 @@ import type { Profile } from '../../core/profiles/profile.js';
 import type { TimelineSource } from '../../core/segments/engine.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
 
-/** What every segmentation handler needs, read once at cold start. */
-export function segmentationDeps() {
+type SegmentationDeps = ReturnType<typeof buildSegmentationDeps>;
+let deps: SegmentationDeps | undefined;
+
+/**
+ * What every segmentation handler needs, read once at cold start: the stream processor's two segment
+ * listeners share one set instead of each reading the configuration and building stores again.
+ */
+export function segmentationDeps(): SegmentationDeps {
+  deps ??= buildSegmentationDeps();
+  return deps;
+}
+
+function buildSegmentationDeps() {
   const config = loadConfig(
     z.object({
       [ENV.profilesTable]: requiredString(),
@@ -34,10 +45,23 @@ export function segmentationDeps() {
     },
   };
   const changeLog = new SegmentChangeLog(ddb, config[ENV.controlTable], config[ENV.profilesTable]);
-  const checker = new IdentityChecker(ddb, config[ENV.profilesTable], {
-    timelineRetentionDays: Number(process.env[ENV.timelineRetentionDays] ?? 90),
-    limits: identityLimits(process.env[ENV.identityConfig]),
-    timelineTable,
-  });
-  return { reader, segments, timeline, checker, changeLog };
+  let checker: IdentityChecker | undefined;
+  return {
+    reader,
+    segments,
+    timeline,
+    changeLog,
+    /**
+     * Built, and the identity settings (`CDP_IDENTITY_CONFIG`) validated, when first asked for: the
+     * batch runner takes it at cold start; the API and the processor's listeners never use it.
+     */
+    get checker(): IdentityChecker {
+      checker ??= new IdentityChecker(ddb, config[ENV.profilesTable], {
+        timelineRetentionDays: Number(process.env[ENV.timelineRetentionDays] ?? 90),
+        limits: identityLimits(process.env[ENV.identityConfig]),
+        timelineTable,
+      });
+      return checker;
+    },
+  };
 }

@@ -20,6 +20,7 @@ import {
 import { chooseMode, coveredUntil, dueHorizon, groupByBucket } from '../../core/segments/incremental.js';
 import { answeringFrom } from '../../core/segments/known-memberships.js';
 import { runSlice, scanSegmentsFor } from '../../core/segments/scan-plan.js';
+import { lazySchema } from '../../core/shared/lazy-schema.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
 import { SEGMENT_RUNNER_FUNCTION } from '../../resources/functions/segment.js';
 import { METRIC } from '../../resources/metrics.js';
@@ -45,27 +46,29 @@ const scanSegments = Number(runConfig[ENV.segmentScanSegments] ?? 4);
 /** Hours between full runs when incremental runs are asked for (the safety net). */
 const fullRunHours = Math.max(1, Number(runConfig[ENV.segmentFullRunHours] ?? 24));
 
-const RequestSchema = z.object({
-  segmentIds: z.array(z.string()).optional(),
-  /** Profiles read per scan page. */
-  pageSize: z.number().int().min(1).max(1_000).default(500),
-  /** How long one runner invocation evaluates before it hands its cursor on (below Lambda's 15 min). */
-  sliceSeconds: z.number().min(0).max(780).default(600),
-  /** A destination just connected to the (one) requested segment: its current members are sent to it. */
-  catchUpDestinationId: z.string().optional(),
-  /**
-   * Also check (and repair) the identity graph around every live profile the run reads: its
-   * identifiers resolve to it, nothing it merged is live again. A daily schedule asks for it; it costs
-   * a read per identifier, so hourly runs do not.
-   */
-  checkIdentities: z.boolean().default(false),
-  /**
-   * Evaluate only the profiles changed since the previous scheduled run and those whose answer can
-   * change with time by now (the hourly schedule asks for it); falls back to a full run when that is
-   * not enough (see `chooseMode`).
-   */
-  incremental: z.boolean().default(false),
-});
+const RequestSchema = lazySchema(() =>
+  z.object({
+    segmentIds: z.array(z.string()).optional(),
+    /** Profiles read per scan page. */
+    pageSize: z.number().int().min(1).max(1_000).default(500),
+    /** How long one runner invocation evaluates before it hands its cursor on (below Lambda's 15 min). */
+    sliceSeconds: z.number().min(0).max(780).default(600),
+    /** A destination just connected to the (one) requested segment: its current members are sent to it. */
+    catchUpDestinationId: z.string().optional(),
+    /**
+     * Also check (and repair) the identity graph around every live profile the run reads: its
+     * identifiers resolve to it, nothing it merged is live again. A daily schedule asks for it; it costs
+     * a read per identifier, so hourly runs do not.
+     */
+    checkIdentities: z.boolean().default(false),
+    /**
+     * Evaluate only the profiles changed since the previous scheduled run and those whose answer can
+     * change with time by now (the hourly schedule asks for it); falls back to a full run when that is
+     * not enough (see `chooseMode`).
+     */
+    incremental: z.boolean().default(false),
+  }),
+);
 
 type CatchUp = { segmentId: string; target: DeltaTarget } | null;
 

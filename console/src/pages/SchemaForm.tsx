@@ -5,6 +5,7 @@ import Select from '@cloudscape-design/components/select';
 import SpaceBetween from '@cloudscape-design/components/space-between';
 import type { ReactElement } from 'react';
 import { type ZodType, z } from 'zod';
+import { builtValue } from '../../../core/shared/lazy-schema.js';
 
 /**
  * A form generated from a zod schema (a destination type's settings): one field per property, typed
@@ -21,7 +22,8 @@ interface Property {
 }
 
 export function schemaProperties(schema: ZodType): { name: string; prop: Property; required: boolean }[] {
-  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as {
+  // The schema itself, not its lazy stand-in: JSON Schema generation keys its walk by schema object.
+  const json = z.toJSONSchema(builtValue(schema), { io: 'input', unrepresentable: 'any' }) as {
     properties?: Record<string, Property>;
     required?: string[];
   };
