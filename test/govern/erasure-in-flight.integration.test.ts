@@ -139,6 +139,7 @@ describe('erasure while data is still moving', () => {
       identifiers: [`user_id:${subject.userId}`],
     });
     expect(res.status).toBe(202);
+    const acceptedAt = Date.now();
     // They keep sending for three more seconds; then the queued deltas are delivered.
     await new Promise((r) => setTimeout(r, 3_000));
     release!();
@@ -161,7 +162,9 @@ describe('erasure while data is still moving', () => {
     ])
       expect(regulation.stores[store]?.status, store).toBe('done');
     expect(regulation.stores.lake.count).toBeGreaterThan(0);
-    expect(subjectSent.length).toBeGreaterThan(10);
+    // The case this test is about: events of theirs accepted after the deletion was (a count over the
+    // whole run would depend on how fast the machine is).
+    expect(subjectSent.filter((e) => e.at >= acceptedAt).length).toBeGreaterThanOrEqual(3);
 
     // Nothing of them anywhere, and the webhook never received them.
     const needles = [subject.userId, subject.anonymousId, subject.email, profileId];
