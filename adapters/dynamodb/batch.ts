@@ -4,6 +4,7 @@ import {
   BatchWriteCommand,
   type DynamoDBDocumentClient,
   QueryCommand,
+  type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { inParallel } from '../../core/shared/concurrency.js';
 import { CONTROL_TABLE } from '../../resources/tables.js';
@@ -77,29 +78,34 @@ export async function batchWrite(
   }
 }
 
-/**
- * Every control-plane item of one kind (`gsi1pk = <kind>` on the `byLookup` index), page after page:
- * callers route or authorize by these lists, so an item past the first page must not go missing.
- */
-export async function allOfKind(
+/** Every item a Query finds, page after page (for reads that must not stop at the first 1 MB). */
+export async function queryAll(
   ddb: DynamoDBDocumentClient,
-  table: string,
-  kind: string,
+  input: Omit<QueryCommandInput, 'ExclusiveStartKey'>,
 ): Promise<Record<string, unknown>[]> {
   const out: Record<string, unknown>[] = [];
   let ExclusiveStartKey: Record<string, unknown> | undefined;
   do {
-    const page = await ddb.send(
-      new QueryCommand({
-        TableName: table,
-        IndexName: CONTROL_TABLE.globalSecondaryIndexes[0]!.indexName,
-        KeyConditionExpression: 'gsi1pk = :kind',
-        ExpressionAttributeValues: { ':kind': kind },
-        ExclusiveStartKey,
-      }),
-    );
+    const page = await ddb.send(new QueryCommand({ ...input, ExclusiveStartKey }));
     out.push(...(page.Items ?? []));
     ExclusiveStartKey = page.LastEvaluatedKey;
   } while (ExclusiveStartKey);
   return out;
+}
+
+/**
+ * Every control-plane item of one kind (`gsi1pk = <kind>` on the `byLookup` index), page after page:
+ * callers route or authorize by these lists, so an item past the first page must not go missing.
+ */
+export function allOfKind(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  kind: string,
+): Promise<Record<string, unknown>[]> {
+  return queryAll(ddb, {
+    TableName: table,
+    IndexName: CONTROL_TABLE.globalSecondaryIndexes[0]!.indexName,
+    KeyConditionExpression: 'gsi1pk = :kind',
+    ExpressionAttributeValues: { ':kind': kind },
+  });
 }

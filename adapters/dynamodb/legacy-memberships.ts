@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { StoredMembership } from '../../core/segments/engine.js';
 import { inParallel } from '../../core/shared/concurrency.js';
-import { batchGet, type Item } from './batch.js';
+import { batchGet, type Item, queryAll } from './batch.js';
 import {
   legacyMembershipKey,
   MEMBERSHIP_ATTRIBUTES,
@@ -118,20 +118,13 @@ export class LegacyMemberships {
   async ofProfiles(profileIds: readonly string[]): Promise<StoredMembership[]> {
     const found: Item[] = [];
     await inParallel(profileIds, async (profileId) => {
-      let ExclusiveStartKey: Record<string, unknown> | undefined;
-      do {
-        const page = await this.ddb.send(
-          new QueryCommand({
-            TableName: this.profilesTable,
-            IndexName: 'byProfile',
-            KeyConditionExpression: 'gsi1pk = :p AND begins_with(gsi1sk, :s)',
-            ExpressionAttributeValues: { ':p': `P#${profileId}`, ':s': 'SEG#' },
-            ExclusiveStartKey,
-          }),
-        );
-        found.push(...((page.Items ?? []) as Item[]));
-        ExclusiveStartKey = page.LastEvaluatedKey;
-      } while (ExclusiveStartKey);
+      const items = await queryAll(this.ddb, {
+        TableName: this.profilesTable,
+        IndexName: 'byProfile',
+        KeyConditionExpression: 'gsi1pk = :p AND begins_with(gsi1sk, :s)',
+        ExpressionAttributeValues: { ':p': `P#${profileId}`, ':s': 'SEG#' },
+      });
+      found.push(...(items as Item[]));
     });
     return this.moveAll(found);
   }
@@ -154,22 +147,13 @@ export class LegacyMemberships {
 
   /** Keys of every old-layout item of a segment (for its deletion). */
   async keysOfSegment(segmentId: string): Promise<Array<{ pk: string; sk: string }>> {
-    const keys: Array<{ pk: string; sk: string }> = [];
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.ddb.send(
-        new QueryCommand({
-          TableName: this.profilesTable,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': `SEG#${segmentId}` },
-          ProjectionExpression: 'pk, sk',
-          ExclusiveStartKey,
-        }),
-      );
-      for (const i of page.Items ?? []) keys.push({ pk: i.pk as string, sk: i.sk as string });
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
-    return keys;
+    const items = await queryAll(this.ddb, {
+      TableName: this.profilesTable,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': `SEG#${segmentId}` },
+      ProjectionExpression: 'pk, sk',
+    });
+    return items.map((i) => ({ pk: i.pk as string, sk: i.sk as string }));
   }
 
   /** Moves each found item; where a current item already existed, that one is the answer. */

@@ -1,6 +1,7 @@
-import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { StoredMembership } from '../../core/segments/engine.js';
 import type { MembershipState } from '../../core/segments/membership.js';
+import { queryAll } from './batch.js';
 
 /** Sort key prefix of a membership item under its profile (`P#<profileId>` / `SEG#<segmentId>`). */
 export const MEMBERSHIP_SK_PREFIX = 'SEG#';
@@ -68,20 +69,11 @@ export async function queryMembershipsOf(
   profileId: string,
   consistent: boolean,
 ): Promise<StoredMembership[]> {
-  const out: StoredMembership[] = [];
-  let ExclusiveStartKey: Record<string, unknown> | undefined;
-  do {
-    const page = await ddb.send(
-      new QueryCommand({
-        TableName: table,
-        KeyConditionExpression: 'pk = :p AND begins_with(sk, :s)',
-        ExpressionAttributeValues: { ':p': `P#${profileId}`, ':s': MEMBERSHIP_SK_PREFIX },
-        ConsistentRead: consistent,
-        ExclusiveStartKey,
-      }),
-    );
-    for (const i of page.Items ?? []) out.push(storedMembership(i));
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
-  return out;
+  const items = await queryAll(ddb, {
+    TableName: table,
+    KeyConditionExpression: 'pk = :p AND begins_with(sk, :s)',
+    ExpressionAttributeValues: { ':p': `P#${profileId}`, ':s': MEMBERSHIP_SK_PREFIX },
+    ConsistentRead: consistent,
+  });
+  return items.map(storedMembership);
 }
