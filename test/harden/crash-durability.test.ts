@@ -115,10 +115,10 @@ describe('crash durability of the local runtime', () => {
     // Every acknowledged event reaches its profile exactly once. (An event the stream took but whose
     // 200 died with the runtime may be there too: it was sent, never acknowledged.)
     const admin = { authorization: `Bearer ${running.info.adminKey}` };
+    // The timeline first, then the profile: the processor writes a profile before its events' timeline
+    // items, so a profile read after the timeline holds at least what that timeline showed. The two
+    // agree once processing has settled (a batch committed between the reads shows in one only).
     const profileOf = async (user: string) => {
-      const res = await fetch(`${apiUrl}/v1/profiles/user_id:${user}`, { headers: admin });
-      if (res.status !== 200) return { count: 0, ids: [] as string[] };
-      const body = (await res.json()) as { computed: { event_counts: Record<string, number> } };
       const ids: string[] = [];
       let cursor: string | undefined;
       do {
@@ -128,9 +128,12 @@ describe('crash durability of the local runtime', () => {
             { headers: admin },
           )
         ).json()) as { events: Array<{ messageId: string }>; cursor?: string };
-        ids.push(...page.events.map((e) => e.messageId));
+        ids.push(...(page.events ?? []).map((e) => e.messageId));
         cursor = page.cursor;
       } while (cursor);
+      const res = await fetch(`${apiUrl}/v1/profiles/user_id:${user}`, { headers: admin });
+      if (res.status !== 200) return { count: 0, ids: [] as string[] };
+      const body = (await res.json()) as { computed: { event_counts: Record<string, number> } };
       return { count: body.computed.event_counts['Crash Test'] ?? 0, ids };
     };
     const ackedOf = (user: string) => [...acked].filter(([, u]) => u === user).map(([id]) => id);
@@ -138,7 +141,9 @@ describe('crash durability of the local runtime', () => {
       let profile = await profileOf(user);
       for (let t = Date.now(); Date.now() - t < 90_000; profile = await profileOf(user)) {
         const have = new Set(profile.ids);
-        if (ackedOf(user).every((id) => have.has(id))) break;
+        // Settled: every acknowledged event on the timeline, and the count caught up with it (events
+        // sent but never acknowledged may still be arriving).
+        if (ackedOf(user).every((id) => have.has(id)) && profile.count === have.size) break;
         await sleep(1_000);
       }
       const have = new Set(profile.ids);
