@@ -28,3 +28,7 @@ export function isPermanentStoreError(err: Error): boolean {
     /marshall|Number .* (greater|less) than|BigInt/i.test(err.message)
   );
 }
+
+/** A conditional write whose condition did not hold (someone else wrote first, or the item is gone). */
+export const isConditionFailed = (err: unknown): boolean =>
+  (err as Error | undefined)?.name === 'ConditionalCheckFailedException';

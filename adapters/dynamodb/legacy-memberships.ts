@@ -1,4 +1,3 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
@@ -9,6 +8,7 @@ import {
 import type { StoredMembership } from '../../core/segments/engine.js';
 import { inParallel } from '../../core/shared/concurrency.js';
 import { batchGet, type Item, queryAll } from './batch.js';
+import { isConditionFailed } from './errors.js';
 import {
   legacyMembershipKey,
   MEMBERSHIP_ATTRIBUTES,
@@ -22,9 +22,6 @@ export const MEMBERSHIPS_MIGRATED_KEY = { pk: 'MIGRATION#MEMBERSHIPS', sk: 'DONE
 
 /** How long an instance trusts a "not migrated yet" answer before asking again. */
 const RECHECK_MS = 60_000;
-
-const isConflict = (err: unknown) =>
-  err instanceof ConditionalCheckFailedException || (err as Error).name === 'ConditionalCheckFailedException';
 
 /**
  * Memberships of the layout before they moved under their profile (`SEG#<segmentId>` / `M#<profileId>`,
@@ -90,7 +87,7 @@ export class LegacyMemberships {
         }),
       );
     } catch (err) {
-      if (!isConflict(err)) throw err;
+      if (!isConditionFailed(err)) throw err;
       copied = false;
     }
     await this.ddb.send(

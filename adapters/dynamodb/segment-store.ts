@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
@@ -16,6 +15,7 @@ import { inParallel } from '../../core/shared/concurrency.js';
 import { allOfKind, batchWrite, type Item } from './batch.js';
 import { ChangeCounter } from './change-counter.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
+import { isConditionFailed } from './errors.js';
 import { LegacyMemberships } from './legacy-memberships.js';
 import { membershipIndexKeys, membershipKey, queryMembershipsOf } from './membership-item.js';
 
@@ -38,9 +38,6 @@ export interface RunSummary {
  * give it one any more (see `sweepMergedAway`); runs stop reading redirects that carry it.
  */
 export const MEMBERSHIPS_SETTLED_ATTRIBUTE = 'membershipsSettledAt';
-
-const isConflict = (err: unknown) =>
-  err instanceof ConditionalCheckFailedException || (err as Error).name === 'ConditionalCheckFailedException';
 
 /**
  * Segment definitions and run summaries (control table) and memberships (profiles table, in the
@@ -223,7 +220,7 @@ export class SegmentStore {
           }),
         );
       } catch (err) {
-        if (!isConflict(err)) throw err;
+        if (!isConditionFailed(err)) throw err;
       }
     });
   }
@@ -293,7 +290,7 @@ export class SegmentStore {
       }
       return true;
     } catch (err) {
-      if (isConflict(err)) return false;
+      if (isConditionFailed(err)) return false;
       throw err;
     }
   }

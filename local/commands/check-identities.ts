@@ -1,10 +1,9 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { dynamoDbDocumentClient } from '../../adapters/aws/clients.js';
 import { IdentityChecker } from '../../adapters/dynamodb/identity-checker.js';
 import { identityLimits } from '../../core/identity/identifiers.js';
 import type { IdentityViolation } from '../../core/identity/invariants.js';
 import { PROFILES_TABLE, TIMELINE_TABLE } from '../../resources/tables.js';
-import { localDynamoDb } from './local-dynamodb.js';
+import { dynamoTarget } from './local-dynamodb.js';
 
 export interface CheckIdentitiesArgs {
   readonly aws: boolean;
@@ -25,25 +24,20 @@ export async function checkIdentities(
   args: CheckIdentitiesArgs,
   out: (line: string) => void,
 ): Promise<number> {
-  let client: DynamoDBClient;
-  let table: string;
-  if (args.aws) {
-    const name = args.table ?? process.env.CDP_PROFILES_TABLE;
-    if (!name) {
-      out('--aws needs --table <profiles table name> or CDP_PROFILES_TABLE (see the stack outputs)');
-      return 2;
-    }
-    client = new DynamoDBClient({});
-    table = name;
-  } else {
-    const local = localDynamoDb(args.dataDir);
-    if ('problem' in local) {
-      out(local.problem);
-      return 1;
-    }
-    client = local.client;
-    table = args.table ?? PROFILES_TABLE.localName;
+  const target = dynamoTarget(args, {
+    profiles: {
+      given: args.table,
+      flag: '--table <profiles table>',
+      env: 'CDP_PROFILES_TABLE',
+      localName: PROFILES_TABLE.localName,
+    },
+  });
+  if ('problem' in target) {
+    out(target.problem);
+    return target.exitCode;
   }
+  const { client } = target;
+  const table = target.tables.profiles;
   const checker = new IdentityChecker(dynamoDbDocumentClient(client), table, {
     timelineRetentionDays: args.timelineRetentionDays,
     limits: identityLimits(process.env.CDP_IDENTITY_CONFIG),

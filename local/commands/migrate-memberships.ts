@@ -1,8 +1,7 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { dynamoDbDocumentClient } from '../../adapters/aws/clients.js';
 import { migrateMemberships } from '../../adapters/dynamodb/membership-migration.js';
 import { CONTROL_TABLE, PROFILES_TABLE } from '../../resources/tables.js';
-import { localDynamoDb } from './local-dynamodb.js';
+import { dynamoTarget } from './local-dynamodb.js';
 
 export interface MigrateMembershipsArgs {
   readonly aws: boolean;
@@ -20,33 +19,27 @@ export async function migrateMembershipsCommand(
   args: MigrateMembershipsArgs,
   out: (line: string) => void,
 ): Promise<number> {
-  let client: DynamoDBClient;
-  let profiles: string;
-  let control: string;
-  if (args.aws) {
-    const p = args.table ?? process.env.CDP_PROFILES_TABLE;
-    const c = args.controlTable ?? process.env.CDP_CONTROL_TABLE;
-    if (!p || !c) {
-      out(
-        '--aws needs --table <profiles table> and --control-table <control table> (or CDP_PROFILES_TABLE and CDP_CONTROL_TABLE; see the stack outputs)',
-      );
-      return 2;
-    }
-    client = new DynamoDBClient({});
-    profiles = p;
-    control = c;
-  } else {
-    const local = localDynamoDb(args.dataDir);
-    if ('problem' in local) {
-      out(local.problem);
-      return 1;
-    }
-    client = local.client;
-    profiles = args.table ?? PROFILES_TABLE.localName;
-    control = args.controlTable ?? CONTROL_TABLE.localName;
+  const target = dynamoTarget(args, {
+    profiles: {
+      given: args.table,
+      flag: '--table <profiles table>',
+      env: 'CDP_PROFILES_TABLE',
+      localName: PROFILES_TABLE.localName,
+    },
+    control: {
+      given: args.controlTable,
+      flag: '--control-table <control table>',
+      env: 'CDP_CONTROL_TABLE',
+      localName: CONTROL_TABLE.localName,
+    },
+  });
+  if ('problem' in target) {
+    out(target.problem);
+    return target.exitCode;
   }
+  const { client, tables } = target;
   try {
-    const counts = await migrateMemberships(dynamoDbDocumentClient(client), { profiles, control });
+    const counts = await migrateMemberships(dynamoDbDocumentClient(client), tables);
     out(
       args.json
         ? JSON.stringify(counts)
