@@ -33,5 +33,5 @@ export function profileItemReport(
     })
     .filter((f) => f.bytes > 0)
     .sort((a, b) => b.bytes - a.bytes);
-  return `Profile items (${fmt(items.length)} live): item median ${fmt(itemBytes[Math.floor(itemBytes.length / 2)]!)} B, max ${fmt(itemBytes.at(-1)!)} B (${fmt(itemBytes.filter((b) => b > 1024).length)} over 1 KB); packed state median ${fmt(at(0.5))} B, p90 ${fmt(at(0.9))} B, max ${fmt(at(1) - 0)} B; bytes each field adds (mean): ${shares.map((s) => `${s.field} ${fmt(s.bytes)}`).join(', ')}`;
+  return `Profile items (${fmt(items.length)} live): item median ${fmt(itemBytes[Math.floor(itemBytes.length / 2)]!)} B, max ${fmt(itemBytes.at(-1)!)} B (${fmt(itemBytes.filter((b) => b > 1024).length)} over 1 KB); packed state median ${fmt(at(0.5))} B, p90 ${fmt(at(0.9))} B, max ${fmt(at(1))} B; bytes each field adds (mean): ${shares.map((s) => `${s.field} ${fmt(s.bytes)}`).join(', ')}`;
 }
