@@ -1,5 +1,10 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
+} from '@aws-sdk/lib-dynamodb';
 import type { GraphChanges, GraphSnapshot } from '../../core/identity/graph.js';
 import { identityKey } from '../../core/identity/identifiers.js';
 import {
@@ -15,6 +20,7 @@ const now = () => new Date().toISOString();
 
 import { inParallel } from '../../core/shared/concurrency.js';
 import { batchGet, batchWrite, type Item, requestCounter } from './batch.js';
+import { isConditionFailed } from './errors.js';
 import { profileAttributes, stateFromItem } from './profile-item.js';
 import { keys } from './profile-keys.js';
 
@@ -33,26 +39,49 @@ export interface ProfileStoreOptions {
   readonly timelineTable?: string;
 }
 
+/** DynamoDB's own limit on the actions of one TransactWriteItems. */
+const MAX_TRANSACTION_ACTIONS = 100;
+
+type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+
+/**
+ * A lost race (a condition that no longer holds, or another transaction on the same items) becomes a
+ * ConflictError, and the batch is recomputed from fresh state. An item DynamoDB refuses inside a
+ * transaction is reported as the ValidationException it is outside one, so the record that carries it
+ * is isolated like any other that cannot be stored; throttling and the rest pass through unchanged.
+ */
 const conflict = (err: unknown) => {
-  if (
-    err instanceof ConditionalCheckFailedException ||
-    (err as Error).name === 'ConditionalCheckFailedException'
-  )
+  if (isConditionFailed(err)) return new ConflictError((err as Error).message);
+  if ((err as Error)?.name === 'TransactionCanceledException') {
+    const codes = ((err as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons ?? []).map(
+      (r) => r.Code,
+    );
+    if (codes.includes('ValidationError')) {
+      const refused = new Error((err as Error).message);
+      refused.name = 'ValidationException';
+      return refused;
+    }
+    if (codes.some((c) => c === 'ConditionalCheckFailed' || c === 'TransactionConflict'))
+      return new ConflictError((err as Error).message);
+  }
+  if ((err as Error)?.name === 'TransactionConflictException')
     return new ConflictError((err as Error).message);
   return err;
 };
 
 /**
- * The identity graph and profiles on DynamoDB with conditional writes only (no transactions). Commit
- * order keeps every crash point recoverable:
- *  1. new identity nodes (conditional create: a concurrent creator makes us recompute)
- *  2. merge history (idempotent puts)
- *  3. merged-away profiles become redirects, keeping their data (conditional on version)
- *  4. surviving profiles (conditional on version, or on not existing)
- *  5. timeline events of the whole batch and re-pointed identity nodes (idempotent puts; node
+ * The identity graph and profiles on DynamoDB. Commit order:
+ *  1. merge history (idempotent puts)
+ *  2. each root written, as one unit: its profile (conditional on version, or on not existing), and
+ *     when the batch links or merges, in the same transaction, the profiles merged into it (becoming
+ *     redirects, conditional on their version) and its new identity nodes (conditional on not existing
+ *     or already leading there). Units are independent: one that loses fails the batch, which is
+ *     recomputed; what the others committed is then found applied.
+ *  3. timeline events of the whole batch and re-pointed identity nodes (idempotent puts; node
  *     pointers are hints, readers follow redirects)
- * A crash between 3 and 4 leaves a redirect whose survivor lacks its data: `load` folds such a
- * redirect into the survivor (it is not yet in `mergedFrom`), so the next commit repairs it.
+ * `load` still understands what the commit protocol before transactions could leave behind (nodes
+ * announcing identifiers of a profile not written, claimed survivors, redirects whose data never
+ * reached their survivor) and folds or counts it, so tables written by older versions stay exact.
  */
 export class DynamoProfileStore implements GraphStore, DedupeStore {
   constructor(
@@ -197,31 +226,6 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
   }
 
   async commit(changes: GraphChanges, now: Date): Promise<void> {
-    // Phases stay in order (nodes, redirects, profiles); writes within a phase are independent, and a
-    // failed one fails the phase, so the batch is recomputed from what is really stored.
-    const ttl = Math.floor(now.getTime() / 1000) + this.options.timelineRetentionDays * 86_400;
-    await inParallel(
-      changes.nodes.filter((x) => x.isNew),
-      async (n) => {
-        try {
-          requestCounter.count++;
-          await this.ddb.send(
-            new PutCommand({
-              TableName: this.table,
-              Item: {
-                ...this.nodeItem(n.identity, n.profileId),
-                ...(n.rootIdentities ? { rootIdentities: n.rootIdentities } : {}),
-              },
-              ConditionExpression: 'attribute_not_exists(pk) OR profileId = :p',
-              ExpressionAttributeValues: { ':p': n.profileId },
-            }),
-          );
-        } catch (err) {
-          throw conflict(err);
-        }
-      },
-    );
-
     await batchWrite(this.ddb, this.table, [
       ...changes.merges.map((m) => ({
         put: {
@@ -232,114 +236,41 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
       })),
     ]);
 
-    // Claims: a stored survivor that profiles are merged into is claimed first (its version moved on,
-    // with what it is about to hold), so no other consumer can merge it elsewhere, or decide on its
-    // identifiers, between the redirects and its own write: either that consumer's conditional write
-    // fails, or this claim does and nothing was redirected. Without it a redirect written by an attempt
-    // whose survivor write then lost could join two profiles that merge limits keep apart. One write
-    // per merge into an existing profile; merges are rare next to events.
-    const claimed = new Map<string, number>();
-    const survivors = new Map(changes.profiles.map((p) => [p.state.profileId, p]));
-    for (const r of changes.redirects) {
-      const survivor = survivors.get(r.into);
-      if (survivor?.expectedVersion !== undefined) claimed.set(r.into, survivor.expectedVersion);
-    }
-    await inParallel([...claimed], async ([profileId, expected]) => {
-      try {
-        requestCounter.count++;
-        await this.ddb.send(
-          new UpdateCommand({
+    // One unit per root written: its profile, the profiles merged into it (now redirects) and its new
+    // identity nodes. A unit that changes who-is-who is one transaction, so no reader ever sees a node
+    // leading to a profile that does not list its identifier, or a redirect whose survivor lacks its
+    // data, and an attempt that loses a race leaves nothing behind. Steady traffic (known identifiers,
+    // no merge) writes the profile alone, at the price of a plain write; a transaction costs twice
+    // that, for the rare batches that link or merge.
+    const units = new Map(
+      changes.profiles.map((p) => [
+        p.state.profileId,
+        { profile: p, redirects: [] as TransactItem[], nodes: [] as TransactItem[] },
+      ]),
+    );
+    const unitOf = (profileId: string) => {
+      const unit = units.get(profileId);
+      if (!unit) throw new Error(`Identity change for ${profileId}, which this batch does not write`);
+      return unit;
+    };
+    for (const r of changes.redirects) unitOf(r.into).redirects.push(this.redirectAction(r, now));
+    for (const n of changes.nodes)
+      if (n.isNew)
+        unitOf(n.profileId).nodes.push({
+          Put: {
             TableName: this.table,
-            Key: keys.profile(profileId),
-            UpdateExpression: 'SET version = :next, pendingIdentities = :ids, pendingFrom = :from',
-            ConditionExpression: 'version = :v AND attribute_not_exists(mergedInto)',
-            ExpressionAttributeValues: {
-              ':next': expected + 1,
-              ':v': expected,
-              ':ids': survivors.get(profileId)!.state.identities,
-              ':from': changes.redirects.filter((r) => r.into === profileId).map((r) => r.profileId),
-            },
-          }),
-        );
-      } catch (err) {
-        throw conflict(err);
-      }
-    });
-
-    await inParallel(changes.redirects, async (r) => {
-      try {
-        requestCounter.count++;
-        if (r.expectedVersion === undefined) {
-          // A tombstone redirect where another consumer is about to create a profile.
-          await this.ddb.send(
-            new PutCommand({
-              TableName: this.table,
-              Item: {
-                ...keys.profile(r.profileId),
-                mergedInto: r.into,
-                version: 1,
-                mergedAt: now.toISOString(),
-                ...(r.intoIdentities ? { intoIdentities: r.intoIdentities } : {}),
-              },
-              ConditionExpression: 'attribute_not_exists(pk)',
-            }),
-          );
-          return;
-        }
-        await this.ddb.send(
-          new UpdateCommand({
-            TableName: this.table,
-            Key: keys.profile(r.profileId),
-            UpdateExpression: `SET mergedInto = :into, version = :next, mergedAt = :at${r.intoIdentities ? ', intoIdentities = :ids' : ''}`,
-            ConditionExpression: 'version = :v AND attribute_not_exists(mergedInto)',
-            ExpressionAttributeValues: {
-              ':into': r.into,
-              ':next': r.expectedVersion + 1,
-              ':v': r.expectedVersion,
-              ':at': now.toISOString(),
-              ...(r.intoIdentities ? { ':ids': r.intoIdentities } : {}),
-            },
-          }),
-        );
-      } catch (err) {
-        throw conflict(err);
-      }
-    });
-
-    await inParallel(changes.profiles, async (p) => {
-      // A claimed survivor is written over its claim (the Put drops the claim's attributes).
-      const expectedVersion =
-        p.expectedVersion === undefined
-          ? undefined
-          : (claimed.has(p.state.profileId) ? 1 : 0) + p.expectedVersion;
-      const version = (expectedVersion ?? 0) + 1;
-      try {
-        requestCounter.count++;
-        await this.ddb.send(
-          new PutCommand({
-            TableName: this.table,
-            Item: {
-              ...keys.profile(p.state.profileId),
-              ...profileAttributes(p.state),
-              version,
-              // No byProfile keys: the index would copy the whole item on every write, and nothing
-              // looks a profile up through it (it is found by its own key).
-            },
-            ...(expectedVersion === undefined
-              ? { ConditionExpression: 'attribute_not_exists(pk)' }
-              : {
-                  ConditionExpression: 'version = :v',
-                  ExpressionAttributeValues: { ':v': expectedVersion },
-                }),
-          }),
-        );
-      } catch (err) {
-        throw conflict(err);
-      }
-    });
+            Item: this.nodeItem(n.identity, n.profileId),
+            ConditionExpression: 'attribute_not_exists(pk) OR profileId = :p',
+            ExpressionAttributeValues: { ':p': n.profileId },
+          },
+        });
+    await inParallel([...units.values()], (unit) =>
+      this.commitUnit(unit.profile, [...unit.redirects, ...unit.nodes]),
+    );
 
     // Only now that the profiles holding them are committed: timeline items (an attempt that lost a
     // race must not leave events under a profile it never wrote) and node hints.
+    const ttl = Math.floor(now.getTime() / 1000) + this.options.timelineRetentionDays * 86_400;
     await batchWrite(
       this.ddb,
       this.options.timelineTable ?? this.table,
@@ -358,6 +289,92 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
       this.table,
       changes.nodes.filter((x) => !x.isNew).map((n) => ({ put: this.nodeItem(n.identity, n.profileId) })),
     );
+  }
+
+  /**
+   * A profile with what changes with it. Beyond DynamoDB's 100 actions per transaction (a person with
+   * about a hundred new identifiers or merged profiles in one batch), the rest follows in further
+   * transactions that each check the profile is still at the version just written: if it moved on, the
+   * batch is recomputed, and its identifiers whose nodes were not written are linked again then.
+   */
+  private async commitUnit(
+    p: GraphChanges['profiles'][number],
+    linked: readonly TransactItem[],
+  ): Promise<void> {
+    const version = (p.expectedVersion ?? 0) + 1;
+    const put = {
+      TableName: this.table,
+      Item: {
+        ...keys.profile(p.state.profileId),
+        ...profileAttributes(p.state),
+        version,
+        // No byProfile keys: the index would copy the whole item on every write, and nothing
+        // looks a profile up through it (it is found by its own key).
+      },
+      ...(p.expectedVersion === undefined
+        ? { ConditionExpression: 'attribute_not_exists(pk)' }
+        : {
+            ConditionExpression: 'version = :v',
+            ExpressionAttributeValues: { ':v': p.expectedVersion },
+          }),
+    };
+    try {
+      requestCounter.count++;
+      if (linked.length === 0) {
+        await this.ddb.send(new PutCommand(put));
+        return;
+      }
+      const first = linked.slice(0, MAX_TRANSACTION_ACTIONS - 1);
+      await this.ddb.send(new TransactWriteCommand({ TransactItems: [{ Put: put }, ...first] }));
+      for (let i = first.length; i < linked.length; i += MAX_TRANSACTION_ACTIONS - 1) {
+        requestCounter.count++;
+        await this.ddb.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                ConditionCheck: {
+                  TableName: this.table,
+                  Key: keys.profile(p.state.profileId),
+                  ConditionExpression: 'version = :v',
+                  ExpressionAttributeValues: { ':v': version },
+                },
+              },
+              ...linked.slice(i, i + MAX_TRANSACTION_ACTIONS - 1),
+            ],
+          }),
+        );
+      }
+    } catch (err) {
+      throw conflict(err);
+    }
+  }
+
+  /** A merged-away profile becomes a redirect to its survivor, keeping its data (for the repair). */
+  private redirectAction(r: GraphChanges['redirects'][number], now: Date): TransactItem {
+    if (r.expectedVersion === undefined)
+      // A tombstone: an older node leads to a profile that was never written (a create that crashed
+      // before transactions); nobody may create it now.
+      return {
+        Put: {
+          TableName: this.table,
+          Item: { ...keys.profile(r.profileId), mergedInto: r.into, version: 1, mergedAt: now.toISOString() },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      };
+    return {
+      Update: {
+        TableName: this.table,
+        Key: keys.profile(r.profileId),
+        UpdateExpression: 'SET mergedInto = :into, version = :next, mergedAt = :at',
+        ConditionExpression: 'version = :v AND attribute_not_exists(mergedInto)',
+        ExpressionAttributeValues: {
+          ':into': r.into,
+          ':next': r.expectedVersion + 1,
+          ':v': r.expectedVersion,
+          ':at': now.toISOString(),
+        },
+      },
+    };
   }
 
   private nodeItem(id: Identity, profileId: string): Item {

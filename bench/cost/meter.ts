@@ -77,7 +77,7 @@ const itemKind = (key: Item) => {
   return /^[A-Za-z]{2,}$/.test(sk) ? sk : `${prefix(key.pk?.S)}/${sk.length === 1 ? sk : '…'}`;
 };
 
-const WRITE_OPS = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem']);
+const WRITE_OPS = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems']);
 
 // biome-ignore lint/suspicious/noExplicitAny: one middleware shape for the three clients' stacks
 type Middleware = (next: any, context: any) => (args: any) => Promise<any>;
@@ -179,11 +179,21 @@ export class UsageMeter {
     const tables =
       typeof input.TableName === 'string'
         ? [input.TableName]
-        : Object.keys((input.RequestItems ?? input.TransactItems ?? {}) as object);
-    const op =
-      tables.length && !Array.isArray(input.TransactItems) ? `${command} ${tables.join('+')}` : command;
+        : Array.isArray(input.TransactItems)
+          ? [
+              ...new Set(
+                (input.TransactItems as Array<Record<string, { TableName: string }>>).map(
+                  (a) => Object.values(a)[0]!.TableName,
+                ),
+              ),
+            ]
+          : Object.keys((input.RequestItems ?? {}) as object);
+    const op = tables.length ? `${command} ${tables.join('+')}` : command;
     input.ReturnConsumedCapacity = 'INDEXES';
-    const isWrite = WRITE_OPS.has(command) || ['Put', 'Update', 'Delete', 'BatchWrite'].includes(command);
+    const isWrite =
+      WRITE_OPS.has(command) || ['Put', 'Update', 'Delete', 'BatchWrite', 'TransactWrite'].includes(command);
+    // A transactional write costs two units for every unit the same write costs outside one.
+    const factor = command.startsWith('TransactWrite') ? 2 : 1;
     const keys = isWrite ? await this.writtenKeys(command, input) : [];
     const before = isWrite ? await this.items(keys) : [];
     let failed = false;
@@ -192,7 +202,9 @@ export class UsageMeter {
       if (!isWrite) this.recordReads(op, (result.output as { ConsumedCapacity?: unknown }).ConsumedCapacity);
       return result;
     } catch (err) {
-      failed = (err as { name?: string }).name === 'ConditionalCheckFailedException';
+      failed = ['ConditionalCheckFailedException', 'TransactionCanceledException'].includes(
+        (err as { name?: string }).name ?? '',
+      );
       throw err;
     } finally {
       if (isWrite) {
@@ -205,6 +217,7 @@ export class UsageMeter {
           before,
           after,
           failed,
+          factor,
         );
       }
     }
@@ -235,16 +248,17 @@ export class UsageMeter {
     before: ReadonlyArray<Item | undefined>,
     after: ReadonlyArray<Item | undefined>,
     failed: boolean,
+    factor = 1,
   ) {
     let total = 0;
     for (let i = 0; i < keys.length; i++) {
       const { table } = keys[i]!;
       const units = itemWriteUnits(before[i], after[i], await this.shape(table), { conditionFailed: failed });
-      this.add(table, this.usage.dynamo, 0, units.table, 1);
-      total += units.table;
+      this.add(table, this.usage.dynamo, 0, factor * units.table, 1);
+      total += factor * units.table;
       for (const [index, n] of Object.entries(units.indexes)) {
-        this.add(`${table}/${index}`, this.usage.dynamo, 0, n);
-        total += n;
+        this.add(`${table}/${index}`, this.usage.dynamo, 0, factor * n);
+        total += factor * n;
       }
     }
     this.add(op, this.usage.dynamoOps, 0, total, 1);
@@ -266,6 +280,14 @@ export class UsageMeter {
           out.push(
             await keyOf(table, (r.PutRequest?.Item ?? r.DeleteRequest?.Key) as Record<string, unknown>),
           );
+      return out;
+    }
+    if (op.startsWith('TransactWrite')) {
+      const out: Array<{ table: string; key: Item }> = [];
+      for (const action of input.TransactItems as Array<Record<string, Record<string, unknown>>>) {
+        const body = Object.values(action)[0]!;
+        out.push(await keyOf(body.TableName as string, (body.Item ?? body.Key) as Record<string, unknown>));
+      }
       return out;
     }
     const table = input.TableName as string;

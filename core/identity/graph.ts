@@ -22,10 +22,9 @@ export interface GraphSnapshot {
   readonly profiles: ReadonlyMap<string, ProfileState>;
   readonly versions: ReadonlyMap<string, number>;
   /**
-   * Identifiers that identity nodes of this batch say a root holds (`rootIdentities`, `intoIdentities`)
-   * while its stored list may not show them yet: another consumer committed those nodes and has not
-   * written the profile (yet, or again after losing a race). Merge limits count them, so no decision is
-   * taken on a list that is about to grow; they are not written into the profile.
+   * Identifiers that identity nodes of this batch say a root holds while its stored list does not show
+   * them: left by the commit protocol before transactions (nodes written ahead of their profile), which
+   * older tables may still hold. Merge limits count them; they are not written into the profile.
    */
   readonly announced?: ReadonlyMap<string, readonly Identity[]>;
 }
@@ -56,19 +55,15 @@ export interface GraphChanges {
     profileId: string;
     into: string;
     expectedVersion?: number;
-    /** When `into` is created by this batch: the identifiers it will hold (see `rootIdentities`). */
-    intoIdentities?: readonly Identity[];
   }>;
   /**
-   * Identity nodes to create (`isNew`) or re-point at their current root. New nodes of a profile this
-   * batch creates carry `rootIdentities`, the identifiers that profile will hold: until it is written,
-   * they are all another consumer can learn of it (merge limits count them).
+   * Identity nodes to create (`isNew`: committed with the profile they lead to) or re-point at their
+   * current root (hints, written after).
    */
   readonly nodes: ReadonlyArray<{
     identity: Identity;
     profileId: string;
     isNew: boolean;
-    rootIdentities?: readonly Identity[];
   }>;
   /** Timeline items of every event of the batch, under the root it belongs to now. */
   readonly timeline: ReadonlyArray<{ profileId: string; sourceId: string; event: TimelineEvent }>;
@@ -246,10 +241,6 @@ export class IdentityGraph {
           profileId: id,
           into,
           ...(this.snapshot.versions.has(id) ? { expectedVersion: this.snapshot.versions.get(id)! } : {}),
-          // Whoever reaches the survivor through this redirect before it is written learns what it holds.
-          ...(this.snapshot.versions.has(into)
-            ? {}
-            : { intoIdentities: this.profiles.get(into)?.identities ?? [] }),
         };
       });
     const nodes: Array<GraphChanges['nodes'][number]> = [];
@@ -257,14 +248,7 @@ export class IdentityGraph {
       const root = this.find(id);
       const isNew = this.newNodes.has(key);
       if (isNew || root !== this.snapshot.nodes.get(key)) {
-        const identity = this.identities.get(key) ?? identityFromKey(key);
-        const created = isNew && !this.snapshot.versions.has(root);
-        nodes.push({
-          identity,
-          profileId: root,
-          isNew,
-          ...(created ? { rootIdentities: this.profiles.get(root)?.identities ?? [identity] } : {}),
-        });
+        nodes.push({ identity: this.identities.get(key) ?? identityFromKey(key), profileId: root, isNew });
       }
     }
     const applied = this.applied.map(({ event, root }) => ({ event, profileId: this.find(root) }));

@@ -7,6 +7,7 @@ import { freePort, waitForPort } from './ports.js';
 
 const require = createRequire(import.meta.url);
 const GUARD = join(dirname(fileURLToPath(import.meta.url)), 'guard.cjs');
+const TRANSACTIONAL_DYNALITE = join(dirname(fileURLToPath(import.meta.url)), 'dynalite-transactions.cjs');
 
 /** A running AWS-compatible server in a child process, listening on 127.0.0.1. */
 export interface Emulator {
@@ -45,7 +46,11 @@ async function launch(spec: LaunchSpec, logFile: string): Promise<Emulator> {
     await waitForPort(spec.port, 30_000, () => !exited);
   } catch (err) {
     child.kill('SIGKILL');
-    throw new Error(`${spec.name} failed to start: ${(err as Error).message} (see ${logFile})`);
+    // The log's end in the message: a test that starts the runtime removes its directory afterwards.
+    const tail = readFileSync(logFile, 'utf8').slice(-1_500).trim();
+    throw new Error(
+      `${spec.name} failed to start: ${(err as Error).message} (see ${logFile})${tail ? `; it printed:\n${tail}` : ''}`,
+    );
   }
   return {
     name: spec.name,
@@ -68,7 +73,10 @@ function packageDir(name: string): string {
   return dirname(require.resolve(`${name}/package.json`));
 }
 
-/** dynalite, persisted with LevelDB under `dataDir` (or in memory when dataDir is undefined). */
+/**
+ * dynalite, persisted with LevelDB under `dataDir` (or in memory when dataDir is undefined), with
+ * TransactWriteItems added (dynalite-transactions.cjs): the identity graph commits with it.
+ */
 export async function startDynalite(dataDir: string | undefined, logDir: string): Promise<Emulator> {
   const port = await freePort();
   const args = [
@@ -88,7 +96,7 @@ export async function startDynalite(dataDir: string | undefined, logDir: string)
     args.push('--path', dataDir);
   }
   return launch(
-    { name: 'dynalite', script: join(packageDir('dynalite'), 'cli.js'), args, port },
+    { name: 'dynalite', script: TRANSACTIONAL_DYNALITE, args, port },
     join(logDir, 'dynalite.log'),
   );
 }

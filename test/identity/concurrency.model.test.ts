@@ -19,19 +19,11 @@ afterAll(async () => dynamo?.stop());
 // Enough seeds to meet the races this test was written for (a merged-away profile created again, an
 // event applied by a commit that failed half-way); `npm run test:identity-model` runs many more.
 const RUNS = Number(process.env.CDP_MODEL_RUNS ?? 60);
-// To replay a failure: the seed and path fast-check printed (dynalite's own timing can still vary the
-// interleaving a little).
+// To replay a failure exactly: the seed and path fast-check printed (calls run one at a time in the
+// scheduler's order, so dynalite's timing plays no part).
 const replay = process.env.CDP_MODEL_SEED
   ? { seed: Number(process.env.CDP_MODEL_SEED), path: process.env.CDP_MODEL_PATH }
   : {};
-// Merge protection has one known race left (README "One race is known to remain"), which the daily
-// identity check reports as `limit_exceeded`. How often the property meets it depends on dynalite's
-// timing: about 1 generated case in 350 on a quiet machine, several times that when other work shares
-// the cores (the suite runs this file on its own, after the rest: see vitest.config.ts). In `npm test`
-// its 30 cases are tried up to five times, so that race does not fail the suite by chance while a
-// regression that breaks limits or counts on most interleavings still does; `npm run
-// test:identity-model` (CDP_MODEL_RUNS) never retries and shows it.
-const PROTECTED_RETRIES = process.env.CDP_MODEL_RUNS ? 0 : 4;
 
 describe('identity resolution under any interleaving of concurrent consumers', () => {
   it(
@@ -78,7 +70,6 @@ describe('identity resolution under any interleaving of concurrent consumers', (
 
 describe('merge protection under any interleaving of concurrent consumers', () => {
   it('keeps every limit, applies every event exactly once and leaves no merged-away profile live', {
-    retry: PROTECTED_RETRIES,
     timeout: Math.max(300_000, RUNS * 5_000),
   }, async () => {
     const limits = { user_id: 1, email: 5 };

@@ -148,6 +148,7 @@ function scheduledClient(
   s: fc.Scheduler,
   lane: number,
   crashes: Scenario['crashes'],
+  inFlight: { count: number },
 ): DynamoDBDocumentClient {
   let calls = 0;
   const send = async (command: { constructor: { name: string } }) => {
@@ -155,9 +156,14 @@ function scheduledClient(
     await s.schedule(Promise.resolve(), `lane ${lane} call ${n} ${command.constructor.name}`);
     const crash = crashes.find((c) => c.lane === lane && c.call === n);
     if (crash && !crash.after) throw new Crash(`before call ${n}`);
-    const out = await real.send(command as never);
-    if (crash?.after) throw new Crash(`after call ${n}`);
-    return out;
+    inFlight.count++;
+    try {
+      const out = await real.send(command as never);
+      if (crash?.after) throw new Crash(`after call ${n}`);
+      return out;
+    } finally {
+      inFlight.count--;
+    }
   };
   return { send } as unknown as DynamoDBDocumentClient;
 }
@@ -172,8 +178,13 @@ export async function runScenario(
 ): Promise<void> {
   const options = { timelineRetentionDays: 30, dedupeWindowHours: 24 };
   const now = new Date('2026-02-01T00:00:00.000Z');
+  const inFlight = { count: 0 };
   const lanes = scenario.lanes.map(async (batches, lane) => {
-    const store = new DynamoProfileStore(scheduledClient(real, s, lane, scenario.crashes), table, options);
+    const store = new DynamoProfileStore(
+      scheduledClient(real, s, lane, scenario.crashes, inFlight),
+      table,
+      options,
+    );
     for (const [n, batch] of batches.entries()) {
       const origin = { lane: `lane-${lane}`, batch: `b${n}` };
       for (let delivery = 1; ; delivery++) {
@@ -197,7 +208,16 @@ export async function runScenario(
       }
     }
   });
-  await s.waitFor(Promise.all(lanes));
+  // One call at a time: a released call runs to its end, and every consumer has reached its next call
+  // (or finished), before the scheduler picks again. The interleaving is then the scheduler's alone,
+  // not dynalite's timing, so a seed and path replay a failure exactly, whatever the machine's load.
+  const settled = async (release: () => Promise<unknown>) => {
+    await release();
+    do await new Promise((r) => setImmediate(r));
+    while (inFlight.count > 0);
+    for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+  };
+  await s.waitFor(Promise.all(lanes), settled);
 }
 
 /** What went wrong, compared with a reference union-find; empty when the store is right. */

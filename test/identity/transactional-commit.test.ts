@@ -1,0 +1,141 @@
+import { randomBytes } from 'node:crypto';
+import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isPermanentStoreError } from '../../adapters/dynamodb/errors.js';
+import { keys } from '../../adapters/dynamodb/profile-keys.js';
+import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
+import { DynamoProfileStore } from '../../adapters/dynamodb/profile-store.js';
+import { IdentityGraph } from '../../core/identity/graph.js';
+import { DEFAULT_IDENTITY_CONFIG, derivedProfileId } from '../../core/identity/identifiers.js';
+import { ConflictError } from '../../core/identity/store.js';
+import { processIsolated } from '../../core/process/isolate.js';
+import { processBatch } from '../../core/process/pipeline.js';
+import { startStandaloneDynamo } from '../../local/emulators/standalone.js';
+import { PROFILES_TABLE } from '../../resources/tables.js';
+import { canonical } from '../support/canonical.js';
+
+let dynamo: Awaited<ReturnType<typeof startStandaloneDynamo>>;
+beforeAll(async () => {
+  dynamo = await startStandaloneDynamo();
+}, 60_000);
+afterAll(async () => dynamo?.stop());
+
+const now = new Date('2026-01-02T00:00:00.000Z');
+const options = { timelineRetentionDays: 30, dedupeWindowHours: 24 };
+
+/** A document client that records the commands it sends. */
+function recording(doc: DynamoDBDocumentClient) {
+  const sent: string[] = [];
+  const client = {
+    send: (command: { constructor: { name: string } }) => {
+      sent.push(command.constructor.name);
+      return doc.send(command as never);
+    },
+  } as unknown as DynamoDBDocumentClient;
+  return { client, sent };
+}
+
+const user = (v: string) => ({ type: 'user_id', value: v });
+const anon = (v: string) => ({ type: 'anonymous_id', value: v });
+
+describe('identity changes commit as one transaction per person', () => {
+  it('links in a transaction and writes steady events with a plain conditional put', async () => {
+    const table = await dynamo.table(PROFILES_TABLE, 'tx-steady');
+    const { client, sent } = recording(dynamo.doc);
+    const store = new DynamoProfileStore(client, table, options);
+    const deps = { graph: store, dedupe: store, config: DEFAULT_IDENTITY_CONFIG };
+    await processBatch([canonical({ messageId: 'm1', identities: [user('u1'), anon('a1')] })], deps, now, {
+      lane: 'l',
+      batch: 'b1',
+    });
+    expect(sent.filter((c) => c === 'TransactWriteCommand')).toHaveLength(1);
+    sent.length = 0;
+    await processBatch([canonical({ messageId: 'm2', identities: [user('u1')] })], deps, now, {
+      lane: 'l',
+      batch: 'b2',
+    });
+    expect(sent).not.toContain('TransactWriteCommand');
+    expect(sent).toContain('PutCommand');
+    const profile = await new ProfileReader(dynamo.doc, table).find(anon('a1'));
+    expect(profile?.computed.event_counts).toEqual({ Viewed: 2 });
+  });
+
+  it('leaves nothing behind when it loses a race: no node, no profile, no redirect', async () => {
+    const table = await dynamo.table(PROFILES_TABLE, 'tx-lost');
+    const store = new DynamoProfileStore(dynamo.doc, table, options);
+    // Both consumers read the same empty graph; the other one commits first, taking anonymous id a1.
+    const snapshot = await store.load([user('u2'), anon('a1'), anon('a2')]);
+    const other = new IdentityGraph(snapshot, DEFAULT_IDENTITY_CONFIG, now.toISOString());
+    other.apply(canonical({ messageId: 'o1', identities: [anon('a1')] }), {
+      lane: 'l2',
+      offset: 0,
+      batch: 'x',
+    });
+    await store.commit(other.changes(), now);
+
+    const mine = new IdentityGraph(snapshot, DEFAULT_IDENTITY_CONFIG, now.toISOString());
+    mine.apply(canonical({ messageId: 'm1', identities: [user('u2'), anon('a1'), anon('a2')] }), {
+      lane: 'l1',
+      offset: 0,
+      batch: 'y',
+    });
+    await expect(store.commit(mine.changes(), now)).rejects.toBeInstanceOf(ConflictError);
+
+    const get = (key: Record<string, string>) =>
+      dynamo.doc.send(new GetCommand({ TableName: table, Key: key, ConsistentRead: true }));
+    expect((await get(keys.identity(user('u2')))).Item).toBeUndefined();
+    expect((await get(keys.identity(anon('a2')))).Item).toBeUndefined();
+    const lost = [user('u2'), anon('a1'), anon('a2')].map(derivedProfileId).sort()[0]!;
+    if (lost !== derivedProfileId(anon('a1'))) expect((await get(keys.profile(lost))).Item).toBeUndefined();
+    expect((await get(keys.identity(anon('a1')))).Item?.profileId).toBe(derivedProfileId(anon('a1')));
+  });
+
+  it('isolates an event DynamoDB refuses inside a transaction, and commits its neighbours', async () => {
+    const table = await dynamo.table(PROFILES_TABLE, 'tx-refused');
+    const store = new DynamoProfileStore(dynamo.doc, table, options);
+    // Random, so packing the profile cannot shrink it under DynamoDB's 400 KB.
+    const huge = randomBytes(420 * 1024).toString('base64');
+    const batch = [
+      canonical({ messageId: 'ok1', identities: [user('n1'), anon('n1a')] }),
+      canonical({
+        messageId: 'big',
+        type: 'identify',
+        traits: { notes: huge },
+        identities: [user('n2'), anon('n2a')],
+      }),
+      canonical({ messageId: 'ok2', identities: [user('n3'), anon('n3a')] }),
+    ];
+    const result = await processIsolated(
+      batch,
+      { graph: store, dedupe: store, config: DEFAULT_IDENTITY_CONFIG },
+      now,
+      { lane: 'l', batch: 'b' },
+      isPermanentStoreError,
+    );
+    expect(result.rejected.map((r) => batch[r.index]!.messageId)).toEqual(['big']);
+    expect(result.rejected[0]!.error.name).toBe('ValidationException');
+    const reader = new ProfileReader(dynamo.doc, table);
+    expect((await reader.find(anon('n1a')))?.computed.event_counts).toEqual({ Viewed: 1 });
+    expect((await reader.find(anon('n3a')))?.computed.event_counts).toEqual({ Viewed: 1 });
+    expect(await reader.find(anon('n2a'))).toBeUndefined();
+  });
+
+  it('commits a person with more new identifiers than one transaction holds', async () => {
+    const table = await dynamo.table(PROFILES_TABLE, 'tx-many');
+    const { client, sent } = recording(dynamo.doc);
+    const store = new DynamoProfileStore(client, table, options);
+    const devices = Array.from({ length: 150 }, (_, i) => anon(`dev-${i}`));
+    await processBatch(
+      [canonical({ messageId: 'm1', identities: [user('many'), ...devices] })],
+      { graph: store, dedupe: store, config: DEFAULT_IDENTITY_CONFIG },
+      now,
+      { lane: 'l', batch: 'b' },
+    );
+    expect(sent.filter((c) => c === 'TransactWriteCommand').length).toBeGreaterThan(1);
+    const reader = new ProfileReader(dynamo.doc, table);
+    const owner = await reader.find(user('many'));
+    expect(owner?.identities).toHaveLength(151);
+    for (const d of [devices[0]!, devices[98]!, devices[99]!, devices[149]!])
+      expect((await reader.find(d))?.profileId).toBe(owner?.profileId);
+  });
+});
