@@ -1,4 +1,5 @@
 import type { KinesisStreamRecord } from 'aws-lambda';
+import { decodeRecord } from '../../core/events/record-codec.js';
 import { phoneNormalizerFor, type SubjectIdentifier } from '../../core/govern/subject-identifiers.js';
 import {
   parseBarrier,
@@ -11,7 +12,6 @@ import type { Identity } from '../../core/profiles/profile.js';
 import { ENV } from '../../resources/env.js';
 import { METRIC } from '../../resources/metrics.js';
 import { dynamoDbDocumentClient } from '../aws/clients.js';
-import { decodeRecord } from '../kinesis/record-codec.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics, type HandlerMetrics } from '../observability/metrics.js';
 import { TombstoneStore } from './tombstone-store.js';

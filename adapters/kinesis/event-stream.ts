@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
-import { encodeRecord } from './record-codec.js';
+import { encodeRecord } from '../../core/events/record-codec.js';
 
 export interface StreamRecord {
   readonly partitionKey: string;

@@ -1,5 +1,6 @@
 import { gunzipSync } from 'node:zlib';
 import * as z from 'zod';
+import { plainRecordBytes } from '../events/record-codec.js';
 import { parseIdentity } from '../identity/identifiers.js';
 import type { Identity } from '../profiles/profile.js';
 import { normalizeEmail } from '../shared/email-address.js';
@@ -120,10 +121,11 @@ export function belongsToSubject(event: Record<string, unknown>, subject: Readon
  * malformed body still names its person. Erring towards erasure is the safe side for a deletion.
  */
 export function quarantinedBelongsToSubject(raw: Buffer, subject: ReadonlySet<string>): boolean {
-  let bytes = raw;
-  if (raw[0] === 0x1f && raw[1] === 0x8b) {
+  // A stream record quarantined in the stream's compressed form (before quarantine kept it plain).
+  let bytes = plainRecordBytes(raw);
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
     try {
-      bytes = gunzipSync(raw);
+      bytes = gunzipSync(bytes);
     } catch {
       // A broken gzip stream: search what we have.
     }

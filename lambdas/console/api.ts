@@ -4,7 +4,6 @@ import { dynamoDbDocumentClient, kinesisClient, s3Client } from '../../adapters/
 import { SegmentStore } from '../../adapters/dynamodb/segment-store.js';
 import { SourceStore } from '../../adapters/dynamodb/source-store.js';
 import { readRecentRecords } from '../../adapters/kinesis/recent-events.js';
-import { decodeRecord } from '../../adapters/kinesis/record-codec.js';
 import { metricsReader } from '../../adapters/observability/metrics-reader.js';
 import { readRecentQuarantine } from '../../adapters/s3/recent-quarantine.js';
 import { acceptedEntry, type DebugEntry, debugView, quarantinedEntry } from '../../core/console/debugger.js';
@@ -15,6 +14,7 @@ import {
   overviewWindow,
   quarantineSummary,
 } from '../../core/console/overview.js';
+import { decodeRecord, plainRecordBytes } from '../../core/events/record-codec.js';
 import { lazySchema } from '../../core/shared/lazy-schema.js';
 import { ENV, loadConfig, requiredString } from '../../resources/env.js';
 import { ALARM_RULES } from '../../resources/metrics.js';
@@ -165,7 +165,7 @@ async function debugEvents(event: APIGatewayProxyEventV2): Promise<HttpResponse>
     }
   }
   for (const q of quarantined)
-    entries.push(quarantinedEntry(q, Buffer.from(q.raw, 'base64').toString('utf8')));
+    entries.push(quarantinedEntry(q, plainRecordBytes(Buffer.from(q.raw, 'base64')).toString('utf8')));
   return json(200, {
     since: since.toISOString(),
     entries: debugView(entries, query.data.sourceId, query.data.limit),

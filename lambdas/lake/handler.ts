@@ -4,10 +4,10 @@ import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda'
 import * as z from 'zod';
 import { s3Client } from '../../adapters/aws/clients.js';
 import { erasureGate } from '../../adapters/dynamodb/erasure-gate.js';
-import { decodeRecord } from '../../adapters/kinesis/record-codec.js';
 import { createLogger } from '../../adapters/observability/logger.js';
 import { createMetrics } from '../../adapters/observability/metrics.js';
 import { QuarantineWriter } from '../../adapters/s3/quarantine-writer.js';
+import { decodeRecord, plainRecordBytes } from '../../core/events/record-codec.js';
 import { type RawPartition, rawObjectKey, rawPartition } from '../../core/lake/layout.js';
 import type { QuarantineRecord } from '../../core/lake/quarantine.js';
 import { lazySchema } from '../../core/shared/lazy-schema.js';
@@ -65,7 +65,8 @@ export async function handler(event: KinesisStreamEvent): Promise<KinesisStreamB
       details,
       quarantinedAt: now.toISOString(),
       origin: `${record.eventSourceARN ?? ''}/${record.kinesis.sequenceNumber}`,
-      raw: record.kinesis.data,
+      // Decompressed: quarantine is read by people, Athena, replays and erasures.
+      raw: plainRecordBytes(Buffer.from(record.kinesis.data, 'base64')).toString('base64'),
     });
   // Erasure: records of people whose deletion was accepted, and barrier records, are not written.
   const erasure = await erasureGate(LAKE_WRITER_FUNCTION.id).screen(event.Records);

@@ -9,10 +9,10 @@ import { dynamoDbDocumentClient, s3Client } from '../../adapters/aws/clients.js'
 import { erasureGate } from '../../adapters/dynamodb/erasure-gate.js';
 import { isPermanentStoreError } from '../../adapters/dynamodb/errors.js';
 import { DynamoProfileStore } from '../../adapters/dynamodb/profile-store.js';
-import { decodeRecord } from '../../adapters/kinesis/record-codec.js';
 import { createLogger } from '../../adapters/observability/logger.js';
 import { createMetrics } from '../../adapters/observability/metrics.js';
 import { QuarantineWriter } from '../../adapters/s3/quarantine-writer.js';
+import { decodeRecord, plainRecordBytes } from '../../core/events/record-codec.js';
 import { CollectedEventParser } from '../../core/events/schema.js';
 import { DEFAULT_IDENTIFIER_TRAITS, isDepthIssue, storageIssues } from '../../core/events/storage-limits.js';
 import { type IdentityConfig, IdentityConfigSchema } from '../../core/identity/identifiers.js';
@@ -163,7 +163,8 @@ export async function handler(
       ...ids,
       quarantinedAt: now.toISOString(),
       origin: `${record.eventSourceARN ?? ''}/${record.kinesis.sequenceNumber}`,
-      raw: record.kinesis.data,
+      // Decompressed: quarantine is read by people, Athena, replays and erasures.
+      raw: plainRecordBytes(Buffer.from(record.kinesis.data, 'base64')).toString('base64'),
     });
   // Erasure: records of people whose deletion was accepted, and barrier records, go no further.
   const erasure = await erasureGate(PROFILE_PROCESSOR_FUNCTION.id).screen(event.Records);

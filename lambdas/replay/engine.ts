@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ReplayReader } from '../../adapters/s3/replay-reader.js';
 import type { MessageFilter } from '../../core/collect/ingest.js';
+import { plainRecordBytes } from '../../core/events/record-codec.js';
 import type { Message } from '../../core/events/schema.js';
 import { nextHour } from '../../core/lake/columnar.js';
 import type { QuarantineRecord } from '../../core/lake/quarantine.js';
@@ -265,7 +266,9 @@ async function quarantineHour(
       await afterBatch({ hour, position: 0, after: key }, {}, 0);
       continue;
     }
-    const texts = chosen.map((i) => Buffer.from(records[i]!.raw, 'base64').toString('utf8'));
+    const texts = chosen.map((i) =>
+      plainRecordBytes(Buffer.from(records[i]!.raw, 'base64')).toString('utf8'),
+    );
     const erased = await erasedIndexes(deps, texts);
     const items = chosen.flatMap((recordIndex, i) =>
       erased.has(i)

@@ -6,8 +6,8 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { chunkRecords, EventStreamWriter } from '../../adapters/kinesis/event-stream.js';
-import { decodeRecord } from '../../adapters/kinesis/record-codec.js';
 import { hashWriteKey } from '../../core/collect/write-keys.js';
+import { decodeRecord } from '../../core/events/record-codec.js';
 import { hashIdentity } from '../../core/govern/regulation.js';
 
 const kinesis = mockClient(KinesisClient);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decodeRecord, encodeRecord, RecordFormatError } from '../../adapters/kinesis/record-codec.js';
 import { browserEvent, people, random, serverEvent } from '../../bench/cost/population.js';
+import { decodeRecord, encodeRecord, RecordFormatError } from '../../core/events/record-codec.js';
 
 const withServerFields = (e: Record<string, unknown>) =>
   JSON.stringify({ ...e, sourceId: 'src_1', receivedAt: '2026-11-29T12:00:00.000Z' });

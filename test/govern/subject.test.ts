@@ -1,5 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { encodeRecord } from '../../core/events/record-codec.js';
 import { belongsToSubject, quarantinedBelongsToSubject } from '../../core/govern/regulation.js';
 
 const subject = new Set(['email:ada@example.com', 'user_id:42']);
@@ -22,6 +23,25 @@ describe("finding a subject's data", () => {
     expect(quarantinedBelongsToSubject(gzipSync(bytes(batch)), subject)).toBe(true);
     expect(quarantinedBelongsToSubject(bytes({ batch: [{ userId: 'x' }] }), subject)).toBe(false);
     expect(quarantinedBelongsToSubject(bytes('"a json string"'), subject)).toBe(false);
+  });
+
+  it('finds the subject in a stream record quarantined in its compressed form', () => {
+    // An event the processor set aside keeps the stream's bytes; older quarantine kept them compressed.
+    const event = {
+      type: 'track',
+      event: 'Order Completed',
+      properties: { revenue: 10 },
+      context: { library: { name: 'analytics.js', version: 'npm:next-1.70.0' } },
+      anonymousId: 'a-1',
+      traits: { email: 'ada@example.com' },
+      messageId: 'ajs-next-1',
+    };
+    const compressed = encodeRecord(JSON.stringify(event));
+    expect(compressed[0]).toBe(0x01);
+    expect(quarantinedBelongsToSubject(compressed, subject)).toBe(true);
+    expect(
+      quarantinedBelongsToSubject(encodeRecord(JSON.stringify({ ...event, traits: {} })), subject),
+    ).toBe(false);
   });
 
   it('finds the subject named as a JSON string in a body that does not parse, and nobody else', () => {

@@ -3,6 +3,7 @@ import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeRecord } from '../../core/events/record-codec.js';
 import { LAKE_BUCKET } from '../../resources/buckets.js';
 import { EVENTS_STREAM } from '../../resources/streams.js';
 import { readEventsStream } from '../support/kinesis.js';
@@ -72,11 +73,13 @@ describe('a record the store can never hold, between valid ones in the same batc
       new PutRecordsCommand({
         StreamName: EVENTS_STREAM.localName,
         // One partition key: one shard, one batch, neighbours in the strictest sense.
-        Records: batch.map((r) => ({ PartitionKey: 'iso', Data: Buffer.from(JSON.stringify(r)) })),
+        // Encoded as the collector encodes them: quarantine must still keep them readable.
+        Records: batch.map((r) => ({ PartitionKey: 'iso', Data: encodeRecord(JSON.stringify(r)) })),
       }),
     );
     kinesis.destroy();
     expect(put.FailedRecordCount ?? 0).toBe(0);
+    expect(batch.some((r) => encodeRecord(JSON.stringify(r))[0] === 0x01)).toBe(true);
     await cdp.drain();
 
     expect((await profile('user_id:iso-before')).status).toBe(200);

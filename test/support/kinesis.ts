@@ -5,7 +5,7 @@ import {
   ListShardsCommand,
 } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { decodeRecord } from '../../adapters/kinesis/record-codec.js';
+import { decodeRecord } from '../../core/events/record-codec.js';
 import type { LocalCdp } from '../../local/runtime.js';
 import { EVENTS_STREAM } from '../../resources/streams.js';
 

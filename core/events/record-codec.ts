@@ -109,3 +109,19 @@ export function decodeRecord(data: Uint8Array): string {
     throw new RecordFormatError(`The record is not valid compressed JSON: ${(err as Error).message}`);
   }
 }
+
+/**
+ * A stream record's bytes as its producer wrote them, before compression: what quarantine keeps, so
+ * that whoever reads it (Athena's `quarantine_events`, the debugger, a replay, an erasure looking for
+ * a person's identifiers) reads JSON or the text that was sent, never the stream's compressed form.
+ * Bytes that do not decompress are returned as they are.
+ */
+export function plainRecordBytes(data: Uint8Array): Buffer {
+  const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (bytes[0] !== FORMAT_DEFLATE_V1) return bytes;
+  try {
+    return Buffer.from(decodeRecord(bytes), 'utf8');
+  } catch {
+    return bytes;
+  }
+}
