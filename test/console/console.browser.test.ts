@@ -44,9 +44,20 @@ async function axeViolations(page: Page): Promise<string[]> {
     .map((v) => `${v.impact} ${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
 }
 
+/**
+ * A page that asks for reduced motion, as some people's systems do: Cloudscape then renders without
+ * its fade-ins, so axe judges colour contrast on what the page shows, not on an element half-faded in
+ * (which failed under load).
+ */
+async function calmPage(context: Awaited<ReturnType<Browser['createBrowserContext']>>): Promise<Page> {
+  const page = await context.newPage();
+  await page.emulateMediaFeatures([{ name: 'prefers-reduced-motion', value: 'reduce' }]);
+  return page;
+}
+
 async function asUser(username: string): Promise<{ page: Page; problems: string[]; close(): Promise<void> }> {
   const context = await browser.createBrowserContext();
-  const page = await context.newPage();
+  const page = await calmPage(context);
   const problems = watchProblems(page);
   await signIn(page, cdp.apiUrl, username, PASSWORD);
   return { page, problems, close: () => context.close() };
@@ -110,7 +121,7 @@ describe('console', () => {
     expect(res.headers.get('content-security-policy')).toContain("script-src 'self'");
     expect(res.headers.get('x-frame-options')).toBe('DENY');
     const context = await browser.createBrowserContext();
-    const page = await context.newPage();
+    const page = await calmPage(context);
     const problems = watchProblems(page);
     await page.goto(cdp.apiUrl, { waitUntil: 'networkidle0' });
     await page.waitForSelector('input[name="username"]');

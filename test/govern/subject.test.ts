@@ -39,9 +39,9 @@ describe("finding a subject's data", () => {
     const compressed = encodeRecord(JSON.stringify(event));
     expect(compressed[0]).toBe(0x01);
     expect(quarantinedBelongsToSubject(compressed, subject)).toBe(true);
-    expect(
-      quarantinedBelongsToSubject(encodeRecord(JSON.stringify({ ...event, traits: {} })), subject),
-    ).toBe(false);
+    expect(quarantinedBelongsToSubject(encodeRecord(JSON.stringify({ ...event, traits: {} })), subject)).toBe(
+      false,
+    );
   });
 
   it('finds the subject named as a JSON string in a body that does not parse, and nobody else', () => {
