@@ -392,7 +392,8 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
    * One query per profile id over the events around the messages' times (the window on either side),
    * reading only ids: a person's few events of those hours, whatever the length of their history.
    * Eventually consistent: a copy committed a moment ago that the query misses is still caught by the
-   * profile (its `recentHashes`, read consistently) or by its version condition.
+   * profile (its `recentHashes`) or, when that read was stale too, by its version condition, after which
+   * the batch is resolved again on a consistent read.
    */
   async seen(lookups: ReadonlyMap<string, readonly TimelineMessage[]>): Promise<Set<string>> {
     const found = new Set<string>();

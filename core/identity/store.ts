@@ -12,8 +12,9 @@ export class ConflictError extends Error {
  */
 export interface GraphStore {
   /**
-   * `consistent: false` may return a slightly stale graph at half the read cost: only for deciding
-   * where to look (timeline lookups), never for what is committed.
+   * `consistent: false` may return a slightly stale graph at half the read cost. A batch may be
+   * resolved against it because `commit` conditions every write on what was read (versions, nodes not
+   * existing): a decision taken on stale data fails to commit and is taken again on a consistent read.
    */
   load(identities: readonly Identity[], options?: { consistent?: boolean }): Promise<GraphSnapshot>;
   commit(changes: GraphChanges, now: Date): Promise<void>;

@@ -108,12 +108,17 @@ export async function processBatch(
   });
   if (unique.length === 0) return { applied: 0, duplicates: 0, merges: 0, blockedMerges: 0, attempts: 0 };
 
-  // One snapshot, read consistently, says which timelines to look at and is what the batch is first
-  // resolved against (retries after a lost race read again). The timeline queries widen the window
-  // between that read and the conditional writes; what another consumer commits in it makes a write
-  // fail and the batch recompute, and merges claim their survivor before redirecting into it, so no
-  // decision stands on a profile that changed under it (`DynamoProfileStore.commit`).
-  const first = await deps.graph.load(unique.flatMap((f) => f.event.identities));
+  // The first snapshot is read eventually consistent (half the read units): it says which timelines to
+  // look at and is what the batch is first resolved against. Nothing is committed on trust in it: every
+  // profile written is conditional on the version read, every redirect on its loser's, every new node
+  // on not existing (one transaction per person, `DynamoProfileStore.commit`), so a decision taken on a
+  // stale read fails its write and the batch is resolved again on a consistent read. Decisions that
+  // write nothing are safe on a stale read too: a profile's identifiers and applied messages only grow,
+  // so a stale read never finds a merge limit broken, or a message applied, that a fresh one would not.
+  const first = await deps.graph.load(
+    unique.flatMap((f) => f.event.identities),
+    { consistent: false },
+  );
   const seen = await deps.dedupe.seen(
     timelineLookups(
       unique.map((f) => f.event),
@@ -126,7 +131,7 @@ export async function processBatch(
   const identities = fresh.flatMap((f) => f.event.identities);
   const maxAttempts = deps.maxAttempts ?? 8;
   for (let attempt = 1; ; attempt++) {
-    const snapshot = attempt === 1 ? first : await deps.graph.load(identities);
+    const snapshot = attempt === 1 ? first : await deps.graph.load(identities, { consistent: true });
     const graph = new IdentityGraph(snapshot, deps.config, now.toISOString());
     for (const f of fresh) graph.apply(f.event, f.position);
     const changes = graph.changes();

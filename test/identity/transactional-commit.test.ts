@@ -138,4 +138,59 @@ describe('identity changes commit as one transaction per person', () => {
     for (const d of [devices[0]!, devices[98]!, devices[99]!, devices[149]!])
       expect((await reader.find(d))?.profileId).toBe(owner?.profileId);
   });
+
+  it('resolves a batch again on a consistent read when its first, eventually consistent snapshot was stale', async () => {
+    const table = await dynamo.table(PROFILES_TABLE, 'tx-stale');
+    const real = new DynamoProfileStore(dynamo.doc, table, options);
+    const deps = {
+      graph: real,
+      dedupe: real,
+      config: { ...DEFAULT_IDENTITY_CONFIG, limits: { user_id: 1 } },
+    };
+    await processBatch([canonical({ messageId: 's1', identities: [user('s'), anon('sa')] })], deps, now, {
+      lane: 'l',
+      batch: 'b1',
+    });
+    // What an eventually consistent read could return just after the next commits: the state before them.
+    const ids = [user('s'), anon('sa'), anon('sb'), user('other')];
+    const stale = await real.load(ids);
+    await processBatch(
+      [
+        canonical({ messageId: 's2', identities: [anon('sa'), anon('sb')] }),
+        canonical({ messageId: 's3', event: 'Bought', identities: [user('s')] }),
+      ],
+      deps,
+      now,
+      { lane: 'l', batch: 'b2' },
+    );
+    const loads: boolean[] = [];
+    const lagging = Object.assign(Object.create(real) as DynamoProfileStore, {
+      load: async (identities: Parameters<DynamoProfileStore['load']>[0], o?: { consistent?: boolean }) => {
+        loads.push(o?.consistent ?? true);
+        return o?.consistent === false ? stale : real.load(identities, o);
+      },
+    });
+    // Against the stale snapshot: s2 is not applied yet, anonymous id sb is unknown, and a second user id
+    // on the device would fit. Each decision must fail its write and be taken again on fresh data.
+    const result = await processBatch(
+      [
+        canonical({ messageId: 's2', identities: [anon('sa'), anon('sb')] }),
+        canonical({ messageId: 's4', identities: [anon('sb'), user('other')] }),
+      ],
+      { ...deps, graph: lagging, dedupe: lagging },
+      now,
+      { lane: 'l2', batch: 'b3' },
+    );
+    expect(loads[0]).toBe(false);
+    expect(loads.slice(1).every((c) => c)).toBe(true);
+    expect(result.attempts).toBeGreaterThan(1);
+    const reader = new ProfileReader(dynamo.doc, table);
+    const person = await reader.find(anon('sb'));
+    // s2 counted once, s4 blocked from joining a second user id but its event kept on its own profile.
+    expect(person?.computed.event_counts).toEqual({ Viewed: 2, Bought: 1 });
+    expect(person?.identities.filter((i) => i.type === 'user_id').map((i) => i.value)).toEqual(['s']);
+    const other = await reader.find(user('other'));
+    expect(other?.profileId).not.toBe(person?.profileId);
+    expect(other?.computed.event_counts).toEqual({ Viewed: 1 });
+  });
 });
