@@ -1,4 +1,4 @@
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
 import { DynamoProfileStore } from '../../adapters/dynamodb/profile-store.js';
@@ -35,6 +35,11 @@ export interface Scenario {
   readonly lanes: ReadonlyArray<ReadonlyArray<readonly CanonicalEvent[]>>;
   /** Crash points: lane → call number (1-based) → before or after the call reaches the store. */
   readonly crashes: ReadonlyArray<{ lane: number; call: number; after: boolean }>;
+  /**
+   * How stale eventually consistent reads are, in writes: the n-th item such a read returns is as it
+   * was that many writes ago (used in turn; empty: never stale).
+   */
+  readonly lags?: readonly number[];
 }
 
 const personArb = (i: number) =>
@@ -103,10 +108,11 @@ export function scenarioArb(
           fc.record({ lane: fc.nat(3), call: fc.integer({ min: 1, max: 40 }), after: fc.boolean() }),
           { maxLength: 3 },
         ),
+        lags: fc.array(fc.nat(8), { maxLength: 12 }),
         specs: fc.constant(specs),
       });
     })
-    .map(({ order, lanes, laneOf, batchSizes, crashes, specs }): Scenario => {
+    .map(({ order, lanes, laneOf, batchSizes, crashes, lags, specs }): Scenario => {
       const events = order.map((i, n) => {
         const s = specs[i]!;
         return canonical({
@@ -134,6 +140,7 @@ export function scenarioArb(
         events,
         lanes: laneBatches,
         crashes: crashes.map((c) => ({ ...c, lane: c.lane % lanes })),
+        lags,
       };
     });
 }
@@ -142,30 +149,158 @@ class Crash extends Error {
   override readonly name = 'Crash';
 }
 
-/** A client whose every call waits for the scheduler, and that crashes where the scenario says. */
+type Plain = Record<string, unknown>;
+const keyOf = (item: Plain) => `${item.pk as string}\0${item.sk as string}`;
+
+/**
+ * What an eventually consistent read may return: every state each item has had, by the write (counted
+ * over all consumers) that produced it. DynamoDB's eventually consistent reads may return an item as it
+ * was a moment ago, even after a consistent read showed it newer; dynalite's are always current, so the
+ * model serves them from here.
+ */
+class Replica {
+  private writes = 0;
+  private reads = 0;
+  private readonly states = new Map<string, Array<{ at: number; item: Plain | undefined }>>();
+  /** Timeline items by profile key and messageId: when each was first written. */
+  private readonly events = new Map<string, number>();
+
+  constructor(
+    private readonly real: DynamoDBDocumentClient,
+    private readonly table: string,
+    private readonly lags: readonly number[],
+  ) {}
+
+  /** After a write: the items it may have changed, read back as they now are. */
+  async written(command: { constructor: { name: string }; input: Plain }): Promise<void> {
+    const keys = writtenKeys(command);
+    if (keys.length === 0) return;
+    this.writes++;
+    const now = new Map<string, Plain>();
+    for (let i = 0; i < keys.length; i += 100) {
+      const res = await this.real.send(
+        new BatchGetCommand({
+          RequestItems: { [this.table]: { Keys: keys.slice(i, i + 100), ConsistentRead: true } },
+        }),
+      );
+      for (const item of res.Responses?.[this.table] ?? []) now.set(keyOf(item), item);
+    }
+    for (const key of keys) {
+      const k = keyOf(key);
+      const item = now.get(k);
+      const history = this.states.get(k) ?? [];
+      history.push({ at: this.writes, item });
+      this.states.set(k, history);
+      if (item && String(item.sk).startsWith('EV#')) {
+        const event = `${item.pk as string}\0${item.messageId as string}`;
+        if (!this.events.has(event)) this.events.set(event, this.writes);
+      }
+    }
+  }
+
+  private lag(): number {
+    return this.lags.length ? this.lags[this.reads++ % this.lags.length]! : 0;
+  }
+
+  /** An eventually consistent BatchGetItem's answer: each item as it was `lag` writes ago. */
+  staleItems(keys: readonly Plain[]): Plain[] {
+    return keys.flatMap((key) => {
+      const cutoff = this.writes - this.lag();
+      const history = this.states.get(keyOf(key)) ?? [];
+      const state = [...history].reverse().find((s) => s.at <= cutoff);
+      return state?.item ? [state.item] : [];
+    });
+  }
+
+  /** An eventually consistent timeline Query's answer: without the events written in the last `lag` writes. */
+  staleEvents(pk: string, items: readonly Plain[]): Plain[] {
+    const cutoff = this.writes - this.lag();
+    return items.filter((i) => (this.events.get(`${pk}\0${i.messageId as string}`) ?? 0) <= cutoff);
+  }
+}
+
+function writtenKeys(command: { constructor: { name: string }; input: Plain }): Plain[] {
+  const input = command.input;
+  const key = (item: Plain) => ({ pk: item.pk, sk: item.sk });
+  switch (command.constructor.name) {
+    case 'PutCommand':
+      return [key(input.Item as Plain)];
+    case 'UpdateCommand':
+    case 'DeleteCommand':
+      return [key(input.Key as Plain)];
+    case 'BatchWriteCommand':
+      return Object.values(input.RequestItems as Record<string, Plain[]>).flatMap((requests) =>
+        requests.map((r) =>
+          key(((r.PutRequest as Plain | undefined)?.Item ?? (r.DeleteRequest as Plain).Key) as Plain),
+        ),
+      );
+    case 'TransactWriteCommand':
+      return (input.TransactItems as Plain[]).flatMap((action) => {
+        const [kind, body] = Object.entries(action)[0] as [string, Plain];
+        return kind === 'ConditionCheck' ? [] : [key((body.Item ?? body.Key) as Plain)];
+      });
+    default:
+      return [];
+  }
+}
+
+/**
+ * A client whose every call waits for the scheduler, that crashes where the scenario says, and whose
+ * eventually consistent reads return what the replica says they may.
+ */
 function scheduledClient(
   real: DynamoDBDocumentClient,
   s: fc.Scheduler,
   lane: number,
   crashes: Scenario['crashes'],
   inFlight: { count: number },
+  replica: Replica,
 ): DynamoDBDocumentClient {
   let calls = 0;
-  const send = async (command: { constructor: { name: string } }) => {
+  const send = async (command: { constructor: { name: string }; input: Plain }) => {
     const n = ++calls;
     await s.schedule(Promise.resolve(), `lane ${lane} call ${n} ${command.constructor.name}`);
     const crash = crashes.find((c) => c.lane === lane && c.call === n);
     if (crash && !crash.after) throw new Crash(`before call ${n}`);
     inFlight.count++;
     try {
-      const out = await real.send(command as never);
+      let out: Plain;
+      try {
+        out = (await real.send(command as never)) as Plain;
+      } finally {
+        // A failed condition changed nothing; reading back finds the items as they were.
+        await replica.written(command);
+      }
       if (crash?.after) throw new Crash(`after call ${n}`);
-      return out;
+      return stale(command, out, replica);
     } finally {
       inFlight.count--;
     }
   };
   return { send } as unknown as DynamoDBDocumentClient;
+}
+
+/** An eventually consistent read's answer, from the replica. */
+function stale(
+  command: { constructor: { name: string }; input: Plain },
+  out: Plain,
+  replica: Replica,
+): Plain {
+  const input = command.input;
+  if (command.constructor.name === 'BatchGetCommand') {
+    const [table, request] = Object.entries(input.RequestItems as Record<string, Plain>)[0]!;
+    if (request.ConsistentRead !== false) return out;
+    return {
+      ...out,
+      Responses: { [table]: replica.staleItems(request.Keys as Plain[]) },
+      UnprocessedKeys: {},
+    };
+  }
+  if (command.constructor.name === 'QueryCommand' && input.ConsistentRead !== true) {
+    const pk = (input.ExpressionAttributeValues as Plain)[':pk'] as string;
+    return { ...out, Items: replica.staleEvents(pk, (out.Items as Plain[] | undefined) ?? []) };
+  }
+  return out;
 }
 
 /** Runs every lane concurrently under the scheduler; a failed batch is delivered again, like Kinesis. */
@@ -179,9 +314,10 @@ export async function runScenario(
   const options = { timelineRetentionDays: 30, dedupeWindowHours: 24 };
   const now = new Date('2026-02-01T00:00:00.000Z');
   const inFlight = { count: 0 };
+  const replica = new Replica(real, table, scenario.lags ?? []);
   const lanes = scenario.lanes.map(async (batches, lane) => {
     const store = new DynamoProfileStore(
-      scheduledClient(real, s, lane, scenario.crashes, inFlight),
+      scheduledClient(real, s, lane, scenario.crashes, inFlight, replica),
       table,
       options,
     );
