@@ -2,7 +2,6 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import * as z from 'zod';
 import type { DestinationType } from '../../core/activate/destinations.js';
 import {
   type DeltaMessage,
@@ -11,7 +10,7 @@ import {
 } from '../../core/activate/routing.js';
 import { membershipChangeRecords } from '../../core/lake/profile-changes.js';
 import type { DeltaSink, MembershipDelta } from '../../core/segments/delta.js';
-import { ENV, loadConfig, requiredString } from '../../resources/env.js';
+import { ENV, loadConfig, nonEmptyString } from '../../resources/env.js';
 import { DELTA_QUEUES, deltaQueueFor } from '../../resources/queues.js';
 import { recordAwsCall } from '../aws/call-recorder.js';
 import { dynamoDbDocumentClient, s3Client, sqsClient } from '../aws/clients.js';
@@ -142,14 +141,11 @@ function recordingDeltaSinkFromEnv(env: Record<string, string | undefined>): Del
 }
 
 function routingDeltaSinkFromEnv(env: Record<string, string | undefined>): DeltaSink {
-  const table = loadConfig(z.object({ [ENV.controlTable]: requiredString() }), env)[ENV.controlTable];
+  const table = loadConfig({ [ENV.controlTable]: nonEmptyString }, env)[ENV.controlTable];
   const types = destinationTypesFrom(new DestinationStore(dynamoDbDocumentClient(), table));
   if (env.CDP_LOCAL_DATA_DIR && !DELTA_QUEUES.some((q) => env[q.envVar]))
     return new FileDeltaSink(env.CDP_LOCAL_DATA_DIR, types);
-  const urls = loadConfig(
-    z.object(Object.fromEntries(DELTA_QUEUES.map((q) => [q.envVar, requiredString()]))),
-    env,
-  );
+  const urls = loadConfig(Object.fromEntries(DELTA_QUEUES.map((q) => [q.envVar, nonEmptyString])), env);
   return new SqsDeltaSink(
     sqsClient(),
     Object.fromEntries(DELTA_QUEUES.map((q) => [q.destinationType, urls[q.envVar]!])) as Record<

@@ -7,38 +7,56 @@ import { lazySchema } from '../shared/lazy-schema.js';
  * Identifier rules: which ids a message carries, how they are normalised, which values are junk, and
  * how many of each type one profile may hold (merge protection, as Segment's identity resolution
  * settings). Pure configuration plus functions; the stream processor reads it once at cold start.
+ *
+ * The defaults are plain data, given to the schema as its defaults: a function whose settings are not
+ * set uses them without building the schema (a zod parse at cold start compiles zod's code).
  */
+const DEFAULTS = {
+  limits: { user_id: 1, email: 5 },
+  blocked: [
+    'null',
+    'undefined',
+    'nil',
+    'none',
+    'n/a',
+    'unknown',
+    '0',
+    '-',
+    'test@test.com',
+    'test@example.com',
+  ],
+  externalIdTypes: [],
+  priority: ['user_id', 'email', 'phone', 'anonymous_id'],
+};
+
 export const IdentityConfigSchema = lazySchema(() =>
   z.object({
     /** Max identifiers of a type per profile; absent = unlimited. */
-    limits: z.record(z.string(), z.number().int().positive()).default({ user_id: 1, email: 5 }),
+    limits: z.record(z.string(), z.number().int().positive()).default(() => ({ ...DEFAULTS.limits })),
     /** Values never used to link anyone (compared after normalisation, case-insensitive). */
-    blocked: z
-      .array(z.string())
-      .default([
-        'null',
-        'undefined',
-        'nil',
-        'none',
-        'n/a',
-        'unknown',
-        '0',
-        '-',
-        'test@test.com',
-        'test@example.com',
-      ]),
+    blocked: z.array(z.string()).default(() => [...DEFAULTS.blocked]),
     /** External id types taken from `context.externalIds` and from traits of the same name. */
-    externalIdTypes: z.array(z.string().regex(/^[a-z][a-z0-9_]*$/)).default([]),
+    externalIdTypes: z
+      .array(z.string().regex(/^[a-z][a-z0-9_]*$/))
+      .default(() => [...DEFAULTS.externalIdTypes]),
     /** Which identifier decides a blocked merge, highest first; types not listed rank last. */
-    priority: z.array(z.string()).default(['user_id', 'email', 'phone', 'anonymous_id']),
+    priority: z.array(z.string()).default(() => [...DEFAULTS.priority]),
     /** Country used to read phone numbers written without a `+country` prefix. */
     defaultPhoneCountry: z.string().length(2).optional(),
   }),
 );
 export type IdentityConfig = z.infer<typeof IdentityConfigSchema>;
 
-// Pure: bundles whose handlers never use the defaults (the APIs) drop this parse, and its cost at import.
-export const DEFAULT_IDENTITY_CONFIG: IdentityConfig = /* @__PURE__ */ IdentityConfigSchema.parse({});
+/** The settings when none are given: what the schema makes of `{}`, without parsing. */
+export const DEFAULT_IDENTITY_CONFIG: IdentityConfig = DEFAULTS;
+
+/**
+ * Identity settings from their JSON (`CDP_IDENTITY_CONFIG`), validated by the schema; the defaults,
+ * unparsed, when there is none. Throws when the JSON is malformed or breaks a rule.
+ */
+export function identityConfigFrom(json: string | undefined): IdentityConfig {
+  return json ? IdentityConfigSchema.parse(JSON.parse(json)) : DEFAULT_IDENTITY_CONFIG;
+}
 
 export const identityKey = (id: Identity) => `${id.type}#${id.value}`;
 
@@ -70,5 +88,5 @@ export function parseIdentity(text: string): Identity | undefined {
 
 /** Merge protection's limits from the `CDP_IDENTITY_CONFIG` JSON (the defaults when unset). */
 export function identityLimits(json: string | undefined): Record<string, number> {
-  return IdentityConfigSchema.parse(json ? JSON.parse(json) : {}).limits;
+  return identityConfigFrom(json).limits;
 }

@@ -1,22 +1,19 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import * as z from 'zod';
 import { dynamoDbDocumentClient, sfnClient } from '../../adapters/aws/clients.js';
 import { DestinationStore } from '../../adapters/dynamodb/destination-store.js';
 import { SegmentStore } from '../../adapters/dynamodb/segment-store.js';
 import { createLogger } from '../../adapters/observability/logger.js';
 import { type DestinationInput, DestinationInputSchema } from '../../core/activate/destinations.js';
-import { ENV, loadConfig, requiredString } from '../../resources/env.js';
+import { ENV, loadConfig, nonEmptyString } from '../../resources/env.js';
 import { startSegmentRun } from '../segment/start-run.js';
 import { withAccess } from '../shared/access.js';
 import { error, type HttpResponse, invalidAdminRequest, json, parseJsonBody } from '../shared/http.js';
 
-const config = loadConfig(
-  z.object({
-    [ENV.controlTable]: requiredString(),
-    [ENV.profilesTable]: requiredString(),
-    [ENV.segmentRunStateMachineArn]: requiredString(),
-  }),
-);
+const config = loadConfig({
+  [ENV.controlTable]: nonEmptyString,
+  [ENV.profilesTable]: nonEmptyString,
+  [ENV.segmentRunStateMachineArn]: nonEmptyString,
+});
 const sfn = sfnClient();
 const logger = createLogger('destinations');
 

@@ -2,7 +2,6 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import * as z from 'zod';
 import { SENDERS, sendersFromEnv } from '../../adapters/activate/senders.js';
 import { recordAwsCall } from '../../adapters/aws/call-recorder.js';
 import { dynamoDbDocumentClient, s3Client, sqsClient } from '../../adapters/aws/clients.js';
@@ -13,13 +12,14 @@ import { createLogger } from '../../adapters/observability/logger.js';
 import { createMetrics } from '../../adapters/observability/metrics.js';
 import type { Destination } from '../../core/activate/destinations.js';
 import type { MembershipDelta } from '../../core/segments/delta.js';
-import { ENV, loadConfig, requiredString } from '../../resources/env.js';
+import { anyString, ENV, loadConfig, nonEmptyString, optional } from '../../resources/env.js';
 import { ACTIVATION_FUNCTION } from '../../resources/functions/activate.js';
 import { CLAIM_LEASE_MS, createActivationWorker } from './worker.js';
 
-const config = loadConfig(
-  z.object({ [ENV.controlTable]: requiredString(), [ENV.activationDlqUrl]: z.string().optional() }),
-);
+const config = loadConfig({
+  [ENV.controlTable]: nonEmptyString,
+  [ENV.activationDlqUrl]: optional(anyString),
+});
 const logger = createLogger('activation');
 const destinations = new DestinationStore(dynamoDbDocumentClient(), config[ENV.controlTable]);
 const senders = sendersFromEnv(process.env, s3Client());

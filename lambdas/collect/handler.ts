@@ -1,5 +1,4 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import * as z from 'zod';
 import { dynamoDbDocumentClient, kinesisClient, s3Client } from '../../adapters/aws/clients.js';
 import { CachedAuthenticator, SourceStore } from '../../adapters/dynamodb/source-store.js';
 import { SuppressionStore } from '../../adapters/dynamodb/suppression-store.js';
@@ -17,20 +16,18 @@ import {
 } from '../../core/collect/ingest.js';
 import { quarantineRejection } from '../../core/collect/rejections.js';
 import type { Message } from '../../core/events/schema.js';
-import { ENV, loadConfig, requiredString } from '../../resources/env.js';
+import { ENV, loadConfig, nonEmptyString } from '../../resources/env.js';
 import { INGEST_PATH_ALIASES, INGEST_PATHS } from '../../resources/functions/collect.js';
 import { METRIC } from '../../resources/metrics.js';
 import { error, type HttpResponse, json } from '../shared/http.js';
 import { decodeBody, writeKeyOf } from './request.js';
 import { suppressionFilter } from './suppression-filter.js';
 
-const config = loadConfig(
-  z.object({
-    [ENV.controlTable]: requiredString(),
-    [ENV.eventsStream]: requiredString(),
-    [ENV.lakeBucket]: requiredString(),
-  }),
-);
+const config = loadConfig({
+  [ENV.controlTable]: nonEmptyString,
+  [ENV.eventsStream]: nonEmptyString,
+  [ENV.lakeBucket]: nonEmptyString,
+});
 const logger = createLogger('collector');
 const metrics = createMetrics('collector');
 const quarantine = new QuarantineWriter(s3Client(), config[ENV.lakeBucket]);

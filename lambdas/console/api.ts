@@ -16,34 +16,33 @@ import {
 } from '../../core/console/overview.js';
 import { decodeRecord, plainRecordBytes } from '../../core/events/record-codec.js';
 import { lazySchema } from '../../core/shared/lazy-schema.js';
-import { ENV, loadConfig, requiredString } from '../../resources/env.js';
+import {
+  ENV,
+  jsonDocument,
+  loadConfig,
+  nonEmptyString,
+  positiveNumber,
+  stringMap,
+  withDefault,
+} from '../../resources/env.js';
 import { ALARM_RULES } from '../../resources/metrics.js';
 import { principalOf, withAccess } from '../shared/access.js';
 import { error, type HttpResponse, json, parseJsonBody } from '../shared/http.js';
 
-const config = loadConfig(
-  z.object({
-    [ENV.controlTable]: requiredString(),
-    [ENV.eventsStream]: requiredString(),
-    [ENV.lakeBucket]: requiredString(),
-    [ENV.profilesTable]: requiredString(),
-    [ENV.overviewFunctionNames]: z
-      .string()
-      .default('{}')
-      .transform((text, ctx) => {
-        try {
-          return z.record(z.string(), z.string()).parse(JSON.parse(text));
-        } catch {
-          ctx.addIssue({ code: 'custom', message: 'must be a JSON object of function names' });
-          return z.NEVER;
-        }
-      }),
-    [ENV.maxIteratorAgeMinutes]: z.coerce
-      .number()
-      .positive('must be a positive number of minutes')
-      .default(ALARM_RULES.defaultMaxIteratorAgeMinutes),
-  }),
-);
+const config = loadConfig({
+  [ENV.controlTable]: nonEmptyString,
+  [ENV.eventsStream]: nonEmptyString,
+  [ENV.lakeBucket]: nonEmptyString,
+  [ENV.profilesTable]: nonEmptyString,
+  [ENV.overviewFunctionNames]: withDefault(
+    jsonDocument(stringMap, 'must be a JSON object of function names'),
+    {} as Record<string, string>,
+  ),
+  [ENV.maxIteratorAgeMinutes]: withDefault(
+    positiveNumber('minutes'),
+    ALARM_RULES.defaultMaxIteratorAgeMinutes,
+  ),
+});
 const ddb = dynamoDbDocumentClient();
 const sources = new SourceStore(ddb, config[ENV.controlTable]);
 const segmentRuns = new SegmentStore(ddb, config[ENV.controlTable], config[ENV.profilesTable]);

@@ -1,6 +1,5 @@
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import * as z from 'zod';
 import { dynamoDbDocumentClient, sfnClient } from '../../adapters/aws/clients.js';
 import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
 import { RegulationStore } from '../../adapters/dynamodb/regulation-store.js';
@@ -14,20 +13,18 @@ import {
   RegulationRequestSchema,
 } from '../../core/govern/regulation.js';
 import { loadPhoneNumbers } from '../../core/shared/phone-numbers.js';
-import { ENV, loadConfig, requiredString } from '../../resources/env.js';
+import { ENV, loadConfig, nonEmptyString, optional } from '../../resources/env.js';
 import { principalOf, withAccess } from '../shared/access.js';
 import { error, type HttpResponse, invalidAdminRequest, json, parseJsonBody } from '../shared/http.js';
 import { resolveSubject, tombstonesOf } from './subject.js';
 import { WorkItems } from './work-item.js';
 
-const config = loadConfig(
-  z.object({
-    [ENV.controlTable]: requiredString(),
-    [ENV.regulationRunStateMachineArn]: requiredString(),
-    [ENV.profilesTable]: requiredString(),
-    [ENV.timelineTable]: z.string().min(1).optional(),
-  }),
-);
+const config = loadConfig({
+  [ENV.controlTable]: nonEmptyString,
+  [ENV.regulationRunStateMachineArn]: nonEmptyString,
+  [ENV.profilesTable]: nonEmptyString,
+  [ENV.timelineTable]: optional(nonEmptyString),
+});
 const ddb = dynamoDbDocumentClient();
 const reader = new ProfileReader(
   ddb,

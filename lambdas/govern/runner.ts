@@ -8,7 +8,6 @@ import {
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
 import { deleteAtDestination, sendersFromEnv } from '../../adapters/activate/senders.js';
 import { dynamoDbDocumentClient, kinesisClient, s3Client } from '../../adapters/aws/clients.js';
 import { batchWrite } from '../../adapters/dynamodb/batch.js';
@@ -41,21 +40,19 @@ import { partitionOfKey } from '../../core/lake/layout.js';
 import { type ChangeRecord, changeBelongsToSubject } from '../../core/lake/profile-changes.js';
 import type { Identity } from '../../core/profiles/profile.js';
 import { loadPhoneNumbers, normalizeLoadedPhone } from '../../core/shared/phone-numbers.js';
-import { ENV, loadConfig, requiredString } from '../../resources/env.js';
+import { ENV, loadConfig, nonEmptyString, optional } from '../../resources/env.js';
 import { STREAM_CONSUMERS } from '../../resources/functions/index.js';
 import { scrubLocalFiles } from './local-scrub.js';
 import { resolveSubject, tombstonesOf } from './subject.js';
 import { type WorkItem, WorkItems } from './work-item.js';
 
-const config = loadConfig(
-  z.object({
-    [ENV.profilesTable]: requiredString(),
-    [ENV.controlTable]: requiredString(),
-    [ENV.lakeBucket]: requiredString(),
-    [ENV.timelineTable]: z.string().min(1).optional(),
-    [ENV.eventsStream]: requiredString(),
-  }),
-);
+const config = loadConfig({
+  [ENV.profilesTable]: nonEmptyString,
+  [ENV.controlTable]: nonEmptyString,
+  [ENV.lakeBucket]: nonEmptyString,
+  [ENV.timelineTable]: optional(nonEmptyString),
+  [ENV.eventsStream]: nonEmptyString,
+});
 const timelineTable = config[ENV.timelineTable] ?? config[ENV.profilesTable];
 const ddb = dynamoDbDocumentClient();
 const s3 = s3Client();

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import * as z from 'zod';
 import { dynamoDbDocumentClient, s3Client } from '../../adapters/aws/clients.js';
 import { ImportStore } from '../../adapters/dynamodb/import-store.js';
 import { headObject } from '../../adapters/imports/s3-file.js';
@@ -10,19 +9,17 @@ import { createLogger } from '../../adapters/observability/logger.js';
 import { FileError, formatOf } from '../../core/imports/formats.js';
 import { MappingSchema, mappingHash } from '../../core/imports/mapping.js';
 import { UPLOADS_PREFIX } from '../../resources/buckets.js';
-import { ENV, loadConfig, requiredString } from '../../resources/env.js';
+import { ENV, loadConfig, nonEmptyString } from '../../resources/env.js';
 import { isReplayPath, replayRoute } from '../replay/api.js';
 import { withAccess } from '../shared/access.js';
 import { error, type HttpResponse, json, parseJsonBody } from '../shared/http.js';
 import { startImport } from './start.js';
 
-const config = loadConfig(
-  z.object({
-    [ENV.controlTable]: requiredString(),
-    [ENV.importsBucket]: requiredString(),
-    [ENV.importRunStateMachineArn]: requiredString(),
-  }),
-);
+const config = loadConfig({
+  [ENV.controlTable]: nonEmptyString,
+  [ENV.importsBucket]: nonEmptyString,
+  [ENV.importRunStateMachineArn]: nonEmptyString,
+});
 const logger = createLogger('imports-api');
 const store = new ImportStore(dynamoDbDocumentClient(), config[ENV.controlTable]);
 const s3 = s3Client();

@@ -1,5 +1,4 @@
 import type { Context } from 'aws-lambda';
-import * as z from 'zod';
 import { dynamoDbDocumentClient, kinesisClient, s3Client } from '../../adapters/aws/clients.js';
 import { ImportStore } from '../../adapters/dynamodb/import-store.js';
 import { SuppressionStore } from '../../adapters/dynamodb/suppression-store.js';
@@ -10,13 +9,11 @@ import { createMetrics } from '../../adapters/observability/metrics.js';
 import { FileError, readRows } from '../../core/imports/formats.js';
 import { mappedColumns } from '../../core/imports/mapping.js';
 import { addCounts, type ImportCounts, importSlice } from '../../core/imports/run.js';
-import { ENV, loadConfig, requiredString } from '../../resources/env.js';
+import { ENV, loadConfig, nonEmptyString } from '../../resources/env.js';
 import { METRIC } from '../../resources/metrics.js';
 import { suppressionFilter } from '../collect/suppression-filter.js';
 
-const config = loadConfig(
-  z.object({ [ENV.controlTable]: requiredString(), [ENV.eventsStream]: requiredString() }),
-);
+const config = loadConfig({ [ENV.controlTable]: nonEmptyString, [ENV.eventsStream]: nonEmptyString });
 const logger = createLogger('import-runner');
 const metrics = createMetrics('import-runner');
 const store = new ImportStore(dynamoDbDocumentClient(), config[ENV.controlTable]);

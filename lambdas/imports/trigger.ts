@@ -1,18 +1,18 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { EventBridgeEvent, S3Event } from 'aws-lambda';
-import * as z from 'zod';
 import { dynamoDbDocumentClient, s3Client } from '../../adapters/aws/clients.js';
 import { ImportStore } from '../../adapters/dynamodb/import-store.js';
 import { headObject, isErrorsFile } from '../../adapters/imports/s3-file.js';
 import { createLogger } from '../../adapters/observability/logger.js';
 import { createMetrics } from '../../adapters/observability/metrics.js';
-import { ENV, loadConfig, requiredString } from '../../resources/env.js';
+import { ENV, loadConfig, nonEmptyString } from '../../resources/env.js';
 import { METRIC } from '../../resources/metrics.js';
 import { sourceIdOfKey, startImport } from './start.js';
 
-const config = loadConfig(
-  z.object({ [ENV.controlTable]: requiredString(), [ENV.importRunStateMachineArn]: requiredString() }),
-);
+const config = loadConfig({
+  [ENV.controlTable]: nonEmptyString,
+  [ENV.importRunStateMachineArn]: nonEmptyString,
+});
 const logger = createLogger('import-trigger');
 const metrics = createMetrics('import-trigger');
 const store = new ImportStore(dynamoDbDocumentClient(), config[ENV.controlTable]);

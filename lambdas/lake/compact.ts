@@ -1,6 +1,5 @@
 import { GlueClient, UpdateTableCommand } from '@aws-sdk/client-glue';
 import type { Context } from 'aws-lambda';
-import * as z from 'zod';
 import { s3Client } from '../../adapters/aws/clients.js';
 import { createLogger } from '../../adapters/observability/logger.js';
 import { ChangeCompactor } from '../../adapters/s3/change-compactor.js';
@@ -10,11 +9,9 @@ import { DERIVED_VIEW_TYPES } from '../../core/lake/derived-columns.js';
 import { type GlueViewInput, glueViewInput } from '../../core/lake/glue-view.js';
 import { profileViews } from '../../core/lake/profile-tables.js';
 import { EVENTS_VIEW_COLUMNS } from '../../core/lake/tables.js';
-import { ENV, loadConfig, requiredString } from '../../resources/env.js';
+import { ENV, loadConfig, nonEmptyString, optional } from '../../resources/env.js';
 
-const config = loadConfig(
-  z.object({ [ENV.lakeBucket]: requiredString(), [ENV.lakeDatabase]: z.string().min(1).optional() }),
-);
+const config = loadConfig({ [ENV.lakeBucket]: nonEmptyString, [ENV.lakeDatabase]: optional(nonEmptyString) });
 const logger = createLogger('lake-compactor');
 const s3 = s3Client();
 const database = config[ENV.lakeDatabase];

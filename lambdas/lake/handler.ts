@@ -11,11 +11,11 @@ import { decodeRecord, plainRecordBytes } from '../../core/events/record-codec.j
 import { type RawPartition, rawObjectKey, rawPartition } from '../../core/lake/layout.js';
 import type { QuarantineRecord } from '../../core/lake/quarantine.js';
 import { lazySchema } from '../../core/shared/lazy-schema.js';
-import { ENV, loadConfig, requiredString } from '../../resources/env.js';
+import { ENV, loadConfig, nonEmptyString } from '../../resources/env.js';
 import { LAKE_WRITER_FUNCTION } from '../../resources/functions/lake.js';
 import { METRIC } from '../../resources/metrics.js';
 
-const config = loadConfig(z.object({ [ENV.lakeBucket]: requiredString() }));
+const config = loadConfig({ [ENV.lakeBucket]: nonEmptyString });
 const logger = createLogger('lake-writer');
 const metrics = createMetrics('lake-writer');
 const s3 = s3Client();

@@ -4,7 +4,6 @@ import type {
   KinesisStreamEvent,
   KinesisStreamRecord,
 } from 'aws-lambda';
-import * as z from 'zod';
 import { dynamoDbDocumentClient, s3Client } from '../../adapters/aws/clients.js';
 import { erasureGate } from '../../adapters/dynamodb/erasure-gate.js';
 import { isPermanentStoreError } from '../../adapters/dynamodb/errors.js';
@@ -15,41 +14,42 @@ import { QuarantineWriter } from '../../adapters/s3/quarantine-writer.js';
 import { decodeRecord, plainRecordBytes } from '../../core/events/record-codec.js';
 import { CollectedEventParser } from '../../core/events/schema.js';
 import { DEFAULT_IDENTIFIER_TRAITS, isDepthIssue, storageIssues } from '../../core/events/storage-limits.js';
-import { type IdentityConfig, IdentityConfigSchema } from '../../core/identity/identifiers.js';
+import {
+  DEFAULT_IDENTITY_CONFIG,
+  type IdentityConfig,
+  identityConfigFrom,
+} from '../../core/identity/identifiers.js';
 import type { QuarantineRecord } from '../../core/lake/quarantine.js';
 import { batchName } from '../../core/process/batch-name.js';
 import { processIsolated } from '../../core/process/isolate.js';
 import type { CanonicalEvent } from '../../core/process/normalize.js';
 import type { BatchOrigin } from '../../core/process/pipeline.js';
-import { ENV, loadConfig, positiveInt, requiredString } from '../../resources/env.js';
+import {
+  ENV,
+  loadConfig,
+  nonEmptyString,
+  optional,
+  positiveInt,
+  readWith,
+  withDefault,
+} from '../../resources/env.js';
 import { PROFILE_PROCESSOR_FUNCTION } from '../../resources/functions/process.js';
 import { METRIC } from '../../resources/metrics.js';
 import { isReplayStep, replayStep } from '../replay/runner.js';
 import { profileChangeListeners } from './listeners.js';
 
-const config = loadConfig(
-  z.object({
-    [ENV.profilesTable]: requiredString(),
-    [ENV.timelineTable]: z.string().min(1).optional(),
-    [ENV.lakeBucket]: requiredString(),
-    [ENV.timelineRetentionDays]: positiveInt(),
-    [ENV.dedupeWindowHours]: positiveInt().optional(),
-    [ENV.identityConfig]: z
-      .string()
-      .optional()
-      .transform((v, ctx) => {
-        try {
-          return IdentityConfigSchema.parse(v ? JSON.parse(v) : {});
-        } catch (err) {
-          ctx.addIssue({
-            code: 'custom',
-            message: `must be JSON matching the identity settings: ${(err as Error).message}`,
-          });
-          return z.NEVER;
-        }
-      }),
-  }),
-);
+const config = loadConfig({
+  [ENV.profilesTable]: nonEmptyString,
+  [ENV.timelineTable]: optional(nonEmptyString),
+  [ENV.lakeBucket]: nonEmptyString,
+  [ENV.timelineRetentionDays]: positiveInt,
+  [ENV.dedupeWindowHours]: optional(positiveInt),
+  // Unset, the defaults as they are; set, validated by the identity settings' schema (zod) here.
+  [ENV.identityConfig]: withDefault(
+    readWith(identityConfigFrom, 'must be JSON matching the identity settings'),
+    DEFAULT_IDENTITY_CONFIG,
+  ),
+});
 const identityConfig: IdentityConfig = config[ENV.identityConfig];
 const identifierTraits = [...DEFAULT_IDENTIFIER_TRAITS, ...identityConfig.externalIdTypes];
 const logger = createLogger('profile-processor');

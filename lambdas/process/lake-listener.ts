@@ -1,9 +1,8 @@
-import * as z from 'zod';
 import { s3Client } from '../../adapters/aws/clients.js';
 import { ChangeWriter } from '../../adapters/s3/change-writer.js';
 import { type IdentityGraphChanges, profileChangeRecords } from '../../core/lake/profile-changes.js';
 import type { MergedAwayProfile, Profile, ProfileChangeListener } from '../../core/profiles/profile.js';
-import { ENV, loadConfig, requiredString } from '../../resources/env.js';
+import { ENV, loadConfig, nonEmptyString } from '../../resources/env.js';
 
 /** The listener interface with the identity graph of the batch, which the processor may pass as a 4th argument. */
 export interface GraphAwareProfileChangeListener extends ProfileChangeListener {
@@ -21,10 +20,7 @@ export interface GraphAwareProfileChangeListener extends ProfileChangeListener {
  * A failed write fails the batch, which the processor retries (replays reach listeners again).
  */
 export function createLakeProfileListener(
-  writer = new ChangeWriter(
-    s3Client(),
-    loadConfig(z.object({ [ENV.lakeBucket]: requiredString() }))[ENV.lakeBucket],
-  ),
+  writer = new ChangeWriter(s3Client(), loadConfig({ [ENV.lakeBucket]: nonEmptyString })[ENV.lakeBucket]),
 ): GraphAwareProfileChangeListener {
   return {
     async profilesChanged(profiles, now, mergedAway = [], graph) {

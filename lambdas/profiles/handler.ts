@@ -5,14 +5,15 @@ import { readMergedIdentities } from '../../adapters/dynamodb/merged-identities.
 import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
 import { toProfile } from '../../core/profiles/state.js';
 import { lazySchema } from '../../core/shared/lazy-schema.js';
-import { ENV, loadConfig, requiredString } from '../../resources/env.js';
+import { ENV, loadConfig, nonEmptyString, optional } from '../../resources/env.js';
 import { withAccess } from '../shared/access.js';
 import { error, type HttpResponse, invalidAdminRequest, json } from '../shared/http.js';
 import { profileRef } from '../shared/profile-ref.js';
 
-const config = loadConfig(
-  z.object({ [ENV.profilesTable]: requiredString(), [ENV.timelineTable]: z.string().min(1).optional() }),
-);
+const config = loadConfig({
+  [ENV.profilesTable]: nonEmptyString,
+  [ENV.timelineTable]: optional(nonEmptyString),
+});
 const ddb = dynamoDbDocumentClient();
 const reader = new ProfileReader(
   ddb,

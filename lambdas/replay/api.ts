@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type SFNClient, SFNClient as Sfn, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import * as z from 'zod';
 import { dynamoDbDocumentClient, s3Client } from '../../adapters/aws/clients.js';
 import { type ReplayRecord, ReplayStore } from '../../adapters/dynamodb/replay-store.js';
 import { createLogger } from '../../adapters/observability/logger.js';
@@ -10,7 +9,7 @@ import type { MessageFilter } from '../../core/collect/ingest.js';
 import { nextHour } from '../../core/lake/columnar.js';
 import { hourBounds, inRange, NO_REPLAY_COUNTS, START } from '../../core/replay/plan.js';
 import { parseReplayRequest, type ReplayRequest } from '../../core/replay/request.js';
-import { ENV, loadConfig, requiredString } from '../../resources/env.js';
+import { ENV, loadConfig, nonEmptyString } from '../../resources/env.js';
 import { error, type HttpResponse, json, parseJsonBody } from '../shared/http.js';
 import { replayErasureFilter } from './erasure.js';
 
@@ -31,13 +30,11 @@ let deps:
 // Read on the first replay request: the function these routes share serves other routes too.
 function apiDeps() {
   if (deps) return deps;
-  const config = loadConfig(
-    z.object({
-      [ENV.controlTable]: requiredString(),
-      [ENV.lakeBucket]: requiredString(),
-      [ENV.replayRunStateMachineArn]: requiredString(),
-    }),
-  );
+  const config = loadConfig({
+    [ENV.controlTable]: nonEmptyString,
+    [ENV.lakeBucket]: nonEmptyString,
+    [ENV.replayRunStateMachineArn]: nonEmptyString,
+  });
   const ddb = dynamoDbDocumentClient();
   deps = {
     store: new ReplayStore(ddb, config[ENV.controlTable]),

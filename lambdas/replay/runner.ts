@@ -1,11 +1,10 @@
 import type { Context } from 'aws-lambda';
-import * as z from 'zod';
 import { dynamoDbDocumentClient, s3Client } from '../../adapters/aws/clients.js';
 import { ReplayStore } from '../../adapters/dynamodb/replay-store.js';
 import { createLogger } from '../../adapters/observability/logger.js';
 import { ReplayReader } from '../../adapters/s3/replay-reader.js';
 import type { ReplayCounts, ReplayCursor } from '../../core/replay/plan.js';
-import { ENV, loadConfig, requiredString } from '../../resources/env.js';
+import { ENV, loadConfig, nonEmptyString } from '../../resources/env.js';
 import { type ReplayEngineDeps, replaySlice } from './engine.js';
 import { replayErasureFilter } from './erasure.js';
 
@@ -40,9 +39,7 @@ const logger = createLogger('replay-runner');
 // Read on the first replay step, not at the processor's cold start: live processing needs none of it.
 function runnerParts() {
   if (parts) return parts;
-  const config = loadConfig(
-    z.object({ [ENV.controlTable]: requiredString(), [ENV.lakeBucket]: requiredString() }),
-  );
+  const config = loadConfig({ [ENV.controlTable]: nonEmptyString, [ENV.lakeBucket]: nonEmptyString });
   const ddb = dynamoDbDocumentClient();
   parts = {
     store: new ReplayStore(ddb, config[ENV.controlTable]),

@@ -1,9 +1,8 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import * as z from 'zod';
 import { sfnClient } from '../../adapters/aws/clients.js';
 import { compileSegment } from '../../core/segments/engine.js';
 import { SegmentInputSchema } from '../../core/segments/language.js';
-import { ENV, loadConfig } from '../../resources/env.js';
+import { anyString, ENV, loadConfig, optional } from '../../resources/env.js';
 import { withAccess } from '../shared/access.js';
 import { error, type HttpResponse, invalidAdminRequest, json, parseJsonBody } from '../shared/http.js';
 import { profileRef } from '../shared/profile-ref.js';
@@ -11,7 +10,7 @@ import { segmentationDeps } from './deps.js';
 import { startSegmentRun } from './start-run.js';
 
 const { reader, segments, timeline } = segmentationDeps();
-const config = loadConfig(z.object({ [ENV.segmentRunStateMachineArn]: z.string().optional() }));
+const config = loadConfig({ [ENV.segmentRunStateMachineArn]: optional(anyString) });
 const sfn = sfnClient();
 
 function validate(body: unknown) {

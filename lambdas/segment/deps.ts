@@ -1,4 +1,3 @@
-import * as z from 'zod';
 import { dynamoDbDocumentClient } from '../../adapters/aws/clients.js';
 import { IdentityChecker } from '../../adapters/dynamodb/identity-checker.js';
 import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
@@ -8,7 +7,7 @@ import { timelineSince } from '../../adapters/dynamodb/timeline-window.js';
 import { identityLimits } from '../../core/identity/identifiers.js';
 import type { Profile } from '../../core/profiles/profile.js';
 import type { TimelineSource } from '../../core/segments/engine.js';
-import { ENV, loadConfig, requiredString } from '../../resources/env.js';
+import { ENV, loadConfig, nonEmptyString, optional } from '../../resources/env.js';
 
 type SegmentationDeps = ReturnType<typeof buildSegmentationDeps>;
 let deps: SegmentationDeps | undefined;
@@ -23,13 +22,11 @@ export function segmentationDeps(): SegmentationDeps {
 }
 
 function buildSegmentationDeps() {
-  const config = loadConfig(
-    z.object({
-      [ENV.profilesTable]: requiredString(),
-      [ENV.controlTable]: requiredString(),
-      [ENV.timelineTable]: z.string().min(1).optional(),
-    }),
-  );
+  const config = loadConfig({
+    [ENV.profilesTable]: nonEmptyString,
+    [ENV.controlTable]: nonEmptyString,
+    [ENV.timelineTable]: optional(nonEmptyString),
+  });
   const timelineTable = config[ENV.timelineTable] ?? config[ENV.profilesTable];
   const ddb = dynamoDbDocumentClient();
   const reader = new ProfileReader(ddb, config[ENV.profilesTable], timelineTable);

@@ -21,7 +21,7 @@ import { chooseMode, coveredUntil, dueHorizon, groupByBucket } from '../../core/
 import { answeringFrom } from '../../core/segments/known-memberships.js';
 import { runSlice, scanSegmentsFor } from '../../core/segments/scan-plan.js';
 import { lazySchema } from '../../core/shared/lazy-schema.js';
-import { ENV, loadConfig, requiredString } from '../../resources/env.js';
+import { ENV, loadConfig, nonEmptyString, wholeNumber, withDefault } from '../../resources/env.js';
 import { SEGMENT_RUNNER_FUNCTION } from '../../resources/functions/segment.js';
 import { METRIC } from '../../resources/metrics.js';
 import { segmentationDeps } from './deps.js';
@@ -33,18 +33,16 @@ const logger = createLogger('segment-runner');
 const metrics = createMetrics('segment-runner');
 const destinations = new DestinationStore(
   dynamoDbDocumentClient(),
-  loadConfig(z.object({ [ENV.controlTable]: requiredString() }))[ENV.controlTable],
+  loadConfig({ [ENV.controlTable]: nonEmptyString })[ENV.controlTable],
 );
 const senders = sendersFromEnv(process.env, s3Client());
-const runConfig = loadConfig(
-  z.object({
-    [ENV.segmentScanSegments]: z.string().regex(/^\d+$/).optional(),
-    [ENV.segmentFullRunHours]: z.string().regex(/^\d+$/, 'must be a whole number of hours').optional(),
-  }),
-);
-const scanSegments = Number(runConfig[ENV.segmentScanSegments] ?? 4);
+const runConfig = loadConfig({
+  [ENV.segmentScanSegments]: withDefault(wholeNumber(), 4),
+  [ENV.segmentFullRunHours]: withDefault(wholeNumber('hours'), 24),
+});
+const scanSegments = runConfig[ENV.segmentScanSegments];
 /** Hours between full runs when incremental runs are asked for (the safety net). */
-const fullRunHours = Math.max(1, Number(runConfig[ENV.segmentFullRunHours] ?? 24));
+const fullRunHours = Math.max(1, runConfig[ENV.segmentFullRunHours]);
 
 const RequestSchema = lazySchema(() =>
   z.object({
