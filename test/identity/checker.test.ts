@@ -1,5 +1,5 @@
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Item } from '../../adapters/dynamodb/batch.js';
 import { IdentityChecker } from '../../adapters/dynamodb/identity-checker.js';
 import { profileAttributes, stateFromItem } from '../../adapters/dynamodb/profile-item.js';
@@ -8,15 +8,11 @@ import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
 import { DynamoProfileStore } from '../../adapters/dynamodb/profile-store.js';
 import { DEFAULT_IDENTITY_CONFIG, derivedProfileId } from '../../core/identity/identifiers.js';
 import { processBatch } from '../../core/process/pipeline.js';
-import { startStandaloneDynamo } from '../../local/emulators/standalone.js';
 import { PROFILES_TABLE } from '../../resources/tables.js';
 import { canonical } from '../support/canonical.js';
+import { standaloneDynamoForFile } from '../support/standalone-dynamo.js';
 
-let dynamo: Awaited<ReturnType<typeof startStandaloneDynamo>>;
-beforeAll(async () => {
-  dynamo = await startStandaloneDynamo();
-}, 60_000);
-afterAll(async () => dynamo?.stop());
+const dynamo = standaloneDynamoForFile();
 
 const now = new Date('2026-01-02T00:00:00.000Z');
 const options = { timelineRetentionDays: 90, dedupeWindowHours: 24 };

@@ -1,7 +1,6 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { IdentityConfigSchema } from '../../core/identity/identifiers.js';
-import { startStandaloneDynamo } from '../../local/emulators/standalone.js';
 import { PROFILES_TABLE } from '../../resources/tables.js';
 import {
   checkAgainstReference,
@@ -9,12 +8,9 @@ import {
   runScenario,
   scenarioArb,
 } from '../support/identity-model.js';
+import { standaloneDynamoForFile } from '../support/standalone-dynamo.js';
 
-let dynamo: Awaited<ReturnType<typeof startStandaloneDynamo>>;
-beforeAll(async () => {
-  dynamo = await startStandaloneDynamo();
-}, 60_000);
-afterAll(async () => dynamo?.stop());
+const dynamo = standaloneDynamoForFile();
 
 // Enough seeds to meet the races this test was written for (a merged-away profile created again, an
 // event applied by a commit that failed half-way); `npm run test:identity-model` runs many more.

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isPermanentStoreError } from '../../adapters/dynamodb/errors.js';
 import { keys } from '../../adapters/dynamodb/profile-keys.js';
 import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
@@ -10,15 +10,11 @@ import { DEFAULT_IDENTITY_CONFIG, derivedProfileId } from '../../core/identity/i
 import { ConflictError } from '../../core/identity/store.js';
 import { processIsolated } from '../../core/process/isolate.js';
 import { processBatch } from '../../core/process/pipeline.js';
-import { startStandaloneDynamo } from '../../local/emulators/standalone.js';
 import { PROFILES_TABLE } from '../../resources/tables.js';
 import { canonical } from '../support/canonical.js';
+import { standaloneDynamoForFile } from '../support/standalone-dynamo.js';
 
-let dynamo: Awaited<ReturnType<typeof startStandaloneDynamo>>;
-beforeAll(async () => {
-  dynamo = await startStandaloneDynamo();
-}, 60_000);
-afterAll(async () => dynamo?.stop());
+const dynamo = standaloneDynamoForFile();
 
 const now = new Date('2026-01-02T00:00:00.000Z');
 const options = { timelineRetentionDays: 30, dedupeWindowHours: 24 };

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
 import { DynamoProfileStore } from '../../adapters/dynamodb/profile-store.js';
 import { DEFAULT_IDENTITY_CONFIG, identityKey } from '../../core/identity/identifiers.js';
@@ -6,15 +6,11 @@ import { MemoryGraphStore } from '../../core/identity/memory-store.js';
 import type { CanonicalEvent } from '../../core/process/normalize.js';
 import { processBatch } from '../../core/process/pipeline.js';
 import type { Profile } from '../../core/profiles/profile.js';
-import { startStandaloneDynamo } from '../../local/emulators/standalone.js';
 import { PROFILES_TABLE } from '../../resources/tables.js';
 import { canonical } from '../support/canonical.js';
+import { standaloneDynamoForFile } from '../support/standalone-dynamo.js';
 
-let dynamo: Awaited<ReturnType<typeof startStandaloneDynamo>>;
-beforeAll(async () => {
-  dynamo = await startStandaloneDynamo();
-}, 60_000);
-afterAll(async () => dynamo?.stop());
+const dynamo = standaloneDynamoForFile();
 
 /** A deterministic pseudo-random stream: 25 people, 3 devices each, logging in from every device. */
 function scenario(seed: number): CanonicalEvent[] {

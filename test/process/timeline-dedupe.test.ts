@@ -1,7 +1,7 @@
 import { inflateRawSync } from 'node:zlib';
 import { GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   PROFILE_DICTIONARY,
   profileAttributes,
@@ -20,15 +20,11 @@ import { batchName } from '../../core/process/batch-name.js';
 import { normalizeEvent } from '../../core/process/normalize.js';
 import { processBatch } from '../../core/process/pipeline.js';
 import { emptyProfile } from '../../core/profiles/state.js';
-import { startStandaloneDynamo } from '../../local/emulators/standalone.js';
 import { PROFILES_TABLE, TIMELINE_TABLE } from '../../resources/tables.js';
 import { canonical } from '../support/canonical.js';
+import { standaloneDynamoForFile } from '../support/standalone-dynamo.js';
 
-let dynamo: Awaited<ReturnType<typeof startStandaloneDynamo>>;
-beforeAll(async () => {
-  dynamo = await startStandaloneDynamo();
-}, 60_000);
-afterAll(async () => dynamo?.stop());
+const dynamo = standaloneDynamoForFile();
 
 const now = new Date('2026-01-02T00:00:00.000Z');
 const options = { timelineRetentionDays: 90, dedupeWindowHours: 24 };
