@@ -9,7 +9,12 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
     maxWorkers: 2,
-    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    // Handler logs stay out of test output (the local runtime's too); a test about logs sets its level.
+    env: {
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
+      CDP_LOG_LEVEL: 'SILENT',
+    },
     setupFiles: ['test/setup/polyfills.ts'],
   },
 });
