@@ -41,7 +41,8 @@ beforeAll(async () => {
   process.env.CDP_LAKE_BUCKET = 'lake';
   process.env.POWERTOOLS_METRICS_DISABLED = 'false';
   process.env.POWERTOOLS_SERVICE_NAME = 'Collector';
-  // Handler log lines are not asserted here; metrics (EMF) still reach stdout for the metrics test.
+  // Handler log lines are not asserted here; metrics (EMF) still reach stdout for the metrics test,
+  // which captures them (every other test's are dropped below).
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
   process.env.AWS_REGION = 'us-east-1';
   process.env.AWS_ACCESS_KEY_ID = 'test';
@@ -74,6 +75,12 @@ const sentIds = (call: number) =>
   (kinesis.commandCalls(PutRecordsCommand)[call]!.args[0].input.Records ?? []).map(
     (r) => (JSON.parse(decodeRecord(r.Data!)) as { messageId: string }).messageId,
   );
+
+// EMF lines of the tests that do not assert them stay out of the test output.
+beforeEach(() => {
+  vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+});
+afterEach(() => vi.restoreAllMocks());
 
 describe('collector handler against a mocked stream', () => {
   it('retries exactly the records PutRecords reported as failed', async () => {

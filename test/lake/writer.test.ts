@@ -26,7 +26,7 @@ describe('lake writer handler', () => {
     vi.stubEnv('AWS_REGION', 'us-east-1');
     vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
     vi.stubEnv('POWERTOOLS_SERVICE_NAME', 'LakeWriter');
-    vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'ERROR');
+    vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
   });
   afterEach(() => {
     vi.unstubAllEnvs();
