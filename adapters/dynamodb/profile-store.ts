@@ -391,11 +391,14 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
   /**
    * One query per profile id over the events around the messages' times (the window on either side),
    * reading only ids: a person's few events of those hours, whatever the length of their history.
-   * Eventually consistent: a copy committed a moment ago that the query misses is still caught by the
-   * profile (its `recentHashes`) or, when that read was stale too, by its version condition, after which
-   * the batch is resolved again on a consistent read.
+   * Eventually consistent unless asked: a copy committed a moment ago that the query misses is still
+   * caught by the profile (its `recentHashes`) or, when that read was stale too, by its version
+   * condition, after which the batch looks again, consistently.
    */
-  async seen(lookups: ReadonlyMap<string, readonly TimelineMessage[]>): Promise<Set<string>> {
+  async seen(
+    lookups: ReadonlyMap<string, readonly TimelineMessage[]>,
+    options: { consistent?: boolean } = {},
+  ): Promise<Set<string>> {
     const found = new Set<string>();
     const window = this.options.dedupeWindowHours * 3_600_000;
     await inParallel([...lookups], async ([profileId, messages]) => {
@@ -415,6 +418,7 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
             KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lo AND :hi',
             ExpressionAttributeValues: { ':pk': keys.profilePk(profileId), ':lo': lo, ':hi': hi },
             ProjectionExpression: 'messageId, sourceId',
+            ...(options.consistent ? { ConsistentRead: true } : {}),
             ExclusiveStartKey: start,
           }),
         );

@@ -37,5 +37,9 @@ export interface DedupeStore {
    * `sourceId#messageId` of the messages already on the timeline of the profile they are listed under
    * (the ids are a profile and everything merged into it).
    */
-  seen(lookups: ReadonlyMap<string, readonly TimelineMessage[]>): Promise<Set<string>>;
+  seen(
+    lookups: ReadonlyMap<string, readonly TimelineMessage[]>,
+    /** Consistent: also sees what was committed a moment ago (twice the read units). */
+    options?: { consistent?: boolean },
+  ): Promise<Set<string>>;
 }

@@ -125,13 +125,29 @@ export async function processBatch(
       first,
     ),
   );
-  const fresh = unique.filter((f) => !seen.has(dedupeKey(f.event)));
-  const duplicates = events.length - fresh.length;
-  if (fresh.length === 0) return { applied: 0, duplicates, merges: 0, blockedMerges: 0, attempts: 0 };
+  let fresh = unique.filter((f) => !seen.has(dedupeKey(f.event)));
+  if (fresh.length === 0)
+    return { applied: 0, duplicates: events.length, merges: 0, blockedMerges: 0, attempts: 0 };
   const identities = fresh.flatMap((f) => f.event.identities);
   const maxAttempts = deps.maxAttempts ?? 8;
   for (let attempt = 1; ; attempt++) {
     const snapshot = attempt === 1 ? first : await deps.graph.load(identities, { consistent: true });
+    if (attempt > 1) {
+      // After a lost race the timelines are looked at again, consistently: a copy another consumer
+      // committed meanwhile is found there even when the person has since received more messages than
+      // the profile's recent hashes keep. Paid only on retries.
+      const again = await deps.dedupe.seen(
+        timelineLookups(
+          fresh.map((f) => f.event),
+          snapshot,
+        ),
+        { consistent: true },
+      );
+      fresh = fresh.filter((f) => !again.has(dedupeKey(f.event)));
+      if (fresh.length === 0)
+        return { applied: 0, duplicates: events.length, merges: 0, blockedMerges: 0, attempts: attempt };
+    }
+    const duplicates = events.length - fresh.length;
     const graph = new IdentityGraph(snapshot, deps.config, now.toISOString());
     for (const f of fresh) graph.apply(f.event, f.position);
     const changes = graph.changes();

@@ -189,4 +189,42 @@ describe('identity changes commit as one transaction per person', () => {
     expect(other?.profileId).not.toBe(person?.profileId);
     expect(other?.computed.event_counts).toEqual({ Viewed: 1 });
   });
+
+  it('looks at the timeline again, consistently, after a lost race: a copy applied meanwhile is not counted twice', async () => {
+    const table = await dynamo.table(PROFILES_TABLE, 'tx-recheck');
+    const real = new DynamoProfileStore(dynamo.doc, table, options);
+    const deps = { graph: real, dedupe: real, config: DEFAULT_IDENTITY_CONFIG };
+    await processBatch([canonical({ messageId: 'r0', identities: [user('r')] })], deps, now, {
+      lane: 'l',
+      batch: 'b0',
+    });
+    const stale = await real.load([user('r')]);
+    // Another consumer applies the message, then more messages than the profile's recent hashes keep.
+    const message = canonical({ messageId: 'r-dup', event: 'Bought', identities: [user('r')] });
+    await processBatch([message], deps, now, { lane: 'other', batch: 'b1' });
+    await processBatch(
+      Array.from({ length: 40 }, (_, i) => canonical({ messageId: `r-more-${i}`, identities: [user('r')] })),
+      deps,
+      now,
+      { lane: 'other', batch: 'b2' },
+    );
+    // The copy arrives again elsewhere; both eventually consistent reads lag behind all of that.
+    const checks: boolean[] = [];
+    const lagging = Object.assign(Object.create(real) as DynamoProfileStore, {
+      load: async (identities: Parameters<DynamoProfileStore['load']>[0], o?: { consistent?: boolean }) =>
+        o?.consistent === false ? stale : real.load(identities, o),
+      seen: async (lookups: Parameters<DynamoProfileStore['seen']>[0], o?: { consistent?: boolean }) => {
+        checks.push(o?.consistent ?? false);
+        return o?.consistent ? real.seen(lookups, o) : new Set<string>();
+      },
+    });
+    const result = await processBatch([message], { ...deps, graph: lagging, dedupe: lagging }, now, {
+      lane: 'l2',
+      batch: 'b3',
+    });
+    expect(checks).toEqual([false, true]);
+    expect(result).toMatchObject({ applied: 0, duplicates: 1, attempts: 2 });
+    const person = await new ProfileReader(dynamo.doc, table).find(user('r'));
+    expect(person?.computed.event_counts).toEqual({ Viewed: 41, Bought: 1 });
+  });
 });
