@@ -214,6 +214,12 @@ function main() {
       writeJournal(headers, actions, before);
       const reasons = actions.map(() => ({ Code: 'None' }));
       const capacity = new Map();
+      const charge = (table, units) => {
+        const t = capacity.get(table) ?? { TableName: table, CapacityUnits: 0, WriteCapacityUnits: 0 };
+        t.CapacityUnits += 2 * units;
+        t.WriteCapacityUnits += 2 * units;
+        capacity.set(table, t);
+      };
       let failed = false;
       let applied = 0;
       for (const [i, a] of actions.entries()) {
@@ -275,24 +281,9 @@ function main() {
           failed = true;
           continue;
         }
-        if (!failed && a.kind !== 'ConditionCheck') {
-          const c = r.body.ConsumedCapacity;
-          if (c) {
-            const t = capacity.get(c.TableName) ?? {
-              TableName: c.TableName,
-              CapacityUnits: 0,
-              WriteCapacityUnits: 0,
-            };
-            t.CapacityUnits += 2 * (c.CapacityUnits ?? 0);
-            t.WriteCapacityUnits += 2 * (c.CapacityUnits ?? 0);
-            capacity.set(c.TableName, t);
-          }
-        } else if (!failed && input.ReturnConsumedCapacity) {
-          const t = capacity.get(a.table) ?? { TableName: a.table, CapacityUnits: 0, WriteCapacityUnits: 0 };
-          t.CapacityUnits += 2;
-          t.WriteCapacityUnits += 2;
-          capacity.set(a.table, t);
-        }
+        // Twice what the write costs alone; a check is charged as a 1-unit write.
+        if (!failed)
+          charge(a.table, a.kind === 'ConditionCheck' ? 1 : (r.body.ConsumedCapacity?.CapacityUnits ?? 0));
       }
       if (failed) {
         await undo(headers, actions.slice(0, applied), before);
