@@ -31,6 +31,31 @@ function recording(doc: DynamoDBDocumentClient) {
   return { client, sent };
 }
 
+/**
+ * The store as an eventually consistent read may see it: `load` without `consistent` returns `stale`,
+ * and with `missTimelines` so does the timeline lookup (it finds nothing). Consistent reads are real.
+ * Records how consistent each load and lookup asked to be.
+ */
+function laggingStore(
+  real: DynamoProfileStore,
+  stale: Awaited<ReturnType<DynamoProfileStore['load']>>,
+  options: { missTimelines?: boolean } = {},
+) {
+  const loads: boolean[] = [];
+  const checks: boolean[] = [];
+  const store = Object.assign(Object.create(real) as DynamoProfileStore, {
+    load: async (identities: Parameters<DynamoProfileStore['load']>[0], o?: { consistent?: boolean }) => {
+      loads.push(o?.consistent ?? true);
+      return o?.consistent === false ? stale : real.load(identities, o);
+    },
+    seen: async (lookups: Parameters<DynamoProfileStore['seen']>[0], o?: { consistent?: boolean }) => {
+      checks.push(o?.consistent ?? false);
+      return options.missTimelines && !o?.consistent ? new Set<string>() : real.seen(lookups, o);
+    },
+  });
+  return { store, loads, checks };
+}
+
 const user = (v: string) => ({ type: 'user_id', value: v });
 const anon = (v: string) => ({ type: 'anonymous_id', value: v });
 
@@ -159,13 +184,7 @@ describe('identity changes commit as one transaction per person', () => {
       now,
       { lane: 'l', batch: 'b2' },
     );
-    const loads: boolean[] = [];
-    const lagging = Object.assign(Object.create(real) as DynamoProfileStore, {
-      load: async (identities: Parameters<DynamoProfileStore['load']>[0], o?: { consistent?: boolean }) => {
-        loads.push(o?.consistent ?? true);
-        return o?.consistent === false ? stale : real.load(identities, o);
-      },
-    });
+    const { store: lagging, loads } = laggingStore(real, stale);
     // Against the stale snapshot: s2 is not applied yet, anonymous id sb is unknown, and a second user id
     // on the device would fit. Each decision must fail its write and be taken again on fresh data.
     const result = await processBatch(
@@ -209,15 +228,7 @@ describe('identity changes commit as one transaction per person', () => {
       { lane: 'other', batch: 'b2' },
     );
     // The copy arrives again elsewhere; both eventually consistent reads lag behind all of that.
-    const checks: boolean[] = [];
-    const lagging = Object.assign(Object.create(real) as DynamoProfileStore, {
-      load: async (identities: Parameters<DynamoProfileStore['load']>[0], o?: { consistent?: boolean }) =>
-        o?.consistent === false ? stale : real.load(identities, o),
-      seen: async (lookups: Parameters<DynamoProfileStore['seen']>[0], o?: { consistent?: boolean }) => {
-        checks.push(o?.consistent ?? false);
-        return o?.consistent ? real.seen(lookups, o) : new Set<string>();
-      },
-    });
+    const { store: lagging, checks } = laggingStore(real, stale, { missTimelines: true });
     const result = await processBatch([message], { ...deps, graph: lagging, dedupe: lagging }, now, {
       lane: 'l2',
       batch: 'b3',
