@@ -165,6 +165,16 @@ describe('identity settings (CDP_IDENTITY_CONFIG)', () => {
   });
 });
 
+/** The stream processor's variables that these tests do not vary. */
+function stubProcessorEnv(): void {
+  vi.stubEnv(ENV.profilesTable, 'profiles');
+  vi.stubEnv(ENV.controlTable, 'control');
+  vi.stubEnv('CDP_LOCAL_DATA_DIR', tmpdir());
+  vi.stubEnv(ENV.lakeBucket, 'lake');
+  vi.stubEnv(ENV.timelineRetentionDays, '30');
+  vi.stubEnv('AWS_REGION', 'us-east-1');
+}
+
 describe('handlers read configuration once, at cold start', () => {
   afterEach(() => {
     vi.unstubAllEnvs();
@@ -187,27 +197,17 @@ describe('handlers read configuration once, at cold start', () => {
   });
 
   it('the stream processor fails to load when its identity settings break the schema, naming the rule', async () => {
-    vi.stubEnv(ENV.profilesTable, 'profiles');
-    vi.stubEnv(ENV.controlTable, 'control');
-    vi.stubEnv('CDP_LOCAL_DATA_DIR', tmpdir());
-    vi.stubEnv(ENV.lakeBucket, 'lake');
-    vi.stubEnv(ENV.timelineRetentionDays, '30');
+    stubProcessorEnv();
     vi.stubEnv(ENV.dedupeWindowHours, 'a day');
     vi.stubEnv(ENV.identityConfig, '{"limits":{"email":0}}');
-    vi.stubEnv('AWS_REGION', 'us-east-1');
     await expect(import('../../lambdas/process/handler.js')).rejects.toThrow(
       /CDP_DEDUPE_WINDOW_HOURS is invalid: must be a positive whole number; CDP_IDENTITY_CONFIG is invalid: must be JSON matching the identity settings: .*limits/s,
     );
   });
 
   it('the stream processor loads with valid identity settings', async () => {
-    vi.stubEnv(ENV.profilesTable, 'profiles');
-    vi.stubEnv(ENV.controlTable, 'control');
-    vi.stubEnv('CDP_LOCAL_DATA_DIR', tmpdir());
-    vi.stubEnv(ENV.lakeBucket, 'lake');
-    vi.stubEnv(ENV.timelineRetentionDays, '30');
+    stubProcessorEnv();
     vi.stubEnv(ENV.identityConfig, '{"limits":{"email":2}}');
-    vi.stubEnv('AWS_REGION', 'us-east-1');
     const mod = await import('../../lambdas/process/handler.js');
     expect(typeof mod.handler).toBe('function');
   });
