@@ -1,10 +1,14 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import { type CdpSettings, DEFAULT_SETTINGS, settingsFromContext } from '../../lib/config.js';
-import { BUNDLING, CdpFunction, REPO_ROOT } from '../../lib/shared/cdp-function.js';
+import { bundleOptions, CdpFunction, REPO_ROOT } from '../../lib/shared/cdp-function.js';
 import { COLLECTOR_FUNCTION, SEGMENT_API_FUNCTION } from '../../resources/functions/index.js';
 import type { FunctionDefinition } from '../../resources/functions/types.js';
 
@@ -96,35 +100,112 @@ describe('log levels and tracing (cdp:logLevel, cdp:platformLogs, cdp:tracing)',
   });
 });
 
+/** Every file of a handler's bundle (entry and chunks) with the source files that went into it. */
+async function bundled(definition: FunctionDefinition) {
+  const result = await build({
+    ...bundleOptions(join(REPO_ROOT, definition.entry), join(REPO_ROOT, 'cdk.out', 'bundling-test'), false),
+    write: false,
+    metafile: true,
+  });
+  return Object.entries(result.metafile?.outputs ?? {}).map(([file, o]) => ({
+    file,
+    bytes: o.bytes,
+    imports: o.imports,
+    inputs: Object.entries(o.inputs)
+      .filter(([, v]) => v.bytesInOutput > 0)
+      .map(([input]) => input),
+  }));
+}
+
+/** The files a cold start loads: the entry file and the chunks it imports statically, transitively. */
+function loadedAtStart(outputs: Awaited<ReturnType<typeof bundled>>) {
+  const loaded = new Set<string>();
+  const visit = (file: string) => {
+    if (loaded.has(file)) return;
+    loaded.add(file);
+    for (const i of outputs.find((o) => o.file === file)?.imports ?? [])
+      if (i.kind === 'import-statement' && !i.external) visit(i.path);
+  };
+  const entry = outputs.find((o) => o.file.endsWith('/index.mjs'));
+  if (entry) visit(entry.file);
+  return outputs.filter((o) => loaded.has(o.file));
+}
+
 describe('collector bundle', () => {
   it('carries none of the identity graph, profile rules, user-agent parsing or destination schemas', async () => {
-    const result = await build({
-      entryPoints: [join(REPO_ROOT, COLLECTOR_FUNCTION.entry)],
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: BUNDLING.target,
-      minify: BUNDLING.minify,
-      mainFields: ['module', 'main'],
-      write: false,
-      outdir: join(REPO_ROOT, 'cdk.out', 'bundling-test'),
-      metafile: true,
-      logLevel: 'error',
-    });
-    const output = Object.values(result.metafile.outputs).find((o) => o.entryPoint);
-    const inBundle = Object.entries(output?.inputs ?? {})
-      .filter(([, v]) => v.bytesInOutput > 0)
-      .map(([file]) => file);
+    const outputs = await bundled(COLLECTOR_FUNCTION);
+    const inBundle = outputs.flatMap((o) => o.inputs);
     expect(inBundle.some((f) => f.startsWith('core/events/'))).toBe(true);
-    for (const unwanted of [
-      'core/identity/',
-      'core/profiles/',
-      'core/process/',
-      'core/activate/',
-      'node_modules/bowser/',
-    ])
+    for (const unwanted of ['core/identity/', 'core/profiles/', 'core/process/', 'core/activate/'])
       expect(inBundle.filter((f) => f.includes(unwanted))).toEqual([]);
+    // The SDK keeps a browser user-agent parser behind a dynamic import it never takes in Node: at
+    // most a chunk that is never loaded.
+    expect(
+      loadedAtStart(outputs)
+        .flatMap((o) => o.inputs)
+        .filter((f) => f.includes('node_modules/bowser/')),
+    ).toEqual([]);
     // zod's ~40 locale modules (260 KB minified) stay out: every module imports zod as a namespace.
     expect(inBundle.filter((f) => f.includes('zod/v4/locales/') && !f.endsWith('/en.js'))).toEqual([]);
+  });
+
+  it('loads phone-number metadata only when an event needs it: its own chunk, not imported at start', async () => {
+    const outputs = await bundled(COLLECTOR_FUNCTION);
+    const atStart = new Set(loadedAtStart(outputs).map((o) => o.file));
+    expect(atStart.size).toBeGreaterThan(0);
+    const phone = outputs.filter((o) => o.inputs.some((i) => i.includes('node_modules/libphonenumber-js/')));
+    expect(phone.length).toBeGreaterThan(0);
+    for (const chunk of phone) {
+      expect(chunk.file).toContain('/chunks/');
+      expect(atStart.has(chunk.file)).toBe(false);
+    }
+  });
+});
+
+describe('code assets', () => {
+  it('bundles each handler into its own asset, which imports in a fresh Node process', () => {
+    const outdir = mkdtempSync(join(tmpdir(), 'cdp-assets-'));
+    try {
+      const app = new App({ outdir });
+      const stack = new Stack(app, 'Fns');
+      for (const definition of [COLLECTOR_FUNCTION, SEGMENT_API_FUNCTION])
+        new CdpFunction(stack, definition.id, {
+          definition,
+          environment: {},
+          logRetentionDays: 30,
+          removalPolicy: RemovalPolicy.DESTROY,
+          sourceMaps: DEFAULT_SETTINGS.sourceMaps,
+          logLevel: DEFAULT_SETTINGS.logLevel,
+          platformLogs: DEFAULT_SETTINGS.platformLogs,
+          tracing: DEFAULT_SETTINGS.tracing,
+        });
+      app.synth();
+      const template = Template.fromStack(stack);
+      const keys = Object.values(template.findResources('AWS::Lambda::Function')).map(
+        (f) => (f as { Properties: { Code: { S3Key: string } } }).Properties.Code.S3Key,
+      );
+      // The CDK's asset cache is keyed by the bundling settings: one shared key would give every
+      // function the first handler's code.
+      expect(new Set(keys).size).toBe(2);
+      const collector = join(outdir, `asset.${keys[0]!.replace(/\.zip$/, '')}`);
+      expect(existsSync(join(collector, 'index.mjs'))).toBe(true);
+      expect(readdirSync(join(collector, 'chunks')).length).toBeGreaterThan(0);
+      const script = `const m = await import(${JSON.stringify(pathToFileURL(join(collector, 'index.mjs')).href)}); process.stdout.write(typeof m.handler);`;
+      const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+        env: {
+          PATH: process.env.PATH ?? '',
+          AWS_REGION: 'us-east-1',
+          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+          CDP_CONTROL_TABLE: 'control',
+          CDP_EVENTS_STREAM: 'events',
+          CDP_LAKE_BUCKET: 'lake',
+          CDP_QUARANTINE_BUCKET: 'quarantine',
+        },
+        encoding: 'utf8',
+      });
+      expect(out).toBe('function');
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
   });
 });
