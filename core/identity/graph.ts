@@ -76,10 +76,14 @@ const clone = <T>(v: T): T => structuredClone(v);
 
 /**
  * Identity resolution over a snapshot, in memory: union-find where a component is always named by the
- * smallest derived profile id of its identifiers. Because "smallest id wins" is a total order and
- * unions commute, every order of the same events ends with the same components and the same ids; the
- * profile contents commute too (see `mergeInto`). Merge protection is the one order-dependent rule, as
- * in Segment: whichever `user_id` a profile got first keeps it.
+ * smallest id derived from its identifiers of the highest-priority type it has (`priority`: a person
+ * with a user id is named by it). The name is a function of the component, so every order of the same
+ * events ends with the same components and the same ids, and unions commute; the profile contents
+ * commute too (see `mergeInto`). Ranking by type first keeps an identified person's id for good: a new
+ * email, phone or device joins the profile instead of moving it to the smaller id that identifier
+ * derives (each such move was a merge, a redirect and every node re-pointed, and destinations saw the
+ * person leave and enter their segments). Merge protection is the one order-dependent rule, as in
+ * Segment: whichever `user_id` a profile got first keeps it.
  */
 export class IdentityGraph {
   private readonly nodes = new Map<string, string>();
@@ -186,8 +190,21 @@ export class IdentityGraph {
         identifierTypes: [...new Set(ids.map((i) => i.type))].sort(),
       });
     } else {
-      const candidates = [...roots, ...unknown.map(derivedProfileId)];
-      target = [...candidates].sort()[0]!;
+      // The component's name: the smallest id derived from its identifiers of the highest-priority
+      // type it has. A root is named so already (or, written before this rule, by its smallest derived
+      // id: it keeps that name), so the best-ranked candidate names the whole component.
+      const rankOf = (root: string) =>
+        Math.min(
+          ...[
+            ...this.held(root),
+            ...known.filter((i) => this.find(this.nodes.get(identityKey(i))!) === root),
+          ].map((i) => priorityOf(this.config, i.type)),
+        );
+      const candidates = [
+        ...roots.map((id) => ({ id, rank: rankOf(id) })),
+        ...unknown.map((i) => ({ id: derivedProfileId(i), rank: priorityOf(this.config, i.type) })),
+      ].sort((a, b) => a.rank - b.rank || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      target = candidates[0]!.id;
       const survivor = this.profile(target);
       for (const r of roots) {
         if (r === target) continue;

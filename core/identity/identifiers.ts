@@ -62,8 +62,8 @@ export const identityKey = (id: Identity) => `${id.type}#${id.value}`;
 
 /**
  * A profile's id is derived from an identifier, never from arrival order; a component of the identity
- * graph is named by the smallest derived id of its identifiers, so every order of events ends with the
- * same profile id.
+ * graph is named by the smallest derived id of its identifiers of the highest-priority type it has, so
+ * every order of events ends with the same profile id (see `IdentityGraph`).
  */
 export function derivedProfileId(id: Identity): string {
   return `p_${createHash('sha256').update(`${id.type}:${id.value}`).digest('hex').slice(0, 24)}`;

@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_IDENTITY_CONFIG, identityKey } from '../../core/identity/identifiers.js';
+import {
+  DEFAULT_IDENTITY_CONFIG,
+  derivedProfileId,
+  identityKey,
+  priorityOf,
+} from '../../core/identity/identifiers.js';
 import { MemoryGraphStore } from '../../core/identity/memory-store.js';
 import type { CanonicalEvent } from '../../core/process/normalize.js';
 import { processBatch } from '../../core/process/pipeline.js';
@@ -166,6 +171,57 @@ describe('identity resolution (property)', () => {
       ),
       { numRuns: 150 },
     );
+  });
+});
+
+describe('profile ids', () => {
+  const user = (v: string) => ({ type: 'user_id', value: v });
+  const email = (v: string) => ({ type: 'email', value: v });
+  const device = (v: string) => ({ type: 'anonymous_id', value: v });
+  const deps = (store: MemoryGraphStore) => ({
+    graph: store,
+    dedupe: store,
+    config: DEFAULT_IDENTITY_CONFIG,
+  });
+
+  it('are named by the highest-priority identifier a person has, in every order', async () => {
+    await fc.assert(
+      fc.asyncProperty(scenarioArb, async (scenario) => {
+        const store = await run(scenario.events, [scenario.events.length]);
+        for (const p of store.liveProfiles()) {
+          const best = Math.min(...p.identities.map((i) => priorityOf(DEFAULT_IDENTITY_CONFIG, i.type)));
+          const named = p.identities
+            .filter((i) => priorityOf(DEFAULT_IDENTITY_CONFIG, i.type) === best)
+            .map(derivedProfileId)
+            .sort()[0];
+          expect(p.profileId).toBe(named);
+        }
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  it('stay put when an identified person gains an email or a device: no merge, nothing redirected', async () => {
+    const store = new MemoryGraphStore();
+    const now = new Date('2026-02-01T00:00:00.000Z');
+    await processBatch([canonical({ messageId: 'a', identities: [user('u1')] })], deps(store), now);
+    const id = store.liveProfiles()[0]!.profileId;
+    // Several ids a new email or device derives to, one of which sorts before the user id's.
+    const later = ['x1', 'x2', 'x3', 'x4'].map((v, n) =>
+      canonical({
+        messageId: `b${n}`,
+        identities: [user('u1'), n % 2 ? email(`${v}@example.com`) : device(v)],
+      }),
+    );
+    expect(later.some((e) => derivedProfileId(e.identities[1]!) < id)).toBe(true);
+    for (const e of later) {
+      const r = await processBatch([e], deps(store), now);
+      expect(r.merges).toBe(0);
+    }
+    const live = store.liveProfiles();
+    expect(live.map((p) => p.profileId)).toEqual([id]);
+    expect(live[0]!.identities).toHaveLength(5);
+    expect([...store.profiles.values()].filter((p) => p.mergedInto)).toEqual([]);
   });
 });
 

@@ -2,6 +2,7 @@ import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChangeCompactor } from '../../adapters/s3/change-compactor.js';
 import { EventCompactor } from '../../adapters/s3/event-compactor.js';
+import { derivedProfileId } from '../../core/identity/identifiers.js';
 import { FRONTIER_KEY } from '../../core/lake/columnar.js';
 import { NAMED_QUERIES, namedQuery } from '../../core/lake/named-queries.js';
 import { queryLakeWithStats } from '../../local/query/engine.js';
@@ -158,11 +159,15 @@ describe('the whole customer in the lake', () => {
       expect(m.exited_at).toBeNull();
       expect(Number.isNaN(Date.parse(String(m.entered_at)))).toBe(false);
     }
-    // Ada's known profile was a member until the merge took it away: it left, with a time.
-    const loser = await query(
-      `SELECT status, exited_at FROM segment_memberships WHERE profile_id = '${merges[0]!.loser}'`,
-    );
-    expect(loser).toEqual([{ status: 'former', exited_at: expect.any(String) }]);
+    // Her known profile survived (a user id names a profile before an anonymous id does), so she stayed
+    // a member throughout: one membership, never left. The anonymous profile merged away was never one.
+    expect(merges[0]!.survivor).toBe(derivedProfileId({ type: 'user_id', value: 'ada' }));
+    expect(
+      await query(`SELECT status FROM segment_memberships WHERE profile_id = '${merges[0]!.loser}'`),
+    ).toEqual([]);
+    expect(
+      await query(`SELECT status, exited_at FROM segment_memberships WHERE profile_id = '${ada}'`),
+    ).toEqual([{ status: 'member', exited_at: null }]);
   }, 90_000);
 
   it('gives every event its current profile, following the merge, so events join profiles and segments', async () => {

@@ -7,6 +7,7 @@ import {
   derivedProfileId,
   type IdentityConfig,
   identityKey,
+  priorityOf,
 } from '../../core/identity/identifiers.js';
 import type { CanonicalEvent } from '../../core/process/normalize.js';
 import { processBatch } from '../../core/process/pipeline.js';
@@ -361,6 +362,7 @@ export async function checkAgainstReference(
   scenario: Scenario,
   real: DynamoDBDocumentClient,
   table: string,
+  config: IdentityConfig = DEFAULT_IDENTITY_CONFIG,
 ): Promise<string[]> {
   const parent = new Map<string, string>();
   const find = (k: string): string => {
@@ -384,7 +386,12 @@ export async function checkAgainstReference(
   const problems: string[] = [];
   const roots = new Set<string>();
   for (const members of components.values()) {
-    const expectedId = members.map((k) => derivedProfileId(ids.get(k)!)).sort()[0]!;
+    // Named by the smallest id derived from its identifiers of the highest-priority type it has.
+    const best = Math.min(...members.map((k) => priorityOf(config, ids.get(k)!.type)));
+    const expectedId = members
+      .filter((k) => priorityOf(config, ids.get(k)!.type) === best)
+      .map((k) => derivedProfileId(ids.get(k)!))
+      .sort()[0]!;
     const expectedEvents = scenario.events.filter((e) => members.includes(identityKey(e.identities[0]!)));
     for (const k of members) {
       const id = ids.get(k)!;
