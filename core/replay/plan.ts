@@ -1,6 +1,6 @@
-import * as z from 'zod';
 import { type Hour, hourOfDate } from '../lake/columnar.js';
 import { lazySchema } from '../shared/lazy-schema.js';
+import { z } from '../shared/zod.js';
 
 /**
  * A replay walks its range an hour at a time, the lake's partition unit (`dt=/hr=` of `receivedAt`
