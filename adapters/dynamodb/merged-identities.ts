@@ -1,6 +1,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import * as z from 'zod/mini';
 import { type Identity, IdentitySchema } from '../../core/profiles/profile.js';
-import { z } from '../../core/shared/zod.js';
+import '../../core/shared/zod.js';
 import { batchGet } from './batch.js';
 import { stateFromItem } from './profile-item.js';
 import { keys } from './profile-keys.js';

@@ -1,5 +1,6 @@
+import * as z from 'zod/mini';
 import { lazySchema } from '../shared/lazy-schema.js';
-import { z } from '../shared/zod.js';
+import '../shared/zod.js';
 
 /**
  * Destinations: where a segment's membership changes are delivered, one config per segment and

@@ -1,6 +1,7 @@
+import * as z from 'zod/mini';
 import { type MembershipDelta, MembershipDeltaSchema } from '../segments/delta.js';
 import { lazySchema } from '../shared/lazy-schema.js';
-import { z } from '../shared/zod.js';
+import '../shared/zod.js';
 import { DESTINATION_TYPES, type DestinationType } from './destinations.js';
 
 /**

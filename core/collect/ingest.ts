@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
+import type * as z from 'zod/mini';
 import { type CollectedEvent, type MESSAGE_TYPES, type Message, MessageSchema } from '../events/schema.js';
 import { isDepthIssue, messageStorageIssues, type StorageIssue } from '../events/storage-limits.js';
-import type { z } from '../shared/zod.js';
 import { correctTimestamp } from './clock.js';
 import { INGEST_LIMITS } from './limits.js';
 

@@ -1,5 +1,6 @@
+import * as z from 'zod/mini';
 import { lazySchema } from '../shared/lazy-schema.js';
-import { z } from '../shared/zod.js';
+import '../shared/zod.js';
 
 /**
  * Segment HTTP Tracking API message shapes: the single source of truth for what the collector accepts

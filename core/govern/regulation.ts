@@ -1,11 +1,12 @@
 import { gunzipSync } from 'node:zlib';
+import * as z from 'zod/mini';
 import { plainRecordBytes } from '../events/record-codec.js';
 import { parseIdentity } from '../identity/identifiers.js';
 import type { Identity } from '../profiles/profile.js';
 import { normalizeEmail } from '../shared/email-address.js';
 import { lazySchema } from '../shared/lazy-schema.js';
 import { normalizeLoadedPhone } from '../shared/phone-numbers.js';
-import { transformIssue, z } from '../shared/zod.js';
+import { transformIssue } from '../shared/zod.js';
 import { identifiersInEvent } from './event-identifiers.js';
 
 /** Regulations, modelled on Segment's: delete, suppress, both, or lift a suppression. */

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
+import * as z from 'zod/mini';
 import type { Identity } from '../profiles/profile.js';
 import { lazySchema } from '../shared/lazy-schema.js';
-import { z } from '../shared/zod.js';
+import '../shared/zod.js';
 
 /**
  * Identifier rules: which ids a message carries, how they are normalised, which values are junk, and

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
+import * as z from 'zod/mini';
 import { lazySchema } from '../shared/lazy-schema.js';
-import { z } from '../shared/zod.js';
+import '../shared/zod.js';
 
 /**
  * How the rows of a file become Segment-spec messages: which column is the user id, which columns are

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
+import * as z from 'zod/mini';
 import { lazySchema } from '../shared/lazy-schema.js';
-import { z } from '../shared/zod.js';
+import '../shared/zod.js';
 
 /**
  * A record the CDP could not process, kept with the reason and the original bytes so it can be

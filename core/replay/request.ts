@@ -1,5 +1,6 @@
+import * as z from 'zod/mini';
 import { lazySchema } from '../shared/lazy-schema.js';
-import { z } from '../shared/zod.js';
+import '../shared/zod.js';
 
 /**
  * What an operator asks for with `POST /v1/replays`. Two kinds:

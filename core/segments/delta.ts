@@ -1,6 +1,7 @@
+import * as z from 'zod/mini';
 import { IdentitySchema } from '../profiles/profile.js';
 import { lazySchema } from '../shared/lazy-schema.js';
-import { z } from '../shared/zod.js';
+import '../shared/zod.js';
 
 /**
  * A change of segment membership, produced by batch runs and by real-time evaluation, consumed by

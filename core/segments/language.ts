@@ -1,5 +1,6 @@
+import * as z from 'zod/mini';
 import { lazySchema } from '../shared/lazy-schema.js';
-import { z } from '../shared/zod.js';
+import '../shared/zod.js';
 
 /**
  * The segment language: JSON conditions over a profile's traits, computed traits, consent and timeline

@@ -1,4 +1,5 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import * as z from 'zod/mini';
 import { dynamoDbDocumentClient, kinesisClient, s3Client } from '../../adapters/aws/clients.js';
 import { SegmentStore } from '../../adapters/dynamodb/segment-store.js';
 import { SourceStore } from '../../adapters/dynamodb/source-store.js';
@@ -15,7 +16,7 @@ import {
 } from '../../core/console/overview.js';
 import { decodeRecord, plainRecordBytes } from '../../core/events/record-codec.js';
 import { lazySchema } from '../../core/shared/lazy-schema.js';
-import { z } from '../../core/shared/zod.js';
+import '../../core/shared/zod.js';
 import {
   ENV,
   jsonDocument,

@@ -1,10 +1,11 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import * as z from 'zod/mini';
 import { dynamoDbDocumentClient } from '../../adapters/aws/clients.js';
 import { readMergedIdentities } from '../../adapters/dynamodb/merged-identities.js';
 import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
 import { toProfile } from '../../core/profiles/state.js';
 import { lazySchema } from '../../core/shared/lazy-schema.js';
-import { z } from '../../core/shared/zod.js';
+import '../../core/shared/zod.js';
 import { ENV, loadConfig, nonEmptyString, optional } from '../../resources/env.js';
 import { withAccess } from '../shared/access.js';
 import { error, type HttpResponse, invalidAdminRequest, json } from '../shared/http.js';

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Context } from 'aws-lambda';
+import * as z from 'zod/mini';
 import { exportAudiences } from '../../adapters/activate/audience-export.js';
 import { sendersFromEnv } from '../../adapters/activate/senders.js';
 import { dynamoDbDocumentClient, s3Client } from '../../adapters/aws/clients.js';
@@ -20,7 +21,7 @@ import { chooseMode, coveredUntil, dueHorizon, groupByBucket } from '../../core/
 import { answeringFrom } from '../../core/segments/known-memberships.js';
 import { runSlice, scanSegmentsFor } from '../../core/segments/scan-plan.js';
 import { lazySchema } from '../../core/shared/lazy-schema.js';
-import { z } from '../../core/shared/zod.js';
+import '../../core/shared/zod.js';
 import { ENV, loadConfig, nonEmptyString, wholeNumber, withDefault } from '../../resources/env.js';
 import { SEGMENT_RUNNER_FUNCTION } from '../../resources/functions/segment.js';
 import { METRIC } from '../../resources/metrics.js';
