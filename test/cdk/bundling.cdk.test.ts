@@ -126,5 +126,7 @@ describe('collector bundle', () => {
       expect(inBundle.filter((f) => f.includes(unwanted))).toEqual([]);
     // zod's ~40 locale modules (260 KB minified) stay out: every module imports zod as a namespace.
     expect(inBundle.filter((f) => f.includes('zod/v4/locales/') && !f.endsWith('/en.js'))).toEqual([]);
+    // Runtime schemas are on zod/mini: classic zod builds all its classes at import.
+    expect(inBundle.filter((f) => f.includes('zod/v4/classic/'))).toEqual([]);
   });
 });
