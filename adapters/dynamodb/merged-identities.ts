@@ -1,5 +1,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import * as z from 'zod/mini';
 import { type Identity, IdentitySchema } from '../../core/profiles/profile.js';
+import '../../core/shared/zod.js';
 import { batchGet } from './batch.js';
 import { stateFromItem } from './profile-item.js';
 import { keys } from './profile-keys.js';
@@ -33,7 +35,7 @@ export async function readMergedIdentities(
     const item = byId.get(profileId);
     if (!item) return [];
     // The profile's data is packed; `stateFromItem` reads packed and plain layouts alike.
-    const identities = IdentitySchema.array().safeParse(stateFromItem(item).identities ?? []);
+    const identities = z.array(IdentitySchema).safeParse(stateFromItem(item).identities ?? []);
     return [
       {
         profileId,

@@ -1,5 +1,6 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { lazySchema } from '../shared/lazy-schema.js';
+import '../shared/zod.js';
 
 /**
  * Destinations: where a segment's membership changes are delivered, one config per segment and
@@ -7,93 +8,89 @@ import { lazySchema } from '../shared/lazy-schema.js';
  */
 // Built inside each settings schema (not a lazy schema of its own): the console's forms turn these
 // schemas into JSON Schema, which needs no stand-in nested in them (see `builtValue`).
-const traits = () => z.array(z.string().min(1).max(128)).max(200).optional();
+const traits = () =>
+  z.optional(z.array(z.string().check(z.minLength(1), z.maxLength(128))).check(z.maxLength(200)));
 
 export const DestinationSettingsSchemas = {
   webhook: lazySchema(() =>
     z.object({
-      url: z
-        .string()
-        .url('must be a URL')
-        .refine(
+      url: z.string().check(
+        z.url('must be a URL'),
+        z.refine(
           (u) => u.startsWith('https://') || /^http:\/\/(127\.0\.0\.1|localhost)(:\d+)?\//.test(u),
           'must be https (http only for 127.0.0.1)',
         ),
+      ),
       /** Signing secret; generated when absent and returned once at creation. */
-      secret: z.string().min(24, 'must be at least 24 characters').optional(),
-      batchSize: z.number().int().min(1).max(500).default(100),
+      secret: z.optional(z.string().check(z.minLength(24, 'must be at least 24 characters'))),
+      batchSize: z._default(z.number().check(z.int(), z.gte(1), z.lte(500)), 100),
       /** Requests per second to this endpoint from one activation instance. */
-      rateLimitPerSecond: z.number().positive().max(1000).default(10),
+      rateLimitPerSecond: z._default(z.number().check(z.positive(), z.lte(1000)), 10),
       traits: traits(),
     }),
   ),
   eventbridge: lazySchema(() =>
     z.object({
-      eventBusName: z.string().min(1).default('default'),
-      source: z
-        .string()
-        .regex(/^[a-zA-Z0-9._-]{1,256}$/)
-        .default('cdp.audiences'),
+      eventBusName: z._default(z.string().check(z.minLength(1)), 'default'),
+      source: z._default(z.string().check(z.regex(/^[a-zA-Z0-9._-]{1,256}$/)), 'cdp.audiences'),
       traits: traits(),
     }),
   ),
   pinpoint: lazySchema(() =>
     z.object({
-      applicationId: z.string().regex(/^[a-zA-Z0-9]{1,64}$/, 'must be a Pinpoint project id'),
-      channelType: z.enum(['EMAIL', 'SMS']).default('EMAIL'),
+      applicationId: z.string().check(z.regex(/^[a-zA-Z0-9]{1,64}$/, 'must be a Pinpoint project id')),
+      channelType: z._default(z.enum(['EMAIL', 'SMS']), 'EMAIL'),
       /** `attribute`: set the segment attribute to false on exit; `opt-out`: also opt the endpoint out. */
-      onExit: z.enum(['attribute', 'opt-out']).default('attribute'),
+      onExit: z._default(z.enum(['attribute', 'opt-out']), 'attribute'),
       /** After each batch run, write the full audience as an endpoint file and import it as a segment. */
-      importSegment: z.boolean().default(false),
+      importSegment: z._default(z.boolean(), false),
       /** Role Pinpoint assumes to read the endpoint file (needed with importSegment). */
-      importRoleArn: z
-        .string()
-        .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\//, 'must be an IAM role ARN')
-        .optional(),
+      importRoleArn: z.optional(
+        z.string().check(z.regex(/^arn:aws[a-z-]*:iam::\d{12}:role\//, 'must be an IAM role ARN')),
+      ),
       /** Refresh this imported segment instead of defining a new one per run. */
-      importSegmentId: z.string().min(1).optional(),
+      importSegmentId: z.optional(z.string().check(z.minLength(1))),
       traits: traits(),
     }),
   ),
   personalize: lazySchema(() =>
     z.object({
       /** Users dataset for PutUsers. */
-      datasetArn: z.string().regex(/^arn:aws[a-z-]*:personalize:/, 'must be a Personalize dataset ARN'),
+      datasetArn: z
+        .string()
+        .check(z.regex(/^arn:aws[a-z-]*:personalize:/, 'must be a Personalize dataset ARN')),
       /** Event tracker: entering and leaving the segment are sent as interactions (item = segment id). */
-      trackingId: z.string().min(1).optional(),
+      trackingId: z.optional(z.string().check(z.minLength(1))),
       /** For GDPR deletes: the dataset group and the role Personalize assumes to read the deletion list. */
-      datasetGroupArn: z
-        .string()
-        .regex(/^arn:aws[a-z-]*:personalize:/, 'must be a Personalize dataset group ARN')
-        .optional(),
-      deletionRoleArn: z
-        .string()
-        .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\//, 'must be an IAM role ARN')
-        .optional(),
+      datasetGroupArn: z.optional(
+        z.string().check(z.regex(/^arn:aws[a-z-]*:personalize:/, 'must be a Personalize dataset group ARN')),
+      ),
+      deletionRoleArn: z.optional(
+        z.string().check(z.regex(/^arn:aws[a-z-]*:iam::\d{12}:role\//, 'must be an IAM role ARN')),
+      ),
       traits: traits(),
     }),
   ),
   ses: lazySchema(() =>
     z.object({
-      contactListName: z.string().min(1).max(128),
-      topics: z.array(z.string().min(1)).max(20).default([]),
-      onExit: z.enum(['unsubscribe', 'remove']).default('unsubscribe'),
+      contactListName: z.string().check(z.minLength(1), z.maxLength(128)),
+      topics: z._default(z.array(z.string().check(z.minLength(1))).check(z.maxLength(20)), []),
+      onExit: z._default(z.enum(['unsubscribe', 'remove']), 'unsubscribe'),
       traits: traits(),
     }),
   ),
   'customer-profiles': lazySchema(() =>
     z.object({
-      domainName: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'must be a Customer Profiles domain name'),
-      objectTypeName: z.string().min(1).default('CdpAudienceMembership'),
+      domainName: z
+        .string()
+        .check(z.regex(/^[a-zA-Z0-9_-]{1,64}$/, 'must be a Customer Profiles domain name')),
+      objectTypeName: z._default(z.string().check(z.minLength(1)), 'CdpAudienceMembership'),
       traits: traits(),
     }),
   ),
   's3-export': lazySchema(() =>
     z.object({
-      prefix: z
-        .string()
-        .regex(/^[A-Za-z0-9_./-]{0,256}$/)
-        .default('audiences/'),
+      prefix: z._default(z.string().check(z.regex(/^[A-Za-z0-9_./-]{0,256}$/)), 'audiences/'),
       traits: traits(),
     }),
   ),
@@ -103,30 +100,33 @@ export type DestinationType = keyof typeof DestinationSettingsSchemas;
 export const DESTINATION_TYPES = Object.keys(DestinationSettingsSchemas) as DestinationType[];
 
 export const DestinationInputSchema = lazySchema(() =>
-  z
-    .object({
-      type: z.enum(DESTINATION_TYPES as [DestinationType, ...DestinationType[]], {
-        error: `must be one of ${DESTINATION_TYPES.join(', ')}`,
-      }),
-      name: z.string().min(1).max(128).optional(),
-      /** Consent the profile must have granted (`context.consent.categoryPreferences`); null sends all. */
-      consentCategory: z
-        .string()
-        .regex(/^[A-Za-z0-9_-]{1,64}$/)
-        .nullable()
-        .default('marketing'),
-      settings: z.record(z.string(), z.unknown()).default({}),
-    })
-    .superRefine((d, ctx) => {
-      const r = DestinationSettingsSchemas[d.type]?.safeParse(d.settings);
-      if (r && !r.success)
-        for (const i of r.error.issues)
-          ctx.addIssue({ code: 'custom', message: i.message, path: ['settings', ...i.path] });
-    })
-    .transform((d) => ({
+  z.pipe(
+    z
+      .object({
+        type: z.enum(DESTINATION_TYPES as [DestinationType, ...DestinationType[]], {
+          error: `must be one of ${DESTINATION_TYPES.join(', ')}`,
+        }),
+        name: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
+        /** Consent the profile must have granted (`context.consent.categoryPreferences`); null sends all. */
+        consentCategory: z._default(
+          z.nullable(z.string().check(z.regex(/^[A-Za-z0-9_-]{1,64}$/))),
+          'marketing',
+        ),
+        settings: z._default(z.record(z.string(), z.unknown()), {}),
+      })
+      .check(
+        z.superRefine((d, ctx) => {
+          const r = DestinationSettingsSchemas[d.type]?.safeParse(d.settings);
+          if (r && !r.success)
+            for (const i of r.error.issues)
+              ctx.addIssue({ code: 'custom', message: i.message, path: ['settings', ...i.path] });
+        }),
+      ),
+    z.transform((d) => ({
       ...d,
       settings: DestinationSettingsSchemas[d.type].parse(d.settings) as Record<string, unknown>,
     })),
+  ),
 );
 export type DestinationInput = z.infer<typeof DestinationInputSchema>;
 

@@ -1,6 +1,7 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { type MembershipDelta, MembershipDeltaSchema } from '../segments/delta.js';
 import { lazySchema } from '../shared/lazy-schema.js';
+import '../shared/zod.js';
 import { DESTINATION_TYPES, type DestinationType } from './destinations.js';
 
 /**
@@ -8,7 +9,7 @@ import { DESTINATION_TYPES, type DestinationType } from './destinations.js';
  * knows which of the segment's destinations the message is for without trusting where it came from.
  */
 export const DeltaMessageSchema = lazySchema(() =>
-  MembershipDeltaSchema.extend({
+  z.extend(MembershipDeltaSchema, {
     destinationType: z.enum(DESTINATION_TYPES as [DestinationType, ...DestinationType[]]),
   }),
 );

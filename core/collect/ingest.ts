@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import { type CollectedEvent, type MESSAGE_TYPES, type Message, MessageSchema } from '../events/schema.js';
 import { isDepthIssue, messageStorageIssues, type StorageIssue } from '../events/storage-limits.js';
 import { correctTimestamp } from './clock.js';
@@ -35,7 +35,7 @@ const reject = (
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function issuesOf(error: z.ZodError, index?: number): IngestIssue[] {
+function issuesOf(error: z.core.$ZodError, index?: number): IngestIssue[] {
   return error.issues.map((issue) => ({
     ...(index === undefined ? {} : { index }),
     field: issue.path.length ? issue.path.join('.') : 'type',

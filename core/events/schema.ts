@@ -1,5 +1,6 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { lazySchema } from '../shared/lazy-schema.js';
+import '../shared/zod.js';
 
 /**
  * Segment HTTP Tracking API message shapes: the single source of truth for what the collector accepts
@@ -14,58 +15,70 @@ export type MessageType = (typeof MESSAGE_TYPES)[number];
 export const DateString = lazySchema(() =>
   z
     .string({ error: 'must be a date string' })
-    .refine((value) => !Number.isNaN(Date.parse(value)), { message: 'must be an ISO-8601 date' }),
+    .check(z.refine((value) => !Number.isNaN(Date.parse(value)), { message: 'must be an ISO-8601 date' })),
 );
 
 /** Segment ids may be strings or numbers; empty strings identify nobody. */
 export const Id = lazySchema(() =>
-  z.union([z.string().min(1, 'must not be empty').max(512, 'must be at most 512 characters'), z.number()], {
-    error: 'must be a string or a number',
-  }),
+  z.union(
+    [
+      z
+        .string()
+        .check(z.minLength(1, 'must not be empty'), z.maxLength(512, 'must be at most 512 characters')),
+      z.number(),
+    ],
+    {
+      error: 'must be a string or a number',
+    },
+  ),
 );
 
 const JsonObject = lazySchema(() => z.record(z.string(), z.unknown(), { error: 'must be an object' }));
 
 export const ContextSchema = lazySchema(() =>
   z.looseObject({
-    ip: z.string().optional(),
-    userAgent: z.string().optional(),
-    locale: z.string().optional(),
-    timezone: z.string().optional(),
-    traits: JsonObject.optional(),
-    page: JsonObject.optional(),
-    campaign: JsonObject.optional(),
-    library: JsonObject.optional(),
-    device: JsonObject.optional(),
-    os: JsonObject.optional(),
-    app: JsonObject.optional(),
-    consent: JsonObject.optional(),
+    ip: z.optional(z.string()),
+    userAgent: z.optional(z.string()),
+    locale: z.optional(z.string()),
+    timezone: z.optional(z.string()),
+    traits: z.optional(JsonObject),
+    page: z.optional(JsonObject),
+    campaign: z.optional(JsonObject),
+    library: z.optional(JsonObject),
+    device: z.optional(JsonObject),
+    os: z.optional(JsonObject),
+    app: z.optional(JsonObject),
+    consent: z.optional(JsonObject),
     /** Segment's format: `[{ id, type, collection?, encoding? }]`. */
-    externalIds: z
-      .array(z.looseObject({ id: Id, type: z.string().min(1) }), { error: 'must be an array' })
-      .optional(),
+    externalIds: z.optional(
+      z.array(z.looseObject({ id: Id, type: z.string().check(z.minLength(1)) }), {
+        error: 'must be an array',
+      }),
+    ),
   }),
 );
 
 const common = lazySchema(() => ({
-  messageId: z.string().min(1, 'must not be empty').max(256, 'must be at most 256 characters').optional(),
-  userId: Id.optional().nullable(),
-  anonymousId: Id.optional().nullable(),
-  timestamp: DateString.optional(),
-  originalTimestamp: DateString.optional(),
-  sentAt: DateString.optional(),
-  context: ContextSchema.optional(),
-  integrations: JsonObject.optional(),
+  messageId: z.optional(
+    z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(256, 'must be at most 256 characters')),
+  ),
+  userId: z.nullable(z.optional(Id)),
+  anonymousId: z.nullable(z.optional(Id)),
+  timestamp: z.optional(DateString),
+  originalTimestamp: z.optional(DateString),
+  sentAt: z.optional(DateString),
+  context: z.optional(ContextSchema),
+  integrations: z.optional(JsonObject),
   /** Browsers cannot send Basic auth on beacons, so the write key may ride in the body. */
-  writeKey: z.string().optional(),
+  writeKey: z.optional(z.string()),
 }));
 
 export const TrackSchema = lazySchema(() =>
   z.looseObject({
     ...common,
     type: z.literal('track'),
-    event: z.string({ error: 'is required' }).min(1, 'must not be empty').max(256),
-    properties: JsonObject.optional(),
+    event: z.string({ error: 'is required' }).check(z.minLength(1, 'must not be empty'), z.maxLength(256)),
+    properties: z.optional(JsonObject),
   }),
 );
 
@@ -73,7 +86,7 @@ export const IdentifySchema = lazySchema(() =>
   z.looseObject({
     ...common,
     type: z.literal('identify'),
-    traits: JsonObject.optional(),
+    traits: z.optional(JsonObject),
   }),
 );
 
@@ -81,9 +94,9 @@ export const PageSchema = lazySchema(() =>
   z.looseObject({
     ...common,
     type: z.literal('page'),
-    name: z.string().optional().nullable(),
-    category: z.string().optional().nullable(),
-    properties: JsonObject.optional(),
+    name: z.nullable(z.optional(z.string())),
+    category: z.nullable(z.optional(z.string())),
+    properties: z.optional(JsonObject),
   }),
 );
 
@@ -91,8 +104,8 @@ export const ScreenSchema = lazySchema(() =>
   z.looseObject({
     ...common,
     type: z.literal('screen'),
-    name: z.string().optional().nullable(),
-    properties: JsonObject.optional(),
+    name: z.nullable(z.optional(z.string())),
+    properties: z.optional(JsonObject),
   }),
 );
 
@@ -100,8 +113,8 @@ export const GroupSchema = lazySchema(() =>
   z.looseObject({
     ...common,
     type: z.literal('group'),
-    groupId: Id.refine((v) => v !== undefined, 'is required'),
-    traits: JsonObject.optional(),
+    groupId: Id.check(z.refine((v) => v !== undefined, 'is required')),
+    traits: z.optional(JsonObject),
   }),
 );
 
@@ -129,11 +142,13 @@ export const MessageSchema = lazySchema(() =>
           issue.code === 'invalid_union' ? `must be one of ${MESSAGE_TYPES.join(', ')}` : undefined,
       },
     )
-    .superRefine((message, ctx) => {
-      if (!hasIdentity(message)) {
-        ctx.addIssue({ code: 'custom', path: ['userId'], message: 'userId or anonymousId is required' });
-      }
-    }),
+    .check(
+      z.superRefine((message, ctx) => {
+        if (!hasIdentity(message)) {
+          ctx.addIssue({ code: 'custom', path: ['userId'], message: 'userId or anonymousId is required' });
+        }
+      }),
+    ),
 );
 
 export type Message = z.infer<typeof MessageSchema>;
@@ -146,8 +161,8 @@ export type IdentifyMessage = z.infer<typeof IdentifySchema>;
  */
 export const ServerFieldsSchema = lazySchema(() =>
   z.object({
-    messageId: z.string().min(1),
-    sourceId: z.string().min(1),
+    messageId: z.string().check(z.minLength(1)),
+    sourceId: z.string().check(z.minLength(1)),
     receivedAt: DateString,
     timestamp: DateString,
   }),
@@ -157,4 +172,4 @@ export type ServerFields = z.infer<typeof ServerFieldsSchema>;
 export type CollectedEvent = Message & ServerFields;
 
 /** Parses a stream record back into a collected event, with the same rules the collector applied. */
-export const CollectedEventParser = lazySchema(() => MessageSchema.and(ServerFieldsSchema));
+export const CollectedEventParser = lazySchema(() => z.intersection(MessageSchema, ServerFieldsSchema));

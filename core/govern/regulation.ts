@@ -1,11 +1,12 @@
 import { gunzipSync } from 'node:zlib';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { plainRecordBytes } from '../events/record-codec.js';
 import { parseIdentity } from '../identity/identifiers.js';
 import type { Identity } from '../profiles/profile.js';
 import { normalizeEmail } from '../shared/email-address.js';
 import { lazySchema } from '../shared/lazy-schema.js';
 import { normalizeLoadedPhone } from '../shared/phone-numbers.js';
+import { transformIssue } from '../shared/zod.js';
 import { identifiersInEvent } from './event-identifiers.js';
 
 /** Regulations, modelled on Segment's: delete, suppress, both, or lift a suppression. */
@@ -17,20 +18,16 @@ export const KNOWN_IDENTIFIER_TYPES = ['user_id', 'anonymous_id', 'email', 'phon
  * `phone:` identifier needs `loadPhoneNumbers()` to have finished: callers check `namesAPhone` first.
  */
 export const IdentifierSchema = lazySchema(() =>
-  z
-    .string()
-    .max(512)
-    .transform((text, ctx) => {
+  z.pipe(
+    z.string().check(z.maxLength(512)),
+    z.transform((text: string, ctx) => {
       const id = parseIdentity(text);
       if (!id) {
-        ctx.addIssue({ code: 'custom', message: 'must be type:value, e.g. email:ada@example.com' });
+        transformIssue(ctx, 'must be type:value, e.g. email:ada@example.com');
         return z.NEVER;
       }
       if (!(KNOWN_IDENTIFIER_TYPES as readonly string[]).includes(id.type)) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `type must be one of ${KNOWN_IDENTIFIER_TYPES.join(', ')}`,
-        });
+        transformIssue(ctx, `type must be one of ${KNOWN_IDENTIFIER_TYPES.join(', ')}`);
         return z.NEVER;
       }
       const value =
@@ -40,11 +37,12 @@ export const IdentifierSchema = lazySchema(() =>
             ? normalizeLoadedPhone(id.value)
             : id.value.trim();
       if (!value) {
-        ctx.addIssue({ code: 'custom', message: `is not a valid ${id.type}` });
+        transformIssue(ctx, `is not a valid ${id.type}`);
         return z.NEVER;
       }
       return { type: id.type, value } as Identity;
     }),
+  ),
 );
 
 export const RegulationRequestSchema = lazySchema(() =>
@@ -52,17 +50,22 @@ export const RegulationRequestSchema = lazySchema(() =>
     type: z.enum(REGULATION_TYPES, { error: `must be one of ${REGULATION_TYPES.join(', ')}` }),
     identifiers: z
       .array(IdentifierSchema)
-      .min(1, 'must list at least one identifier')
-      .max(100, 'must list at most 100 identifiers'),
+      .check(
+        z.minLength(1, 'must list at least one identifier'),
+        z.maxLength(100, 'must list at most 100 identifiers'),
+      ),
   }),
 );
 
 /** `GET /v1/regulations` query: newest first, optionally only those naming one identifier. */
 export const RegulationListQuerySchema = lazySchema(() =>
   z.object({
-    identifier: IdentifierSchema.optional(),
-    limit: z.coerce.number().int().min(1, 'must be at least 1').max(100, 'must be at most 100').default(25),
-    cursor: z.string().max(2048).optional(),
+    identifier: z.optional(IdentifierSchema),
+    limit: z._default(
+      z.coerce.number().check(z.int(), z.gte(1, 'must be at least 1'), z.lte(100, 'must be at most 100')),
+      25,
+    ),
+    cursor: z.optional(z.string().check(z.maxLength(2048))),
   }),
 );
 export type RegulationRequest = z.infer<typeof RegulationRequestSchema>;

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { Identity } from '../profiles/profile.js';
 import { lazySchema } from '../shared/lazy-schema.js';
+import '../shared/zod.js';
 
 /**
  * Identifier rules: which ids a message carries, how they are normalised, which values are junk, and
@@ -32,17 +33,19 @@ const DEFAULTS = {
 export const IdentityConfigSchema = lazySchema(() =>
   z.object({
     /** Max identifiers of a type per profile; absent = unlimited. */
-    limits: z.record(z.string(), z.number().int().positive()).default(() => ({ ...DEFAULTS.limits })),
+    limits: z._default(z.record(z.string(), z.number().check(z.int(), z.positive())), () => ({
+      ...DEFAULTS.limits,
+    })),
     /** Values never used to link anyone (compared after normalisation, case-insensitive). */
-    blocked: z.array(z.string()).default(() => [...DEFAULTS.blocked]),
+    blocked: z._default(z.array(z.string()), () => [...DEFAULTS.blocked]),
     /** External id types taken from `context.externalIds` and from traits of the same name. */
-    externalIdTypes: z
-      .array(z.string().regex(/^[a-z][a-z0-9_]*$/))
-      .default(() => [...DEFAULTS.externalIdTypes]),
+    externalIdTypes: z._default(z.array(z.string().check(z.regex(/^[a-z][a-z0-9_]*$/))), () => [
+      ...DEFAULTS.externalIdTypes,
+    ]),
     /** Which identifier decides a blocked merge, highest first; types not listed rank last. */
-    priority: z.array(z.string()).default(() => [...DEFAULTS.priority]),
+    priority: z._default(z.array(z.string()), () => [...DEFAULTS.priority]),
     /** Country used to read phone numbers written without a `+country` prefix. */
-    defaultPhoneCountry: z.string().length(2).optional(),
+    defaultPhoneCountry: z.optional(z.string().check(z.length(2))),
   }),
 );
 export type IdentityConfig = z.infer<typeof IdentityConfigSchema>;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { lazySchema } from '../shared/lazy-schema.js';
+import '../shared/zod.js';
 
 /**
  * How the rows of a file become Segment-spec messages: which column is the user id, which columns are
@@ -12,7 +13,7 @@ export const VALUE_TYPES = ['auto', 'string', 'number', 'integer', 'boolean', 'd
 export type ValueType = (typeof VALUE_TYPES)[number];
 
 const columnName = lazySchema(() =>
-  z.string().min(1, 'must name a column').max(256, 'must be at most 256 characters'),
+  z.string().check(z.minLength(1, 'must name a column'), z.maxLength(256, 'must be at most 256 characters')),
 );
 
 /** A column, given as its name or with a conversion: `{ "column": "total", "type": "number" }`. */
@@ -21,11 +22,11 @@ export const ColumnSpecSchema = lazySchema(() =>
     columnName,
     z.strictObject({
       column: columnName,
-      type: z.enum(VALUE_TYPES).default('auto'),
+      type: z._default(z.enum(VALUE_TYPES), 'auto'),
       /** Dates: `iso` (default), `unix`, `unix_ms`, or a pattern of yyyy MM dd HH mm ss SSS (read as UTC). */
-      format: z.string().min(1).max(64).optional(),
+      format: z.optional(z.string().check(z.minLength(1), z.maxLength(64))),
       /** A row with this cell empty is refused (otherwise an empty cell just leaves the field out). */
-      required: z.boolean().default(false),
+      required: z._default(z.boolean(), false),
     }),
   ]),
 );
@@ -34,9 +35,11 @@ export type ColumnSpec = z.infer<typeof ColumnSpecSchema>;
 const fieldName = lazySchema(() =>
   z
     .string()
-    .min(1, 'must not be empty')
-    .max(256)
-    .regex(/^[^.\s][^\s]*$/, 'must have no spaces and not start with a dot'),
+    .check(
+      z.minLength(1, 'must not be empty'),
+      z.maxLength(256),
+      z.regex(/^[^.\s][^\s]*$/, 'must have no spaces and not start with a dot'),
+    ),
 );
 
 export const MappingSchema = lazySchema(() =>
@@ -44,51 +47,59 @@ export const MappingSchema = lazySchema(() =>
     .strictObject({
       /** `identify` for people (contacts), `track` for what they did (transactions). */
       type: z.enum(['identify', 'track']),
-      userId: ColumnSpecSchema.optional(),
-      anonymousId: ColumnSpecSchema.optional(),
+      userId: z.optional(ColumnSpecSchema),
+      anonymousId: z.optional(ColumnSpecSchema),
       /** Track only: a constant event name, or `{ "column": "..." }`. */
-      event: z.union([z.string().min(1).max(200), z.strictObject({ column: columnName })]).optional(),
+      event: z.optional(
+        z.union([z.string().check(z.minLength(1), z.maxLength(200)), z.strictObject({ column: columnName })]),
+      ),
       /** When it happened; without it the import time is used. */
-      timestamp: z
-        .strictObject({ column: columnName, format: z.string().min(1).max(64).default('iso') })
-        .optional(),
+      timestamp: z.optional(
+        z.strictObject({
+          column: columnName,
+          format: z._default(z.string().check(z.minLength(1), z.maxLength(64)), 'iso'),
+        }),
+      ),
       /** Trait (identify) or property (track) name -> column. Dotted names nest: `address.city`. */
-      traits: z.record(fieldName, ColumnSpecSchema).default({}),
-      properties: z.record(fieldName, ColumnSpecSchema).default({}),
+      traits: z._default(z.record(fieldName, ColumnSpecSchema), {}),
+      properties: z._default(z.record(fieldName, ColumnSpecSchema), {}),
       /** Fixed values added to every message. */
-      constants: z
-        .strictObject({
-          traits: z.record(fieldName, z.json()).default({}),
-          properties: z.record(fieldName, z.json()).default({}),
-          context: z.record(fieldName, z.json()).default({}),
-        })
-        .default({ traits: {}, properties: {}, context: {} }),
+      constants: z._default(
+        z.strictObject({
+          traits: z._default(z.record(fieldName, z.json()), {}),
+          properties: z._default(z.record(fieldName, z.json()), {}),
+          context: z._default(z.record(fieldName, z.json()), {}),
+        }),
+        { traits: {}, properties: {}, context: {} },
+      ),
       /** The file format when names carry no extension (AppFlow writes files without one). */
-      format: z.enum(['csv', 'jsonl', 'parquet']).optional(),
+      format: z.optional(z.enum(['csv', 'jsonl', 'parquet'])),
       /** CSV only: the field delimiter (RFC 4180 uses a comma). */
-      delimiter: z.string().length(1, 'must be one character').default(','),
+      delimiter: z._default(z.string().check(z.length(1, 'must be one character')), ','),
     })
-    .superRefine((m, ctx) => {
-      if (m.userId === undefined && m.anonymousId === undefined)
-        ctx.addIssue({
-          code: 'custom',
-          path: ['userId'],
-          message: 'userId or anonymousId must name a column',
-        });
-      if (m.type === 'track' && m.event === undefined)
-        ctx.addIssue({ code: 'custom', path: ['event'], message: 'is required for track mappings' });
-      if (m.type === 'identify' && m.event !== undefined)
-        ctx.addIssue({ code: 'custom', path: ['event'], message: 'is only for track mappings' });
-      if (m.type === 'identify' && Object.keys(m.properties).length)
-        ctx.addIssue({ code: 'custom', path: ['properties'], message: 'identify mappings take traits' });
-      for (const [path, spec] of specsOf(m)) {
-        const format = typeof spec === 'string' ? undefined : spec.format;
-        if (format !== undefined && !isDateFormat(format))
-          ctx.addIssue({ code: 'custom', path: [...path, 'format'], message: DATE_FORMAT_RULE });
-      }
-      if (m.timestamp && !isDateFormat(m.timestamp.format))
-        ctx.addIssue({ code: 'custom', path: ['timestamp', 'format'], message: DATE_FORMAT_RULE });
-    }),
+    .check(
+      z.superRefine((m, ctx) => {
+        if (m.userId === undefined && m.anonymousId === undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['userId'],
+            message: 'userId or anonymousId must name a column',
+          });
+        if (m.type === 'track' && m.event === undefined)
+          ctx.addIssue({ code: 'custom', path: ['event'], message: 'is required for track mappings' });
+        if (m.type === 'identify' && m.event !== undefined)
+          ctx.addIssue({ code: 'custom', path: ['event'], message: 'is only for track mappings' });
+        if (m.type === 'identify' && Object.keys(m.properties).length)
+          ctx.addIssue({ code: 'custom', path: ['properties'], message: 'identify mappings take traits' });
+        for (const [path, spec] of specsOf(m)) {
+          const format = typeof spec === 'string' ? undefined : spec.format;
+          if (format !== undefined && !isDateFormat(format))
+            ctx.addIssue({ code: 'custom', path: [...path, 'format'], message: DATE_FORMAT_RULE });
+        }
+        if (m.timestamp && !isDateFormat(m.timestamp.format))
+          ctx.addIssue({ code: 'custom', path: ['timestamp', 'format'], message: DATE_FORMAT_RULE });
+      }),
+    ),
 );
 export type Mapping = z.infer<typeof MappingSchema>;
 

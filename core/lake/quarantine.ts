@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { lazySchema } from '../shared/lazy-schema.js';
+import '../shared/zod.js';
 
 /**
  * A record the CDP could not process, kept with the reason and the original bytes so it can be
@@ -15,12 +16,12 @@ export const QuarantineRecordSchema = lazySchema(() =>
     /** Short machine-readable reason, e.g. `invalid_json`, `schema_validation`. */
     reason: z.string(),
     /** Human-readable details: which field broke which rule. Never raw personal data. */
-    details: z.string().optional(),
-    sourceId: z.string().optional(),
-    messageId: z.string().optional(),
+    details: z.optional(z.string()),
+    sourceId: z.optional(z.string()),
+    messageId: z.optional(z.string()),
     quarantinedAt: z.string(),
     /** Where the record came from, e.g. `shardId-000000000001:4959...`. */
-    origin: z.string().optional(),
+    origin: z.optional(z.string()),
     /** The original bytes, base64. */
     raw: z.string(),
   }),

@@ -1,5 +1,6 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { lazySchema } from '../shared/lazy-schema.js';
+import '../shared/zod.js';
 
 /**
  * The unified profile as every later stage reads it (segmentation, activation, governance, the
@@ -10,7 +11,7 @@ export const IDENTIFIER_TYPES = ['user_id', 'anonymous_id', 'email', 'phone'] as
 
 /** `type:value`, e.g. `email:ada@example.com`; external id types are configurable, so any type is allowed. */
 export const IdentitySchema = lazySchema(() =>
-  z.object({ type: z.string().min(1), value: z.string().min(1) }),
+  z.object({ type: z.string().check(z.minLength(1)), value: z.string().check(z.minLength(1)) }),
 );
 export type Identity = z.infer<typeof IdentitySchema>;
 
@@ -22,8 +23,8 @@ export const ComputedTraitsSchema = lazySchema(() =>
     event_counts: z.record(z.string(), z.number()),
     total_revenue: z.number(),
     order_count: z.number(),
-    last_page: z.record(z.string(), z.unknown()).optional(),
-    last_screen: z.record(z.string(), z.unknown()).optional(),
+    last_page: z.optional(z.record(z.string(), z.unknown())),
+    last_screen: z.optional(z.record(z.string(), z.unknown())),
   }),
 );
 export type ComputedTraits = z.infer<typeof ComputedTraitsSchema>;
@@ -47,10 +48,10 @@ export const TimelineEventSchema = lazySchema(() =>
   z.object({
     messageId: z.string(),
     type: z.string(),
-    event: z.string().optional(),
-    name: z.string().optional(),
+    event: z.optional(z.string()),
+    name: z.optional(z.string()),
     timestamp: z.string(),
-    properties: z.record(z.string(), z.unknown()).optional(),
+    properties: z.optional(z.record(z.string(), z.unknown())),
   }),
 );
 export type TimelineEvent = z.infer<typeof TimelineEventSchema>;

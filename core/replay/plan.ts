@@ -1,6 +1,7 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { type Hour, hourOfDate } from '../lake/columnar.js';
 import { lazySchema } from '../shared/lazy-schema.js';
+import '../shared/zod.js';
 
 /**
  * A replay walks its range an hour at a time, the lake's partition unit (`dt=/hr=` of `receivedAt`

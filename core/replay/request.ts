@@ -1,5 +1,6 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { lazySchema } from '../shared/lazy-schema.js';
+import '../shared/zod.js';
 
 /**
  * What an operator asks for with `POST /v1/replays`. Two kinds:
@@ -17,39 +18,51 @@ export const MAX_REPLAY_RATE = 50_000;
 export const REDRIVABLE_STAGES = ['process'] as const;
 
 const instant = (what: string) =>
-  z
-    .string({ error: `is required (an ISO 8601 time, ${what})` })
-    .refine(
-      (v) => /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(v) && !Number.isNaN(Date.parse(v)),
-      {
-        message: 'must be an ISO 8601 date or time, e.g. 2026-01-31T00:00:00Z',
-      },
-    )
-    .transform((v) => new Date(Date.parse(v)).toISOString());
+  z.pipe(
+    z.string({ error: `is required (an ISO 8601 time, ${what})` }).check(
+      z.refine(
+        (v) => /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(v) && !Number.isNaN(Date.parse(v)),
+        {
+          message: 'must be an ISO 8601 date or time, e.g. 2026-01-31T00:00:00Z',
+        },
+      ),
+    ),
+    z.transform((v: string) => new Date(Date.parse(v)).toISOString()),
+  );
 
 const range = lazySchema(() => ({
   since: instant('inclusive'),
   until: instant('exclusive'),
-  dryRun: z.boolean({ error: 'must be true or false' }).optional(),
+  dryRun: z.optional(z.boolean({ error: 'must be true or false' })),
 }));
 
 const QuarantineReplaySchema = lazySchema(() =>
   z.strictObject({
     from: z.literal('quarantine'),
-    stage: z.string({ error: 'is required (process)' }).superRefine((v, ctx) => {
-      if ((REDRIVABLE_STAGES as readonly string[]).includes(v)) return;
-      ctx.addIssue({
-        code: 'custom',
-        message:
-          v === 'collect'
-            ? 'must be process: records of stage collect were refused by the API with a 4xx the client saw, so they are for the client to send again'
-            : v === 'lake'
-              ? 'must be process: records of stage lake are not collected events (no sourceId or receivedAt) and can never be written to the raw zone'
-              : 'must be process',
-      });
-    }),
-    reason: z.string().min(1, 'must not be empty').max(100, 'must be at most 100 characters').optional(),
-    source: z.string().min(1, 'must not be empty').max(256, 'must be at most 256 characters').optional(),
+    stage: z.string({ error: 'is required (process)' }).check(
+      z.superRefine((v: string, ctx) => {
+        if ((REDRIVABLE_STAGES as readonly string[]).includes(v)) return;
+        ctx.addIssue({
+          code: 'custom',
+          message:
+            v === 'collect'
+              ? 'must be process: records of stage collect were refused by the API with a 4xx the client saw, so they are for the client to send again'
+              : v === 'lake'
+                ? 'must be process: records of stage lake are not collected events (no sourceId or receivedAt) and can never be written to the raw zone'
+                : 'must be process',
+        });
+      }),
+    ),
+    reason: z.optional(
+      z
+        .string()
+        .check(z.minLength(1, 'must not be empty'), z.maxLength(100, 'must be at most 100 characters')),
+    ),
+    source: z.optional(
+      z
+        .string()
+        .check(z.minLength(1, 'must not be empty'), z.maxLength(256, 'must be at most 256 characters')),
+    ),
     ...range,
   }),
 );
@@ -57,19 +70,28 @@ const QuarantineReplaySchema = lazySchema(() =>
 const LakeReplaySchema = lazySchema(() =>
   z.strictObject({
     from: z.literal('lake'),
-    sources: z
-      .array(z.string().min(1, 'must not be empty').max(256, 'must be at most 256 characters'), {
-        error: 'must be a list of source ids',
-      })
-      .min(1, 'must name at least one source (leave it out for every source)')
-      .max(100, 'must name at most 100 sources')
-      .optional(),
-    ratePerSecond: z
-      .number({ error: 'must be a number' })
-      .int('must be a whole number')
-      .min(1, 'must be at least 1')
-      .max(MAX_REPLAY_RATE, `must be at most ${MAX_REPLAY_RATE}`)
-      .optional(),
+    sources: z.optional(
+      z
+        .array(
+          z
+            .string()
+            .check(z.minLength(1, 'must not be empty'), z.maxLength(256, 'must be at most 256 characters')),
+          { error: 'must be a list of source ids' },
+        )
+        .check(
+          z.minLength(1, 'must name at least one source (leave it out for every source)'),
+          z.maxLength(100, 'must name at most 100 sources'),
+        ),
+    ),
+    ratePerSecond: z.optional(
+      z
+        .number({ error: 'must be a number' })
+        .check(
+          z.int('must be a whole number'),
+          z.gte(1, 'must be at least 1'),
+          z.lte(MAX_REPLAY_RATE, `must be at most ${MAX_REPLAY_RATE}`),
+        ),
+    ),
     ...range,
   }),
 );
@@ -79,10 +101,12 @@ export const ReplayRequestSchema = lazySchema(() =>
     .discriminatedUnion('from', [QuarantineReplaySchema, LakeReplaySchema], {
       error: 'must be quarantine or lake',
     })
-    .superRefine((r, ctx) => {
-      if (r.since >= r.until)
-        ctx.addIssue({ code: 'custom', path: ['until'], message: 'must be after since' });
-    }),
+    .check(
+      z.superRefine((r, ctx) => {
+        if (r.since >= r.until)
+          ctx.addIssue({ code: 'custom', path: ['until'], message: 'must be after since' });
+      }),
+    ),
 );
 export type ReplayRequest = z.infer<typeof ReplayRequestSchema>;
 export type LakeReplay = Extract<ReplayRequest, { from: 'lake' }>;

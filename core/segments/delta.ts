@@ -1,6 +1,7 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { IdentitySchema } from '../profiles/profile.js';
 import { lazySchema } from '../shared/lazy-schema.js';
+import '../shared/zod.js';
 
 /**
  * A change of segment membership, produced by batch runs and by real-time evaluation, consumed by
@@ -10,16 +11,16 @@ export const DeltaKindSchema = lazySchema(() => z.enum(['entered', 'exited', 'up
 
 export const MembershipDeltaSchema = lazySchema(() =>
   z.object({
-    deltaId: z.string().min(1),
-    segmentId: z.string().min(1),
-    profileId: z.string().min(1),
+    deltaId: z.string().check(z.minLength(1)),
+    segmentId: z.string().check(z.minLength(1)),
+    profileId: z.string().check(z.minLength(1)),
     kind: DeltaKindSchema,
     /**
      * Which entry of this person into the segment the change belongs to (1 for the first). Changes of one
      * person are ordered by generation, then entered < updated < exited. Absent on deltas queued before
      * it existed.
      */
-    generation: z.number().int().min(1).optional(),
+    generation: z.optional(z.number().check(z.int(), z.gte(1))),
     /** When membership changed (ISO-8601). */
     at: z.string(),
     /** Batch run id, or `realtime`. */
@@ -31,7 +32,12 @@ export const MembershipDeltaSchema = lazySchema(() =>
      * Only for this destination: the catch-up of a destination connected to a segment that already has
      * members, which gets an `entered` for each (the same delta the others got when the member entered).
      */
-    target: z.object({ destinationId: z.string().min(1), destinationType: z.string().min(1) }).optional(),
+    target: z.optional(
+      z.object({
+        destinationId: z.string().check(z.minLength(1)),
+        destinationType: z.string().check(z.minLength(1)),
+      }),
+    ),
   }),
 );
 export type MembershipDelta = z.infer<typeof MembershipDeltaSchema>;

@@ -1,5 +1,6 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { lazySchema } from '../shared/lazy-schema.js';
+import '../shared/zod.js';
 
 /**
  * The segment language: JSON conditions over a profile's traits, computed traits, consent and timeline
@@ -7,16 +8,19 @@ import { lazySchema } from '../shared/lazy-schema.js';
  */
 const Scalar = lazySchema(() => z.union([z.string(), z.number(), z.boolean()]));
 const IsoDate = lazySchema(() =>
-  z.string().refine((v) => !Number.isNaN(Date.parse(v)), 'must be an ISO-8601 date'),
+  z.string().check(z.refine((v) => !Number.isNaN(Date.parse(v)), 'must be an ISO-8601 date')),
 );
-const Days = lazySchema(() => z.number().positive('must be a positive number of days'));
+const Days = lazySchema(() => z.number().check(z.positive('must be a positive number of days')));
 
 /** Operators on a value (a trait, a computed trait, or an event property). */
 export const ValueTestSchema = lazySchema(() =>
   z.discriminatedUnion('op', [
     z.object({ op: z.literal('eq'), value: Scalar }),
     z.object({ op: z.literal('neq'), value: Scalar }),
-    z.object({ op: z.literal('in'), value: z.array(Scalar).min(1, 'must list at least one value') }),
+    z.object({
+      op: z.literal('in'),
+      value: z.array(Scalar).check(z.minLength(1, 'must list at least one value')),
+    }),
     z.object({ op: z.literal('contains'), value: z.string() }),
     z.object({ op: z.literal('starts_with'), value: z.string() }),
     z.object({ op: z.literal('gt'), value: z.number() }),
@@ -32,38 +36,42 @@ export const ValueTestSchema = lazySchema(() =>
 export type ValueTest = z.infer<typeof ValueTestSchema>;
 
 const TraitPath = lazySchema(() =>
-  z
-    .string()
-    .min(1)
-    .regex(/^[^.\s][^\s]*$/, 'must be a trait name or dotted path'),
+  z.string().check(z.minLength(1), z.regex(/^[^.\s][^\s]*$/, 'must be a trait name or dotted path')),
 );
 export const COMPUTED_TRAITS = ['first_seen', 'last_seen', 'total_revenue', 'order_count'] as const;
 
-export const TraitConditionSchema = lazySchema(() => z.object({ trait: TraitPath }).and(ValueTestSchema));
+export const TraitConditionSchema = lazySchema(() =>
+  z.intersection(z.object({ trait: TraitPath }), ValueTestSchema),
+);
 export const ComputedConditionSchema = lazySchema(() =>
-  z
-    .object({
+  z.intersection(
+    z.object({
       computed: z.union([
         z.enum(COMPUTED_TRAITS),
-        z.string().regex(/^event_counts\..+/, 'must be a computed trait or event_counts.<name>'),
+        z.string().check(z.regex(/^event_counts\..+/, 'must be a computed trait or event_counts.<name>')),
       ]),
-    })
-    .and(ValueTestSchema),
+    }),
+    ValueTestSchema,
+  ),
 );
 export const ConsentConditionSchema = lazySchema(() =>
-  z.object({ consent: z.string().min(1), granted: z.boolean() }),
+  z.object({ consent: z.string().check(z.minLength(1)), granted: z.boolean() }),
 );
 export const EventConditionSchema = lazySchema(() =>
   z.object({
     /** "performed <event>": a track event name, or a type (`page`, `screen`, `identify`). */
-    event: z.string().min(1),
-    where: z.array(z.object({ property: TraitPath }).and(ValueTestSchema)).optional(),
+    event: z.string().check(z.minLength(1)),
+    where: z.optional(z.array(z.intersection(z.object({ property: TraitPath }), ValueTestSchema))),
     /** At least / at most this many matching events (default: at least 1). */
-    count: z
-      .object({ gte: z.number().int().min(0).optional(), lte: z.number().int().min(0).optional() })
-      .refine((c) => c.gte !== undefined || c.lte !== undefined, 'needs gte or lte')
-      .optional(),
-    within_last_days: Days.optional(),
+    count: z.optional(
+      z
+        .object({
+          gte: z.optional(z.number().check(z.int(), z.gte(0))),
+          lte: z.optional(z.number().check(z.int(), z.gte(0))),
+        })
+        .check(z.refine((c) => c.gte !== undefined || c.lte !== undefined, 'needs gte or lte')),
+    ),
+    within_last_days: z.optional(Days),
   }),
 );
 
@@ -80,52 +88,54 @@ export type Condition =
  * A condition is recognised by its key (`trait`, `computed`, `consent`, `event`, `and`, `or`, `not`), so
  * an error points at the node that is wrong instead of listing every union branch.
  */
-export const ConditionSchema: z.ZodType<Condition> = lazySchema(() =>
+export const ConditionSchema: z.ZodMiniType<Condition> = lazySchema(() =>
   z.lazy(() =>
-    z.custom<Condition>().superRefine((node, ctx) => {
-      if (typeof node !== 'object' || node === null || Array.isArray(node)) {
-        ctx.addIssue({ code: 'custom', message: 'must be a condition object' });
-        return;
-      }
-      const n = node as Record<string, unknown>;
-      const check = (schema: z.ZodType, value: unknown, prefix: (string | number)[] = []) => {
-        const r = schema.safeParse(value);
-        if (!r.success)
-          for (const issue of r.error.issues)
-            ctx.addIssue({ code: 'custom', message: issue.message, path: [...prefix, ...issue.path] });
-      };
-      if ('and' in n || 'or' in n) {
-        const key = 'and' in n ? 'and' : 'or';
-        const list = n[key];
-        if (!Array.isArray(list) || list.length === 0)
-          ctx.addIssue({ code: 'custom', message: 'must be a non-empty array', path: [key] });
-        else for (const [i, child] of list.entries()) check(ConditionSchema, child, [key, i]);
-      } else if ('not' in n) check(ConditionSchema, n.not, ['not']);
-      else if ('trait' in n) check(TraitConditionSchema, n);
-      else if ('computed' in n) check(ComputedConditionSchema, n);
-      else if ('consent' in n) check(ConsentConditionSchema, n);
-      else if ('event' in n) check(EventConditionSchema, n);
-      else
-        ctx.addIssue({
-          code: 'custom',
-          message: 'must have one of trait, computed, consent, event, and, or, not',
-        });
-    }),
+    z.custom<Condition>().check(
+      z.superRefine((node: Condition, ctx) => {
+        if (typeof node !== 'object' || node === null || Array.isArray(node)) {
+          ctx.addIssue({ code: 'custom', message: 'must be a condition object' });
+          return;
+        }
+        const n = node as Record<string, unknown>;
+        const check = (schema: z.ZodMiniType, value: unknown, prefix: (string | number)[] = []) => {
+          const r = schema.safeParse(value);
+          if (!r.success)
+            for (const issue of r.error.issues)
+              ctx.addIssue({ code: 'custom', message: issue.message, path: [...prefix, ...issue.path] });
+        };
+        if ('and' in n || 'or' in n) {
+          const key = 'and' in n ? 'and' : 'or';
+          const list = n[key];
+          if (!Array.isArray(list) || list.length === 0)
+            ctx.addIssue({ code: 'custom', message: 'must be a non-empty array', path: [key] });
+          else for (const [i, child] of list.entries()) check(ConditionSchema, child, [key, i]);
+        } else if ('not' in n) check(ConditionSchema, n.not, ['not']);
+        else if ('trait' in n) check(TraitConditionSchema, n);
+        else if ('computed' in n) check(ComputedConditionSchema, n);
+        else if ('consent' in n) check(ConsentConditionSchema, n);
+        else if ('event' in n) check(EventConditionSchema, n);
+        else
+          ctx.addIssue({
+            code: 'custom',
+            message: 'must have one of trait, computed, consent, event, and, or, not',
+          });
+      }),
+    ),
   ),
 );
 
 export const SegmentInputSchema = lazySchema(() =>
   z.object({
-    name: z.string().min(1, 'must not be empty').max(200),
-    description: z.string().max(2000).optional(),
+    name: z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(200)),
+    description: z.optional(z.string().check(z.maxLength(2000))),
     condition: ConditionSchema,
-    active: z.boolean().default(true),
+    active: z._default(z.boolean(), true),
   }),
 );
 export type SegmentInput = z.infer<typeof SegmentInputSchema>;
 
 export const SegmentSchema = lazySchema(() =>
-  SegmentInputSchema.extend({
+  z.extend(SegmentInputSchema, {
     segmentId: z.string(),
     createdAt: z.string(),
     updatedAt: z.string(),

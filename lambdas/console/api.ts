@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { dynamoDbDocumentClient, kinesisClient, s3Client } from '../../adapters/aws/clients.js';
 import { SegmentStore } from '../../adapters/dynamodb/segment-store.js';
 import { SourceStore } from '../../adapters/dynamodb/source-store.js';
@@ -16,6 +16,7 @@ import {
 } from '../../core/console/overview.js';
 import { decodeRecord, plainRecordBytes } from '../../core/events/record-codec.js';
 import { lazySchema } from '../../core/shared/lazy-schema.js';
+import '../../core/shared/zod.js';
 import {
   ENV,
   jsonDocument,
@@ -52,44 +53,62 @@ const s3 = s3Client();
 
 const SourceInputSchema = lazySchema(() =>
   z.object({
-    name: z.string().trim().min(1, 'is required').max(100, 'must be at most 100 characters'),
+    name: z
+      .string()
+      .check(z.trim(), z.minLength(1, 'is required'), z.maxLength(100, 'must be at most 100 characters')),
   }),
 );
 const RotateSchema = lazySchema(() =>
   z.object({
-    overlapHours: z
-      .number()
-      .int('must be a whole number')
-      .min(0, 'must be at least 0')
-      .max(168, 'must be at most 168 (7 days)')
-      .default(24),
+    overlapHours: z._default(
+      z
+        .number()
+        .check(
+          z.int('must be a whole number'),
+          z.gte(0, 'must be at least 0'),
+          z.lte(168, 'must be at most 168 (7 days)'),
+        ),
+      24,
+    ),
   }),
 );
 const OverviewQuerySchema = lazySchema(() =>
   z.object({
-    minutes: z.coerce
-      .number()
-      .int('must be a whole number')
-      .min(5, 'must be at least 5')
-      .max(1440, 'must be at most 1440 (a day)')
-      .default(60),
+    minutes: z._default(
+      z.coerce
+        .number()
+        .check(
+          z.int('must be a whole number'),
+          z.gte(5, 'must be at least 5'),
+          z.lte(1440, 'must be at most 1440 (a day)'),
+        ),
+      60,
+    ),
   }),
 );
 const DebugQuerySchema = lazySchema(() =>
   z.object({
-    sourceId: z.string().max(100).optional(),
-    seconds: z.coerce
-      .number()
-      .int('must be a whole number')
-      .min(1, 'must be at least 1')
-      .max(3600, 'must be at most 3600')
-      .default(300),
-    limit: z.coerce
-      .number()
-      .int('must be a whole number')
-      .min(1, 'must be at least 1')
-      .max(200, 'must be at most 200')
-      .default(100),
+    sourceId: z.optional(z.string().check(z.maxLength(100))),
+    seconds: z._default(
+      z.coerce
+        .number()
+        .check(
+          z.int('must be a whole number'),
+          z.gte(1, 'must be at least 1'),
+          z.lte(3600, 'must be at most 3600'),
+        ),
+      300,
+    ),
+    limit: z._default(
+      z.coerce
+        .number()
+        .check(
+          z.int('must be a whole number'),
+          z.gte(1, 'must be at least 1'),
+          z.lte(200, 'must be at most 200'),
+        ),
+      100,
+    ),
   }),
 );
 

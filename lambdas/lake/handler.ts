@@ -1,7 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { s3Client } from '../../adapters/aws/clients.js';
 import { erasureGate } from '../../adapters/dynamodb/erasure-gate.js';
 import { createLogger } from '../../adapters/observability/logger.js';
@@ -11,6 +11,7 @@ import { decodeRecord, plainRecordBytes } from '../../core/events/record-codec.j
 import { type RawPartition, rawObjectKey, rawPartition } from '../../core/lake/layout.js';
 import type { QuarantineRecord } from '../../core/lake/quarantine.js';
 import { lazySchema } from '../../core/shared/lazy-schema.js';
+import '../../core/shared/zod.js';
 import { ENV, loadConfig, nonEmptyString } from '../../resources/env.js';
 import { LAKE_WRITER_FUNCTION } from '../../resources/functions/lake.js';
 import { METRIC } from '../../resources/metrics.js';
@@ -23,8 +24,8 @@ const quarantine = new QuarantineWriter(s3, config[ENV.lakeBucket]);
 
 const Envelope = lazySchema(() =>
   z.looseObject({
-    sourceId: z.string().min(1),
-    receivedAt: z.string().refine((v) => !Number.isNaN(Date.parse(v))),
+    sourceId: z.string().check(z.minLength(1)),
+    receivedAt: z.string().check(z.refine((v) => !Number.isNaN(Date.parse(v)))),
   }),
 );
 

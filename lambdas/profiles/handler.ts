@@ -1,10 +1,11 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { dynamoDbDocumentClient } from '../../adapters/aws/clients.js';
 import { readMergedIdentities } from '../../adapters/dynamodb/merged-identities.js';
 import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
 import { toProfile } from '../../core/profiles/state.js';
 import { lazySchema } from '../../core/shared/lazy-schema.js';
+import '../../core/shared/zod.js';
 import { ENV, loadConfig, nonEmptyString, optional } from '../../resources/env.js';
 import { withAccess } from '../shared/access.js';
 import { error, type HttpResponse, invalidAdminRequest, json } from '../shared/http.js';
@@ -24,9 +25,11 @@ const reader = new ProfileReader(
 const LimitSchema = lazySchema(() =>
   z.coerce
     .number()
-    .int('must be a whole number')
-    .min(1, 'must be at least 1')
-    .max(100, 'must be at most 100'),
+    .check(
+      z.int('must be a whole number'),
+      z.gte(1, 'must be at least 1'),
+      z.lte(100, 'must be at most 100'),
+    ),
 );
 
 /** Profile API: `GET /v1/profiles/{id}[/traits|/events|/identities|/merges]`, id = profile id or `type:value`. */

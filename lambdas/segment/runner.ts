@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Context } from 'aws-lambda';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { exportAudiences } from '../../adapters/activate/audience-export.js';
 import { sendersFromEnv } from '../../adapters/activate/senders.js';
 import { dynamoDbDocumentClient, s3Client } from '../../adapters/aws/clients.js';
@@ -21,6 +21,7 @@ import { chooseMode, coveredUntil, dueHorizon, groupByBucket } from '../../core/
 import { answeringFrom } from '../../core/segments/known-memberships.js';
 import { runSlice, scanSegmentsFor } from '../../core/segments/scan-plan.js';
 import { lazySchema } from '../../core/shared/lazy-schema.js';
+import '../../core/shared/zod.js';
 import { ENV, loadConfig, nonEmptyString, wholeNumber, withDefault } from '../../resources/env.js';
 import { SEGMENT_RUNNER_FUNCTION } from '../../resources/functions/segment.js';
 import { METRIC } from '../../resources/metrics.js';
@@ -46,25 +47,25 @@ const fullRunHours = Math.max(1, runConfig[ENV.segmentFullRunHours]);
 
 const RequestSchema = lazySchema(() =>
   z.object({
-    segmentIds: z.array(z.string()).optional(),
+    segmentIds: z.optional(z.array(z.string())),
     /** Profiles read per scan page. */
-    pageSize: z.number().int().min(1).max(1_000).default(500),
+    pageSize: z._default(z.number().check(z.int(), z.gte(1), z.lte(1_000)), 500),
     /** How long one runner invocation evaluates before it hands its cursor on (below Lambda's 15 min). */
-    sliceSeconds: z.number().min(0).max(780).default(600),
+    sliceSeconds: z._default(z.number().check(z.gte(0), z.lte(780)), 600),
     /** A destination just connected to the (one) requested segment: its current members are sent to it. */
-    catchUpDestinationId: z.string().optional(),
+    catchUpDestinationId: z.optional(z.string()),
     /**
      * Also check (and repair) the identity graph around every live profile the run reads: its
      * identifiers resolve to it, nothing it merged is live again. A daily schedule asks for it; it costs
      * a read per identifier, so hourly runs do not.
      */
-    checkIdentities: z.boolean().default(false),
+    checkIdentities: z._default(z.boolean(), false),
     /**
      * Evaluate only the profiles changed since the previous scheduled run and those whose answer can
      * change with time by now (the hourly schedule asks for it); falls back to a full run when that is
      * not enough (see `chooseMode`).
      */
-    incremental: z.boolean().default(false),
+    incremental: z._default(z.boolean(), false),
   }),
 );
 

@@ -147,6 +147,8 @@ describe('collector bundle', () => {
     ).toEqual([]);
     // zod's ~40 locale modules (260 KB minified) stay out: every module imports zod as a namespace.
     expect(inBundle.filter((f) => f.includes('zod/v4/locales/') && !f.endsWith('/en.js'))).toEqual([]);
+    // Runtime schemas are on zod/mini: classic zod builds all its classes at import.
+    expect(inBundle.filter((f) => f.includes('zod/v4/classic/'))).toEqual([]);
   });
 
   it('loads phone-number metadata only when an event needs it: its own chunk, not imported at start', async () => {

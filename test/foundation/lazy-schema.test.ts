@@ -39,7 +39,7 @@ describe('values built on first use', () => {
 
   it("give the console's forms the JSON Schema of every destination type's settings", () => {
     for (const type of DESTINATION_TYPES) {
-      const json = z.toJSONSchema(builtValue(DestinationSettingsSchemas[type]) as z.ZodType, {
+      const json = z.toJSONSchema(builtValue(DestinationSettingsSchemas[type]) as z.core.$ZodType, {
         io: 'input',
         unrepresentable: 'any',
       }) as { properties?: Record<string, unknown> };

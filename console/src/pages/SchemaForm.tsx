@@ -4,7 +4,7 @@ import Input from '@cloudscape-design/components/input';
 import Select from '@cloudscape-design/components/select';
 import SpaceBetween from '@cloudscape-design/components/space-between';
 import type { ReactElement } from 'react';
-import { type ZodType, z } from 'zod';
+import { z } from 'zod';
 import { builtValue } from '../../../core/shared/lazy-schema.js';
 
 /**
@@ -21,7 +21,9 @@ interface Property {
   maximum?: number;
 }
 
-export function schemaProperties(schema: ZodType): { name: string; prop: Property; required: boolean }[] {
+export function schemaProperties(
+  schema: z.core.$ZodType,
+): { name: string; prop: Property; required: boolean }[] {
   // The schema itself, not its lazy stand-in: JSON Schema generation keys its walk by schema object.
   const json = z.toJSONSchema(builtValue(schema), { io: 'input', unrepresentable: 'any' }) as {
     properties?: Record<string, Property>;
@@ -38,7 +40,7 @@ const words = (name: string) =>
   name.replace(/([a-z])([A-Z])/g, '$1 $2').replace(/^./, (c) => c.toUpperCase());
 
 export function SchemaForm(props: {
-  schema: ZodType;
+  schema: z.core.$ZodType;
   value: Record<string, unknown>;
   onChange: (v: Record<string, unknown>) => void;
   errors: Record<string, string>;
