@@ -35,7 +35,7 @@ import {
 } from '../../resources/env.js';
 import { PROFILE_PROCESSOR_FUNCTION } from '../../resources/functions/process.js';
 import { METRIC } from '../../resources/metrics.js';
-import { isReplayStep, replayStep } from '../replay/runner.js';
+import { isReplayStep } from '../replay/step.js';
 import { profileChangeListeners } from './listeners.js';
 
 const config = loadConfig({
@@ -148,6 +148,8 @@ export async function handler(
       listeners: profileChangeListeners,
     };
     const parts = { parse, pipeline, isPermanent: isPermanentStoreError, quarantine };
+    // Loaded by the first replay step only (its S3 reader, store and engine): live batches never need it.
+    const { replayStep } = await import('../replay/runner.js');
     return (await replayStep(event, parts, context)) as KinesisStreamBatchResponse;
   }
   const now = new Date();

@@ -3,27 +3,12 @@ import { dynamoDbDocumentClient, s3Client } from '../../adapters/aws/clients.js'
 import { ReplayStore } from '../../adapters/dynamodb/replay-store.js';
 import { createLogger } from '../../adapters/observability/logger.js';
 import { ReplayReader } from '../../adapters/s3/replay-reader.js';
-import type { ReplayCounts, ReplayCursor } from '../../core/replay/plan.js';
 import { ENV, loadConfig, nonEmptyString } from '../../resources/env.js';
 import { type ReplayEngineDeps, replaySlice } from './engine.js';
 import { replayErasureFilter } from './erasure.js';
+import type { ReplayState, ReplayStep } from './step.js';
 
-/** The state each step of the replay state machine passes on (ids, cursor and counts only). */
-export interface ReplayState {
-  readonly replayId: string;
-  readonly cursor: ReplayCursor;
-  readonly counts: ReplayCounts;
-  readonly slice: number;
-  readonly done: boolean;
-}
-
-export type ReplayStep =
-  | { replay: 'slice'; state: ReplayState }
-  | { replay: 'finish'; state: ReplayState }
-  | { replay: 'fail'; replayId: string; failure: { Error?: string; Cause?: string } };
-
-export const isReplayStep = (event: unknown): event is ReplayStep =>
-  typeof event === 'object' && event !== null && typeof (event as { replay?: unknown }).replay === 'string';
+export type { ReplayState, ReplayStep } from './step.js';
 
 /** What the processor hands over: its parser, pipeline and quarantine, so a replay is processed as live. */
 export type ProcessorParts = Pick<ReplayEngineDeps, 'parse' | 'pipeline' | 'isPermanent' | 'quarantine'>;

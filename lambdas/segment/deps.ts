@@ -1,10 +1,8 @@
 import { dynamoDbDocumentClient } from '../../adapters/aws/clients.js';
-import { IdentityChecker } from '../../adapters/dynamodb/identity-checker.js';
 import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
 import { SegmentChangeLog } from '../../adapters/dynamodb/segment-changes.js';
 import { SegmentStore } from '../../adapters/dynamodb/segment-store.js';
 import { timelineSince } from '../../adapters/dynamodb/timeline-window.js';
-import { identityLimits } from '../../core/identity/identifiers.js';
 import type { Profile } from '../../core/profiles/profile.js';
 import type { TimelineSource } from '../../core/segments/engine.js';
 import { ENV, loadConfig, nonEmptyString, optional } from '../../resources/env.js';
@@ -42,23 +40,13 @@ function buildSegmentationDeps() {
     },
   };
   const changeLog = new SegmentChangeLog(ddb, config[ENV.controlTable], config[ENV.profilesTable]);
-  let checker: IdentityChecker | undefined;
   return {
     reader,
     segments,
     timeline,
     changeLog,
-    /**
-     * Built, and the identity settings (`CDP_IDENTITY_CONFIG`) validated, when first asked for: the
-     * batch runner takes it at cold start; the API and the processor's listeners never use it.
-     */
-    get checker(): IdentityChecker {
-      checker ??= new IdentityChecker(ddb, config[ENV.profilesTable], {
-        timelineRetentionDays: Number(process.env[ENV.timelineRetentionDays] ?? 90),
-        limits: identityLimits(process.env[ENV.identityConfig]),
-        timelineTable,
-      });
-      return checker;
-    },
+    ddb,
+    profilesTable: config[ENV.profilesTable],
+    timelineTable,
   };
 }

@@ -6,10 +6,12 @@ import { sendersFromEnv } from '../../adapters/activate/senders.js';
 import { dynamoDbDocumentClient, s3Client } from '../../adapters/aws/clients.js';
 import { DestinationStore } from '../../adapters/dynamodb/destination-store.js';
 import { erasureGate } from '../../adapters/dynamodb/erasure-gate.js';
+import { IdentityChecker } from '../../adapters/dynamodb/identity-checker.js';
 import { MEMBERSHIPS_SETTLED_ATTRIBUTE } from '../../adapters/dynamodb/segment-store.js';
 import { createLogger } from '../../adapters/observability/logger.js';
 import { createMetrics } from '../../adapters/observability/metrics.js';
 import { deltaSinkFromEnv } from '../../adapters/segments/delta-sink.js';
+import { identityLimits } from '../../core/identity/identifiers.js';
 import type { DeltaTarget } from '../../core/segments/delta.js';
 import {
   compileSegment,
@@ -28,7 +30,14 @@ import { METRIC } from '../../resources/metrics.js';
 import { segmentationDeps } from './deps.js';
 import { screenMembershipWrites } from './erasure-screen.js';
 
-const { reader, segments, timeline, checker, changeLog } = segmentationDeps();
+const { reader, segments, timeline, changeLog, ddb, profilesTable, timelineTable } = segmentationDeps();
+// The batch runner is the only segmentation handler that checks identities (the API and the
+// processor's listeners share the deps above without it); the settings are validated at cold start.
+const checker = new IdentityChecker(ddb, profilesTable, {
+  timelineRetentionDays: Number(process.env[ENV.timelineRetentionDays] ?? 90),
+  limits: identityLimits(process.env[ENV.identityConfig]),
+  timelineTable,
+});
 const sink = deltaSinkFromEnv();
 const logger = createLogger('segment-runner');
 const metrics = createMetrics('segment-runner');

@@ -9,7 +9,11 @@ import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import { type CdpSettings, DEFAULT_SETTINGS, settingsFromContext } from '../../lib/config.js';
 import { bundleOptions, CdpFunction, REPO_ROOT } from '../../lib/shared/cdp-function.js';
-import { COLLECTOR_FUNCTION, SEGMENT_API_FUNCTION } from '../../resources/functions/index.js';
+import {
+  COLLECTOR_FUNCTION,
+  PROFILE_PROCESSOR_FUNCTION,
+  SEGMENT_API_FUNCTION,
+} from '../../resources/functions/index.js';
 import type { FunctionDefinition } from '../../resources/functions/types.js';
 
 interface FunctionProperties {
@@ -161,6 +165,24 @@ describe('collector bundle', () => {
       expect(chunk.file).toContain('/chunks/');
       expect(atStart.has(chunk.file)).toBe(false);
     }
+  });
+});
+
+describe('profile processor bundle', () => {
+  it('loads the replay runner only for replay steps, and never the identity checker', async () => {
+    const outputs = await bundled(PROFILE_PROCESSOR_FUNCTION);
+    const atStart = loadedAtStart(outputs).flatMap((o) => o.inputs);
+    expect(atStart).toContain('core/process/pipeline.ts');
+    expect(atStart).toContain('lambdas/replay/step.ts');
+    for (const replayOnly of [
+      'lambdas/replay/runner.ts',
+      'lambdas/replay/engine.ts',
+      'adapters/s3/replay-reader.ts',
+    ])
+      expect(atStart).not.toContain(replayOnly);
+    // Still in the bundle, in a chunk of its own: a replay step loads it.
+    expect(outputs.some((o) => o.inputs.includes('lambdas/replay/runner.ts'))).toBe(true);
+    expect(outputs.flatMap((o) => o.inputs)).not.toContain('adapters/dynamodb/identity-checker.ts');
   });
 });
 
