@@ -3,8 +3,10 @@
  *
  * The model, in short:
  * - Ingest and processing are priced as measured per event (requests, capacity, bytes, handler time).
- * - Lambda time on AWS = the handler's own time here (wall time minus waiting on emulators) plus one
- *   typical AWS round trip per wait (`sdkLatencyMs`), billed per invocation in whole milliseconds.
+ * - Lambda time on AWS = the handler's own time here (wall time minus waiting on emulators), stretched
+ *   by the share of a vCPU the function's memory buys (one vCPU at 1,769 MB, proportionally less
+ *   below), plus one typical AWS round trip per wait (`sdkLatencyMs`), billed per invocation in whole
+ *   milliseconds.
  * - Batch segmentation: `runsPerHour` incremental runs over the people who changed (and those due
  *   by a time window), priced per profile evaluated as measured in an incremental run; the people
  *   who change in an hour are the hour's events over `eventsPerChangedPerson`, plus `dueShare` of
@@ -99,14 +101,25 @@ const line = (item: string, perEvent: number, unit: string, usdPerUnit: number):
 /** Memory of a function; usage keys may carry a step after a colon (`SegmentRunner:evaluate`). */
 const memoryOf = (key: string, a: Assumptions) => a.memoryMbByFunction[key.split(':')[0]!] ?? 128;
 
-/** Billed Lambda GB-seconds of one function's invocations, with AWS round trips for emulator waits. */
+/**
+ * Memory at which a function has the equivalent of one vCPU; Lambda allocates CPU in proportion to
+ * memory (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html, read 2026-12-07).
+ */
+export const MB_PER_VCPU = 1769;
+
+/**
+ * Billed Lambda GB-seconds of one function's invocations, with AWS round trips for emulator waits.
+ * The handler's own time was measured on a whole core; below 1,769 MB the function gets a fraction of
+ * one, so the same work takes proportionally longer (and CPU-bound work costs the same GB-seconds at
+ * any memory up to there: half the memory, twice the time). Waiting is billed at the memory set.
+ */
 export function lambdaGbSeconds(
   totals: Usage['lambda'][string],
   memoryMb: number,
   sdkLatencyMs: Readonly<Record<string, number>>,
 ): number {
   if (totals.invocations === 0) return 0;
-  const ownMs = Math.max(0, totals.wallMs - totals.awaitMs);
+  const ownMs = Math.max(0, totals.wallMs - totals.awaitMs) * Math.max(1, MB_PER_VCPU / memoryMb);
   const awsMs = Object.entries(totals.waits).reduce((sum, [s, n]) => sum + n * (sdkLatencyMs[s] ?? 10), 0);
   // Billed in whole milliseconds per invocation: round the average up.
   const billedMsPerInvocation = Math.ceil((ownMs + awsMs) / totals.invocations);

@@ -5,6 +5,7 @@ import {
   changedItems,
   fitRun,
   lambdaGbSeconds,
+  MB_PER_VCPU,
   type MeasuredRun,
   rebatchConsumers,
   segmentationCost,
@@ -119,18 +120,24 @@ describe('traffic cost', () => {
   });
 
   it('bills Lambda per invocation in whole milliseconds, with AWS round trips for emulator waits', () => {
-    // 10 invocations, 300 ms wall of which 200 ms waiting in 20 DynamoDB waits: 100 + 20 * 5 = 200 ms.
-    const gbs = lambdaGbSeconds(
-      { invocations: 10, wallMs: 300, awaitMs: 200, waits: { dynamodb: 20 } },
-      512,
-      {
-        dynamodb: 5,
-      },
+    // 10 invocations, 300 ms wall of which 200 ms waiting in 20 DynamoDB waits. At 1,769 MB (one
+    // vCPU) the own 100 ms stay 100 ms: 100 + 20 * 5 = 200 ms, 20 ms an invocation.
+    const totals = { invocations: 10, wallMs: 300, awaitMs: 200, waits: { dynamodb: 20 } };
+    expect(lambdaGbSeconds(totals, MB_PER_VCPU, { dynamodb: 5 })).toBeCloseTo(
+      (10 * 20 * MB_PER_VCPU) / 1024 / 1000,
+      9,
     );
-    expect(gbs).toBeCloseTo((10 * 20 * 0.5) / 1000, 9);
-    // 10.1 ms on average is billed as 11 ms.
+    // At 512 MB the function has 512/1769 of a vCPU: its own 100 ms take 345.5 ms, plus 100 ms of
+    // waits, 44.55 ms an invocation, billed 45.
+    expect(lambdaGbSeconds(totals, 512, { dynamodb: 5 })).toBeCloseTo((10 * 45 * 0.5) / 1000, 9);
+    // More than one vCPU does not make single-threaded work faster.
+    expect(lambdaGbSeconds(totals, 2 * MB_PER_VCPU, { dynamodb: 5 })).toBeCloseTo(
+      (10 * 20 * 2 * MB_PER_VCPU) / 1024 / 1000,
+      9,
+    );
+    // 10.1 ms of own time at 1,024 MB is 17.45 ms there, billed as 18 ms.
     expect(lambdaGbSeconds({ invocations: 1, wallMs: 10.1, awaitMs: 0, waits: {} }, 1024, {})).toBeCloseTo(
-      0.011,
+      0.018,
       9,
     );
   });
