@@ -216,12 +216,18 @@ try {
   say(`month one measured (${fmt((performance.now() - t0) / 1000, 1)} s)`);
 
   // Long histories: `history` events per person over the last 90 days, as server batches (unmetered).
+  // The oldest two are the person's visits from each of their browsers while logged in, so that in
+  // steady state both browsers are known (without them, a population larger than the month-one
+  // traffic could visit would link browsers in the steady phase, and price first visits as steady).
   const t1 = performance.now();
   const day = 86_400_000;
   const preload = crowd.flatMap((p) =>
-    Array.from({ length: history }, (_, i) =>
-      serverEvent(p, new Date(Date.now() - ((i + 1) / history) * 89 * day), rnd),
-    ),
+    Array.from({ length: history }, (_, i) => {
+      const at = new Date(Date.now() - ((history - i) / history) * 89 * day);
+      if (i >= 2 || history < 4) return serverEvent(p, at, rnd);
+      const { body } = browserEvent(p, at, rnd);
+      return { ...body, anonymousId: p.anonymousIds[i], userId: p.userId };
+    }),
   );
   meter.paused = true;
   const chunks = Array.from({ length: Math.ceil(preload.length / 100) }, (_, i) =>

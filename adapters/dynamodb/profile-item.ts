@@ -49,6 +49,7 @@ const PLAIN_FIELDS = [
   'applied',
   'recentHashes',
   'activity',
+  'lastMergeAt',
 ] as const;
 
 /** The attributes of a profile item for this state (keys and `version` are the caller's). */

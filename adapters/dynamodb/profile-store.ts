@@ -90,6 +90,10 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
     private readonly options: ProfileStoreOptions,
   ) {}
 
+  get windowMs(): number {
+    return this.options.dedupeWindowHours * 3_600_000;
+  }
+
   async load(
     identities: readonly Identity[],
     options: { consistent?: boolean } = {},
@@ -219,7 +223,15 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
         survivor = emptyProfile(root, (item.mergedAt as string | undefined) ?? stateFromItem(item).updatedAt);
         profiles.set(root, survivor);
       }
-      if (!survivor.mergedFrom.includes(id)) mergeInto(survivor, stateFromItem(item), survivor.updatedAt);
+      // The loser's timeline closed when its redirect was written (`mergedAt`), not at the survivor's
+      // last write: unknown on redirects without it.
+      if (!survivor.mergedFrom.includes(id))
+        mergeInto(
+          survivor,
+          stateFromItem(item),
+          survivor.updatedAt,
+          (item.mergedAt as string | undefined) ?? null,
+        );
     }
     const pendingIds = new Map([...announcedIds].filter(([, ids]) => ids.length > 0));
     return { nodes, profiles, versions, announced: pendingIds };
@@ -400,7 +412,7 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
     options: { consistent?: boolean } = {},
   ): Promise<Set<string>> {
     const found = new Set<string>();
-    const window = this.options.dedupeWindowHours * 3_600_000;
+    const window = this.windowMs;
     await inParallel([...lookups], async ([profileId, messages]) => {
       const wanted = new Map<string, Set<string>>();
       for (const m of messages)

@@ -34,6 +34,11 @@ export interface TimelineMessage {
  */
 export interface DedupeStore {
   /**
+   * How far from a message's time `seen` looks for its copies (a retry's skew-corrected time differs
+   * from the original's); undefined: any time. Lets the pipeline skip timelines that cannot hold one.
+   */
+  readonly windowMs?: number;
+  /**
    * `sourceId#messageId` of the messages already on the timeline of the profile they are listed under
    * (the ids are a profile and everything merged into it).
    */

@@ -2,7 +2,7 @@ import { type GraphChanges, type GraphSnapshot, IdentityGraph } from '../identit
 import { type IdentityConfig, identityKey } from '../identity/identifiers.js';
 import { ConflictError, type DedupeStore, type GraphStore, type TimelineMessage } from '../identity/store.js';
 import type { ProfileChangeListener } from '../profiles/profile.js';
-import { type EventPosition, toProfile } from '../profiles/state.js';
+import { type EventPosition, mayBeOnMergedTimelines, toProfile } from '../profiles/state.js';
 import type { CanonicalEvent } from './normalize.js';
 
 export interface PipelineDeps {
@@ -58,11 +58,14 @@ export function directOrigin(events: readonly CanonicalEvent[]): BatchOrigin {
 /**
  * Where each message would be if a committed batch had applied it: the timeline of the profile its
  * identifiers resolve to now, or of a profile merged into that one since (timeline items stay under the
- * id they were written to). New identifiers have no timeline to look at, and need none.
+ * id they were written to), unless the message is dated too long after the last merge for a copy to be
+ * there (`mayBeOnMergedTimelines`: a browser merged into its person months ago costs no read per
+ * event). New identifiers have no timeline to look at, and need none.
  */
 export function timelineLookups(
   events: readonly CanonicalEvent[],
   snapshot: GraphSnapshot,
+  windowMs?: number,
 ): Map<string, TimelineMessage[]> {
   const lookups = new Map<string, TimelineMessage[]>();
   for (const e of events) {
@@ -73,7 +76,8 @@ export function timelineLookups(
       const profile = root === undefined ? undefined : snapshot.profiles.get(root);
       if (root === undefined || !profile) continue;
       ids.add(root);
-      for (const id of profile.mergedFrom) ids.add(id);
+      if (mayBeOnMergedTimelines(profile, e.timestamp, windowMs))
+        for (const id of profile.mergedFrom) ids.add(id);
     }
     for (const id of ids) lookups.set(id, [...(lookups.get(id) ?? []), message]);
   }
@@ -123,6 +127,7 @@ export async function processBatch(
     timelineLookups(
       unique.map((f) => f.event),
       first,
+      deps.dedupe.windowMs,
     ),
   );
   let fresh = unique.filter((f) => !seen.has(dedupeKey(f.event)));
@@ -140,6 +145,7 @@ export async function processBatch(
         timelineLookups(
           fresh.map((f) => f.event),
           snapshot,
+          deps.dedupe.windowMs,
         ),
         { consistent: true },
       );

@@ -31,6 +31,14 @@ export interface ProfileState extends Profile {
    * conditions without reading the timeline. Absent on profiles written before it existed: unknown.
    */
   activity?: Activity;
+  /**
+   * When the last profile in `mergedFrom` was merged in (the merging batch's time): no timeline item
+   * is written under a merged-away id after its merge, and every item's time is at most a day after
+   * its event arrived, so a message dated well after this cannot have a copy under those ids and dedupe
+   * looks only under the profile's own (`mayBeOnMergedTimelines`). Absent when `mergedFrom` is empty, or
+   * when a merge is of unknown time (profiles merged before this was kept): every id is looked under.
+   */
+  lastMergeAt?: string;
 }
 
 /** How many message hashes a profile keeps (8 characters each). */
@@ -173,11 +181,55 @@ export function applyEvent(state: ProfileState, e: CanonicalEvent, pos: EventPos
 
 const round = (n: number) => Math.round(n * 1e6) / 1e6;
 
+/** Known for a profile without merged ids (nothing to bound) or with its last merge recorded. */
+const mergesKnown = (p: ProfileState) => p.mergedFrom.length === 0 || p.lastMergeAt !== undefined;
+
+function latestMerge(survivor: ProfileState, loser: ProfileState, mergedAt: string | null) {
+  if (mergedAt === null || !mergesKnown(survivor) || !mergesKnown(loser)) return undefined;
+  // ISO times: the latest sorts last.
+  return [survivor.lastMergeAt, loser.lastMergeAt, mergedAt]
+    .filter((t): t is string => t !== undefined)
+    .sort()
+    .at(-1);
+}
+
+/**
+ * Longest time after its last merge that a copy of a message can be dated on a merged-away timeline:
+ * an event is dated at most a day after it arrived (`STORAGE_LIMITS.maxFutureMs`), and a batch that
+ * wrote under the loser before the merge committed may have started up to a Lambda timeout (15
+ * minutes) after the merging batch took its time; a second day covers that with room.
+ */
+export const MERGED_TIMELINE_MARGIN_MS = 2 * 86_400_000;
+
+/**
+ * Whether a message dated `timestamp`, whose copies lie within `windowMs` of it, may have a copy on
+ * the timelines of the ids merged into this profile. Unknown merge times answer yes.
+ */
+export function mayBeOnMergedTimelines(
+  state: Pick<ProfileState, 'lastMergeAt' | 'mergedFrom'>,
+  timestamp: string,
+  windowMs: number | undefined,
+): boolean {
+  if (state.mergedFrom.length === 0) return false;
+  if (state.lastMergeAt === undefined || windowMs === undefined) return true;
+  const t = Date.parse(timestamp);
+  const closed = Date.parse(state.lastMergeAt);
+  if (Number.isNaN(t) || Number.isNaN(closed)) return true;
+  return t - windowMs <= closed + MERGED_TIMELINE_MARGIN_MS;
+}
+
 /**
  * Folds `loser` into `survivor` (survivor keeps its id). Commutative in content: latest-by-stamp for
  * traits, consent and last page/screen; sums for counters; min/max for first/last seen.
  */
-export function mergeInto(survivor: ProfileState, loser: ProfileState, now: string): void {
+export function mergeInto(
+  survivor: ProfileState,
+  loser: ProfileState,
+  now: string,
+  /** When the loser stopped receiving timeline items; `null` when unknown. */
+  mergedAt: string | null = now,
+): void {
+  survivor.lastMergeAt = latestMerge(survivor, loser, mergedAt);
   for (const [key, stamp] of Object.entries(loser.traitMeta)) {
     if (newer(survivor.traitMeta[key], stamp)) {
       survivor.traits[key] = loser.traits[key];

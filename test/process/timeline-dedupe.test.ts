@@ -89,6 +89,62 @@ describe('dedupe through the timeline item (no marker items)', () => {
     expect((await reader.find(user('u7')))!.computed.event_counts.Viewed).toBe(3);
   });
 
+  it('looks under merged-away timelines only for messages dated near the last merge, and still finds copies there', async () => {
+    const { store, reader } = await setup('dedupe-merged-window');
+    const looked: string[][] = [];
+    const dedupe = {
+      windowMs: store.windowMs,
+      seen: (lookups: Parameters<typeof store.seen>[0], o?: Parameters<typeof store.seen>[1]) => {
+        looked.push([...lookups.keys()].sort());
+        return store.seen(lookups, o);
+      },
+    };
+    const deps = { graph: store, dedupe, config: DEFAULT_IDENTITY_CONFIG };
+    const device = ['d1', 'd2', 'd3', 'd4', 'd5', 'd6'].find(
+      (v) => derivedProfileId(anon(v)) > derivedProfileId(user('u8')),
+    )!;
+    const deviceId = derivedProfileId(anon(device));
+    const userId = derivedProfileId(user('u8'));
+    const onDevice = canonical({ messageId: 'm1', identities: [anon(device)] });
+    await processBatch([onDevice], deps, now, { lane: 'a', batch: '1' });
+    await processBatch(
+      [canonical({ messageId: 'login', identities: [anon(device), user('u8')] })],
+      deps,
+      now,
+      {
+        lane: 'a',
+        batch: '2',
+      },
+    );
+    const state = (await reader.getState(userId))!;
+    expect(state.mergedFrom).toEqual([deviceId]);
+    expect(state.lastMergeAt).toBe(now.toISOString());
+    // A retry of the device's message, dated before the merge: looked for, and found, under the device.
+    looked.length = 0;
+    expect(await processBatch([onDevice], deps, now, { lane: 'b', batch: '1' })).toMatchObject({
+      duplicates: 1,
+    });
+    expect(looked[0]).toEqual([deviceId, userId].sort());
+    // A week later the device's timeline cannot hold a copy of a new message: one timeline read.
+    const weekLater = new Date(now.getTime() + 7 * 86_400_000);
+    looked.length = 0;
+    const fresh = canonical({
+      messageId: 'm2',
+      identities: [anon(device)],
+      timestamp: weekLater.toISOString(),
+    });
+    expect(await processBatch([fresh], deps, weekLater, { lane: 'a', batch: '3' })).toMatchObject({
+      applied: 1,
+    });
+    expect(looked[0]).toEqual([userId]);
+    // ...and its own retry is still recognised, on the person's timeline.
+    expect(await processBatch([fresh], deps, weekLater, { lane: 'b', batch: '2' })).toMatchObject({
+      duplicates: 1,
+    });
+    // m1, the login and m2, each once.
+    expect((await reader.find(user('u8')))!.computed.event_counts.Viewed).toBe(3);
+  });
+
   it('matches timeline items written before they carried their source on the messageId', async () => {
     const { timelineTable, reader, deps } = await setup('dedupe-old-items');
     await processBatch([canonical({ messageId: 'm1', identities: [user('u2')] })], deps, now);
