@@ -27,7 +27,10 @@ export interface LambdaTotals {
   wallMs: number;
   /** Part of it spent waiting on an emulator (at least one SDK call in flight). */
   awaitMs: number;
-  /** Separate waits on each service (a run of overlapping calls is one wait). */
+  /**
+   * Separate waits on each service (a run of overlapping calls is one wait), DynamoDB's per table
+   * (`dynamodb:<table>`, the table of the call that started the wait).
+   */
   waits: Record<string, number>;
 }
 
@@ -126,7 +129,13 @@ export class UsageMeter {
       const inv = this.invocation.getStore();
       if (inv && inv.inFlight++ === 0) {
         inv.since = performance.now();
-        inv.totals.waits[service] = (inv.totals.waits[service] ?? 0) + 1;
+        // DynamoDB waits are kept per table (`dynamodb:cdp-control`): the model prices a segment
+        // run's reads of its change log apart from its reads of the profiles it evaluates.
+        const input = args.input as { TableName?: unknown; RequestItems?: object };
+        const table =
+          typeof input.TableName === 'string' ? input.TableName : Object.keys(input.RequestItems ?? {})[0];
+        const key = service === 'dynamodb' && table ? `${service}:${table}` : service;
+        inv.totals.waits[key] = (inv.totals.waits[key] ?? 0) + 1;
       }
       try {
         return await next(args);

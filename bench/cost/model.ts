@@ -101,6 +101,18 @@ const line = (item: string, perEvent: number, unit: string, usdPerUnit: number):
 /** Memory of a function; usage keys may carry a step after a colon (`SegmentRunner:evaluate`). */
 const memoryOf = (key: string, a: Assumptions) => a.memoryMbByFunction[key.split(':')[0]!] ?? 128;
 
+/** AWS round trips of these waits (`service` or `service:table`), at each service's typical latency. */
+function waitMs(
+  waits: Readonly<Record<string, number>>,
+  sdkLatencyMs: Readonly<Record<string, number>>,
+  pick: (key: string) => boolean = () => true,
+): number {
+  return Object.entries(waits).reduce(
+    (sum, [key, n]) => sum + (pick(key) ? n * (sdkLatencyMs[key.split(':')[0]!] ?? 10) : 0),
+    0,
+  );
+}
+
 /**
  * Memory at which a function has the equivalent of one vCPU; Lambda allocates CPU in proportion to
  * memory (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html, read 2026-12-07).
@@ -120,7 +132,7 @@ export function lambdaGbSeconds(
 ): number {
   if (totals.invocations === 0) return 0;
   const ownMs = Math.max(0, totals.wallMs - totals.awaitMs) * Math.max(1, MB_PER_VCPU / memoryMb);
-  const awsMs = Object.entries(totals.waits).reduce((sum, [s, n]) => sum + n * (sdkLatencyMs[s] ?? 10), 0);
+  const awsMs = waitMs(totals.waits, sdkLatencyMs);
   // Billed in whole milliseconds per invocation: round the average up.
   const billedMsPerInvocation = Math.ceil((ownMs + awsMs) / totals.invocations);
   return (totals.invocations * billedMsPerInvocation * memoryMb) / 1024 / 1000;
@@ -362,7 +374,24 @@ export function segmentationCost(
     ),
   );
   const fullEvaluateGbs = fitted(gbs(evaluate));
-  const incrementalEvaluateGbs = perEvaluated(gbs(evaluate));
+  // An incremental run's waits on the control table (its change log, due index, definitions) follow
+  // the events in the window it reads, like those reads themselves; the rest follows the profiles it
+  // evaluates. Priced per profile, the change log's ~85 Queries of a run over 50 profiles made most of
+  // this line in a small benchmark, and a million times as much at scale.
+  const controlWaitGbs = (u: Usage) =>
+    Object.entries(u.lambda).reduce(
+      (s, [fn, t]) =>
+        s +
+        (evaluate(fn)
+          ? (waitMs(t.waits, a.sdkLatencyMs, (k) => k.includes(':') && !isData(k.slice(k.indexOf(':') + 1))) *
+              memoryOf(fn, a)) /
+            1024 /
+            1000
+          : 0),
+      0,
+    );
+  const incrementalEvaluateGbs =
+    perEvaluated((u) => Math.max(0, gbs(evaluate)(u) - controlWaitGbs(u))) + perEventSince(controlWaitGbs);
   lines.push(
     line(
       'Segmentation: Lambda duration',

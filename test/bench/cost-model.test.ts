@@ -222,6 +222,36 @@ describe('segmentation model', () => {
   });
 });
 
+describe('segmentation model: incremental run time', () => {
+  it('prices waits on the change log per event in the window, the rest per profile evaluated', () => {
+    const full = (storedEvents: number): MeasuredRun => ({
+      usage: emptyUsage(),
+      profiles: 100,
+      storedEvents,
+      eventsSinceLastRun: 1000,
+    });
+    const [r1, r2] = [full(1000), full(20_000)];
+    const usage = emptyUsage();
+    // One evaluate step at 1,024 MB (one vCPU-share ignored: no own time): 80 waits on the control
+    // table (its change log) and 50 on the profiles table, 5 ms each.
+    usage.lambda['SegmentRunner:evaluate'] = {
+      invocations: 1,
+      wallMs: 650,
+      awaitMs: 650,
+      waits: { 'dynamodb:control': 80, 'dynamodb:profiles': 50 },
+    };
+    const incremental = { usage, profilesEvaluated: 50, eventsSinceLastRun: 400 };
+    const lines = segmentationCost(r1, r2, assumptions, 'steady', incremental);
+    const gbs = (ms: number) => (ms * 1024) / 1024 / 1000;
+    // Profiles: 250 ms over 50 profiles, 0.3125 profiles per event; change log: 400 ms over 400 events.
+    const perEvent = (gbs(250) / 50) * (1.25 / 4) + gbs(400) / 400;
+    expect(cost(lines, 'Segmentation: Lambda duration')).toBeCloseTo(perEvent * 0.0000133334 * 1e6, 4);
+    // Counted per profile, as before, the same run cost half as much again.
+    const asBefore = (gbs(650) / 50) * (1.25 / 4);
+    expect(asBefore).toBeGreaterThan(1.5 * perEvent);
+  });
+});
+
 describe('segmentation model: control writes', () => {
   it('prices a run summary once a run and due index entries per person', () => {
     const withWrites = (profiles: number, storedEvents: number, due: number): MeasuredRun => {
