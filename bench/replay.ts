@@ -18,7 +18,7 @@ import { normalizeEvent } from '../core/process/normalize.js';
 import { processBatch } from '../core/process/pipeline.js';
 import { NO_REPLAY_COUNTS, START } from '../core/replay/plan.js';
 import { MAX_REPLAY_RATE } from '../core/replay/request.js';
-import type { ReplayState } from '../lambdas/replay/runner.js';
+import type { ReplayState } from '../lambdas/replay/step.js';
 import { createTable } from '../local/bootstrap.js';
 import { LAKE_BUCKET } from '../resources/buckets.js';
 import { CONTROL_TABLE, PROFILES_TABLE, TIMELINE_TABLE } from '../resources/tables.js';

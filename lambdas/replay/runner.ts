@@ -8,8 +8,6 @@ import { type ReplayEngineDeps, replaySlice } from './engine.js';
 import { replayErasureFilter } from './erasure.js';
 import type { ReplayState, ReplayStep } from './step.js';
 
-export type { ReplayState, ReplayStep } from './step.js';
-
 /** What the processor hands over: its parser, pipeline and quarantine, so a replay is processed as live. */
 export type ProcessorParts = Pick<ReplayEngineDeps, 'parse' | 'pipeline' | 'isPermanent' | 'quarantine'>;
 
