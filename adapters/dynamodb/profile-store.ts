@@ -266,14 +266,17 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
       return unit;
     };
     for (const r of changes.redirects) unitOf(r.into).redirects.push(this.redirectAction(r, now));
+    // A node the batch took for new must not exist, even pointing where this batch would point it: if
+    // it does, the batch was resolved on a stale read (or lost a race), and an event it applied to a
+    // profile it created for that identifier may already be in the stored profile, whose applied
+    // offsets the fresh profile did not have. The batch is resolved again on a consistent read.
     for (const n of changes.nodes)
       if (n.isNew)
         unitOf(n.profileId).nodes.push({
           Put: {
             TableName: this.table,
             Item: this.nodeItem(n.identity, n.profileId),
-            ConditionExpression: 'attribute_not_exists(pk) OR profileId = :p',
-            ExpressionAttributeValues: { ':p': n.profileId },
+            ConditionExpression: 'attribute_not_exists(pk)',
           },
         });
     await inParallel([...units.values()], (unit) =>

@@ -209,6 +209,43 @@ describe('identity changes commit as one transaction per person', () => {
     expect(other?.computed.event_counts).toEqual({ Viewed: 1 });
   });
 
+  it('does not count an event twice when a redelivered batch misses one of its own nodes on a stale read', async () => {
+    // Found by the concurrency model (seed -437694392): a batch committed its person (applied offsets
+    // and nodes) and crashed before writing its timeline items. Delivered again, its first read missed
+    // the anonymous id's node, so the event of that id was applied to a fresh profile, which the login
+    // merged into the stored person, counting it twice; the node write passed, because the node
+    // existed already pointing at that person. A node taken for new must not exist at all.
+    const table = await dynamo.table(PROFILES_TABLE, 'tx-stale-node');
+    const real = new DynamoProfileStore(dynamo.doc, table, options);
+    const deps = { graph: real, dedupe: real, config: DEFAULT_IDENTITY_CONFIG };
+    const batch = [
+      canonical({ messageId: 'v1', identities: [anon('da')] }),
+      canonical({ messageId: 'v2', event: 'Signed In', identities: [anon('db'), user('du')] }),
+      canonical({ messageId: 'v3', event: 'Signed In', identities: [anon('da'), user('du')] }),
+    ];
+    await processBatch(batch, deps, now, { lane: 'l', batch: 'b1' });
+    // The crash: no timeline items.
+    const { ScanCommand, DeleteCommand } = await import('@aws-sdk/lib-dynamodb');
+    for (const item of (await dynamo.doc.send(new ScanCommand({ TableName: table }))).Items ?? [])
+      if (String(item.sk).startsWith('EV#'))
+        await dynamo.doc.send(new DeleteCommand({ TableName: table, Key: { pk: item.pk, sk: item.sk } }));
+    // A replica that has the person and one browser's node, not yet the other browser's or the user
+    // id's: v1's browser looks new, v3 then links it to the stored person and merges what v1 added.
+    const fresh = await real.load([anon('da'), anon('db'), user('du')]);
+    const nodes = new Map(fresh.nodes);
+    nodes.delete('anonymous_id#da');
+    nodes.delete('user_id#du');
+    const { store: lagging, loads } = laggingStore(real, { ...fresh, nodes });
+    const again = await processBatch(batch, { ...deps, graph: lagging, dedupe: lagging }, now, {
+      lane: 'l',
+      batch: 'b1',
+    });
+    expect(loads).toEqual([false, true]);
+    expect(again.applied).toBe(0);
+    const person = await new ProfileReader(dynamo.doc, table).find(user('du'));
+    expect(person?.computed.event_counts).toEqual({ Viewed: 1, 'Signed In': 2 });
+  });
+
   it('looks at the timeline again, consistently, after a lost race: a copy applied meanwhile is not counted twice', async () => {
     const table = await dynamo.table(PROFILES_TABLE, 'tx-recheck');
     const real = new DynamoProfileStore(dynamo.doc, table, options);
