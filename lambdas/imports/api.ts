@@ -10,7 +10,7 @@ import { FileError, formatOf } from '../../core/imports/formats.js';
 import { MappingSchema, mappingHash } from '../../core/imports/mapping.js';
 import { UPLOADS_PREFIX } from '../../resources/buckets.js';
 import { ENV, loadConfig, nonEmptyString } from '../../resources/env.js';
-import { isReplayPath, replayRoute } from '../replay/api.js';
+import { isReplayPath } from '../replay/paths.js';
 import { withAccess } from '../shared/access.js';
 import { error, type HttpResponse, json, parseJsonBody } from '../shared/http.js';
 import { startImport } from './start.js';
@@ -43,7 +43,8 @@ async function route(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
   const method = event.requestContext.http.method;
   const path = event.rawPath;
   // Replays are admin-started jobs like imports, served by this function (see resources/functions/replay.ts).
-  if (isReplayPath(path)) return replayRoute(event);
+  // Loaded by the first replay request only: import requests never need the replay routes.
+  if (isReplayPath(path)) return (await import('../replay/api.js')).replayRoute(event);
   if (path.endsWith('/import-mapping')) {
     const sourceId = event.pathParameters?.id ?? '';
     if (!(await store.sourceExists(sourceId))) return notFound(`No source ${sourceId}`);

@@ -11,6 +11,7 @@ import { type CdpSettings, DEFAULT_SETTINGS, settingsFromContext } from '../../l
 import { bundleOptions, CdpFunction, REPO_ROOT } from '../../lib/shared/cdp-function.js';
 import {
   COLLECTOR_FUNCTION,
+  IMPORT_API_FUNCTION,
   PROFILE_PROCESSOR_FUNCTION,
   SEGMENT_API_FUNCTION,
 } from '../../resources/functions/index.js';
@@ -183,6 +184,21 @@ describe('profile processor bundle', () => {
     // Still in the bundle, in a chunk of its own: a replay step loads it.
     expect(outputs.some((o) => o.inputs.includes('lambdas/replay/runner.ts'))).toBe(true);
     expect(outputs.flatMap((o) => o.inputs)).not.toContain('adapters/dynamodb/identity-checker.ts');
+  });
+});
+
+describe('import API bundle', () => {
+  it('loads the replay routes it also serves only for a replay request', async () => {
+    const outputs = await bundled(IMPORT_API_FUNCTION);
+    const atStart = loadedAtStart(outputs).flatMap((o) => o.inputs);
+    expect(atStart).toContain('lambdas/imports/api.ts');
+    for (const replayOnly of [
+      'lambdas/replay/api.ts',
+      'adapters/s3/replay-reader.ts',
+      'core/replay/request.ts',
+    ])
+      expect(atStart).not.toContain(replayOnly);
+    expect(outputs.some((o) => o.inputs.includes('lambdas/replay/api.ts'))).toBe(true);
   });
 });
 
