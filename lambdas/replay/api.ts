@@ -46,7 +46,6 @@ function apiDeps() {
   return deps;
 }
 
-
 /** `POST /v1/replays`, `GET /v1/replays`, `GET /v1/replays/{id}` (admin; see the README's Replay section). */
 export async function replayRoute(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
   const { store } = apiDeps();
