@@ -41,6 +41,26 @@ async function setup(name: string) {
   return { table, timelineTable, store, reader, deps, scan };
 }
 
+/**
+ * An anonymous visit (message m1) on a device, then a login on it as `userValue` (message `login`):
+ * the device's profile is merged into the user's. The device is one whose id sorts after the user's,
+ * so the device's profile is the one merged away under either naming rule.
+ */
+async function visitThenLogin(deps: Parameters<typeof processBatch>[1], userValue: string) {
+  const device = ['d1', 'd2', 'd3', 'd4', 'd5', 'd6'].find(
+    (v) => derivedProfileId(anon(v)) > derivedProfileId(user(userValue)),
+  )!;
+  const onDevice = canonical({ messageId: 'm1', identities: [anon(device)] });
+  await processBatch([onDevice], deps, now, { lane: 'a', batch: '1' });
+  await processBatch(
+    [canonical({ messageId: 'login', identities: [anon(device), user(userValue)] })],
+    deps,
+    now,
+    { lane: 'a', batch: '2' },
+  );
+  return { device, onDevice };
+}
+
 describe('dedupe through the timeline item (no marker items)', () => {
   it("recognises a client's retry whose skew-corrected time moved, in another batch and lane, and writes one item per event", async () => {
     const { table, timelineTable, reader, deps, scan } = await setup('dedupe-retry');
@@ -67,18 +87,7 @@ describe('dedupe through the timeline item (no marker items)', () => {
 
   it('keeps the same messageId from another source, and finds a message on the timeline of a profile merged away since', async () => {
     const { reader, deps } = await setup('dedupe-merge');
-    // The device's profile must be the one merged away: its id sorts after the user's.
-    const device = ['d1', 'd2', 'd3', 'd4', 'd5', 'd6'].find(
-      (v) => derivedProfileId(anon(v)) > derivedProfileId(user('u7')),
-    )!;
-    const onDevice = canonical({ messageId: 'm1', identities: [anon(device)] });
-    await processBatch([onDevice], deps, now, { lane: 'a', batch: '1' });
-    await processBatch(
-      [canonical({ messageId: 'login', identities: [anon(device), user('u7')] })],
-      deps,
-      now,
-      { lane: 'a', batch: '2' },
-    );
+    const { device, onDevice } = await visitThenLogin(deps, 'u7');
     const merged = (await reader.find(user('u7')))!;
     expect(merged.mergedFrom).toEqual([derivedProfileId(anon(device))]);
     const again = await processBatch([onDevice, { ...onDevice, sourceId: 'other' }], deps, now, {
@@ -100,22 +109,9 @@ describe('dedupe through the timeline item (no marker items)', () => {
       },
     };
     const deps = { graph: store, dedupe, config: DEFAULT_IDENTITY_CONFIG };
-    const device = ['d1', 'd2', 'd3', 'd4', 'd5', 'd6'].find(
-      (v) => derivedProfileId(anon(v)) > derivedProfileId(user('u8')),
-    )!;
+    const { device, onDevice } = await visitThenLogin(deps, 'u8');
     const deviceId = derivedProfileId(anon(device));
     const userId = derivedProfileId(user('u8'));
-    const onDevice = canonical({ messageId: 'm1', identities: [anon(device)] });
-    await processBatch([onDevice], deps, now, { lane: 'a', batch: '1' });
-    await processBatch(
-      [canonical({ messageId: 'login', identities: [anon(device), user('u8')] })],
-      deps,
-      now,
-      {
-        lane: 'a',
-        batch: '2',
-      },
-    );
     const state = (await reader.getState(userId))!;
     expect(state.mergedFrom).toEqual([deviceId]);
     expect(state.lastMergeAt).toBe(now.toISOString());
