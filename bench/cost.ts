@@ -22,7 +22,7 @@ import { startLocalCdp } from '../local/runtime.js';
 import { FUNCTIONS, SEGMENT_RUN_STATE_MACHINE, STREAM_CONSUMERS } from '../resources/functions/index.js';
 import { DELTA_QUEUES } from '../resources/queues.js';
 import { PROFILES_TABLE, TIMELINE_TABLE } from '../resources/tables.js';
-import { ageMerges } from './cost/age-merges.js';
+import { ageMonthOne } from './cost/age-month-one.js';
 import { itemSize } from './cost/capacity.js';
 import { type Usage, UsageMeter } from './cost/meter.js';
 import {
@@ -211,6 +211,7 @@ try {
   }
 
   const t0 = performance.now();
+  const monthOneFrom = new Date();
   const server1 = await phase('server', eventsPerPhase);
   const browser1 = await phase('browser', eventsPerPhase);
   const run1 = await segmentRun(2 * eventsPerPhase, 2 * eventsPerPhase);
@@ -243,11 +244,17 @@ try {
   cdp.stepFunctions.start(SEGMENT_RUN_STATE_MACHINE.localArn, {}, `cost-history-${Date.now()}`);
   await cdp.stepFunctions.idle();
   await cdp.drain(600_000);
-  // The month-one phase linked people's browsers minutes ago; in steady state that was months ago.
-  const aged = await ageMerges(new DynamoDBClient({}), PROFILES_TABLE.localName, 89 * day);
+  // The month-one phase linked people's browsers and sent their first messages minutes ago; in
+  // steady state that was months ago.
+  const aged = await ageMonthOne(
+    new DynamoDBClient({}),
+    { profiles: PROFILES_TABLE.localName, timeline: TIMELINE_TABLE.localName },
+    monthOneFrom,
+    89 * day,
+  );
   meter.paused = false;
   say(
-    `preloaded ${fmt(preload.length)} events, ${fmt(aged)} merges dated back 89 days (${fmt((performance.now() - t1) / 1000, 1)} s)`,
+    `preloaded ${fmt(preload.length)} events; month one dated back 89 days on ${fmt(aged)} profiles (${fmt((performance.now() - t1) / 1000, 1)} s)`,
   );
 
   const t2 = performance.now();

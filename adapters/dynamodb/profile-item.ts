@@ -48,6 +48,9 @@ const PLAIN_FIELDS = [
   'mergedFrom',
   'applied',
   'recentHashes',
+  'forgottenUpTo',
+  'olderHashes',
+  'olderUpTo',
   'activity',
   'lastMergeAt',
 ] as const;

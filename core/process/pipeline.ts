@@ -2,7 +2,7 @@ import { type GraphChanges, type GraphSnapshot, IdentityGraph } from '../identit
 import { type IdentityConfig, identityKey } from '../identity/identifiers.js';
 import { ConflictError, type DedupeStore, type GraphStore, type TimelineMessage } from '../identity/store.js';
 import type { ProfileChangeListener } from '../profiles/profile.js';
-import { type EventPosition, mayBeOnMergedTimelines, toProfile } from '../profiles/state.js';
+import { type EventPosition, timelinesToSearch, toProfile } from '../profiles/state.js';
 import type { CanonicalEvent } from './normalize.js';
 
 export interface PipelineDeps {
@@ -56,11 +56,12 @@ export function directOrigin(events: readonly CanonicalEvent[]): BatchOrigin {
 }
 
 /**
- * Where each message would be if a committed batch had applied it: the timeline of the profile its
- * identifiers resolve to now, or of a profile merged into that one since (timeline items stay under the
- * id they were written to), unless the message is dated too long after the last merge for a copy to be
- * there (`mayBeOnMergedTimelines`: a browser merged into its person months ago costs no read per
- * event). New identifiers have no timeline to look at, and need none.
+ * Where each message would be if a committed batch had applied it and the profile no longer held its
+ * hash: the timeline of the profile its identifiers resolve to now, or of a profile merged into that
+ * one since (timeline items stay under the id they were written to). Only where such a copy can be
+ * (`timelinesToSearch`): not for a message dated more than the window after every message the profile
+ * let go of (a person's few events a day read no timeline), nor under ids merged away too long before
+ * it (a browser merged into its person months ago). New identifiers have no timeline, and need none.
  */
 export function timelineLookups(
   events: readonly CanonicalEvent[],
@@ -75,9 +76,7 @@ export function timelineLookups(
       const root = snapshot.nodes.get(identityKey(identity));
       const profile = root === undefined ? undefined : snapshot.profiles.get(root);
       if (root === undefined || !profile) continue;
-      ids.add(root);
-      if (mayBeOnMergedTimelines(profile, e.timestamp, windowMs))
-        for (const id of profile.mergedFrom) ids.add(id);
+      for (const id of timelinesToSearch(profile, e.timestamp, windowMs)) ids.add(id);
     }
     for (const id of ids) lookups.set(id, [...(lookups.get(id) ?? []), message]);
   }
@@ -153,7 +152,6 @@ export async function processBatch(
       if (fresh.length === 0)
         return { applied: 0, duplicates: events.length, merges: 0, blockedMerges: 0, attempts: attempt };
     }
-    const duplicates = events.length - fresh.length;
     const graph = new IdentityGraph(snapshot, deps.config, now.toISOString());
     for (const f of fresh) graph.apply(f.event, f.position);
     const changes = graph.changes();
@@ -179,7 +177,9 @@ export async function processBatch(
     }
     return {
       applied: changes.applied.length,
-      duplicates,
+      // Copies in the batch, found on a timeline, or held by the profile itself (its recent hashes, or
+      // the offsets of a batch delivered again after a partial commit).
+      duplicates: events.length - changes.applied.length,
       merges: changes.merges.filter((m) => m.decision === 'merged').length,
       blockedMerges: changes.merges.filter((m) => m.decision === 'blocked').length,
       attempts: attempt,

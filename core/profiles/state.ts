@@ -27,6 +27,20 @@ export interface ProfileState extends Profile {
    */
   recentHashes: string[];
   /**
+   * Every message folded into this profile (or into a profile merged into it) whose hash is no longer
+   * in `recentHashes` is dated at or before this; `''` when no hash was ever let go. With it, dedupe
+   * knows when a message's copies can only be among the hashes, and reads no timeline for it
+   * (`timelinesToSearch`). Absent on profiles written before it was kept: `computed.last_seen` bounds
+   * every message they hold, so it stands in.
+   */
+  forgottenUpTo?: string;
+  /**
+   * The first `olderHashes` of `recentHashes` are of messages dated at or before `olderUpTo`: what
+   * `forgottenUpTo` becomes when they are let go. Absent (profiles written before): every hash held.
+   */
+  olderHashes?: number;
+  olderUpTo?: string;
+  /**
    * Events per name and day over the last 90 days (`core/profiles/activity.ts`), for segment event
    * conditions without reading the timeline. Absent on profiles written before it existed: unknown.
    */
@@ -41,7 +55,10 @@ export interface ProfileState extends Profile {
   lastMergeAt?: string;
 }
 
-/** How many message hashes a profile keeps (8 characters each). */
+/**
+ * Most message hashes a profile keeps (8 characters each). When full, the older half is let go at once
+ * (`rememberHash`), so the profile always holds the last 16 to 32 messages.
+ */
 export const RECENT_HASHES = 32;
 
 /** Characters of a message hash (base64url, 6 bits each). */
@@ -92,8 +109,56 @@ export function emptyProfile(profileId: string, now: string): ProfileState {
     mergedFrom: [],
     applied: {},
     recentHashes: [],
+    forgottenUpTo: '',
     activity: emptyActivity(),
   };
+}
+
+/** The later of two ISO times (`''` is earlier than any). */
+const later = (a: string, b: string) => (a > b ? a : b);
+
+/** What bounds the messages a profile has let go of (see `forgottenUpTo`); undefined when unknown. */
+function forgottenBound(state: ProfileState): string | undefined {
+  return state.forgottenUpTo ?? state.computed?.last_seen ?? undefined;
+}
+
+/**
+ * Adds a message's hash; when the profile holds `RECENT_HASHES`, first lets the older half go, raising
+ * `forgottenUpTo` to what bounds their times: `olderUpTo` when they are all among the `olderHashes`
+ * (the steady cycle), else the latest time of anything folded in so far. What is left then becomes the
+ * older part, bounded by that latest time. Call before the message itself is folded in.
+ */
+function rememberHash(state: ProfileState, hash: string): void {
+  const held = state.recentHashes;
+  if (held.length >= RECENT_HASHES) {
+    const letGo = held.length - RECENT_HASHES / 2;
+    const latest = state.computed.last_seen;
+    const older = state.olderHashes ?? held.length;
+    const bound = letGo <= older ? (state.olderUpTo ?? latest) : latest;
+    const forgotten = forgottenBound(state);
+    state.forgottenUpTo = forgotten === undefined ? undefined : later(forgotten, bound);
+    state.recentHashes = held.slice(letGo);
+    state.olderHashes = state.recentHashes.length;
+    state.olderUpTo = latest;
+  }
+  state.recentHashes.push(hash);
+}
+
+/**
+ * The timelines dedupe must search for a copy of a message dated `timestamp` (copies lie within
+ * `windowMs` of it) that this profile may hold without its hash: none when every message it let go
+ * of is dated more than the window before (a copy there would be among `recentHashes`, which the fold
+ * checks), else its own and, near its last merge, those merged into it (`mayBeOnMergedTimelines`).
+ * A person who sends a few events a day needs no timeline read; a burst of more than 16 does.
+ */
+export function timelinesToSearch(state: ProfileState, timestamp: string, windowMs?: number): string[] {
+  const forgotten = forgottenBound(state);
+  if (windowMs !== undefined && forgotten !== undefined) {
+    const t = Date.parse(timestamp);
+    const bound = forgotten === '' ? Number.NEGATIVE_INFINITY : Date.parse(forgotten);
+    if (!Number.isNaN(t) && !Number.isNaN(bound) && t - windowMs > bound) return [];
+  }
+  return [state.profileId, ...(mayBeOnMergedTimelines(state, timestamp, windowMs) ? state.mergedFrom : [])];
 }
 
 export function addIdentities(state: ProfileState, ids: readonly Identity[]): void {
@@ -151,6 +216,7 @@ export function applyEvent(state: ProfileState, e: CanonicalEvent, pos: EventPos
       state.consentMeta[category] = stamp;
     }
   }
+  rememberHash(state, hash);
   const c = state.computed;
   if (!c.first_seen || e.timestamp < c.first_seen) c.first_seen = e.timestamp;
   if (!c.last_seen || e.timestamp > c.last_seen) c.last_seen = e.timestamp;
@@ -174,7 +240,6 @@ export function applyEvent(state: ProfileState, e: CanonicalEvent, pos: EventPos
   const lane = state.applied[pos.lane] ?? {};
   lane[pos.batch] = [...(lane[pos.batch] ?? []), pos.offset];
   state.applied[pos.lane] = lane;
-  state.recentHashes = [...state.recentHashes, hash].slice(-RECENT_HASHES);
   state.updatedAt = now;
   return true;
 }
@@ -267,11 +332,28 @@ export function mergeInto(
       into[batch] = [...new Set([...(into[batch] ?? []), ...offsets])].sort((a, b) => a - b);
     survivor.applied[lane] = into;
   }
-  survivor.recentHashes = [...new Set([...survivor.recentHashes, ...loser.recentHashes])].slice(
-    -RECENT_HASHES,
-  );
+  mergeHashes(survivor, loser);
   if (loser.createdAt < survivor.createdAt) survivor.createdAt = loser.createdAt;
   survivor.updatedAt = now;
+}
+
+/**
+ * The survivor holds both profiles' hashes, up to `RECENT_HASHES` (the oldest let go); whatever either
+ * let go of is bounded by the later of their bounds, and every hash held now, like any it lets go of
+ * here, by the later of their latest times. Unknown on either side stays unknown.
+ */
+function mergeHashes(survivor: ProfileState, loser: ProfileState): void {
+  const latest = later(survivor.computed.last_seen ?? '', loser.computed?.last_seen ?? '');
+  const union = [...new Set([...survivor.recentHashes, ...loser.recentHashes])];
+  const kept = union.slice(-RECENT_HASHES);
+  const [s, l] = [forgottenBound(survivor), forgottenBound(loser)];
+  survivor.forgottenUpTo =
+    s === undefined || l === undefined
+      ? undefined
+      : later(later(s, l), kept.length < union.length ? latest : '');
+  survivor.recentHashes = kept;
+  survivor.olderHashes = kept.length;
+  survivor.olderUpTo = latest;
 }
 
 /** The public view of a stored profile (what the Profile API and later stages read). */

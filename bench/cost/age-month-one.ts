@@ -1,0 +1,67 @@
+import { type DynamoDBClient, PutItemCommand, paginateQuery, paginateScan } from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import type { Item } from '../../adapters/dynamodb/batch.js';
+import { profileAttributes, stateFromItem } from '../../adapters/dynamodb/profile-item.js';
+import { keys } from '../../adapters/dynamodb/profile-keys.js';
+import { messageHash } from '../../core/profiles/state.js';
+
+/**
+ * Dates the month-one phase `byMs` earlier on every live profile, as if it had happened that long ago.
+ * The benchmark's steady state stands for people with months of history, whose browsers were linked
+ * and whose first messages were sent long before the measured traffic; but its handlers run on
+ * today's clock, so the month-one phase is minutes old when the steady phase is measured. Two things
+ * on a profile follow from it, and dedupe would read timelines for every steady event because of them:
+ * - its last merge (`lastMergeAt`, see `mayBeOnMergedTimelines`), dated back;
+ * - the bounds on the messages whose hashes it let go of (`forgottenUpTo`, `olderUpTo`, see
+ *   `timelinesToSearch`), recomputed from the person's timeline items with those dated at or after
+ *   `monthOneFrom` (the month-one traffic; the history is dated before it) counted `byMs` earlier.
+ * Unmetered, between phases, nothing else writing. Returns how many profiles it rewrote.
+ */
+export async function ageMonthOne(
+  client: DynamoDBClient,
+  tables: { profiles: string; timeline: string },
+  monthOneFrom: Date,
+  byMs: number,
+): Promise<number> {
+  const aged = (iso: string) =>
+    iso >= monthOneFrom.toISOString() ? new Date(Date.parse(iso) - byMs).toISOString() : iso;
+  let rewritten = 0;
+  for await (const page of paginateScan({ client }, { TableName: tables.profiles })) {
+    for (const raw of page.Items ?? []) {
+      const item = unmarshall(raw);
+      if (item.sk !== 'PROFILE' || item.mergedInto || item.packed === undefined) continue;
+      const state = stateFromItem(item as Item);
+      if (state.lastMergeAt) state.lastMergeAt = aged(state.lastMergeAt);
+      // When each message this person holds was dated, month one moved back.
+      const dated = new Map<string, string>();
+      for (const id of [state.profileId, ...state.mergedFrom])
+        for await (const events of paginateQuery(
+          { client },
+          {
+            TableName: tables.timeline,
+            KeyConditionExpression: 'pk = :pk',
+            ExpressionAttributeValues: marshall({ ':pk': keys.profilePk(id) }),
+          },
+        ))
+          for (const e of (events.Items ?? []).map((i) => unmarshall(i)))
+            dated.set(messageHash(e as { sourceId: string; messageId: string }), aged(e.timestamp as string));
+      const latest = (hashes: Iterable<string>) =>
+        [...hashes].reduce((max, h) => {
+          const at = dated.get(h) ?? '';
+          return at > max ? at : max;
+        }, '');
+      const held = new Set(state.recentHashes);
+      state.forgottenUpTo = latest([...dated.keys()].filter((h) => !held.has(h)));
+      if (state.olderHashes !== undefined)
+        state.olderUpTo = latest(state.recentHashes.slice(0, state.olderHashes));
+      await client.send(
+        new PutItemCommand({
+          TableName: tables.profiles,
+          Item: marshall({ ...item, ...profileAttributes(state) }, { removeUndefinedValues: true }),
+        }),
+      );
+      rewritten++;
+    }
+  }
+  return rewritten;
+}
