@@ -113,6 +113,9 @@ function waitMs(
   );
 }
 
+/** Read units of one full page of a Scan (1 MB), eventually consistent. */
+const SCAN_PAGE_READ_UNITS = (1024 * 1024) / 4096 / 2;
+
 /**
  * Memory at which a function has the equivalent of one vCPU; Lambda allocates CPU in proportion to
  * memory (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html, read 2026-12-07).
@@ -322,11 +325,17 @@ export function segmentationCost(
     );
   const perPersonControlWrites = (u: Usage) => dynamo('write', false)(u) - runOnceWrites(u);
   const onceAnHourWrites = (u: Usage) => (runOnceWrites(u) * a.runsPerHour) / eventsPerHour;
-  const gbs = (pick: (fn: string) => boolean) => (u: Usage) =>
-    Object.entries(u.lambda).reduce(
-      (s, [fn, t]) => s + (pick(fn) ? lambdaGbSeconds(t, memoryOf(fn, a), a.sdkLatencyMs) : 0),
-      0,
-    );
+  const gbs =
+    (pick: (fn: string) => boolean, options: { withoutWaits?: boolean } = {}) =>
+    (u: Usage) =>
+      Object.entries(u.lambda).reduce(
+        (s, [fn, t]) =>
+          s +
+          (pick(fn)
+            ? lambdaGbSeconds(options.withoutWaits ? { ...t, waits: {} } : t, memoryOf(fn, a), a.sdkLatencyMs)
+            : 0),
+        0,
+      );
   const evaluate = (fn: string) => fn.endsWith(':evaluate');
   const activation = (fn: string) => !fn.includes(':');
   const runOnce = (fn: string) => fn.includes(':') && !evaluate(fn);
@@ -373,7 +382,29 @@ export function segmentationCost(
       PRICES.dynamoWriteRequestUnit.usd,
     ),
   );
-  const fullEvaluateGbs = fitted(gbs(evaluate));
+  // A full run's evaluate steps: their own time follows the profiles and events they read (fitted);
+  // their waits on the profiles table follow its scan pages (1 MB each, 128 eventually consistent read
+  // units), those on the control table and S3 (definitions, summaries, exports) come once a run.
+  // Fitted per profile, the few round trips of a run over 50 profiles were multiplied by millions.
+  const evaluateWaitGbs = (u: Usage, pick: (key: string) => boolean) =>
+    Object.entries(u.lambda).reduce(
+      (s, [fn, t]) =>
+        s + (evaluate(fn) ? (waitMs(t.waits, a.sdkLatencyMs, pick) * memoryOf(fn, a)) / 1024 / 1000 : 0),
+      0,
+    );
+  const onData = (key: string) => key.startsWith('dynamodb:') && isData(key.slice('dynamodb:'.length));
+  const pagesMeasured = Math.max(
+    1,
+    Object.entries(run2.usage.dynamoOps).reduce(
+      (n, [op, c]) => n + (op.startsWith('Scan ') && isData(op.slice('Scan '.length)) ? c.requests : 0),
+      0,
+    ),
+  );
+  const pagesPerEvent = fitted(dynamo('read', true)) / SCAN_PAGE_READ_UNITS;
+  const fullEvaluateGbs =
+    fitted(gbs(evaluate, { withoutWaits: true })) +
+    (evaluateWaitGbs(run2.usage, onData) / pagesMeasured) * pagesPerEvent +
+    evaluateWaitGbs(run2.usage, (k) => !onData(k)) / eventsPerFullRun;
   // An incremental run's waits on the control table (its change log, due index, definitions) follow
   // the events in the window it reads, like those reads themselves; the rest follows the profiles it
   // evaluates. Priced per profile, the change log's ~85 Queries of a run over 50 profiles made most of

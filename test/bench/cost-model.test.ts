@@ -252,6 +252,39 @@ describe('segmentation model: incremental run time', () => {
   });
 });
 
+describe('segmentation model: full run time', () => {
+  it("prices a full run's waits on the profiles table per scan page at scale, the others once a run", () => {
+    const full = (storedEvents: number): MeasuredRun => {
+      const usage = emptyUsage();
+      // 100 profiles of 2 read units each, in 4 scan pages (4 parallel segments of a small table).
+      usage.dynamo.profiles = { requests: 4, read: 200, write: 0 };
+      usage.dynamoOps['Scan profiles'] = { requests: 4, read: 200, write: 0 };
+      // 10 ms of its own per run; 6 waits on the profiles table, 10 on the control table, 5 ms each.
+      usage.lambda['SegmentRunner:evaluate'] = {
+        invocations: 1,
+        wallMs: 90,
+        awaitMs: 80,
+        waits: { 'dynamodb:profiles': 6, 'dynamodb:control': 10 },
+      };
+      return { usage, profiles: 100, storedEvents, eventsSinceLastRun: 1000 };
+    };
+    const [r1, r2] = [full(1000), full(20_000)];
+    const lines = segmentationCost(r1, r2, assumptions, 'steady');
+    const gbs = (ms: number) => ms / 1000;
+    const people = 7.776e7;
+    const eventsPerRun = 3.6e6;
+    // Own time per profile (10 ms over 100, stretched by the vCPU share of 1,024 MB, billed whole ms);
+    // 2 units per profile make 7.776e7 * 2 / 128 pages, 1.5 waits each; 50 ms of control waits a run.
+    const own = (Math.ceil(10 * (MB_PER_VCPU / 1024)) / 100) * people;
+    const pages = (people * 2) / 128;
+    const perEvent = (gbs(own) + gbs(1.5 * 5 * pages) + gbs(50)) / eventsPerRun;
+    expect(cost(lines, 'Segmentation: Lambda duration')).toBeCloseTo(perEvent * 0.0000133334 * 1e6, 4);
+    // Fitted per profile, as before, the waits were 80 ms per 100 profiles at scale: 6.8 times as much.
+    const waitsBefore = (gbs(80) / 100) * people;
+    expect(waitsBefore).toBeGreaterThan(6 * (gbs(1.5 * 5 * pages) + gbs(50)));
+  });
+});
+
 describe('segmentation model: control writes', () => {
   it('prices a run summary once a run and due index entries per person', () => {
     const withWrites = (profiles: number, storedEvents: number, due: number): MeasuredRun => {
