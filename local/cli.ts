@@ -31,6 +31,10 @@ import { migrateMembershipsCommand } from './commands/migrate-memberships.js';
 import { rebuild } from './commands/rebuild.js';
 import { generatePassword, listUsers, putUser, removeUser } from './console-users.js';
 
+// Admin commands run on developer machines with Node 20 (Lambda runs Node 22): the SDK's warning about
+// it would follow every command's output.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const USAGE = `Usage: npm run cdp -- sources <create <name> | list | revoke <sourceId>> [--aws] [--table <name>] [--data-dir <dir>]
        npm run cdp -- check-identities [--repair] [--json] [--aws --table <profiles table>]
        npm run cdp -- migrate-memberships [--json] [--aws --table <profiles table> --control-table <control table>]

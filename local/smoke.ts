@@ -30,6 +30,9 @@ import { CONTROL_TABLE } from '../resources/tables.js';
 import { queryLake } from './query/engine.js';
 import './polyfills.js';
 
+// Run from developer machines with Node 20 (Lambda runs Node 22): no SDK warning about it in the report.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 export interface SmokeTarget {
   readonly name: string;
   readonly apiUrl: string;
