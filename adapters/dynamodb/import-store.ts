@@ -1,6 +1,6 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { ImportCounts } from '../../core/imports/counts.js';
 import type { Mapping, RowIssue } from '../../core/imports/mapping.js';
-import type { ImportCounts } from '../../core/imports/run.js';
 import { CONTROL_TABLE } from '../../resources/tables.js';
 import { updateJobRecord } from './status-update.js';
 

@@ -5,25 +5,13 @@ import {
   withServerFields,
 } from '../collect/ingest.js';
 import type { Message } from '../events/schema.js';
+import type { ImportCounts } from './counts.js';
 import { importMessageId, type Mapping, mapRow, type RowIssue, type RowValues } from './mapping.js';
 
 /** One record of a file as a reader yields it: its values, or why it could not be read. */
 export type ParsedRow =
   | { readonly row: number; readonly values: RowValues }
   | { readonly row: number; readonly error: string };
-
-export interface ImportCounts {
-  /** Data rows read (the header is not a row). */
-  readonly rowsRead: number;
-  /** Rows put on the events stream. */
-  readonly accepted: number;
-  /** Rows refused, each with its row, column and reason in the errors file. */
-  readonly refused: number;
-  /** Rows of suppressed people, dropped on purpose (privacy regulations), as the API drops them. */
-  readonly suppressed: number;
-}
-
-export const NO_COUNTS: ImportCounts = { rowsRead: 0, accepted: 0, refused: 0, suppressed: 0 };
 
 export interface SliceOptions {
   readonly sourceId: string;
@@ -191,14 +179,5 @@ export async function importSlice(
     issuesDropped,
     lastRow,
     done,
-  };
-}
-
-export function addCounts(a: ImportCounts, b: ImportCounts): ImportCounts {
-  return {
-    rowsRead: a.rowsRead + b.rowsRead,
-    accepted: a.accepted + b.accepted,
-    refused: a.refused + b.refused,
-    suppressed: a.suppressed + b.suppressed,
   };
 }

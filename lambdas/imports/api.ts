@@ -7,7 +7,6 @@ import { ImportStore } from '../../adapters/dynamodb/import-store.js';
 import { headObject } from '../../adapters/imports/s3-file.js';
 import { createLogger } from '../../adapters/observability/logger.js';
 import { FileError, formatOf } from '../../core/imports/formats.js';
-import { MappingSchema, mappingHash } from '../../core/imports/mapping.js';
 import { UPLOADS_PREFIX } from '../../resources/buckets.js';
 import { ENV, loadConfig, nonEmptyString } from '../../resources/env.js';
 import { isReplayPath } from '../replay/paths.js';
@@ -54,6 +53,8 @@ async function route(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
     }
     const body = parseJsonBody(event);
     if (!body.ok) return body.response;
+    // Loaded by the first mapping saved: uploads and reports never need the mapping's schema.
+    const { MappingSchema, mappingHash } = await import('../../core/imports/mapping.js');
     const parsed = MappingSchema.safeParse(body.value);
     if (!parsed.success)
       return error(400, {

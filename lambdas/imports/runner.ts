@@ -6,9 +6,10 @@ import { errorsFileKey, s3Source, writeErrorsFile } from '../../adapters/imports
 import { EventStreamWriter } from '../../adapters/kinesis/event-stream.js';
 import { createLogger } from '../../adapters/observability/logger.js';
 import { createMetrics } from '../../adapters/observability/metrics.js';
+import { addCounts, type ImportCounts } from '../../core/imports/counts.js';
 import { FileError, readRows } from '../../core/imports/formats.js';
 import { mappedColumns } from '../../core/imports/mapping.js';
-import { addCounts, type ImportCounts, importSlice } from '../../core/imports/run.js';
+import { importSlice } from '../../core/imports/run.js';
 import { ENV, loadConfig, nonEmptyString } from '../../resources/env.js';
 import { METRIC } from '../../resources/metrics.js';
 import { suppressionFilter } from '../collect/suppression-filter.js';

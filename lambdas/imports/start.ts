@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { ImportRecord, ImportStore } from '../../adapters/dynamodb/import-store.js';
 import type { S3ObjectInfo } from '../../adapters/imports/s3-file.js';
-import { NO_COUNTS } from '../../core/imports/run.js';
+import { NO_COUNTS } from '../../core/imports/counts.js';
 
 export interface StartOutcome {
   readonly importId: string;

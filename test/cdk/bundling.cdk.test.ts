@@ -12,6 +12,7 @@ import { bundleOptions, CdpFunction, REPO_ROOT } from '../../lib/shared/cdp-func
 import {
   COLLECTOR_FUNCTION,
   IMPORT_API_FUNCTION,
+  IMPORT_TRIGGER_FUNCTION,
   PROFILE_PROCESSOR_FUNCTION,
   SEGMENT_API_FUNCTION,
 } from '../../resources/functions/index.js';
@@ -202,6 +203,26 @@ describe('import API bundle', () => {
     const { atStart, onDemand } = await loadedOnDemand(IMPORT_API_FUNCTION, replayOnly);
     expect(atStart).toContain('lambdas/imports/api.ts');
     expect(onDemand).toEqual(replayOnly);
+  });
+
+  it("loads the mapping's schema only to save a mapping, and never the row parsing", async () => {
+    const { atStart, inBundle, onDemand } = await loadedOnDemand(IMPORT_API_FUNCTION, [
+      'core/imports/mapping.ts',
+    ]);
+    expect(onDemand).toEqual(['core/imports/mapping.ts']);
+    expect(atStart).toContain('core/imports/counts.ts');
+    expect(atStart.some((f) => f.includes('node_modules/zod/'))).toBe(false);
+    expect(inBundle).not.toContain('core/imports/run.ts');
+  });
+});
+
+describe('import trigger bundle', () => {
+  it('starts imports without the row parsing, the mapping schema or zod', async () => {
+    const { inBundle } = await loadedOnDemand(IMPORT_TRIGGER_FUNCTION, []);
+    expect(inBundle).toContain('lambdas/imports/start.ts');
+    for (const file of ['core/imports/run.ts', 'core/imports/mapping.ts', 'core/events/schema.ts'])
+      expect(inBundle).not.toContain(file);
+    expect(inBundle.some((f) => f.includes('node_modules/zod/'))).toBe(false);
   });
 });
 
