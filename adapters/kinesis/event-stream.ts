@@ -74,8 +74,10 @@ export class EventStreamWriter {
   ) {}
 
   async put(records: readonly StreamRecord[]): Promise<void> {
-    // Compressed on the way in: Kinesis bills each record by the KB (see record-codec).
-    const chunks = chunkRecords(records.map((r) => ({ ...r, data: encodeRecord(r.data) })));
+    // Compressed on the way in where that saves a billed KB (see record-codec).
+    const chunks = chunkRecords(
+      records.map((r) => ({ ...r, data: encodeRecord(r.data, Buffer.byteLength(r.partitionKey)) })),
+    );
     const results = await Promise.allSettled(chunks.map((chunk) => this.putChunk(chunk)));
     const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failures.length === 0) return;

@@ -26,6 +26,27 @@ describe('stream record format', () => {
     expect(encodeRecord(json).byteLength).toBeLessThanOrEqual(1024);
   });
 
+  it('leaves a record that fits one billed KB plain (a server event), counting its partition key', () => {
+    const json = withServerFields(serverEvent(person!, at, rnd) as Record<string, unknown>);
+    expect(Buffer.byteLength(json)).toBeLessThan(900);
+    expect(encodeRecord(json).toString()).toBe(json);
+    // The same JSON with a partition key that takes it past one KB is compressed back into one.
+    const key = 1024 - Buffer.byteLength(json) + 1;
+    const packed = encodeRecord(json, key);
+    expect(packed[0]).toBe(0x01);
+    expect(packed.byteLength + key).toBeLessThanOrEqual(1024);
+    expect(decodeRecord(packed)).toBe(json);
+  });
+
+  it('compresses only when that saves a billed KB', () => {
+    // 1.5 KB of incompressible text: deflated, it is still over one KB, so it goes as it is.
+    const next = random(11);
+    const noise = Array.from({ length: 1536 }, () => String.fromCharCode(48 + next(75))).join('');
+    const json = JSON.stringify({ n: noise.replace(/\\/g, 'x') });
+    expect(Buffer.byteLength(json)).toBeGreaterThan(1024);
+    expect(encodeRecord(json).toString()).toBe(json);
+  });
+
   it('reads records written before compression (plain JSON) and keeps tiny ones plain', () => {
     const plain = Buffer.from('{"type":"barrier","regulationId":"r1"}');
     expect(decodeRecord(plain)).toBe(plain.toString());

@@ -35,6 +35,8 @@ describe("finding a subject's data", () => {
       anonymousId: 'a-1',
       traits: { email: 'ada@example.com' },
       messageId: 'ajs-next-1',
+      // Over one billed KB, so the collector compresses it.
+      page: { title: 'A long title '.repeat(100) },
     };
     const compressed = encodeRecord(JSON.stringify(event));
     expect(compressed[0]).toBe(0x01);
