@@ -8,9 +8,9 @@ import { constants, deflateRawSync, inflateRawSync } from 'node:zlib';
  *
  * A record is either plain JSON (its first byte is `{`: records that fit one billed KB as they are,
  * everything written before this format, and control records such as erasure barriers) or a format
- * byte followed by the compressed JSON. The
- * dictionary of a format byte can never change, since records written with it may still be on the
- * stream or in quarantine: a new dictionary takes a new byte.
+ * byte followed by the compressed JSON. The dictionary of a format byte can never change, since
+ * records written with it may still be on the stream or in quarantine: a new dictionary takes a new
+ * byte.
  */
 const FORMAT_DEFLATE_V1 = 0x01;
 

@@ -119,7 +119,7 @@ const later = (a: string, b: string) => (a > b ? a : b);
 
 /** What bounds the messages a profile has let go of (see `forgottenUpTo`); undefined when unknown. */
 function forgottenBound(state: ProfileState): string | undefined {
-  return state.forgottenUpTo ?? state.computed?.last_seen ?? undefined;
+  return state.forgottenUpTo ?? state.computed?.last_seen;
 }
 
 /**
@@ -343,7 +343,7 @@ export function mergeInto(
  * here, by the later of their latest times. Unknown on either side stays unknown.
  */
 function mergeHashes(survivor: ProfileState, loser: ProfileState): void {
-  const latest = later(survivor.computed.last_seen ?? '', loser.computed?.last_seen ?? '');
+  const latest = later(survivor.computed?.last_seen ?? '', loser.computed?.last_seen ?? '');
   const union = [...new Set([...survivor.recentHashes, ...loser.recentHashes])];
   const kept = union.slice(-RECENT_HASHES);
   const [s, l] = [forgottenBound(survivor), forgottenBound(loser)];
