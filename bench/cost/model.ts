@@ -392,7 +392,10 @@ export function segmentationCost(
         s + (evaluate(fn) ? (waitMs(t.waits, a.sdkLatencyMs, pick) * memoryOf(fn, a)) / 1024 / 1000 : 0),
       0,
     );
-  const onData = (key: string) => key.startsWith('dynamodb:') && isData(key.slice('dynamodb:'.length));
+  // Wait keys: `service`, or `dynamodb:<table>`.
+  const tableOf = (key: string) => (key.startsWith('dynamodb:') ? key.slice('dynamodb:'.length) : undefined);
+  const onData = (key: string) => tableOf(key) !== undefined && isData(tableOf(key)!);
+  const onControl = (key: string) => tableOf(key) !== undefined && !isData(tableOf(key)!);
   const pagesMeasured = Math.max(
     1,
     Object.entries(run2.usage.dynamoOps).reduce(
@@ -409,18 +412,7 @@ export function segmentationCost(
   // the events in the window it reads, like those reads themselves; the rest follows the profiles it
   // evaluates. Priced per profile, the change log's ~85 Queries of a run over 50 profiles made most of
   // this line in a small benchmark, and a million times as much at scale.
-  const controlWaitGbs = (u: Usage) =>
-    Object.entries(u.lambda).reduce(
-      (s, [fn, t]) =>
-        s +
-        (evaluate(fn)
-          ? (waitMs(t.waits, a.sdkLatencyMs, (k) => k.includes(':') && !isData(k.slice(k.indexOf(':') + 1))) *
-              memoryOf(fn, a)) /
-            1024 /
-            1000
-          : 0),
-      0,
-    );
+  const controlWaitGbs = (u: Usage) => evaluateWaitGbs(u, onControl);
   const incrementalEvaluateGbs =
     perEvaluated((u) => Math.max(0, gbs(evaluate)(u) - controlWaitGbs(u))) + perEventSince(controlWaitGbs);
   lines.push(
