@@ -3,7 +3,6 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { RECORD_ENV, withCallRecording } from './call-recorder.js';
@@ -44,7 +43,7 @@ const idOf = (o: object) => {
   if (!objectIds.has(o)) objectIds.set(o, ++lastObjectId);
   return objectIds.get(o)!;
 };
-function shared<C>(name: string, build: () => C): C {
+export function shared<C>(name: string, build: () => C): C {
   // Names first, then the values of the few that matter: reading every variable's value (each a call
   // into the process environment) was most of this key's cost, paid by every client asked for at import.
   const env = Object.keys(process.env)
@@ -128,10 +127,6 @@ export function s3Client(env: Record<string, string | undefined> = process.env):
 
 export function sfnClient(): SFNClient {
   return shared('sfn', () => withCallRecording(new SFNClient({})));
-}
-
-export function sqsClient(): SQSClient {
-  return shared('sqs', () => withCallRecording(new SQSClient({})));
 }
 
 /** CloudWatch, for the console's overview (`GetMetricData`); there is no emulator, nothing uses it locally. */

@@ -10,14 +10,15 @@ import {
 } from '../../core/activate/routing.js';
 import { membershipChangeRecords } from '../../core/lake/profile-changes.js';
 import type { DeltaSink, MembershipDelta } from '../../core/segments/delta.js';
-import { ENV, loadConfig, nonEmptyString } from '../../resources/env.js';
-import { DELTA_QUEUES, deltaQueueFor } from '../../resources/queues.js';
+import { deltaQueueFor } from '../../resources/queues.js';
 import { recordAwsCall } from '../aws/call-recorder.js';
-import { dynamoDbDocumentClient, s3Client, sqsClient } from '../aws/clients.js';
+import { dynamoDbDocumentClient, s3Client } from '../aws/clients.js';
+import { sqsClient } from '../aws/sqs-client.js';
 import { cachedByCounter } from '../dynamodb/change-counter.js';
 import { DestinationStore } from '../dynamodb/destination-store.js';
 import { erasureGate } from '../dynamodb/erasure-gate.js';
 import { ChangeWriter } from '../s3/change-writer.js';
+import { type DeltaSinkSettings, deltaSinkSettings } from './delta-sink-settings.js';
 
 /** Destination types per segment, re-read only when a destination was added or changed. */
 export function destinationTypesFrom(store: DestinationStore): () => Promise<DestinationTypesBySegment> {
@@ -129,29 +130,26 @@ export class ErasureScreeningDeltaSink implements DeltaSink {
 }
 
 export function deltaSinkFromEnv(env: Record<string, string | undefined> = process.env): DeltaSink {
-  return new ErasureScreeningDeltaSink(recordingDeltaSinkFromEnv(env), (deltas) =>
+  return deltaSinkFrom(deltaSinkSettings(env));
+}
+
+/** The sink of settings already read (`deltaSinkSettings`), screened, routed and recorded in the lake. */
+export function deltaSinkFrom(settings: DeltaSinkSettings): DeltaSink {
+  return new ErasureScreeningDeltaSink(recordingDeltaSink(settings), (deltas) =>
     erasureGate('segment-output').keepPeople(deltas, 'deltas'),
   );
 }
 
-function recordingDeltaSinkFromEnv(env: Record<string, string | undefined>): DeltaSink {
-  const sink = routingDeltaSinkFromEnv(env);
-  const bucket = env[ENV.lakeBucket];
-  return bucket ? new LakeRecordingDeltaSink(sink, new ChangeWriter(s3Client(), bucket)) : sink;
+function recordingDeltaSink(settings: DeltaSinkSettings): DeltaSink {
+  const sink = routingDeltaSink(settings);
+  return settings.lakeBucket
+    ? new LakeRecordingDeltaSink(sink, new ChangeWriter(s3Client(), settings.lakeBucket))
+    : sink;
 }
 
-function routingDeltaSinkFromEnv(env: Record<string, string | undefined>): DeltaSink {
-  const table = loadConfig({ [ENV.controlTable]: nonEmptyString }, env)[ENV.controlTable];
-  const types = destinationTypesFrom(new DestinationStore(dynamoDbDocumentClient(), table));
-  if (env.CDP_LOCAL_DATA_DIR && !DELTA_QUEUES.some((q) => env[q.envVar]))
-    return new FileDeltaSink(env.CDP_LOCAL_DATA_DIR, types);
-  const urls = loadConfig(Object.fromEntries(DELTA_QUEUES.map((q) => [q.envVar, nonEmptyString])), env);
-  return new SqsDeltaSink(
-    sqsClient(),
-    Object.fromEntries(DELTA_QUEUES.map((q) => [q.destinationType, urls[q.envVar]!])) as Record<
-      DestinationType,
-      string
-    >,
-    types,
-  );
+function routingDeltaSink(settings: DeltaSinkSettings): DeltaSink {
+  const types = destinationTypesFrom(new DestinationStore(dynamoDbDocumentClient(), settings.controlTable));
+  return settings.localDataDir !== undefined
+    ? new FileDeltaSink(settings.localDataDir, types)
+    : new SqsDeltaSink(sqsClient(), settings.queueUrls, types);
 }

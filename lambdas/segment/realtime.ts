@@ -1,6 +1,9 @@
 import { cachedByCounter } from '../../adapters/dynamodb/change-counter.js';
 import { createLogger } from '../../adapters/observability/logger.js';
-import { deltaSinkFromEnv } from '../../adapters/segments/delta-sink.js';
+import {
+  deltaSinkLoadedOnFirstDelta,
+  deltaSinkSettings,
+} from '../../adapters/segments/delta-sink-settings.js';
 import type { MergedAwayProfile, Profile, ProfileChangeListener } from '../../core/profiles/profile.js';
 import {
   type CompiledSegment,
@@ -18,7 +21,8 @@ import { segmentationDeps } from './deps.js';
  */
 export function createRealtimeSegmentListener(): ProfileChangeListener {
   const { segments } = segmentationDeps();
-  const sink = deltaSinkFromEnv();
+  // Settings checked now; the sink itself is loaded by the first membership change to publish.
+  const sink = deltaSinkLoadedOnFirstDelta(deltaSinkSettings());
   const logger = createLogger('segments-realtime');
   // Definitions are compiled once and re-read only when a segment changed.
   const definitions = cachedByCounter(

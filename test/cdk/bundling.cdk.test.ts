@@ -195,6 +195,16 @@ describe('profile processor bundle', () => {
     expect(onDemand).toEqual(replayOnly);
     expect(inBundle).not.toContain('adapters/dynamodb/identity-checker.ts');
   });
+
+  it('loads the delta sink and its SQS client with the first membership change, not at start', async () => {
+    const sinkOnly = ['adapters/segments/delta-sink.ts', 'adapters/aws/sqs-client.ts'];
+    const { atStart, onDemand } = await loadedOnDemand(PROFILE_PROCESSOR_FUNCTION, sinkOnly);
+    expect(atStart).toContain('lambdas/segment/realtime.ts');
+    // Its settings are read and checked at start.
+    expect(atStart).toContain('adapters/segments/delta-sink-settings.ts');
+    expect(onDemand).toEqual(sinkOnly);
+    expect(atStart.filter((f) => f.includes('node_modules/@aws-sdk/client-sqs/'))).toEqual([]);
+  });
 });
 
 describe('import API bundle', () => {
