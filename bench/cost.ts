@@ -290,12 +290,15 @@ try {
   const dynamoBytesPerEvent = tableBytes / stored;
   const lakeBytes = (p: { usage: Usage; events: number }) => p.usage.s3.putBytes / p.events;
 
+  // What the stream consumers would do in Lambda's batches (see `rebatchConsumers`).
+  const onAws = (p: { usage: Usage; events: number }) =>
+    rebatchConsumers(p.usage, p.events, STREAM_CONSUMERS, eventsPerSecond, SHARDS);
   const price = (
     p: { usage: Usage; requests: number; events: number; queued: number },
     period: 'steady' | 'monthOne',
     settings: SteadyLoadSettings = {},
   ): CostLine[] => {
-    const usage = rebatchConsumers(p.usage, p.events, STREAM_CONSUMERS, eventsPerSecond, SHARDS);
+    const usage = onAws(p);
     const lines = trafficCost(usage, p.events, p.requests, assumptions, settings);
     // Deltas: one SendMessageBatch, one receive and one delete per 10 messages.
     const sqs = (p.queued * 0.3) / p.events;
@@ -376,7 +379,7 @@ try {
 
   const wru = (u: Usage) => Object.values(u.dynamo).reduce((s, t) => s + t.write, 0);
   const rru = (u: Usage) => Object.values(u.dynamo).reduce((s, t) => s + t.read, 0);
-  say('\nPer event (processing, without segmentation runs):');
+  say("\nPer event (processing, without segmentation runs; stream consumers' batches as Lambda makes them):");
   for (const [name, p] of Object.entries({
     'server, month one': server1,
     'browser, month one': browser1,
@@ -384,16 +387,17 @@ try {
     'browser, steady': browser2,
     'browser batched': batched2,
   })) {
-    const tables = Object.entries(p.usage.dynamo)
+    const usage = onAws(p);
+    const tables = Object.entries(usage.dynamo)
       .map(([t, c]) => `${t} ${fmt(c.write / p.events, 2)} W / ${fmt(c.read / p.events, 2)} R`)
       .join(', ');
     say(
-      `  ${name.padEnd(19)} DynamoDB ${fmt(wru(p.usage) / p.events, 2)} WRU, ${fmt(rru(p.usage) / p.events, 2)} RRU (${tables}); Kinesis ${fmt(p.usage.kinesis.bytes / p.events)} B -> ${fmt(p.usage.kinesis.billedBytes / p.events)} B billed; logs ${fmt(p.usage.logBytes / p.events)} B; ${fmt(p.requests / p.events, 3)} API requests`,
+      `  ${name.padEnd(19)} DynamoDB ${fmt(wru(usage) / p.events, 2)} WRU, ${fmt(rru(usage) / p.events, 2)} RRU (${tables}); Kinesis ${fmt(p.usage.kinesis.bytes / p.events)} B -> ${fmt(p.usage.kinesis.billedBytes / p.events)} B billed; logs ${fmt(p.usage.logBytes / p.events)} B; ${fmt(p.requests / p.events, 3)} API requests`,
     );
   }
   for (const [name, p] of Object.entries({ server: server2, browser: browser2 })) {
     say(`  DynamoDB by operation, ${name} steady state:`);
-    for (const [op, c] of Object.entries(p.usage.dynamoOps).sort())
+    for (const [op, c] of Object.entries(onAws(p).dynamoOps).sort())
       say(
         `    ${op.padEnd(34)} ${fmt(c.requests / p.events, 3)} requests, ${fmt(c.write / p.events, 2)} WRU, ${fmt(c.read / p.events, 2)} RRU`,
       );

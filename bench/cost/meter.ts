@@ -13,7 +13,7 @@ import {
   GetItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { ClientMeter } from '../../adapters/aws/clients.js';
-import { type Item, itemWriteUnits, type TableShape } from './capacity.js';
+import { type Item, itemSize, itemWriteUnits, type TableShape } from './capacity.js';
 
 export interface CapacityTotals {
   requests: number;
@@ -34,11 +34,26 @@ export interface LambdaTotals {
   waits: Record<string, number>;
 }
 
+/**
+ * DynamoDB requests a handler makes once per invocation, however large its batch: the definition
+ * counters it checks (`COUNTER` items) and the change log item it appends (`CHANGES/…`, the ids of the
+ * batch's profiles). Counted in `dynamo` and `dynamoOps` too; kept apart so the model can price them at
+ * the batch sizes Lambda makes (`rebatchConsumers`).
+ */
+export interface PerInvocationTotals {
+  dynamo: Record<string, CapacityTotals>;
+  dynamoOps: Record<string, CapacityTotals>;
+  /** Bytes of the items these requests wrote, summed. */
+  writtenBytes: number;
+}
+
 export interface Usage {
   /** Keyed by `table` or `table/index`. */
   dynamo: Record<string, CapacityTotals>;
   /** Keyed by operation (`PutItem`, `Query`, ...). */
   dynamoOps: Record<string, CapacityTotals>;
+  /** Keyed by the function that made them. */
+  perInvocation: Record<string, PerInvocationTotals>;
   kinesis: { records: number; bytes: number; billedBytes: number };
   s3: { put: number; get: number; list: number; putBytes: number };
   lambda: Record<string, LambdaTotals>;
@@ -48,6 +63,7 @@ export interface Usage {
 export const emptyUsage = (): Usage => ({
   dynamo: {},
   dynamoOps: {},
+  perInvocation: {},
   kinesis: { records: 0, bytes: 0, billedBytes: 0 },
   s3: { put: 0, get: 0, list: 0, putBytes: 0 },
   lambda: {},
@@ -55,6 +71,7 @@ export const emptyUsage = (): Usage => ({
 });
 
 interface Invocation {
+  functionId: string;
   inFlight: number;
   since: number;
   totals: LambdaTotals;
@@ -79,6 +96,18 @@ const itemKind = (key: Item) => {
   const sk = prefix(key.sk?.S);
   return /^[A-Za-z]{2,}$/.test(sk) ? sk : `${prefix(key.pk?.S)}/${sk.length === 1 ? sk : '…'}`;
 };
+
+/** Kinds of item a handler reads or writes once per invocation (see `PerInvocationTotals`). */
+const PER_INVOCATION_KINDS = new Set(['COUNTER', 'CHANGES/…']);
+
+/** A key as the document client passes it (plain strings and numbers) in AttributeValue form. */
+const attributeValues = (key: Record<string, unknown>): Item =>
+  Object.fromEntries(
+    Object.entries(key).map(([k, v]) => [
+      k,
+      typeof v === 'string' ? { S: v } : typeof v === 'number' ? { N: String(v) } : (v as AttributeValue),
+    ]),
+  ) as Item;
 
 const WRITE_OPS = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems']);
 
@@ -112,7 +141,7 @@ export class UsageMeter {
     const mine: LambdaTotals = { invocations: 1, wallMs: 0, awaitMs: 0, waits: {} };
     const start = performance.now();
     try {
-      return await this.invocation.run({ inFlight: 0, since: 0, totals: mine }, invoke);
+      return await this.invocation.run({ functionId, inFlight: 0, since: 0, totals: mine }, invoke);
     } finally {
       mine.wallMs = performance.now() - start;
       totals.invocations += 1;
@@ -180,6 +209,15 @@ export class UsageMeter {
     t.requests += requests;
   }
 
+  /** Where a request's usage is also counted when the current invocation makes it once per batch. */
+  private perInvocation(kinds: readonly string[]): PerInvocationTotals | undefined {
+    const functionId = this.invocation.getStore()?.functionId;
+    if (!functionId || kinds.length === 0 || !kinds.every((k) => PER_INVOCATION_KINDS.has(k)))
+      return undefined;
+    this.usage.perInvocation[functionId] ??= { dynamo: {}, dynamoOps: {}, writtenBytes: 0 };
+    return this.usage.perInvocation[functionId];
+  }
+
   private readonly dynamoMiddleware: Middleware = (next, context) => async (args) => {
     if (this.paused) return next(args);
     const command = String(context.commandName ?? '').replace(/Command$/, '');
@@ -208,7 +246,14 @@ export class UsageMeter {
     let failed = false;
     try {
       const result = await next(args);
-      if (!isWrite) this.recordReads(op, (result.output as { ConsumedCapacity?: unknown }).ConsumedCapacity);
+      if (!isWrite) {
+        const key = command === 'GetItem' ? (input.Key as Record<string, unknown> | undefined) : undefined;
+        this.recordReads(
+          op,
+          (result.output as { ConsumedCapacity?: unknown }).ConsumedCapacity,
+          this.perInvocation(key ? [itemKind(attributeValues(key))] : []),
+        );
+      }
       return result;
     } catch (err) {
       failed = ['ConditionalCheckFailedException', 'TransactionCanceledException'].includes(
@@ -219,7 +264,8 @@ export class UsageMeter {
       if (isWrite) {
         const after = failed ? before : await this.items(keys);
         // Writes are told apart by what they write too (`PutItem cdp-profiles PROFILE`, `... ID`).
-        const kinds = [...new Set(keys.map((k) => itemKind(k.key)))].sort().join('+');
+        const kindList = [...new Set(keys.map((k) => itemKind(k.key)))].sort();
+        const kinds = kindList.join('+');
         await this.recordWrites(
           `${op}${kinds ? ` ${kinds}` : ''}${failed ? ' (condition failed)' : ''}`,
           keys,
@@ -227,12 +273,13 @@ export class UsageMeter {
           after,
           failed,
           factor,
+          this.perInvocation(kindList),
         );
       }
     }
   };
 
-  private recordReads(op: string, consumed: unknown) {
+  private recordReads(op: string, consumed: unknown, also?: PerInvocationTotals) {
     const list = (Array.isArray(consumed) ? consumed : consumed ? [consumed] : []) as Array<{
       TableName?: string;
       Table?: { CapacityUnits?: number };
@@ -242,6 +289,7 @@ export class UsageMeter {
     for (const c of list) {
       const table = c.TableName ?? '?';
       this.add(table, this.usage.dynamo, c.Table?.CapacityUnits ?? 0, 0, 1);
+      if (also) this.add(table, also.dynamo, c.Table?.CapacityUnits ?? 0, 0, 1);
       total += c.Table?.CapacityUnits ?? 0;
       for (const [index, v] of Object.entries(c.GlobalSecondaryIndexes ?? {})) {
         this.add(`${table}/${index}`, this.usage.dynamo, v.CapacityUnits ?? 0, 0, 1);
@@ -249,6 +297,7 @@ export class UsageMeter {
       }
     }
     this.add(op, this.usage.dynamoOps, total, 0, 1);
+    if (also) this.add(op, also.dynamoOps, total, 0, 1);
   }
 
   private async recordWrites(
@@ -258,19 +307,24 @@ export class UsageMeter {
     after: ReadonlyArray<Item | undefined>,
     failed: boolean,
     factor = 1,
+    also?: PerInvocationTotals,
   ) {
     let total = 0;
     for (let i = 0; i < keys.length; i++) {
       const { table } = keys[i]!;
       const units = itemWriteUnits(before[i], after[i], await this.shape(table), { conditionFailed: failed });
       this.add(table, this.usage.dynamo, 0, factor * units.table, 1);
+      if (also) this.add(table, also.dynamo, 0, factor * units.table, 1);
       total += factor * units.table;
       for (const [index, n] of Object.entries(units.indexes)) {
         this.add(`${table}/${index}`, this.usage.dynamo, 0, factor * n);
+        if (also) this.add(`${table}/${index}`, also.dynamo, 0, factor * n);
         total += factor * n;
       }
+      if (also && after[i]) also.writtenBytes += itemSize(after[i]!);
     }
     this.add(op, this.usage.dynamoOps, 0, total, 1);
+    if (also) this.add(op, also.dynamoOps, 0, total, 1);
   }
 
   /** The keys a write touches, in AttributeValue form (the document client's input is plain JS). */

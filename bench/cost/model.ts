@@ -21,7 +21,7 @@
  */
 
 import { scanSegmentsFor } from '../../core/segments/scan-plan.js';
-import type { Usage } from './meter.js';
+import type { CapacityTotals, Usage } from './meter.js';
 import { PRICES } from './prices.js';
 
 export interface Assumptions {
@@ -141,6 +141,23 @@ export function lambdaGbSeconds(
   return (totals.invocations * billedMsPerInvocation * memoryMb) / 1024 / 1000;
 }
 
+const SECONDS_PER_MONTH = 730 * 3600;
+
+/**
+ * The average price of an HTTP API request in a month of `millionRequests`: API Gateway bills the first
+ * 300 million at one price and the rest at a lower one, so at a steady 1,000 browser requests a second
+ * (2.6 billion a month) most are billed at the second.
+ */
+export function apiGatewayRequestUsd(millionRequests: number): number {
+  const first = Math.min(millionRequests, 300);
+  const rest = Math.max(0, millionRequests - 300);
+  if (millionRequests <= 0) return PRICES.apiGatewayHttpRequest.usd;
+  return (
+    (first * PRICES.apiGatewayHttpRequest.usd + rest * PRICES.apiGatewayHttpRequestOver300M.usd) /
+    millionRequests
+  );
+}
+
 /** Itemized cost per event of the traffic a phase sent (`events` events in `apiRequests` requests). */
 export function trafficCost(
   usage: Usage,
@@ -152,7 +169,14 @@ export function trafficCost(
   const per = (n: number) => n / events;
   const lines: CostLine[] = settings.functionUrl
     ? []
-    : [line('API Gateway HTTP API requests', per(apiRequests), 'requests', PRICES.apiGatewayHttpRequest.usd)];
+    : [
+        line(
+          'API Gateway HTTP API requests',
+          per(apiRequests),
+          'requests',
+          apiGatewayRequestUsd((per(apiRequests) * a.eventsPerSecond * SECONDS_PER_MONTH) / 1e6),
+        ),
+      ];
   const invocations = Object.values(usage.lambda).reduce((s, l) => s + l.invocations, 0);
   lines.push(line('Lambda invocations', per(invocations), 'invocations', PRICES.lambdaRequest.usd));
   for (const [fn, totals] of Object.entries(usage.lambda).sort()) {
@@ -507,8 +531,12 @@ export interface ConsumerBatching {
 /**
  * Stream consumers here are invoked as fast as the local poller finds records, in far smaller batches
  * than Lambda makes at a steady rate (each shard's records over the batching window, up to the batch
- * size). This rescales their invocations, and the objects the lake writes per invocation, to what
- * Lambda would do at `eventsPerSecond` over `shards` shards; handler time stays as measured.
+ * size). This rescales their invocations, and what they do once per invocation, to what Lambda would
+ * do at `eventsPerSecond` over `shards` shards: the objects the lake writes, the round trips, the
+ * DynamoDB requests made once per batch (`perInvocation`: counter reads, the change log item). The
+ * change log item lists the batch's profiles, so it grows with the batch: priced as the measured
+ * bytes per event times the events in Lambda's batch, an upper bound (a person with several events
+ * in one batch is listed once). Handler time stays as measured.
  */
 export function rebatchConsumers(
   usage: Usage,
@@ -520,6 +548,8 @@ export function rebatchConsumers(
 ): Usage {
   const lambda = structuredClone(usage.lambda);
   const s3 = { ...usage.s3 };
+  const dynamo = structuredClone(usage.dynamo);
+  const dynamoOps = structuredClone(usage.dynamoOps);
   for (const c of consumers) {
     const measured = lambda[c.functionId];
     if (!measured || measured.invocations === 0) continue;
@@ -533,7 +563,30 @@ export function rebatchConsumers(
     if (c.functionId === lakeWriterId) s3.put *= Math.min(1, ratio);
     // Waits scale with invocations too: a batch makes about as many round trips, whatever its size.
     measured.waits = Object.fromEntries(Object.entries(measured.waits).map(([k, n]) => [k, n * ratio]));
+    const once = usage.perInvocation[c.functionId];
+    if (once) {
+      const written = Object.values(once.dynamoOps).filter((t) => t.write > 0);
+      const writeRequests = written.reduce((n, t) => n + t.requests, 0);
+      const writeUnits = written.reduce((n, t) => n + t.write, 0);
+      // Each item as large as the measured ones times how many more events Lambda's batch holds.
+      const bytesOnAws = writeRequests
+        ? (once.writtenBytes / writeRequests) * (perBatch / (events / measured.invocations))
+        : 0;
+      const unitsOnAws = writeRequests * ratio * Math.max(1, Math.ceil(bytesOnAws / 1024));
+      const writeFactor = writeUnits ? unitsOnAws / writeUnits : ratio;
+      const rescale = (into: Record<string, CapacityTotals>, from: Record<string, CapacityTotals>) => {
+        for (const [key, t] of Object.entries(from)) {
+          const total = into[key];
+          if (!total) continue;
+          total.requests += t.requests * (ratio - 1);
+          total.read += t.read * (ratio - 1);
+          total.write += t.write * (writeFactor - 1);
+        }
+      };
+      rescale(dynamo, once.dynamo);
+      rescale(dynamoOps, once.dynamoOps);
+    }
     measured.invocations = onAws;
   }
-  return { ...usage, lambda, s3 };
+  return { ...usage, lambda, s3, dynamo, dynamoOps };
 }

@@ -19,6 +19,12 @@ export const PRICES = {
     source: 'https://aws.amazon.com/api-gateway/pricing/',
     asOf: AS_OF,
   },
+  apiGatewayHttpRequestOver300M: {
+    usd: 0.9 / 1e6,
+    unit: 'HTTP API request beyond the first 300 million of a month',
+    source: 'https://aws.amazon.com/api-gateway/pricing/',
+    asOf: AS_OF,
+  },
   lambdaRequest: {
     usd: 0.2 / 1e6,
     unit: 'Lambda invocation',

@@ -99,6 +99,39 @@ describe('usage meter', () => {
     expect(usage.dynamoOps[`GetItem ${table}`]?.requests).toBe(1);
   });
 
+  it("keeps apart what an invocation reads and writes once per batch, by the function's id", async () => {
+    const doc = dynamoDbDocumentClient(dynamoDbClient());
+    await doc.send(
+      new PutCommand({ TableName: table, Item: { pk: 'CHANGES#SEGMENTS', sk: 'COUNTER', v: 1 } }),
+    );
+    meter.reset();
+    await meter.invocationHook('ProfileProcessor', {}, async () => {
+      await doc.send(new GetCommand({ TableName: table, Key: { pk: 'CHANGES#SEGMENTS', sk: 'COUNTER' } }));
+      await doc.send(
+        new PutCommand({
+          TableName: table,
+          Item: { pk: 'CHANGES#1', sk: '2026-12-07T00:00:00.000Z#abc', ids: 'p1 p2 p3' },
+        }),
+      );
+      // A profile read and write grow with the batch: not once per invocation.
+      await doc.send(new GetCommand({ TableName: table, Key: { pk: 'P#1', sk: 'PROFILE' } }));
+      await doc.send(new PutCommand({ TableName: table, Item: { pk: 'P#2', sk: 'PROFILE' } }));
+    });
+    // Outside an invocation (a test's or the bench's own reads): never per invocation.
+    await doc.send(new GetCommand({ TableName: table, Key: { pk: 'CHANGES#SEGMENTS', sk: 'COUNTER' } }));
+    const usage = meter.reset();
+    const once = usage.perInvocation.ProfileProcessor!;
+    expect(Object.keys(usage.perInvocation)).toEqual(['ProfileProcessor']);
+    expect(once.dynamoOps[`GetItem ${table}`]).toEqual({ requests: 1, read: 0.5, write: 0 });
+    expect(once.dynamoOps[`PutItem ${table} CHANGES/…`]).toEqual({ requests: 1, read: 0, write: 1 });
+    expect(once.dynamo[table]).toEqual({ requests: 2, read: 0.5, write: 1 });
+    expect(once.writtenBytes).toBeGreaterThan(40);
+    expect(once.writtenBytes).toBeLessThan(1024);
+    // All of it is in the totals too.
+    expect(usage.dynamoOps[`GetItem ${table}`]?.requests).toBe(3);
+    expect(usage.dynamo[table]).toMatchObject({ write: 2 });
+  });
+
   it('leaves clients alone once unregistered', async () => {
     unmeter();
     const doc = dynamoDbDocumentClient(dynamoDbClient());

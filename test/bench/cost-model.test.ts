@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { emptyUsage, type Usage } from '../../bench/cost/meter.js';
+import { type CapacityTotals, emptyUsage, type Usage } from '../../bench/cost/meter.js';
 import {
   type Assumptions,
+  apiGatewayRequestUsd,
   changedItems,
   fitRun,
   lambdaGbSeconds,
@@ -48,6 +49,17 @@ describe('price table', () => {
 });
 
 describe('traffic cost', () => {
+  it('prices HTTP API requests by the month: the first 300 million at $1.00, the rest at $0.90', () => {
+    expect(apiGatewayRequestUsd(100) * 1e6).toBeCloseTo(1, 9);
+    expect(apiGatewayRequestUsd(300) * 1e6).toBeCloseTo(1, 9);
+    expect(apiGatewayRequestUsd(600) * 1e6).toBeCloseTo(0.95, 9);
+    expect(apiGatewayRequestUsd(0) * 1e6).toBeCloseTo(1, 9);
+    // Server batches of 20: 131 million requests a month at 1,000 events a second, all at $1.00.
+    const usage = emptyUsage();
+    const lines = trafficCost(usage, 1000, 50, assumptions);
+    expect(cost(lines, 'API Gateway HTTP API requests')).toBeCloseTo(0.05, 9);
+  });
+
   it('multiplies measured usage per event by the prices', () => {
     const usage: Usage = emptyUsage();
     usage.dynamo.profiles = { requests: 10, read: 500, write: 3000 };
@@ -59,7 +71,9 @@ describe('traffic cost', () => {
     expect(cost(lines, 'DynamoDB writes: profiles')).toBeCloseTo(1.875, 6);
     expect(cost(lines, 'DynamoDB writes: profiles/byProfile')).toBeCloseTo(0.625, 6);
     expect(cost(lines, 'DynamoDB reads: profiles')).toBeCloseTo(0.0625, 6);
-    expect(cost(lines, 'API Gateway HTTP API requests')).toBeCloseTo(1, 6);
+    // A request per event at 1,000 a second: 2,628 million a month, 300 million at $1.00 and the rest at
+    // $0.90 per million.
+    expect(cost(lines, 'API Gateway HTTP API requests')).toBeCloseTo((300 * 1 + 2328 * 0.9) / 2628, 6);
     // 2 KB billed per event: 2e6 KB per million = 1.907 GB at $0.08, read by two consumers at $0.04.
     const gb = (2048 * 1e6) / 1024 ** 3;
     expect(cost(lines, 'Kinesis ingested (1 KB records)')).toBeCloseTo(gb * 0.08, 6);
@@ -105,7 +119,11 @@ describe('traffic cost', () => {
       'DynamoDB reads: timeline',
     ]);
     expect(totalPerMillion(defaults) - totalPerMillion(steady)).toBeCloseTo(
-      1 + 0.625 - 0.258 + 0.0625 - (0.5e6 / 3600 / 0.7) * 0.00013,
+      cost(defaults, 'API Gateway HTTP API requests') +
+        0.625 -
+        0.258 +
+        0.0625 -
+        (0.5e6 / 3600 / 0.7) * 0.00013,
       2,
     );
     // A lower target utilisation buys more idle capacity.
@@ -165,6 +183,43 @@ describe('traffic cost', () => {
     expect(out.lambda.LakeWriter!.invocations).toBe(1);
     expect(out.s3.put).toBeCloseTo(1, 9);
     expect(usage.lambda.ProfileProcessor!.invocations).toBe(100);
+  });
+
+  it("prices a consumer's once-per-batch requests at Lambda's batch sizes, the change log by its size", () => {
+    const usage = emptyUsage();
+    // 10,000 events in 1,000 local batches of 10: per batch, two counter reads (0.5 units each) and
+    // one change log item of 300 bytes (1 unit); beside them, 2 units of profile writes per event.
+    usage.lambda.ProfileProcessor = { invocations: 1000, wallMs: 1000, awaitMs: 500, waits: {} };
+    usage.dynamo.control = { requests: 3000, read: 1000, write: 1000 };
+    usage.dynamo.profiles = { requests: 10_000, read: 0, write: 20_000 };
+    usage.dynamoOps['GetItem control'] = { requests: 2000, read: 1000, write: 0 };
+    usage.dynamoOps['PutItem control CHANGES/…'] = { requests: 1000, read: 0, write: 1000 };
+    usage.dynamoOps['PutItem profiles PROFILE'] = { requests: 10_000, read: 0, write: 20_000 };
+    usage.perInvocation.ProfileProcessor = {
+      dynamo: { control: { requests: 3000, read: 1000, write: 1000 } },
+      dynamoOps: {
+        'GetItem control': { requests: 2000, read: 1000, write: 0 },
+        'PutItem control CHANGES/…': { requests: 1000, read: 0, write: 1000 },
+      },
+      writtenBytes: 300_000,
+    };
+    const consumers = [{ functionId: 'ProfileProcessor', batchSize: 500, maxBatchingWindowSeconds: 1 }];
+    // Batches of 250 on AWS: 40 of them.
+    const out = rebatchConsumers(usage, 10_000, consumers, 1000, 4);
+    const close = (t: CapacityTotals | undefined) =>
+      t && {
+        requests: Math.round(t.requests * 1e6) / 1e6,
+        read: Math.round(t.read * 1e6) / 1e6,
+        write: Math.round(t.write * 1e6) / 1e6,
+      };
+    expect(close(out.dynamoOps['GetItem control'])).toEqual({ requests: 80, read: 40, write: 0 });
+    // A 250-event batch's item: 300 bytes x 25 = 7,500 bytes, 8 units; 40 of them.
+    expect(close(out.dynamoOps['PutItem control CHANGES/…'])).toEqual({ requests: 40, read: 0, write: 320 });
+    expect(close(out.dynamo.control)).toEqual({ requests: 120, read: 40, write: 320 });
+    // What grows with the events is as measured.
+    expect(out.dynamo.profiles).toEqual(usage.dynamo.profiles);
+    expect(out.dynamoOps['PutItem profiles PROFILE']).toEqual(usage.dynamoOps['PutItem profiles PROFILE']);
+    expect(usage.dynamo.control.write).toBe(1000);
   });
 });
 
