@@ -1,7 +1,7 @@
 import { type GraphChanges, type GraphSnapshot, IdentityGraph } from '../identity/graph.js';
 import { type IdentityConfig, identityKey } from '../identity/identifiers.js';
 import { ConflictError, type DedupeStore, type GraphStore, type TimelineMessage } from '../identity/store.js';
-import type { ProfileChangeListener } from '../profiles/profile.js';
+import type { Profile, ProfileChangeListener } from '../profiles/profile.js';
 import { type EventPosition, timelinesToSearch, toProfile } from '../profiles/state.js';
 import type { CanonicalEvent } from './normalize.js';
 
@@ -130,6 +130,9 @@ export async function processBatch(
     ),
   );
   let fresh = unique.filter((f) => !seen.has(dedupeKey(f.event)));
+  // A message an earlier delivery committed may mean its listeners never ran (that delivery failed
+  // after the commit): then no listener is told a state before this batch, and each compares nothing.
+  let copiesCommitted = fresh.length < unique.length;
   if (fresh.length === 0)
     return { applied: 0, duplicates: events.length, merges: 0, blockedMerges: 0, attempts: 0 };
   const identities = fresh.flatMap((f) => f.event.identities);
@@ -149,6 +152,7 @@ export async function processBatch(
         { consistent: true },
       );
       fresh = fresh.filter((f) => !again.has(dedupeKey(f.event)));
+      copiesCommitted ||= again.size > 0;
       if (fresh.length === 0)
         return { applied: 0, duplicates: events.length, merges: 0, blockedMerges: 0, attempts: attempt };
     }
@@ -173,7 +177,9 @@ export async function processBatch(
     if (deps.listeners?.length && (changes.profiles.length || mergedAway.length)) {
       const profiles = changes.profiles.map((p) => toProfile(p.state));
       const graph = { nodes: changes.nodes, merges: changes.merges };
-      for (const listener of deps.listeners) await listener.profilesChanged(profiles, now, mergedAway, graph);
+      const previous = copiesCommitted ? undefined : previousStates(changes, snapshot);
+      for (const listener of deps.listeners)
+        await listener.profilesChanged(profiles, now, mergedAway, graph, previous);
     }
     return {
       applied: changes.applied.length,
@@ -186,4 +192,26 @@ export async function processBatch(
       changes,
     };
   }
+}
+
+/**
+ * The stored state before the batch of each profile it changed only with events it applied now: not a
+ * profile it created, merged another into, or reached with an event an earlier delivery of the batch
+ * had applied to the profile (that delivery may have failed before its listeners ran).
+ */
+function previousStates(changes: GraphChanges, snapshot: GraphSnapshot): Map<string, Profile> {
+  const placed = new Map<string, number>();
+  for (const t of changes.timeline) placed.set(t.profileId, (placed.get(t.profileId) ?? 0) + 1);
+  const applied = new Map<string, number>();
+  for (const a of changes.applied) applied.set(a.profileId, (applied.get(a.profileId) ?? 0) + 1);
+  const mergedInto = new Set(changes.redirects.map((r) => r.into));
+  const out = new Map<string, Profile>();
+  for (const { state } of changes.profiles) {
+    const id = state.profileId;
+    const stored = snapshot.profiles.get(id);
+    if (!stored || snapshot.versions.get(id) === undefined || mergedInto.has(id)) continue;
+    if ((placed.get(id) ?? 0) !== (applied.get(id) ?? 0)) continue;
+    out.set(id, toProfile(stored));
+  }
+  return out;
 }

@@ -67,7 +67,10 @@ export interface MergedAwayProfile {
  * later stages (real-time segment membership) can react within seconds. `mergedAway` lists the profiles
  * the batch turned into redirects: nothing will be evaluated under their ids again, so whatever a stage
  * keeps for them (segment memberships) has to end here. Implementations must be idempotent: a
- * redelivered batch calls them again with the same profiles.
+ * redelivered batch calls them again with the same profiles. `previous` holds, by profile id, a
+ * profile as it was stored before this batch, for those this batch changed only with events it applied
+ * itself; a profile it lacks (new, merged into, or reached by events an earlier delivery had applied)
+ * has no earlier state a stage can compare with.
  */
 export interface ProfileChangeListener {
   profilesChanged(
@@ -75,6 +78,7 @@ export interface ProfileChangeListener {
     now: Date,
     mergedAway?: readonly MergedAwayProfile[],
     graph?: BatchGraphChanges,
+    previous?: ReadonlyMap<string, Profile>,
   ): Promise<void>;
 }
 

@@ -113,11 +113,7 @@ export function compile(condition: Condition): Predicate {
   if ('computed' in condition) {
     const test = compileTest(condition);
     const name = condition.computed;
-    if (name.startsWith('event_counts.')) {
-      const key = name.slice('event_counts.'.length);
-      return (ctx) => test(ctx.profile.computed.event_counts[key] ?? 0, ctx.now);
-    }
-    return (ctx) => test(ctx.profile.computed[name as 'first_seen'], ctx.now);
+    return (ctx) => test(computedValue(ctx.profile, name), ctx.now);
   }
   const { event, where = [], count = { gte: 1 }, within_last_days } = condition;
   const filters = where.map((w) => ({ get: getter(w.property), test: compileTest(w) }));
@@ -155,4 +151,24 @@ export function isRealtime(condition: Condition): boolean {
   if ('not' in condition) return isRealtime(condition.not);
   if ('event' in condition) return false;
   return !('op' in condition && condition.op === 'within_last');
+}
+
+/** The computed traits a condition reads (`order_count`, `event_counts.<name>`, ...), each once. */
+export function computedInputs(condition: Condition): string[] {
+  const names = new Set<string>();
+  const visit = (c: Condition) => {
+    if ('and' in c) c.and.forEach(visit);
+    else if ('or' in c) c.or.forEach(visit);
+    else if ('not' in c) visit(c.not);
+    else if ('computed' in c) names.add(c.computed);
+  };
+  visit(condition);
+  return [...names];
+}
+
+/** A computed trait's value as conditions read it (an event never counted counts 0). */
+export function computedValue(profile: Profile, name: string): unknown {
+  return name.startsWith('event_counts.')
+    ? (profile.computed.event_counts[name.slice('event_counts.'.length)] ?? 0)
+    : profile.computed[name as 'first_seen'];
 }

@@ -11,6 +11,7 @@ import {
   evaluateProfiles,
   exitMergedAway,
 } from '../../core/segments/engine.js';
+import { needsRealtimeEvaluation } from '../../core/segments/realtime-change.js';
 import { segmentationDeps } from './deps.js';
 
 /**
@@ -35,6 +36,8 @@ export function createRealtimeSegmentListener(): ProfileChangeListener {
       profiles: readonly Profile[],
       now: Date,
       mergedAway: readonly MergedAwayProfile[] = [],
+      _graph?: unknown,
+      previous?: ReadonlyMap<string, Profile>,
     ) {
       // Losers exit first, so a destination keyed by a shared identifier (an email both profiles had)
       // sees the loser leave before the survivor enters or is updated.
@@ -53,7 +56,13 @@ export function createRealtimeSegmentListener(): ProfileChangeListener {
       }
       const compiled = await definitions();
       if (compiled.length === 0) return;
-      const counts = await evaluateProfiles(profiles, compiled, { store: segments, sink }, now, 'realtime');
+      // Only profiles whose answers or member content can have changed: the others' memberships are
+      // neither read nor written (see `needsRealtimeEvaluation`).
+      const changed = profiles.filter((p) =>
+        needsRealtimeEvaluation(previous?.get(p.profileId), p, compiled),
+      );
+      if (changed.length === 0) return;
+      const counts = await evaluateProfiles(changed, compiled, { store: segments, sink }, now, 'realtime');
       if (counts.entered || counts.exited) logger.info('realtime membership', { ...counts });
     },
   };
