@@ -21,8 +21,8 @@ import { DEFAULT_SETTINGS, tracesOwnInvocations } from '../lib/config.js';
 import { startLocalCdp } from '../local/runtime.js';
 import { FUNCTIONS, SEGMENT_RUN_STATE_MACHINE, STREAM_CONSUMERS } from '../resources/functions/index.js';
 import { DELTA_QUEUES } from '../resources/queues.js';
-import { PROFILES_TABLE, TIMELINE_TABLE } from '../resources/tables.js';
-import { ageMonthOne } from './cost/age-month-one.js';
+import { CONTROL_TABLE, PROFILES_TABLE, TIMELINE_TABLE } from '../resources/tables.js';
+import { ageMonthOne, dateSegmentsBack } from './cost/age-month-one.js';
 import { itemSize } from './cost/capacity.js';
 import { type Usage, UsageMeter } from './cost/meter.js';
 import {
@@ -123,6 +123,9 @@ try {
   const proId = await segment('Pro plan', { trait: 'plan', op: 'eq', value: 'pro' });
   await segment('Buyers', { computed: 'order_count', op: 'gte', value: 1 });
   await segment('Engaged viewers', { event: 'Product Viewed', count: { gte: 3 }, within_last_days: 30 });
+  // Defined long before the traffic they segment, as in a deployment (real-time evaluation treats a
+  // profile last written within a minute of a definition's change as changed).
+  await dateSegmentsBack(new DynamoDBClient({}), CONTROL_TABLE.localName, 180 * 86_400_000);
   await post(
     `/v1/segments/${proId}/destinations`,
     { type: 'eventbridge', settings: {}, consentCategory: null },

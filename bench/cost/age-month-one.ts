@@ -1,4 +1,10 @@
-import { type DynamoDBClient, PutItemCommand, paginateQuery, paginateScan } from '@aws-sdk/client-dynamodb';
+import {
+  type DynamoDBClient,
+  PutItemCommand,
+  paginateQuery,
+  paginateScan,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Item } from '../../adapters/dynamodb/batch.js';
 import { profileAttributes, stateFromItem } from '../../adapters/dynamodb/profile-item.js';
@@ -64,4 +70,42 @@ export async function ageMonthOne(
     }
   }
   return rewritten;
+}
+
+/**
+ * Dates every segment definition `byMs` earlier. A deployment's segments are defined long before the
+ * traffic they segment, and real-time evaluation counts on it: a profile last written within a minute
+ * of a definition's change is evaluated whatever its batch changed (see `needsRealtimeEvaluation`),
+ * which in a benchmark whose segments are seconds old would be every profile. The definitions counter
+ * is bumped, so processors read them again. Unmetered, before the traffic. Returns how many it dated.
+ */
+export async function dateSegmentsBack(
+  client: DynamoDBClient,
+  controlTable: string,
+  byMs: number,
+): Promise<number> {
+  let dated = 0;
+  for await (const page of paginateScan({ client }, { TableName: controlTable })) {
+    for (const raw of page.Items ?? []) {
+      const item = unmarshall(raw);
+      if (item.sk !== 'DEF' || !String(item.pk).startsWith('SEG#')) continue;
+      const back = (iso: string) => new Date(Date.parse(iso) - byMs).toISOString();
+      await client.send(
+        new PutItemCommand({
+          TableName: controlTable,
+          Item: marshall({ ...item, createdAt: back(item.createdAt), updatedAt: back(item.updatedAt) }),
+        }),
+      );
+      dated++;
+    }
+  }
+  await client.send(
+    new UpdateItemCommand({
+      TableName: controlTable,
+      Key: marshall({ pk: 'CHANGES#SEGMENTS', sk: 'COUNTER' }),
+      UpdateExpression: 'ADD v :one',
+      ExpressionAttributeValues: marshall({ ':one': 1 }),
+    }),
+  );
+  return dated;
 }
