@@ -395,7 +395,7 @@ try {
       .map(([t, c]) => `${t} ${fmt(c.write / p.events, 2)} W / ${fmt(c.read / p.events, 2)} R`)
       .join(', ');
     say(
-      `  ${name.padEnd(19)} DynamoDB ${fmt(wru(usage) / p.events, 2)} WRU, ${fmt(rru(usage) / p.events, 2)} RRU (${tables}); Kinesis ${fmt(p.usage.kinesis.bytes / p.events)} B -> ${fmt(p.usage.kinesis.billedBytes / p.events)} B billed; logs ${fmt(p.usage.logBytes / p.events)} B; ${fmt(p.requests / p.events, 3)} API requests`,
+      `  ${name.padEnd(19)} DynamoDB ${fmt(wru(usage) / p.events, 2)} WRU, ${fmt(rru(usage) / p.events, 2)} RRU (${tables}); Kinesis ${fmt(p.usage.kinesis.bytes / p.events)} B -> ${fmt(p.usage.kinesis.billedBytes / p.events)} B billed; logs ${fmt(usage.logBytes / p.events)} B; ${fmt(p.requests / p.events, 3)} API requests`,
     );
   }
   for (const [name, p] of Object.entries({ server: server2, browser: browser2 })) {

@@ -58,6 +58,8 @@ export interface Usage {
   s3: { put: number; get: number; list: number; putBytes: number };
   lambda: Record<string, LambdaTotals>;
   logBytes: number;
+  /** The part of `logBytes` each function's invocations wrote. */
+  logBytesByFunction: Record<string, number>;
 }
 
 export const emptyUsage = (): Usage => ({
@@ -68,6 +70,7 @@ export const emptyUsage = (): Usage => ({
   s3: { put: 0, get: 0, list: 0, putBytes: 0 },
   lambda: {},
   logBytes: 0,
+  logBytesByFunction: {},
 });
 
 interface Invocation {
@@ -189,8 +192,11 @@ export class UsageMeter {
     const out = process.stdout.write;
     const err = process.stderr.write;
     const count = (chunk: unknown) => {
-      this.usage.logBytes +=
-        typeof chunk === 'string' ? Buffer.byteLength(chunk) : (chunk as Uint8Array).byteLength;
+      const bytes = typeof chunk === 'string' ? Buffer.byteLength(chunk) : (chunk as Uint8Array).byteLength;
+      this.usage.logBytes += bytes;
+      const functionId = this.invocation.getStore()?.functionId;
+      if (functionId)
+        this.usage.logBytesByFunction[functionId] = (this.usage.logBytesByFunction[functionId] ?? 0) + bytes;
       return true;
     };
     process.stdout.write = count as typeof process.stdout.write;

@@ -533,7 +533,8 @@ export interface ConsumerBatching {
  * than Lambda makes at a steady rate (each shard's records over the batching window, up to the batch
  * size). This rescales their invocations, and what they do once per invocation, to what Lambda would
  * do at `eventsPerSecond` over `shards` shards: the objects the lake writes, the round trips, the
- * DynamoDB requests made once per batch (`perInvocation`: counter reads, the change log item). The
+ * lines they log (a summary per batch), the DynamoDB requests made once per batch (`perInvocation`:
+ * counter reads, the change log item). The
  * change log item lists the batch's profiles, so it grows with the batch: priced as the measured
  * bytes per event times the events in Lambda's batch, an upper bound (a person with several events
  * in one batch is listed once). Handler time stays as measured.
@@ -550,6 +551,7 @@ export function rebatchConsumers(
   const s3 = { ...usage.s3 };
   const dynamo = structuredClone(usage.dynamo);
   const dynamoOps = structuredClone(usage.dynamoOps);
+  let logBytes = usage.logBytes;
   for (const c of consumers) {
     const measured = lambda[c.functionId];
     if (!measured || measured.invocations === 0) continue;
@@ -563,6 +565,7 @@ export function rebatchConsumers(
     if (c.functionId === lakeWriterId) s3.put *= Math.min(1, ratio);
     // Waits scale with invocations too: a batch makes about as many round trips, whatever its size.
     measured.waits = Object.fromEntries(Object.entries(measured.waits).map(([k, n]) => [k, n * ratio]));
+    logBytes += (usage.logBytesByFunction[c.functionId] ?? 0) * (ratio - 1);
     const once = usage.perInvocation[c.functionId];
     if (once) {
       const written = Object.values(once.dynamoOps).filter((t) => t.write > 0);
@@ -588,5 +591,5 @@ export function rebatchConsumers(
     }
     measured.invocations = onAws;
   }
-  return { ...usage, lambda, s3, dynamo, dynamoOps };
+  return { ...usage, lambda, s3, dynamo, dynamoOps, logBytes };
 }

@@ -170,6 +170,9 @@ describe('traffic cost', () => {
     };
     usage.lambda.LakeWriter = { invocations: 50, wallMs: 100, awaitMs: 50, waits: { s3: 50 } };
     usage.s3.put = 50;
+    // A summary line per batch from each consumer, and 1,000 bytes from the collector.
+    usage.logBytesByFunction = { ProfileProcessor: 100 * 200, LakeWriter: 50 * 200, Collector: 1000 };
+    usage.logBytes = 100 * 200 + 50 * 200 + 1000;
     const consumers = [
       { functionId: 'ProfileProcessor', batchSize: 500, maxBatchingWindowSeconds: 1 },
       { functionId: 'LakeWriter', batchSize: 10_000, maxBatchingWindowSeconds: 60 },
@@ -182,6 +185,7 @@ describe('traffic cost', () => {
     // The lake's 60 s window would gather 15,000 records a shard: capped at 10,000.
     expect(out.lambda.LakeWriter!.invocations).toBe(1);
     expect(out.s3.put).toBeCloseTo(1, 9);
+    expect(out.logBytes).toBeCloseTo(40 * 200 + 1 * 200 + 1000, 6);
     expect(usage.lambda.ProfileProcessor!.invocations).toBe(100);
   });
 
