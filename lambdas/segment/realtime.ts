@@ -4,7 +4,12 @@ import {
   deltaSinkLoadedOnFirstDelta,
   deltaSinkSettings,
 } from '../../adapters/segments/delta-sink-settings.js';
-import type { MergedAwayProfile, Profile, ProfileChangeListener } from '../../core/profiles/profile.js';
+import type {
+  BatchGraphChanges,
+  MergedAwayProfile,
+  Profile,
+  ProfileChangeListener,
+} from '../../core/profiles/profile.js';
 import {
   type CompiledSegment,
   compileSegment,
@@ -36,7 +41,7 @@ export function createRealtimeSegmentListener(): ProfileChangeListener {
       profiles: readonly Profile[],
       now: Date,
       mergedAway: readonly MergedAwayProfile[] = [],
-      _graph?: unknown,
+      _graph?: BatchGraphChanges,
       previous?: ReadonlyMap<string, Profile>,
     ) {
       // Losers exit first, so a destination keyed by a shared identifier (an email both profiles had)

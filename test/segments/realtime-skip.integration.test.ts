@@ -7,7 +7,7 @@ import { RECORD_ENV, type RecordedCall } from '../../adapters/aws/call-recorder.
 import { dynamoDbDocumentClient } from '../../adapters/aws/clients.js';
 import { ChangeCounter } from '../../adapters/dynamodb/change-counter.js';
 import { CONTROL_TABLE, PROFILES_TABLE } from '../../resources/tables.js';
-import { postJson, startTestCdp } from '../support/local-cdp.js';
+import { adminRequest, postJson, startTestCdp } from '../support/local-cdp.js';
 
 /**
  * Real-time evaluation through the local runtime: a batch that only adds activity a segment does not
@@ -28,14 +28,7 @@ afterAll(async () => {
   rmSync(recordDir, { recursive: true, force: true });
 });
 
-const admin = async (method: string, path: string, body?: unknown) => {
-  const res = await fetch(`${cdp.apiUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${cdp.adminKey}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-};
+const admin = (method: string, path: string, body?: unknown) => adminRequest(cdp, method, path, body);
 const members = async (segmentId: string) =>
   (
     (await admin('GET', `/v1/segments/${segmentId}/members`)).body.members as Array<{ profileId: string }>

@@ -8,7 +8,7 @@ import { derivedProfileId } from '../../core/identity/identifiers.js';
 import type { MembershipDelta } from '../../core/segments/delta.js';
 import { SEGMENT_RUN_STATE_MACHINE } from '../../resources/functions/index.js';
 import { PROFILES_TABLE } from '../../resources/tables.js';
-import { postJson, startTestCdp } from '../support/local-cdp.js';
+import { adminRequest, postJson, startTestCdp } from '../support/local-cdp.js';
 
 let cdp: Awaited<ReturnType<typeof startTestCdp>>;
 beforeAll(async () => {
@@ -16,14 +16,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => cdp?.cleanup());
 
-const admin = async (method: string, path: string, body?: unknown) => {
-  const res = await fetch(`${cdp.apiUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${cdp.adminKey}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-};
+const admin = (method: string, path: string, body?: unknown) => adminRequest(cdp, method, path, body);
 const deltas = (): MembershipDelta[] => {
   // The realtime segment's one destination is EventBridge, so its deltas are on that type's queue.
   const file = join(cdp.dataDir, 'queues', 'deltas-eventbridge.jsonl');

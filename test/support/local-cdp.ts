@@ -47,3 +47,18 @@ export async function postJson(
   }
   return { status: res.status, body: parsed, headers: res.headers };
 }
+
+/** Calls an admin API route with the admin key as a bearer token; the body is parsed JSON. */
+export async function adminRequest(
+  cdp: Pick<LocalCdp, 'apiUrl' | 'adminKey'>,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${cdp.apiUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${cdp.adminKey}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
