@@ -141,7 +141,8 @@ export function lambdaGbSeconds(
   return (totals.invocations * billedMsPerInvocation * memoryMb) / 1024 / 1000;
 }
 
-const SECONDS_PER_MONTH = 730 * 3600;
+/** A month as the rest of the model counts it (storage months: 90 days are 3). */
+const SECONDS_PER_MONTH = 720 * 3600;
 
 /**
  * The average price of an HTTP API request in a month of `millionRequests`: API Gateway bills the first
@@ -149,9 +150,9 @@ const SECONDS_PER_MONTH = 730 * 3600;
  * (2.6 billion a month) most are billed at the second.
  */
 export function apiGatewayRequestUsd(millionRequests: number): number {
-  const first = Math.min(millionRequests, 300);
-  const rest = Math.max(0, millionRequests - 300);
   if (millionRequests <= 0) return PRICES.apiGatewayHttpRequest.usd;
+  const first = Math.min(millionRequests, 300);
+  const rest = millionRequests - first;
   return (
     (first * PRICES.apiGatewayHttpRequest.usd + rest * PRICES.apiGatewayHttpRequestOver300M.usd) /
     millionRequests
@@ -534,10 +535,9 @@ export interface ConsumerBatching {
  * size). This rescales their invocations, and what they do once per invocation, to what Lambda would
  * do at `eventsPerSecond` over `shards` shards: the objects the lake writes, the round trips, the
  * lines they log (a summary per batch), the DynamoDB requests made once per batch (`perInvocation`:
- * counter reads, the change log item). The
- * change log item lists the batch's profiles, so it grows with the batch: priced as the measured
- * bytes per event times the events in Lambda's batch, an upper bound (a person with several events
- * in one batch is listed once). Handler time stays as measured.
+ * counter reads, the change log item). The change log item lists the batch's profiles, so it grows
+ * with the batch: priced as the measured bytes per event times the events in Lambda's batch, an upper
+ * bound (a person with several events in one batch is listed once). Handler time stays as measured.
  */
 export function rebatchConsumers(
   usage: Usage,

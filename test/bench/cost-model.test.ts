@@ -54,7 +54,7 @@ describe('traffic cost', () => {
     expect(apiGatewayRequestUsd(300) * 1e6).toBeCloseTo(1, 9);
     expect(apiGatewayRequestUsd(600) * 1e6).toBeCloseTo(0.95, 9);
     expect(apiGatewayRequestUsd(0) * 1e6).toBeCloseTo(1, 9);
-    // Server batches of 20: 131 million requests a month at 1,000 events a second, all at $1.00.
+    // Server batches of 20: 130 million requests a month at 1,000 events a second, all at $1.00.
     const usage = emptyUsage();
     const lines = trafficCost(usage, 1000, 50, assumptions);
     expect(cost(lines, 'API Gateway HTTP API requests')).toBeCloseTo(0.05, 9);
@@ -71,9 +71,9 @@ describe('traffic cost', () => {
     expect(cost(lines, 'DynamoDB writes: profiles')).toBeCloseTo(1.875, 6);
     expect(cost(lines, 'DynamoDB writes: profiles/byProfile')).toBeCloseTo(0.625, 6);
     expect(cost(lines, 'DynamoDB reads: profiles')).toBeCloseTo(0.0625, 6);
-    // A request per event at 1,000 a second: 2,628 million a month, 300 million at $1.00 and the rest at
-    // $0.90 per million.
-    expect(cost(lines, 'API Gateway HTTP API requests')).toBeCloseTo((300 * 1 + 2328 * 0.9) / 2628, 6);
+    // A request per event at 1,000 a second: 2,592 million in a 30-day month, 300 million at $1.00 and
+    // the rest at $0.90 per million.
+    expect(cost(lines, 'API Gateway HTTP API requests')).toBeCloseTo((300 * 1 + 2292 * 0.9) / 2592, 6);
     // 2 KB billed per event: 2e6 KB per million = 1.907 GB at $0.08, read by two consumers at $0.04.
     const gb = (2048 * 1e6) / 1024 ** 3;
     expect(cost(lines, 'Kinesis ingested (1 KB records)')).toBeCloseTo(gb * 0.08, 6);
