@@ -103,14 +103,13 @@ const itemKind = (key: Item) => {
 /** Kinds of item a handler reads or writes once per invocation (see `PerInvocationTotals`). */
 const PER_INVOCATION_KINDS = new Set(['COUNTER', 'CHANGES/…']);
 
-/** A key as the document client passes it (plain strings and numbers) in AttributeValue form. */
+/** A key attribute in AttributeValue form: the document client passes strings and numbers as they are. */
+const attributeValue = (v: unknown): AttributeValue =>
+  typeof v === 'string' ? { S: v } : typeof v === 'number' ? { N: String(v) } : (v as AttributeValue);
+
+/** A key as the document client passes it, in AttributeValue form. */
 const attributeValues = (key: Record<string, unknown>): Item =>
-  Object.fromEntries(
-    Object.entries(key).map(([k, v]) => [
-      k,
-      typeof v === 'string' ? { S: v } : typeof v === 'number' ? { N: String(v) } : (v as AttributeValue),
-    ]),
-  ) as Item;
+  Object.fromEntries(Object.entries(key).map(([k, v]) => [k, attributeValue(v)])) as Item;
 
 const WRITE_OPS = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems']);
 
@@ -335,12 +334,9 @@ export class UsageMeter {
 
   /** The keys a write touches, in AttributeValue form (the document client's input is plain JS). */
   private async writtenKeys(op: string, input: Record<string, unknown>) {
-    // Key attributes are strings or numbers; the document client passes them as plain values.
-    const av = (v: unknown): AttributeValue =>
-      typeof v === 'string' ? { S: v } : typeof v === 'number' ? { N: String(v) } : (v as AttributeValue);
     const keyOf = async (table: string, item: Record<string, unknown>) => {
       const shape = await this.shape(table);
-      return { table, key: Object.fromEntries(shape.keys.map((k) => [k, av(item[k])])) as Item };
+      return { table, key: Object.fromEntries(shape.keys.map((k) => [k, attributeValue(item[k])])) as Item };
     };
     if (op.startsWith('BatchWrite')) {
       const out: Array<{ table: string; key: Item }> = [];
