@@ -27,18 +27,30 @@ export const DEFINITION_SETTLE_MS = 60_000;
 export function needsRealtimeEvaluation(
   before: Profile | undefined,
   after: Profile,
-  segments: readonly CompiledSegment[],
+  inputs: RealtimeInputs,
 ): boolean {
   if (!before) return true;
   const lastWrite = Date.parse(before.updatedAt);
-  if (
-    Number.isNaN(lastWrite) ||
-    segments.some((s) => !(Date.parse(s.segment.updatedAt) < lastWrite - DEFINITION_SETTLE_MS))
-  )
-    return true;
+  if (Number.isNaN(lastWrite) || !(inputs.lastDefined < lastWrite - DEFINITION_SETTLE_MS)) return true;
   const content = (p: Profile) => JSON.stringify([p.traits, p.consent, p.identities]);
   if (content(before) !== content(after)) return true;
-  const computed = new Set(segments.flatMap((s) => computedInputs(s.segment.condition)));
-  for (const name of computed) if (computedValue(before, name) !== computedValue(after, name)) return true;
+  for (const name of inputs.computed)
+    if (computedValue(before, name) !== computedValue(after, name)) return true;
   return false;
+}
+
+/** What a set of real-time segments reads, gathered once per set (see `needsRealtimeEvaluation`). */
+export interface RealtimeInputs {
+  /** The computed traits their conditions name. */
+  readonly computed: readonly string[];
+  /** When the latest of them was defined or changed, epoch ms (NaN if one's time cannot be read). */
+  readonly lastDefined: number;
+}
+
+export function realtimeInputs(segments: readonly CompiledSegment[]): RealtimeInputs {
+  const times = segments.map((s) => Date.parse(s.segment.updatedAt));
+  return {
+    computed: [...new Set(segments.flatMap((s) => computedInputs(s.segment.condition)))],
+    lastDefined: times.some(Number.isNaN) ? Number.NaN : Math.max(Number.NEGATIVE_INFINITY, ...times),
+  };
 }

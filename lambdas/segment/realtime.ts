@@ -16,7 +16,7 @@ import {
   evaluateProfiles,
   exitMergedAway,
 } from '../../core/segments/engine.js';
-import { needsRealtimeEvaluation } from '../../core/segments/realtime-change.js';
+import { needsRealtimeEvaluation, realtimeInputs } from '../../core/segments/realtime-change.js';
 import { segmentationDeps } from './deps.js';
 
 /**
@@ -63,9 +63,8 @@ export function createRealtimeSegmentListener(): ProfileChangeListener {
       if (compiled.length === 0) return;
       // Only profiles whose answers or member content can have changed: the others' memberships are
       // neither read nor written (see `needsRealtimeEvaluation`).
-      const changed = profiles.filter((p) =>
-        needsRealtimeEvaluation(previous?.get(p.profileId), p, compiled),
-      );
+      const inputs = realtimeInputs(compiled);
+      const changed = profiles.filter((p) => needsRealtimeEvaluation(previous?.get(p.profileId), p, inputs));
       if (changed.length === 0) return;
       const counts = await evaluateProfiles(changed, compiled, { store: segments, sink }, now, 'realtime');
       if (counts.entered || counts.exited) logger.info('realtime membership', { ...counts });

@@ -4,7 +4,11 @@ import { emptyProfile, toProfile } from '../../core/profiles/state.js';
 import { compileSegment } from '../../core/segments/engine.js';
 import { computedInputs } from '../../core/segments/evaluate.js';
 import type { Condition } from '../../core/segments/language.js';
-import { DEFINITION_SETTLE_MS, needsRealtimeEvaluation } from '../../core/segments/realtime-change.js';
+import {
+  DEFINITION_SETTLE_MS,
+  needsRealtimeEvaluation,
+  realtimeInputs,
+} from '../../core/segments/realtime-change.js';
 
 const DEFINED = '2026-06-01T00:00:00.000Z';
 const LAST_WRITE = '2026-06-30T12:00:00.000Z';
@@ -47,6 +51,10 @@ const browsed = (p: Profile): Profile => ({
   },
 });
 
+/** The rule for these segments, their inputs gathered as the real-time listener gathers them. */
+const needs = (before: Profile | undefined, after: Profile, segments: Parameters<typeof realtimeInputs>[0]) =>
+  needsRealtimeEvaluation(before, after, realtimeInputs(segments));
+
 const plan = segment({ trait: 'plan', op: 'eq', value: 'pro' });
 const buyers = segment({ computed: 'order_count', op: 'gte', value: 1 });
 const viewers = segment({ computed: 'event_counts.Product Viewed', op: 'gte', value: 4 });
@@ -76,37 +84,31 @@ describe('computed traits a condition reads', () => {
 describe('whether a batch can change real-time memberships', () => {
   it('is no when only activity the segments do not read changed', () => {
     const b = stored();
-    expect(needsRealtimeEvaluation(b, browsed(b), [plan, buyers])).toBe(false);
+    expect(needs(b, browsed(b), [plan, buyers])).toBe(false);
   });
 
   it('is yes when a computed trait a segment reads changed', () => {
     const b = stored();
-    expect(needsRealtimeEvaluation(b, browsed(b), [plan, viewers])).toBe(true);
+    expect(needs(b, browsed(b), [plan, viewers])).toBe(true);
     const ordered = { ...browsed(b), computed: { ...browsed(b).computed, order_count: 2 } };
-    expect(needsRealtimeEvaluation(b, ordered, [buyers])).toBe(true);
+    expect(needs(b, ordered, [buyers])).toBe(true);
   });
 
   it("is yes when traits, consent or identities changed: a member's delta carries them", () => {
     const b = stored();
     const after = browsed(b);
     // `email` is in no condition, but destinations hold it.
+    expect(needs(b, { ...after, traits: { ...b.traits, email: 'b@example.com' } }, [plan])).toBe(true);
+    expect(needs(b, { ...after, consent: { marketing: false } }, [plan])).toBe(true);
     expect(
-      needsRealtimeEvaluation(b, { ...after, traits: { ...b.traits, email: 'b@example.com' } }, [plan]),
-    ).toBe(true);
-    expect(needsRealtimeEvaluation(b, { ...after, consent: { marketing: false } }, [plan])).toBe(true);
-    expect(
-      needsRealtimeEvaluation(
-        b,
-        { ...after, identities: [...b.identities, { type: 'email', value: 'x@y.z' }] },
-        [plan],
-      ),
+      needs(b, { ...after, identities: [...b.identities, { type: 'email', value: 'x@y.z' }] }, [plan]),
     ).toBe(true);
   });
 
   it('is yes without a state to compare with', () => {
     const b = stored();
-    expect(needsRealtimeEvaluation(undefined, browsed(b), [plan])).toBe(true);
-    expect(needsRealtimeEvaluation({ ...b, updatedAt: 'not a time' }, browsed(b), [plan])).toBe(true);
+    expect(needs(undefined, browsed(b), [plan])).toBe(true);
+    expect(needs({ ...b, updatedAt: 'not a time' }, browsed(b), [plan])).toBe(true);
   });
 
   it('is yes when a segment was defined or changed within the settle time of the last write, or after', () => {
@@ -114,13 +116,9 @@ describe('whether a batch can change real-time memberships', () => {
     const lastWrite = Date.parse(LAST_WRITE);
     const at = (ms: number) =>
       segment({ trait: 'plan', op: 'eq', value: 'team' }, new Date(ms).toISOString());
-    expect(needsRealtimeEvaluation(b, browsed(b), [plan, at(lastWrite + 1000)])).toBe(true);
-    expect(needsRealtimeEvaluation(b, browsed(b), [plan, at(lastWrite - DEFINITION_SETTLE_MS + 1)])).toBe(
-      true,
-    );
-    expect(needsRealtimeEvaluation(b, browsed(b), [plan, at(lastWrite - DEFINITION_SETTLE_MS - 1)])).toBe(
-      false,
-    );
+    expect(needs(b, browsed(b), [plan, at(lastWrite + 1000)])).toBe(true);
+    expect(needs(b, browsed(b), [plan, at(lastWrite - DEFINITION_SETTLE_MS + 1)])).toBe(true);
+    expect(needs(b, browsed(b), [plan, at(lastWrite - DEFINITION_SETTLE_MS - 1)])).toBe(false);
   });
 
   it('agrees with evaluating: whenever it says no, every segment answers as before', () => {
@@ -140,7 +138,7 @@ describe('whether a batch can change real-time memberships', () => {
     for (let mask = 0; mask < 2 ** changes.length; mask++) {
       const after = changes.filter((_, i) => mask & (1 << i)).reduce((p, f) => f(p), b);
       for (const s of segments) {
-        if (needsRealtimeEvaluation(b, after, [s])) continue;
+        if (needs(b, after, [s])) continue;
         const now = Date.parse(after.updatedAt);
         expect(s.predicate({ profile: after, now }), `${mask} ${s.segment.segmentId}`).toBe(
           s.predicate({ profile: b, now }),
