@@ -21,7 +21,7 @@ import { DEFAULT_SETTINGS, tracesOwnInvocations } from '../lib/config.js';
 import { startLocalCdp } from '../local/runtime.js';
 import { FUNCTIONS, SEGMENT_RUN_STATE_MACHINE, STREAM_CONSUMERS } from '../resources/functions/index.js';
 import { DELTA_QUEUES } from '../resources/queues.js';
-import { CONTROL_TABLE, PROFILES_TABLE, TIMELINE_TABLE } from '../resources/tables.js';
+import { CONTROL_TABLE, PROFILES_TABLE, TABLES, TIMELINE_TABLE } from '../resources/tables.js';
 import { ageMonthOne, dateSegmentsBack } from './cost/age-month-one.js';
 import { itemSize } from './cost/capacity.js';
 import { type Usage, UsageMeter } from './cost/meter.js';
@@ -278,18 +278,21 @@ try {
   };
   say(`steady state measured (${fmt((performance.now() - t2) / 1000, 1)} s)`);
 
-  // Storage: every profiles-table item with DynamoDB's 100 bytes of overhead, per stored event.
-  let tableBytes = 0;
+  // Storage: every item of every table (timeline events, profiles, nodes, memberships, control
+  // records) with DynamoDB's 100 bytes of overhead, per stored event.
+  const bytesByTable: Record<string, number> = {};
   const profileItems: Array<{ item: Record<string, unknown>; bytes: number }> = [];
-  for await (const page of paginateScan(
-    { client: new DynamoDBClient({}) },
-    { TableName: PROFILES_TABLE.localName },
-  ))
-    for (const item of page.Items ?? []) {
-      tableBytes += itemSize(item) + 100;
-      if (item.sk?.S === 'PROFILE' && item.packed?.B && !item.mergedInto)
-        profileItems.push({ item: unmarshall(item), bytes: itemSize(item) });
-    }
+  for (const table of TABLES) {
+    let bytes = 0;
+    for await (const page of paginateScan({ client: new DynamoDBClient({}) }, { TableName: table.localName }))
+      for (const item of page.Items ?? []) {
+        bytes += itemSize(item) + 100;
+        if (table === PROFILES_TABLE && item.sk?.S === 'PROFILE' && item.packed?.B && !item.mergedInto)
+          profileItems.push({ item: unmarshall(item), bytes: itemSize(item) });
+      }
+    bytesByTable[table.localName] = bytes;
+  }
+  const tableBytes = Object.values(bytesByTable).reduce((a, b) => a + b, 0);
   const dynamoBytesPerEvent = tableBytes / stored;
   const lakeBytes = (p: { usage: Usage; events: number }) => p.usage.s3.putBytes / p.events;
 
@@ -426,7 +429,9 @@ try {
         );
   }
   say(
-    `DynamoDB storage: ${fmt(dynamoBytesPerEvent)} bytes per stored event; lake: ${fmt(lakeBytes(server2), 1)} bytes per event (gzip)`,
+    `DynamoDB storage: ${fmt(dynamoBytesPerEvent)} bytes per stored event (${Object.entries(bytesByTable)
+      .map(([t, b]) => `${t} ${fmt(b / stored)}`)
+      .join(', ')}); lake: ${fmt(lakeBytes(server2), 1)} bytes per event (gzip)`,
   );
   say(profileItemReport(profileItems));
 } finally {

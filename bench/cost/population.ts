@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * The generated population of the cost benchmark: people with two browsers each (anonymous ids), a
  * user id, an email and a phone, who send server events (what a backend's SDK batches) and browser
@@ -31,7 +33,13 @@ export function random(seed: number): (n: number) => number {
 }
 
 let sequence = 0;
-const messageId = () => `cost-${process.pid}-${++sequence}`;
+/** 32 hex digits, unique per process and message (what the SDKs' ids carry). */
+const hex32 = () => createHash('md5').update(`cost-${process.pid}-${++sequence}`).digest('hex');
+/** A UUID, as server SDKs make message ids (36 characters: sizes are priced as they would be). */
+const messageId = () => {
+  const h = hex32();
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20)}`;
+};
 
 /** A message from a backend: user id, product and order properties, a library context. */
 export function serverEvent(person: Person, at: Date, rnd: (n: number) => number): Record<string, unknown> {
@@ -92,7 +100,8 @@ export function browserEvent(
   };
   const loggedIn = rnd(3) > 0;
   const body: Record<string, unknown> = {
-    messageId: `ajs-next-${messageId()}`,
+    // analytics.js: `ajs-next-` and 32 hex digits.
+    messageId: `ajs-next-${hex32()}`,
     anonymousId: person.anonymousIds[rnd(2)],
     ...(loggedIn ? { userId: person.userId } : {}),
     timestamp: at.toISOString(),
