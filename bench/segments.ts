@@ -16,6 +16,7 @@ import { batchWrite, type Item } from '../adapters/dynamodb/batch.js';
 import { keys } from '../adapters/dynamodb/profile-keys.js';
 import { SegmentChangeLog } from '../adapters/dynamodb/segment-changes.js';
 import { SegmentStore } from '../adapters/dynamodb/segment-store.js';
+import { timelineItem } from '../adapters/dynamodb/timeline-item.js';
 import { encodeDays } from '../core/profiles/activity.js';
 import type { Profile, TimelineEvent } from '../core/profiles/profile.js';
 import { emptyProfile, type ProfileState } from '../core/profiles/state.js';
@@ -177,11 +178,10 @@ await withLocalCdp(async (cdp) => {
   });
   for (let i = 0; i < items.length; i += 1000)
     await batchWrite(ddb, PROFILES_TABLE.localName, items.slice(i, i + 1000));
+  const expiresAt = Math.floor(Date.now() / 1000) + 90 * 86_400;
   const timeline = Array.from({ length: batchProfiles }, (_, i) => {
     const profileId = syntheticProfile(i).profileId;
-    return viewsOf(i).map((e) => ({
-      put: { ...keys.timeline(profileId, e.timestamp, e.messageId), ...e, profileId, sourceId: 'bench' },
-    }));
+    return viewsOf(i).map((e) => ({ put: timelineItem(profileId, 'bench', e, expiresAt) }));
   }).flat();
   for (let i = 0; i < timeline.length; i += 1000)
     await batchWrite(ddb, TIMELINE_TABLE.localName, timeline.slice(i, i + 1000));

@@ -1,11 +1,6 @@
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import {
-  type Identity,
-  type Profile,
-  type TimelineEvent,
-  TimelineEventSchema,
-} from '../../core/profiles/profile.js';
+import type { Identity, Profile, TimelineEvent } from '../../core/profiles/profile.js';
 import { type ProfileState, toProfile } from '../../core/profiles/state.js';
 import type { StoredMembership } from '../../core/segments/engine.js';
 import type { KnownMemberships } from '../../core/segments/known-memberships.js';
@@ -19,6 +14,7 @@ import {
 } from './membership-item.js';
 import { stateFromItem } from './profile-item.js';
 import { keys } from './profile-keys.js';
+import { timelineEventOf, timelineMessageId } from './timeline-item.js';
 
 export interface ScanOptions {
   readonly segment?: number;
@@ -118,10 +114,10 @@ export class ProfileReader {
     const merged = lists
       .flat()
       .sort((a, b) => ((a.sk as string) < (b.sk as string) ? 1 : -1))
-      .filter((i) => !seen.has(i.messageId as string) && seen.add(i.messageId as string));
+      .filter((i) => !seen.has(timelineMessageId(i)) && seen.add(timelineMessageId(i)));
     const page = merged.slice(0, limit);
     return {
-      items: page.map((i) => TimelineEventSchema.parse(i)),
+      items: page.map(timelineEventOf),
       ...(merged.length > limit ? { cursor: encodeCursor(page.at(-1)!.sk) } : {}),
     };
   }

@@ -23,6 +23,7 @@ import { batchGet, batchWrite, type Item, requestCounter } from './batch.js';
 import { isConditionFailed } from './errors.js';
 import { profileAttributes, stateFromItem } from './profile-item.js';
 import { keys } from './profile-keys.js';
+import { timelineItem, timelineMessageId } from './timeline-item.js';
 
 /** Re-exported: readers elsewhere import it from here. */
 export { stateFromItem };
@@ -289,15 +290,7 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
     await batchWrite(
       this.ddb,
       this.options.timelineTable ?? this.table,
-      changes.timeline.map((t) => ({
-        put: {
-          ...keys.timeline(t.profileId, t.event.timestamp, t.event.messageId),
-          ...t.event,
-          profileId: t.profileId,
-          sourceId: t.sourceId,
-          expiresAt: ttl,
-        },
-      })),
+      changes.timeline.map((t) => ({ put: timelineItem(t.profileId, t.sourceId, t.event, ttl) })),
     );
     await batchWrite(
       this.ddb,
@@ -432,18 +425,19 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
             TableName: this.options.timelineTable ?? this.table,
             KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lo AND :hi',
             ExpressionAttributeValues: { ':pk': keys.profilePk(profileId), ':lo': lo, ':hi': hi },
-            ProjectionExpression: 'messageId, sourceId',
+            // `messageId` for items written before it lived in the sort key alone.
+            ProjectionExpression: 'sk, messageId, sourceId',
             ...(options.consistent ? { ConsistentRead: true } : {}),
             ExclusiveStartKey: start,
           }),
         );
         for (const item of res.Items ?? []) {
-          const sources = wanted.get(item.messageId as string);
+          const messageId = timelineMessageId(item);
+          const sources = wanted.get(messageId);
           if (!sources) continue;
           // Items written before they carried their source match on the messageId alone.
           for (const source of sources)
-            if (item.sourceId === undefined || item.sourceId === source)
-              found.add(`${source}#${item.messageId}`);
+            if (item.sourceId === undefined || item.sourceId === source) found.add(`${source}#${messageId}`);
         }
         start = res.LastEvaluatedKey;
       } while (start);

@@ -1,7 +1,8 @@
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { type TimelineEvent, TimelineEventSchema } from '../../core/profiles/profile.js';
+import type { TimelineEvent } from '../../core/profiles/profile.js';
 import type { ProfileState } from '../../core/profiles/state.js';
 import { keys } from './profile-keys.js';
+import { timelineEventOf, timelineMessageId } from './timeline-item.js';
 
 /**
  * A profile's timeline events since an instant (newest first, up to `max`), across the profile and
@@ -45,7 +46,7 @@ export async function timelineSince(
   return lists
     .flat()
     .sort((a, b) => ((a.sk as string) < (b.sk as string) ? 1 : -1))
-    .filter((i) => !seen.has(i.messageId as string) && seen.add(i.messageId as string))
+    .filter((i) => !seen.has(timelineMessageId(i)) && seen.add(timelineMessageId(i)))
     .slice(0, max)
-    .map((i) => TimelineEventSchema.parse(i));
+    .map(timelineEventOf);
 }
