@@ -44,8 +44,11 @@ export async function phoneNormalizerFor(events: readonly Fields[]): Promise<Pho
  */
 export function identifiersInEventWith(event: Fields, normalizePhone: PhoneNormalizer): SubjectIdentifier[] {
   const out: SubjectIdentifier[] = [];
+  // Trimmed, as the processor stores identifiers (`normalizeEvent`) and regulations name them: an
+  // event whose user id is ` ada` belongs to the person erased as `user_id:ada`.
   const push = (type: string, v: unknown) => {
-    if (typeof v === 'string' || typeof v === 'number') out.push({ type, value: String(v) });
+    const value = typeof v === 'string' || typeof v === 'number' ? String(v).trim() : '';
+    if (value) out.push({ type, value });
   };
   push('user_id', event.userId);
   push('user_id', event.previousId);

@@ -17,5 +17,7 @@ export async function profileRef(id: string): Promise<string | Identity | undefi
     const { normalizePhone } = await import('../../core/shared/contact-points.js');
     return { type: 'phone', value: normalizePhone(identity.value) ?? identity.value };
   }
-  return identity;
+  // Stored trimmed (`normalizeEvent`): `user_id: ada` is the person whose events said ` ada`.
+  const value = identity.value.trim();
+  return value ? { type: identity.type, value } : undefined;
 }

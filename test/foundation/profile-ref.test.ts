@@ -19,4 +19,10 @@ describe('profile ids in API paths', () => {
     expect(await profileRef('user_id:u-1')).toEqual({ type: 'user_id', value: 'u-1' });
     expect(await profileRef('nonsense')).toBeUndefined();
   });
+
+  it('trim other identifiers as events are stored, and refuse one that is only spaces', async () => {
+    expect(await profileRef('user_id: ada ')).toEqual({ type: 'user_id', value: 'ada' });
+    expect(await profileRef('anonymous_id:\td-1')).toEqual({ type: 'anonymous_id', value: 'd-1' });
+    expect(await profileRef('user_id:  ')).toBeUndefined();
+  });
 });

@@ -135,6 +135,18 @@ describe('ErasureGate', () => {
     expect(state.reads).toBe(2);
   });
 
+  it('drops a record whose user or anonymous id differs from the erased one only by spaces around it', async () => {
+    const { store } = fakeStore([tomb('ada'), tomb('device-1', false, 'anonymous_id')]);
+    const gate = new ErasureGate(store, 'ProfileProcessor', quiet, metrics);
+    const batch = [
+      record({ userId: ' ada ', receivedAt: at(-10) }, '1'),
+      record({ anonymousId: '\tdevice-1', receivedAt: at(-10) }, '2'),
+      record({ userId: 'ada-2', anonymousId: ' ', receivedAt: at(-10) }, '3'),
+    ];
+    const { keep } = await gate.screen(batch);
+    expect(keep.map((r) => r.kinesis.sequenceNumber)).toEqual(['3']);
+  });
+
   // Stream consumers load phone-number metadata only for a record with a phone trait: that path must
   // still match the number however the record wrote it.
   it('drops a record whose phone trait, in any format, is erased, and keeps other phones', async () => {
