@@ -1,7 +1,7 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
-import { S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -16,7 +16,7 @@ export { withCallRecording };
  * records the calls it makes, which the IAM sufficiency test checks against the stack's policies.
  */
 
-const keepAlive = () => new NodeHttpHandler({ connectionTimeout: 3_000, requestTimeout: 10_000 });
+export const keepAlive = () => new NodeHttpHandler({ connectionTimeout: 3_000, requestTimeout: 10_000 });
 
 export type MeteredService = 'dynamodb' | 'kinesis' | 's3';
 /** Called with every client this factory creates (see `meterClients`). */
@@ -70,7 +70,10 @@ export function meterClients(meter: ClientMeter): () => void {
   };
 }
 
-function metered<C extends DynamoDBClient | KinesisClient | S3Client>(service: MeteredService, client: C): C {
+export function metered<C extends DynamoDBClient | KinesisClient | S3Client>(
+  service: MeteredService,
+  client: C,
+): C {
   for (const meter of meters) meter(service, client);
   return client;
 }
@@ -116,14 +119,6 @@ export function kinesisClient(): KinesisClient {
  */
 export const kinesisClientPlugins: KinesisClientPlugin[] = [];
 export type KinesisClientPlugin = Parameters<KinesisClient['middlewareStack']['use']>[0];
-
-/** Path-style addressing when an endpoint override is set (s3rver has no virtual-host buckets). */
-export function s3Client(env: Record<string, string | undefined> = process.env): S3Client {
-  const forcePathStyle = Boolean(env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL);
-  return shared(`s3 ${forcePathStyle}`, () =>
-    withCallRecording(metered('s3', new S3Client({ requestHandler: keepAlive(), forcePathStyle }))),
-  );
-}
 
 export function sfnClient(): SFNClient {
   return shared('sfn', () => withCallRecording(new SFNClient({})));

@@ -1,5 +1,6 @@
 import type { DestinationType } from '../../core/activate/destinations.js';
 import type { DeltaSink, MembershipDelta } from '../../core/segments/delta.js';
+import { loadOnce } from '../../core/shared/load-once.js';
 import { ENV, loadConfig, nonEmptyString } from '../../resources/env.js';
 import { DELTA_QUEUES } from '../../resources/queues.js';
 
@@ -44,16 +45,12 @@ export function deltaSinkLoadedOnFirstDelta(
   load: (settings: DeltaSinkSettings) => Promise<DeltaSink> = async (s) =>
     (await import('./delta-sink.js')).deltaSinkFrom(s),
 ): DeltaSink {
-  let sink: Promise<DeltaSink> | undefined;
+  // A failed load is not kept: the next batch (the retry of this one) loads it again.
+  const sink = loadOnce(() => load(settings));
   return {
     async publish(deltas: readonly MembershipDelta[]) {
       if (deltas.length === 0) return;
-      sink ??= load(settings).catch((error: unknown) => {
-        // Not kept: the next batch (the retry of this one) loads it again.
-        sink = undefined;
-        throw error;
-      });
-      await (await sink).publish(deltas);
+      await (await sink()).publish(deltas);
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { dynamoDbDocumentClient, kinesisClient, s3Client } from '../../adapters/aws/clients.js';
+import { dynamoDbDocumentClient, kinesisClient } from '../../adapters/aws/clients.js';
+import { s3Client } from '../../adapters/aws/s3-client.js';
 import { CachedAuthenticator, SourceStore } from '../../adapters/dynamodb/source-store.js';
 import { SuppressionStore } from '../../adapters/dynamodb/suppression-store.js';
 import { EventStreamWriter, StreamWriteError } from '../../adapters/kinesis/event-stream.js';

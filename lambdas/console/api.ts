@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as z from 'zod/mini';
-import { dynamoDbDocumentClient, kinesisClient, s3Client } from '../../adapters/aws/clients.js';
+import { dynamoDbDocumentClient, kinesisClient } from '../../adapters/aws/clients.js';
+import { s3Client } from '../../adapters/aws/s3-client.js';
 import { SegmentStore } from '../../adapters/dynamodb/segment-store.js';
 import { SourceStore } from '../../adapters/dynamodb/source-store.js';
 import { readRecentRecords } from '../../adapters/kinesis/recent-events.js';

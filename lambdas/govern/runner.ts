@@ -9,7 +9,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { deleteAtDestination, sendersFromEnv } from '../../adapters/activate/senders.js';
-import { dynamoDbDocumentClient, kinesisClient, s3Client } from '../../adapters/aws/clients.js';
+import { dynamoDbDocumentClient, kinesisClient } from '../../adapters/aws/clients.js';
+import { s3Client } from '../../adapters/aws/s3-client.js';
 import { batchWrite } from '../../adapters/dynamodb/batch.js';
 import { DestinationStore } from '../../adapters/dynamodb/destination-store.js';
 import { keys } from '../../adapters/dynamodb/profile-keys.js';

@@ -1,5 +1,6 @@
 import type { Context } from 'aws-lambda';
-import { dynamoDbDocumentClient, kinesisClient, s3Client } from '../../adapters/aws/clients.js';
+import { dynamoDbDocumentClient, kinesisClient } from '../../adapters/aws/clients.js';
+import { s3Client } from '../../adapters/aws/s3-client.js';
 import { ImportStore } from '../../adapters/dynamodb/import-store.js';
 import { SuppressionStore } from '../../adapters/dynamodb/suppression-store.js';
 import { errorsFileKey, s3Source, writeErrorsFile } from '../../adapters/imports/s3-file.js';

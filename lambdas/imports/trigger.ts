@@ -1,6 +1,7 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { EventBridgeEvent, S3Event } from 'aws-lambda';
-import { dynamoDbDocumentClient, s3Client } from '../../adapters/aws/clients.js';
+import { dynamoDbDocumentClient } from '../../adapters/aws/clients.js';
+import { s3Client } from '../../adapters/aws/s3-client.js';
 import { ImportStore } from '../../adapters/dynamodb/import-store.js';
 import { headObject, isErrorsFile } from '../../adapters/imports/s3-file.js';
 import { createLogger } from '../../adapters/observability/logger.js';

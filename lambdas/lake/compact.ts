@@ -1,6 +1,6 @@
 import { GlueClient, UpdateTableCommand } from '@aws-sdk/client-glue';
 import type { Context } from 'aws-lambda';
-import { s3Client } from '../../adapters/aws/clients.js';
+import { s3Client } from '../../adapters/aws/s3-client.js';
 import { createLogger } from '../../adapters/observability/logger.js';
 import { ChangeCompactor } from '../../adapters/s3/change-compactor.js';
 import { EventCompactor } from '../../adapters/s3/event-compactor.js';

@@ -2,7 +2,7 @@ import { gzipSync } from 'node:zlib';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import * as z from 'zod/mini';
-import { s3Client } from '../../adapters/aws/clients.js';
+import { s3Client } from '../../adapters/aws/s3-client.js';
 import { erasureGate } from '../../adapters/dynamodb/erasure-gate.js';
 import { createLogger } from '../../adapters/observability/logger.js';
 import { createMetrics } from '../../adapters/observability/metrics.js';

@@ -4,13 +4,12 @@ import type {
   KinesisStreamEvent,
   KinesisStreamRecord,
 } from 'aws-lambda';
-import { dynamoDbDocumentClient, s3Client } from '../../adapters/aws/clients.js';
+import { dynamoDbDocumentClient } from '../../adapters/aws/clients.js';
 import { erasureGate } from '../../adapters/dynamodb/erasure-gate.js';
 import { isPermanentStoreError } from '../../adapters/dynamodb/errors.js';
 import { DynamoProfileStore } from '../../adapters/dynamodb/profile-store.js';
 import { createLogger } from '../../adapters/observability/logger.js';
 import { createMetrics } from '../../adapters/observability/metrics.js';
-import { QuarantineWriter } from '../../adapters/s3/quarantine-writer.js';
 import { decodeRecord, plainRecordBytes } from '../../core/events/record-codec.js';
 import { CollectedEventParser } from '../../core/events/schema.js';
 import { DEFAULT_IDENTIFIER_TRAITS, isDepthIssue, storageIssues } from '../../core/events/storage-limits.js';
@@ -36,6 +35,7 @@ import {
 import { PROFILE_PROCESSOR_FUNCTION } from '../../resources/functions/process.js';
 import { METRIC } from '../../resources/metrics.js';
 import { isReplayStep } from '../replay/step.js';
+import { loadLakeWriters } from './lake-writers-loader.js';
 import { profileChangeListeners } from './listeners.js';
 
 const config = loadConfig({
@@ -59,7 +59,12 @@ const store = new DynamoProfileStore(dynamoDbDocumentClient(), config[ENV.profil
   dedupeWindowHours: config[ENV.dedupeWindowHours] ?? 24,
   ...(config[ENV.timelineTable] ? { timelineTable: config[ENV.timelineTable] } : {}),
 });
-const quarantine = new QuarantineWriter(s3Client(), config[ENV.lakeBucket]);
+const lakeBucket = config[ENV.lakeBucket];
+/** The quarantine, through the lake writers the first batch loads. */
+const quarantine = {
+  write: async (records: readonly QuarantineRecord[], now?: Date) =>
+    (await loadLakeWriters(lakeBucket)).quarantine.write(records, now),
+};
 
 /**
  * Event normalisation (user-agent parsing with bowser, phone numbers with libphonenumber-js's metadata)
@@ -137,6 +142,9 @@ export async function handler(
   event: KinesisStreamEvent,
   context?: Context,
 ): Promise<KinesisStreamBatchResponse> {
+  // Started now, evaluated while the batch waits on DynamoDB; awaited (and retried if this load
+  // failed) by the lake listener and the quarantine.
+  loadLakeWriters(lakeBucket).catch(() => undefined);
   // Replay steps (the replay state machine) run here too: the same parser, pipeline and settings.
   const normalizeEvent = await loadNormalization();
   const parse = (data: Buffer) => parseRecord(data, normalizeEvent);

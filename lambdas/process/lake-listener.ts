@@ -1,8 +1,8 @@
-import { s3Client } from '../../adapters/aws/clients.js';
-import { ChangeWriter } from '../../adapters/s3/change-writer.js';
+import type { ChangeWriter } from '../../adapters/s3/change-writer.js';
 import { type IdentityGraphChanges, profileChangeRecords } from '../../core/lake/profile-changes.js';
 import type { MergedAwayProfile, Profile, ProfileChangeListener } from '../../core/profiles/profile.js';
 import { ENV, loadConfig, nonEmptyString } from '../../resources/env.js';
+import { loadLakeWriters } from './lake-writers-loader.js';
 
 /** The listener interface with the identity graph of the batch, which the processor may pass as a 4th argument. */
 export interface GraphAwareProfileChangeListener extends ProfileChangeListener {
@@ -20,11 +20,13 @@ export interface GraphAwareProfileChangeListener extends ProfileChangeListener {
  * A failed write fails the batch, which the processor retries (replays reach listeners again).
  */
 export function createLakeProfileListener(
-  writer = new ChangeWriter(s3Client(), loadConfig({ [ENV.lakeBucket]: nonEmptyString })[ENV.lakeBucket]),
+  writer?: Pick<ChangeWriter, 'write'>,
 ): GraphAwareProfileChangeListener {
+  const bucket = writer ? '' : loadConfig({ [ENV.lakeBucket]: nonEmptyString })[ENV.lakeBucket];
   return {
     async profilesChanged(profiles, now, mergedAway = [], graph) {
-      await writer.write(profileChangeRecords(profiles, now, mergedAway, graph), now);
+      const to = writer ?? (await loadLakeWriters(bucket)).changes;
+      await to.write(profileChangeRecords(profiles, now, mergedAway, graph), now);
     },
   };
 }

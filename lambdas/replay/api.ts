@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { type SFNClient, SFNClient as Sfn, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { dynamoDbDocumentClient, s3Client } from '../../adapters/aws/clients.js';
+import { dynamoDbDocumentClient } from '../../adapters/aws/clients.js';
+import { s3Client } from '../../adapters/aws/s3-client.js';
 import { type ReplayRecord, ReplayStore } from '../../adapters/dynamodb/replay-store.js';
 import { createLogger } from '../../adapters/observability/logger.js';
 import { ReplayReader } from '../../adapters/s3/replay-reader.js';

@@ -1,5 +1,6 @@
 import type { Context } from 'aws-lambda';
-import { dynamoDbDocumentClient, s3Client } from '../../adapters/aws/clients.js';
+import { dynamoDbDocumentClient } from '../../adapters/aws/clients.js';
+import { s3Client } from '../../adapters/aws/s3-client.js';
 import { ReplayStore } from '../../adapters/dynamodb/replay-store.js';
 import { createLogger } from '../../adapters/observability/logger.js';
 import { ReplayReader } from '../../adapters/s3/replay-reader.js';

@@ -205,6 +205,19 @@ describe('profile processor bundle', () => {
     expect(onDemand).toEqual(sinkOnly);
     expect(atStart.filter((f) => f.includes('node_modules/@aws-sdk/client-sqs/'))).toEqual([]);
   });
+
+  it('loads its lake writers and their S3 client with the first batch, not at start', async () => {
+    const lakeOnly = [
+      'lambdas/process/lake-writers.ts',
+      'adapters/s3/change-writer.ts',
+      'adapters/s3/quarantine-writer.ts',
+      'adapters/aws/s3-client.ts',
+    ];
+    const { atStart, onDemand } = await loadedOnDemand(PROFILE_PROCESSOR_FUNCTION, lakeOnly);
+    expect(atStart).toContain('lambdas/process/lake-listener.ts');
+    expect(onDemand).toEqual(lakeOnly);
+    expect(atStart.filter((f) => f.includes('node_modules/@aws-sdk/client-s3/'))).toEqual([]);
+  });
 });
 
 describe('import API bundle', () => {
