@@ -8,7 +8,8 @@
  * steady state (the same traffic again from people with long histories, then a run).
  *
  * Priced twice: with the default settings, and with the settings for steady, high-volume traffic
- * (`cdp:timelineCapacity=provisioned`, `cdp:ingestEndpoint=function-url`), whose lines that differ
+ * (`cdp:timelineCapacity=provisioned`, `cdp:ingestEndpoint=function-url`, `cdp:timelineBackups=false`),
+ * whose lines that differ
  * are printed in a second table.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -316,7 +317,17 @@ try {
         usdPerMillion: sqs * PRICES.sqsRequest.usd * 1e6,
       });
     lines.push(...segmentationCost(run1, run2, assumptions, period, incremental));
-    lines.push(...storageCost(dynamoBytesPerEvent, lakeBytes(p), assumptions, period));
+    const backedUp = settings.noTimelineBackups
+      ? dynamoBytesPerEvent - bytesByTable[TIMELINE_TABLE.localName]! / stored
+      : dynamoBytesPerEvent;
+    lines.push(
+      ...storageCost(
+        { bytesPerStoredEvent: dynamoBytesPerEvent, backedUpBytesPerStoredEvent: backedUp },
+        lakeBytes(p),
+        assumptions,
+        period,
+      ),
+    );
     return lines;
   };
   const phases = {
@@ -337,6 +348,7 @@ try {
   const steadyColumns = priced({
     provisioned: { table: TIMELINE_TABLE.localName, targetUtilization: targetPercent / 100 },
     functionUrl: true,
+    noTimelineBackups: true,
   });
   restoreLogs();
 
@@ -361,7 +373,7 @@ try {
     ...new Set(Object.keys(columns).flatMap((name) => changedItems(columns[name]!, steadyColumns[name]!))),
   ];
   say(
-    `\nWith \`cdp:timelineCapacity\` provisioned (${targetPercent}% target) and \`cdp:ingestEndpoint\` function-url, $ per million events\n`,
+    `\nWith \`cdp:timelineCapacity\` provisioned (${targetPercent}% target), \`cdp:ingestEndpoint\` function-url and \`cdp:timelineBackups\` false, $ per million events\n`,
   );
   say(`| Item | ${names.join(' | ')} |`);
   say(`| --- | ${names.map(() => '---:').join(' | ')} |`);

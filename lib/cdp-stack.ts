@@ -88,6 +88,7 @@ export class CdpStack extends Stack {
               targetUtilizationPercent: settings.timelineTargetUtilization,
             }
           : undefined,
+      timelineBackups: settings.timelineBackups,
     });
     const lake = new DataLake(this, 'Lake', {
       encryptionKey,

@@ -15,8 +15,9 @@
  *   measured full runs (short and long histories). Steady state: the timeline holds `retentionHours`
  *   of events from people with `historyPerPerson` events each. Month one: the same people, events
  *   stored for half a month on average.
- * - Storage: the DynamoDB bytes each stored event brings (all items, 100 bytes of overhead each) for
- *   as long as it is kept; the lake's gzip bytes for 1 month in Standard, 5 in Infrequent Access and
+ * - Storage: the DynamoDB bytes each stored event brings (all items of every table, 100 bytes of
+ *   overhead each) for as long as it is kept, and again at the point-in-time recovery price for the
+ *   tables that have it (all of them unless `cdp:timelineBackups=false`); the lake's gzip bytes for 1 month in Standard, 5 in Infrequent Access and
  *   6 in Glacier Instant Retrieval (a year of lake at steady state, half a month in month one).
  */
 
@@ -80,6 +81,8 @@ export interface Assumptions {
 export interface SteadyLoadSettings {
   readonly provisioned?: { readonly table: string; readonly targetUtilization: number };
   readonly functionUrl?: boolean;
+  /** `cdp:timelineBackups=false`: no point-in-time recovery (continuous backups) on the timeline table. */
+  readonly noTimelineBackups?: boolean;
 }
 
 export interface CostLine {
@@ -485,7 +488,7 @@ export function segmentationCost(
 
 /** Storage each event brings for as long as it is kept (see the model above). */
 export function storageCost(
-  dynamoBytesPerStoredEvent: number,
+  dynamo: { readonly bytesPerStoredEvent: number; readonly backedUpBytesPerStoredEvent: number },
   lakeBytesPerEvent: number,
   a: Assumptions,
   period: 'steady' | 'monthOne',
@@ -501,9 +504,16 @@ export function storageCost(
   return [
     line(
       'DynamoDB storage',
-      (dynamoBytesPerStoredEvent / GB) * months,
+      (dynamo.bytesPerStoredEvent / GB) * months,
       'GB-months',
       PRICES.dynamoStorageGbMonth.usd,
+    ),
+    // Continuous backups are billed on the size of each table that has them, for as long as it does.
+    line(
+      'DynamoDB point-in-time recovery',
+      (dynamo.backedUpBytesPerStoredEvent / GB) * months,
+      'GB-months',
+      PRICES.dynamoPitrGbMonth.usd,
     ),
     line('S3 lake storage', lakeGbMonths, 'GB (priced over its months)', lakeUsd),
   ];

@@ -85,6 +85,12 @@ export const PRICES = {
     source: 'https://aws.amazon.com/dynamodb/pricing/on-demand/',
     asOf: AS_OF,
   },
+  dynamoPitrGbMonth: {
+    usd: 0.2,
+    unit: 'GB-month of DynamoDB continuous backups (point-in-time recovery), by table size',
+    source: 'https://aws.amazon.com/dynamodb/pricing/on-demand/',
+    asOf: AS_OF,
+  },
   s3PutRequest: {
     usd: 0.005 / 1000,
     unit: 'S3 Standard PUT, COPY, POST or LIST request',

@@ -11,6 +11,7 @@ import {
   TIMELINE_TABLE,
 } from '../../resources/tables.js';
 import type { CapacityRange } from '../config.js';
+import { NagSuppressions } from '../shared/nag.js';
 
 /** Provisioned capacity with target-tracking auto scaling (`cdp:timelineCapacity=provisioned`). */
 export interface ProvisionedCapacity {
@@ -25,6 +26,8 @@ export interface ProfileStoreProps {
   readonly removalPolicy: RemovalPolicy;
   /** The timeline table provisioned and auto scaled; on demand when absent. */
   readonly timelineCapacity?: ProvisionedCapacity;
+  /** Point-in-time recovery on the timeline table (`cdp:timelineBackups`); on when absent. */
+  readonly timelineBackups?: boolean;
 }
 
 const attribute = (k: KeyAttribute): dynamodb.Attribute => ({
@@ -33,7 +36,7 @@ const attribute = (k: KeyAttribute): dynamodb.Attribute => ({
 });
 
 /**
- * Builds a table from its shared definition: CMK-encrypted, PITR on, TTL on; on demand, or provisioned
+ * Builds a table from its shared definition: CMK-encrypted, PITR on (unless `backups` is false), TTL on; on demand, or provisioned
  * at the range's minimum with auto scaling (indexes are not scaled: only tables without any are).
  */
 function tableFrom(
@@ -41,6 +44,7 @@ function tableFrom(
   def: TableDefinition,
   props: ProfileStoreProps,
   capacity?: ProvisionedCapacity,
+  backups = true,
 ): dynamodb.Table {
   if (capacity && def.globalSecondaryIndexes.length)
     throw new Error(`${def.id}: provisioned capacity is only set up for tables without indexes`);
@@ -56,7 +60,7 @@ function tableFrom(
       : { billingMode: dynamodb.BillingMode.PAY_PER_REQUEST }),
     encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
     encryptionKey: props.encryptionKey,
-    pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+    pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: backups },
     timeToLiveAttribute: def.ttlAttribute,
     deletionProtection: true,
     removalPolicy: props.removalPolicy,
@@ -92,7 +96,21 @@ export class ProfileStore extends Construct {
     super(scope, id);
     this.profiles = tableFrom(this, PROFILES_TABLE, props);
     this.control = tableFrom(this, CONTROL_TABLE, props);
-    this.timeline = tableFrom(this, TIMELINE_TABLE, props, props.timelineCapacity);
+    this.timeline = tableFrom(
+      this,
+      TIMELINE_TABLE,
+      props,
+      props.timelineCapacity,
+      props.timelineBackups ?? true,
+    );
+    if (props.timelineBackups === false)
+      NagSuppressions.addResourceSuppressions(this.timeline, [
+        {
+          id: 'AwsSolutions-DDB3',
+          reason:
+            'cdp:timelineBackups=false, chosen by the deployer: the timeline is derived data, every event of it is in the lake (the system of record), and it is recovered by rebuilding from the lake (npm run cdp -- rebuild)',
+        },
+      ]);
   }
 
   environment(): Record<string, string> {

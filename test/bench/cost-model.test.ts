@@ -390,9 +390,16 @@ describe('segmentation model: timeline reads', () => {
 
 describe('storage', () => {
   it('keeps DynamoDB bytes for the retention and prices the lake over a year of tiers', () => {
-    const [dynamo, lake] = storageCost(1024 ** 3 / 1e6, 1024 ** 3 / 1e6, assumptions, 'steady');
+    const gbPerMillion = 1024 ** 3 / 1e6;
+    const dynamoBytes = { bytesPerStoredEvent: gbPerMillion, backedUpBytesPerStoredEvent: gbPerMillion / 4 };
+    const [dynamo, pitr, lake] = storageCost(dynamoBytes, gbPerMillion, assumptions, 'steady');
     // 1 GB per million events kept 3 months at $0.25.
     expect(dynamo!.usdPerMillion).toBeCloseTo(0.75, 9);
+    // A quarter of it in tables with point-in-time recovery, at $0.20 a GB-month.
+    expect(pitr!.usdPerMillion).toBeCloseTo(0.25 * 3 * 0.2, 9);
     expect(lake!.usdPerMillion).toBeCloseTo(0.023 + 5 * 0.0125 + 6 * 0.004, 9);
+    // Month one: half a month on average.
+    const [, pitrMonthOne] = storageCost(dynamoBytes, gbPerMillion, assumptions, 'monthOne');
+    expect(pitrMonthOne!.usdPerMillion).toBeCloseTo(0.25 * 0.5 * 0.2, 9);
   });
 });

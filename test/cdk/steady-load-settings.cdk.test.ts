@@ -27,6 +27,11 @@ describe('settings for steady, high-volume traffic (defaults)', () => {
     cdp.template.resourceCountIs('AWS::ApplicationAutoScaling::ScalingPolicy', 0);
   });
 
+  it('keeps point-in-time recovery on every table', () => {
+    for (const table of Object.values(cdp.template.findResources('AWS::DynamoDB::Table')))
+      expect(table.Properties.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+  });
+
   it('gives the collector no function URL and no reserved concurrency', () => {
     cdp.template.resourceCountIs('AWS::Lambda::Url', 0);
     expect(Object.keys(cdp.template.findOutputs('IngestFunctionUrl'))).toEqual([]);
@@ -229,5 +234,36 @@ describe('validation of the steady-load settings', () => {
     expect(() =>
       synthesizeCdp({ settings: { timelineCapacity: 'provisioned', timelineTargetUtilization: 10 } }),
     ).toThrow(/cdp:timelineTargetUtilization must be a percent from 20 to 90/);
+  });
+});
+
+describe('cdp:timelineBackups=false', () => {
+  it('turns point-in-time recovery off on the timeline table only, with the reason cdk-nag is given', () => {
+    const cdp = synthesizeCdp({}, { 'cdp:timelineBackups': 'false' });
+    expect(tableOf(cdp, TIMELINE_TABLE.id).properties.PointInTimeRecoverySpecification).toEqual({
+      PointInTimeRecoveryEnabled: false,
+    });
+    for (const id of ['ProfilesTable', 'ControlTable'])
+      expect(tableOf(cdp, id).properties.PointInTimeRecoverySpecification).toEqual({
+        PointInTimeRecoveryEnabled: true,
+      });
+    expect(cdp.nagErrors).toEqual([]);
+    const tables = cdp.template.findResources('AWS::DynamoDB::Table');
+    const metadata = tables[tableOf(cdp, TIMELINE_TABLE.id).logicalId]?.Metadata as {
+      cdk_nag?: { rules_to_suppress?: Array<{ id: string; reason: string }> };
+    };
+    expect(metadata.cdk_nag?.rules_to_suppress).toEqual([
+      expect.objectContaining({ id: 'AwsSolutions-DDB3', reason: expect.stringMatching(/rebuild/) }),
+    ]);
+  });
+
+  it('accepts true or false only', () => {
+    expect(settingsFromContext(new App({ context: { 'cdp:timelineBackups': false } })).timelineBackups).toBe(
+      false,
+    );
+    expect(DEFAULT_SETTINGS.timelineBackups).toBe(true);
+    expect(() => settingsFromContext(new App({ context: { 'cdp:timelineBackups': 'off' } }))).toThrow(
+      /cdp:timelineBackups must be true or false/,
+    );
   });
 });
