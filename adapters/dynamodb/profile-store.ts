@@ -23,7 +23,7 @@ import { batchGet, batchWrite, type Item, requestCounter } from './batch.js';
 import { isConditionFailed } from './errors.js';
 import { profileAttributes, stateFromItem } from './profile-item.js';
 import { keys } from './profile-keys.js';
-import { timelineItem, timelineMessageId } from './timeline-item.js';
+import { fromSource, timelineItem, timelineMessageId } from './timeline-item.js';
 
 /** Re-exported: readers elsewhere import it from here. */
 export { stateFromItem };
@@ -425,8 +425,8 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
             TableName: this.options.timelineTable ?? this.table,
             KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lo AND :hi',
             ExpressionAttributeValues: { ':pk': keys.profilePk(profileId), ':lo': lo, ':hi': hi },
-            // `messageId` for items written before it lived in the sort key alone.
-            ProjectionExpression: 'sk, messageId, sourceId',
+            // `messageId` and `sourceId` for items written before the compact layout.
+            ProjectionExpression: 'sk, messageId, sourceId, src',
             ...(options.consistent ? { ConsistentRead: true } : {}),
             ExclusiveStartKey: start,
           }),
@@ -435,9 +435,7 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
           const messageId = timelineMessageId(item);
           const sources = wanted.get(messageId);
           if (!sources) continue;
-          // Items written before they carried their source match on the messageId alone.
-          for (const source of sources)
-            if (item.sourceId === undefined || item.sourceId === source) found.add(`${source}#${messageId}`);
+          for (const source of sources) if (fromSource(item, source)) found.add(`${source}#${messageId}`);
         }
         start = res.LastEvaluatedKey;
       } while (start);

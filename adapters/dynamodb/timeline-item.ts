@@ -1,16 +1,20 @@
+import { createHash } from 'node:crypto';
 import { type TimelineEvent, TimelineEventSchema } from '../../core/profiles/profile.js';
 import type { Item } from './batch.js';
 import { keys } from './profile-keys.js';
 
 /**
  * A timeline item: `P#<profileId>` / `EV#<ISO time>#<messageId>`, what segments read of the event
- * (type, event or name, properties), its source (a retry matches on source and message id) and its
- * expiry.
+ * (type, event or name, properties), a digest of its source (a retry matches on source and message
+ * id) and its expiry.
  *
- * The message id, the time and the profile id are in the keys and nowhere else. Timeline items are
- * what the CDP stores most of (one per event for the retention period, 90 days by default), and
- * those three attributes with their names were about a third of an item's bytes. Items written
- * before carry them as attributes too, and are read the same way.
+ * Timeline items are what the CDP stores most of (one per event for the retention period, 90 days by
+ * default, billed again for point-in-time recovery), so an item holds nothing its keys already say:
+ * the message id, the time and the profile id are in the keys only; the source is 11 characters of
+ * its SHA-256 (`src`, 66 bits: two sources of one deployment sharing a digest and a message id within
+ * the dedupe window is not a case to plan for), and a track event's type is implied by its event
+ * name. Items written before carry `messageId`, `timestamp`, `profileId`, `sourceId` and `type`, and
+ * are read the same way.
  */
 export function timelineItem(
   profileId: string,
@@ -18,8 +22,27 @@ export function timelineItem(
   event: TimelineEvent,
   expiresAt: number,
 ): Item {
-  const { messageId, timestamp, ...rest } = event;
-  return { ...keys.timeline(profileId, timestamp, messageId), ...rest, sourceId, expiresAt };
+  const { messageId, timestamp, type, ...rest } = event;
+  return {
+    ...keys.timeline(profileId, timestamp, messageId),
+    ...(type === 'track' && rest.event !== undefined ? {} : { type }),
+    ...rest,
+    src: sourceDigest(sourceId),
+    expiresAt,
+  };
+}
+
+/** A source id as timeline items keep it. */
+export const sourceDigest = (sourceId: string): string =>
+  createHash('sha256').update(sourceId).digest('base64url').slice(0, 11);
+
+/**
+ * Whether a timeline item holds a message from this source, whichever layout wrote it; items written
+ * before they carried their source match any.
+ */
+export function fromSource(item: Record<string, unknown>, sourceId: string): boolean {
+  if (typeof item.src === 'string') return item.src === sourceDigest(sourceId);
+  return item.sourceId === undefined || item.sourceId === sourceId;
 }
 
 /** The message id and event time a timeline item's sort key holds. */
@@ -35,5 +58,6 @@ export const timelineMessageId = (item: Record<string, unknown>): string =>
 
 /** The event a timeline item holds, whichever layout wrote it. */
 export function timelineEventOf(item: Record<string, unknown>): TimelineEvent {
-  return TimelineEventSchema.parse({ ...timelineKeyParts(item.sk as string), ...item });
+  const implied = item.type === undefined && item.event !== undefined ? { type: 'track' } : {};
+  return TimelineEventSchema.parse({ ...implied, ...timelineKeyParts(item.sk as string), ...item });
 }

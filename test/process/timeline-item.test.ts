@@ -5,7 +5,12 @@ import { profileAttributes } from '../../adapters/dynamodb/profile-item.js';
 import { keys } from '../../adapters/dynamodb/profile-keys.js';
 import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
 import { DynamoProfileStore } from '../../adapters/dynamodb/profile-store.js';
-import { timelineItem, timelineKeyParts } from '../../adapters/dynamodb/timeline-item.js';
+import {
+  fromSource,
+  sourceDigest,
+  timelineItem,
+  timelineKeyParts,
+} from '../../adapters/dynamodb/timeline-item.js';
 import { timelineSince } from '../../adapters/dynamodb/timeline-window.js';
 import { itemSize } from '../../bench/cost/capacity.js';
 import { DEFAULT_IDENTITY_CONFIG, derivedProfileId } from '../../core/identity/identifiers.js';
@@ -44,15 +49,8 @@ describe('timeline items', () => {
     });
     await processBatch([event], deps, now);
     const [item] = await items();
-    expect(Object.keys(item!).sort()).toEqual([
-      'event',
-      'expiresAt',
-      'pk',
-      'properties',
-      'sk',
-      'sourceId',
-      'type',
-    ]);
+    expect(Object.keys(item!).sort()).toEqual(['event', 'expiresAt', 'pk', 'properties', 'sk', 'src']);
+    expect(item!.src).toBe(sourceDigest('src'));
     expect(timelineKeyParts(item!.sk as string)).toEqual({
       timestamp: '2026-01-01T10:00:00.123Z',
       messageId: 'ajs-next-0f3c#with-a-hash',
@@ -67,14 +65,41 @@ describe('timeline items', () => {
     };
     expect((await reader.listTimeline(state)).items).toEqual([expected]);
     expect(await timelineSince(dynamo.doc, timelineTable, state, new Date(0))).toEqual([expected]);
-    // What the layout saves: the three attributes and their names, about a third of such an item.
-    const old = {
-      ...item,
+    // What the layout saves against the item written before, with a source id as the API makes them.
+    const sourceId = '379c934f-aefe-4efc-9d33-6dc5dac2fcf1';
+    const { src: _, ...rest } = item!;
+    const before = {
+      ...rest,
+      type: 'track',
+      sourceId,
       messageId: expected.messageId,
       timestamp: expected.timestamp,
       profileId: state.profileId,
     };
-    expect(itemSize(marshall(old)) - itemSize(marshall(item!))).toBeGreaterThanOrEqual(90);
+    const compact = timelineItem(state.profileId, sourceId, expected, item!.expiresAt as number);
+    expect(itemSize(marshall(before)) - itemSize(marshall(compact))).toBeGreaterThanOrEqual(120);
+  });
+
+  it('keep the type of anything but a track event, and match a retry from the same source only', async () => {
+    const { reader, deps, items } = await setup('types');
+    const page = canonical({ messageId: 'p1', identities: [user('u3')], type: 'page', event: undefined });
+    await processBatch([page, canonical({ messageId: 't1', identities: [user('u3')] })], deps, now);
+    const byType = Object.fromEntries(
+      (await items()).map((i) => [timelineKeyParts(i.sk as string).messageId, i]),
+    );
+    expect(byType.p1!.type).toBe('page');
+    expect(byType.t1!.type).toBeUndefined();
+    const state = (await reader.getState(derivedProfileId(user('u3'))))!;
+    expect((await reader.listTimeline(state)).items.map((e) => [e.messageId, e.type]).sort()).toEqual([
+      ['p1', 'page'],
+      ['t1', 'track'],
+    ]);
+    expect(fromSource(byType.t1!, 'src')).toBe(true);
+    expect(fromSource(byType.t1!, 'other-source')).toBe(false);
+    // Written before: the full source id, or none at all (matches any source).
+    expect(fromSource({ sourceId: 'src' }, 'src')).toBe(true);
+    expect(fromSource({ sourceId: 'src' }, 'other-source')).toBe(false);
+    expect(fromSource({}, 'other-source')).toBe(true);
   });
 
   it('of either layout read the same, and a retry of either is found on the timeline', async () => {
