@@ -1,5 +1,5 @@
 import { inflateRawSync } from 'node:zlib';
-import { GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { describe, expect, it } from 'vitest';
 import {
@@ -8,8 +8,6 @@ import {
   stateFromItem,
 } from '../../adapters/dynamodb/profile-item.js';
 import { keys } from '../../adapters/dynamodb/profile-keys.js';
-import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
-import { DynamoProfileStore } from '../../adapters/dynamodb/profile-store.js';
 import { itemSize } from '../../bench/cost/capacity.js';
 import { browserEvent, people, random, serverEvent } from '../../bench/cost/population.js';
 import { withServerFields } from '../../core/collect/ingest.js';
@@ -20,26 +18,17 @@ import { batchName } from '../../core/process/batch-name.js';
 import { normalizeEvent } from '../../core/process/normalize.js';
 import { processBatch } from '../../core/process/pipeline.js';
 import { emptyProfile } from '../../core/profiles/state.js';
-import { PROFILES_TABLE, TIMELINE_TABLE } from '../../resources/tables.js';
 import { canonical } from '../support/canonical.js';
+import { profileTables } from '../support/profile-tables.js';
 import { standaloneDynamoForFile } from '../support/standalone-dynamo.js';
 
 const dynamo = standaloneDynamoForFile();
 
 const now = new Date('2026-01-02T00:00:00.000Z');
-const options = { timelineRetentionDays: 90, dedupeWindowHours: 24 };
 const user = (v: string) => ({ type: 'user_id', value: v });
 const anon = (v: string) => ({ type: 'anonymous_id', value: v });
 
-async function setup(name: string) {
-  const table = await dynamo.table(PROFILES_TABLE, name);
-  const timelineTable = await dynamo.table(TIMELINE_TABLE, name);
-  const store = new DynamoProfileStore(dynamo.doc, table, { ...options, timelineTable });
-  const reader = new ProfileReader(dynamo.doc, table, timelineTable);
-  const deps = { graph: store, dedupe: store, config: DEFAULT_IDENTITY_CONFIG };
-  const scan = async (t: string) => (await dynamo.doc.send(new ScanCommand({ TableName: t }))).Items ?? [];
-  return { table, timelineTable, store, reader, deps, scan };
-}
+const setup = (name: string) => profileTables(dynamo, name);
 
 /**
  * An anonymous visit (message m1) on a device, then a login on it as `userValue` (message `login`):

@@ -1,10 +1,8 @@
-import { PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { profileAttributes } from '../../adapters/dynamodb/profile-item.js';
 import { keys } from '../../adapters/dynamodb/profile-keys.js';
-import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
-import { DynamoProfileStore } from '../../adapters/dynamodb/profile-store.js';
 import {
   fromSource,
   sourceDigest,
@@ -13,10 +11,10 @@ import {
 } from '../../adapters/dynamodb/timeline-item.js';
 import { timelineSince } from '../../adapters/dynamodb/timeline-window.js';
 import { itemSize } from '../../bench/cost/capacity.js';
-import { DEFAULT_IDENTITY_CONFIG, derivedProfileId } from '../../core/identity/identifiers.js';
+import { derivedProfileId } from '../../core/identity/identifiers.js';
 import { processBatch } from '../../core/process/pipeline.js';
-import { PROFILES_TABLE, TIMELINE_TABLE } from '../../resources/tables.js';
 import { canonical } from '../support/canonical.js';
+import { profileTables } from '../support/profile-tables.js';
 import { standaloneDynamoForFile } from '../support/standalone-dynamo.js';
 
 const dynamo = standaloneDynamoForFile();
@@ -24,18 +22,8 @@ const now = new Date('2026-01-02T00:00:00.000Z');
 const user = (v: string) => ({ type: 'user_id', value: v });
 
 async function setup(name: string) {
-  const table = await dynamo.table(PROFILES_TABLE, name);
-  const timelineTable = await dynamo.table(TIMELINE_TABLE, name);
-  const store = new DynamoProfileStore(dynamo.doc, table, {
-    timelineRetentionDays: 90,
-    dedupeWindowHours: 24,
-    timelineTable,
-  });
-  const reader = new ProfileReader(dynamo.doc, table, timelineTable);
-  const deps = { graph: store, dedupe: store, config: DEFAULT_IDENTITY_CONFIG };
-  const items = async () =>
-    (await dynamo.doc.send(new ScanCommand({ TableName: timelineTable }))).Items ?? [];
-  return { table, timelineTable, reader, deps, items };
+  const tables = await profileTables(dynamo, name);
+  return { ...tables, items: () => tables.scan(tables.timelineTable) };
 }
 
 describe('timeline items', () => {
