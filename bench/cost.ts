@@ -9,8 +9,7 @@
  *
  * Priced twice: with the default settings, and with the settings for steady, high-volume traffic
  * (`cdp:timelineCapacity=provisioned`, `cdp:ingestEndpoint=function-url`, `cdp:timelineBackups=false`),
- * whose lines that differ
- * are printed in a second table.
+ * whose lines that differ are printed in a second table.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

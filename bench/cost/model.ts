@@ -17,8 +17,9 @@
  *   stored for half a month on average.
  * - Storage: the DynamoDB bytes each stored event brings (all items of every table, 100 bytes of
  *   overhead each) for as long as it is kept, and again at the point-in-time recovery price for the
- *   tables that have it (all of them unless `cdp:timelineBackups=false`); the lake's gzip bytes for 1 month in Standard, 5 in Infrequent Access and
- *   6 in Glacier Instant Retrieval (a year of lake at steady state, half a month in month one).
+ *   tables that have it (all of them unless `cdp:timelineBackups=false`); the lake's gzip bytes for
+ *   1 month in Standard, 5 in Infrequent Access and 6 in Glacier Instant Retrieval (a year of lake at
+ *   steady state, half a month in month one).
  */
 
 import { scanSegmentsFor } from '../../core/segments/scan-plan.js';
