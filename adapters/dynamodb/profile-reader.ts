@@ -14,7 +14,7 @@ import {
 } from './membership-item.js';
 import { stateFromItem } from './profile-item.js';
 import { keys } from './profile-keys.js';
-import { timelineEventOf, timelineMessageId } from './timeline-item.js';
+import { newestFirstDistinct, timelineEventOf } from './timeline-item.js';
 
 export interface ScanOptions {
   readonly segment?: number;
@@ -110,11 +110,7 @@ export class ProfileReader {
         return (res.Items ?? []).filter((i) => i.sk !== after);
       }),
     );
-    const seen = new Set<string>();
-    const merged = lists
-      .flat()
-      .sort((a, b) => ((a.sk as string) < (b.sk as string) ? 1 : -1))
-      .filter((i) => !seen.has(timelineMessageId(i)) && seen.add(timelineMessageId(i)));
+    const merged = newestFirstDistinct(lists);
     const page = merged.slice(0, limit);
     return {
       items: page.map(timelineEventOf),

@@ -61,3 +61,17 @@ export function timelineEventOf(item: Record<string, unknown>): TimelineEvent {
   const implied = item.type === undefined && item.event !== undefined ? { type: 'track' } : {};
   return TimelineEventSchema.parse({ ...implied, ...timelineKeyParts(item.sk as string), ...item });
 }
+
+/**
+ * Timeline items read under a profile and the profiles merged into it, as one timeline: newest first,
+ * each message once (a copy committed under a merged-away id before the merge stays there).
+ */
+export function newestFirstDistinct<T extends Record<string, unknown>>(
+  lists: readonly (readonly T[])[],
+): T[] {
+  const seen = new Set<string>();
+  return lists
+    .flat()
+    .sort((a, b) => ((a.sk as string) < (b.sk as string) ? 1 : -1))
+    .filter((i) => !seen.has(timelineMessageId(i)) && seen.add(timelineMessageId(i)));
+}

@@ -2,7 +2,7 @@ import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb
 import type { TimelineEvent } from '../../core/profiles/profile.js';
 import type { ProfileState } from '../../core/profiles/state.js';
 import { keys } from './profile-keys.js';
-import { timelineEventOf, timelineMessageId } from './timeline-item.js';
+import { newestFirstDistinct, timelineEventOf } from './timeline-item.js';
 
 /**
  * A profile's timeline events since an instant (newest first, up to `max`), across the profile and
@@ -42,11 +42,5 @@ export async function timelineSince(
       return items;
     }),
   );
-  const seen = new Set<string>();
-  return lists
-    .flat()
-    .sort((a, b) => ((a.sk as string) < (b.sk as string) ? 1 : -1))
-    .filter((i) => !seen.has(timelineMessageId(i)) && seen.add(timelineMessageId(i)))
-    .slice(0, max)
-    .map(timelineEventOf);
+  return newestFirstDistinct(lists).slice(0, max).map(timelineEventOf);
 }
