@@ -252,6 +252,7 @@ try {
   const aged = await ageMonthOne(
     new DynamoDBClient({}),
     { profiles: PROFILES_TABLE.localName, timeline: TIMELINE_TABLE.localName },
+    [cdp.sourceId],
     monthOneFrom,
     89 * day,
   );

@@ -14,7 +14,8 @@ import {
 } from './membership-item.js';
 import { stateFromItem } from './profile-item.js';
 import { keys } from './profile-keys.js';
-import { newestFirstDistinct, timelineEventOf } from './timeline-item.js';
+import { newestFirstDistinct } from './timeline-item.js';
+import { inTimelineRange, newestTimelineItems } from './timeline-query.js';
 
 export interface ScanOptions {
   readonly segment?: number;
@@ -83,38 +84,28 @@ export class ProfileReader {
 
   /**
    * Timeline, newest first, across the profile and every profile merged into it (their events stay
-   * under their own keys). The cursor is the last (timestamp, messageId) returned.
+   * under their own keys). The cursor is the last event key (`EV#<time>#<messageId>`) returned.
    */
   async listTimeline(
     state: ProfileState,
     options: { limit?: number; cursor?: string } = {},
   ): Promise<Page<TimelineEvent>> {
     const limit = Math.min(Math.max(options.limit ?? 25, 1), 100);
-    const after = decodeCursor<string>(options.cursor);
+    const before = decodeCursor<unknown>(options.cursor);
+    if (before !== undefined && (typeof before !== 'string' || !/^EV#[^#]+#/.test(before)))
+      throw new RangeError('The cursor is not valid');
     const ids = [state.profileId, ...state.mergedFrom];
+    const range = { ...(before !== undefined ? { below: before } : {}), want: limit };
     const lists = await Promise.all(
-      ids.map(async (id) => {
-        const res = await this.ddb.send(
-          new QueryCommand({
-            TableName: this.timelineTable,
-            KeyConditionExpression: after
-              ? 'pk = :pk AND sk BETWEEN :lo AND :hi'
-              : 'pk = :pk AND begins_with(sk, :ev)',
-            ExpressionAttributeValues: after
-              ? { ':pk': keys.profilePk(id), ':lo': 'EV#', ':hi': after }
-              : { ':pk': keys.profilePk(id), ':ev': 'EV#' },
-            ScanIndexForward: false,
-            Limit: limit + 1,
-          }),
-        );
-        return (res.Items ?? []).filter((i) => i.sk !== after);
-      }),
+      ids.map((id) => newestTimelineItems(this.ddb, this.timelineTable, id, range)),
     );
-    const merged = newestFirstDistinct(lists);
+    const merged = newestFirstDistinct(lists.map((l) => l.items)).filter((e) => inTimelineRange(range, e));
     const page = merged.slice(0, limit);
     return {
-      items: page.map(timelineEventOf),
-      ...(merged.length > limit ? { cursor: encodeCursor(page.at(-1)!.sk) } : {}),
+      items: page.map((e) => e.event),
+      ...(merged.length > limit || (page.length > 0 && lists.some((l) => l.more))
+        ? { cursor: encodeCursor(page.at(-1)!.key) }
+        : {}),
     };
   }
 

@@ -13,7 +13,7 @@ import {
   type GraphStore,
   type TimelineMessage,
 } from '../../core/identity/store.js';
-import type { Identity } from '../../core/profiles/profile.js';
+import type { Identity, TimelineEvent } from '../../core/profiles/profile.js';
 import { addIdentities, emptyProfile, mergeInto, type ProfileState } from '../../core/profiles/state.js';
 
 const now = () => new Date().toISOString();
@@ -23,7 +23,7 @@ import { batchGet, batchWrite, type Item, requestCounter } from './batch.js';
 import { isConditionFailed } from './errors.js';
 import { profileAttributes, stateFromItem } from './profile-item.js';
 import { keys } from './profile-keys.js';
-import { fromSource, timelineItem, timelineMessageId } from './timeline-item.js';
+import { fromSource, GROUP, timelineItems, timelineMessageIds } from './timeline-item.js';
 
 /** Re-exported: readers elsewhere import it from here. */
 export { stateFromItem };
@@ -287,10 +287,20 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
     // Only now that the profiles holding them are committed: timeline items (an attempt that lost a
     // race must not leave events under a profile it never wrote) and node hints.
     const ttl = Math.floor(now.getTime() / 1000) + this.options.timelineRetentionDays * 86_400;
+    // A person's events from one source share items (`timelineItems`): one write unit for a few.
+    const byPerson = new Map<string, { profileId: string; sourceId: string; events: TimelineEvent[] }>();
+    for (const t of changes.timeline) {
+      const key = JSON.stringify([t.profileId, t.sourceId]);
+      const group = byPerson.get(key) ?? { profileId: t.profileId, sourceId: t.sourceId, events: [] };
+      group.events.push(t.event);
+      byPerson.set(key, group);
+    }
     await batchWrite(
       this.ddb,
       this.options.timelineTable ?? this.table,
-      changes.timeline.map((t) => ({ put: timelineItem(t.profileId, t.sourceId, t.event, ttl) })),
+      [...byPerson.values()].flatMap((g) =>
+        timelineItems(g.profileId, g.sourceId, g.events, ttl).map((put) => ({ put })),
+      ),
     );
     await batchWrite(
       this.ddb,
@@ -425,18 +435,18 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
             TableName: this.options.timelineTable ?? this.table,
             KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lo AND :hi',
             ExpressionAttributeValues: { ':pk': keys.profilePk(profileId), ':lo': lo, ':hi': hi },
-            // `messageId` and `sourceId` for items written before the compact layout.
-            ProjectionExpression: 'sk, messageId, sourceId, src',
+            // `ev` holds an item's events; `messageId` and `sourceId` are items written before.
+            ProjectionExpression: 'sk, ev, messageId, sourceId, src',
             ...(options.consistent ? { ConsistentRead: true } : {}),
             ExclusiveStartKey: start,
           }),
         );
-        for (const item of res.Items ?? []) {
-          const messageId = timelineMessageId(item);
-          const sources = wanted.get(messageId);
-          if (!sources) continue;
-          for (const source of sources) if (fromSource(item, source)) found.add(`${source}#${messageId}`);
-        }
+        for (const item of res.Items ?? [])
+          for (const messageId of timelineMessageIds(item)) {
+            const sources = wanted.get(messageId);
+            if (!sources) continue;
+            for (const source of sources) if (fromSource(item, source)) found.add(`${source}#${messageId}`);
+          }
         start = res.LastEvaluatedKey;
       } while (start);
     });
@@ -444,9 +454,12 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
   }
 }
 
-/** Sort keys of timeline items (`EV#<ISO time>#<messageId>`) within `window` ms of these times. */
+/**
+ * Sort keys of timeline items holding events within `window` ms of these times: an item's key is its
+ * earliest event's, and it holds events up to `GROUP.spanMs` later.
+ */
 function eventKeyRange(times: readonly number[], window: number): [string, string] {
-  const lo = Math.min(...times) - window;
+  const lo = Math.min(...times) - window - GROUP.spanMs;
   const hi = Math.max(...times) + window;
   const iso = (t: number) => {
     const d = new Date(t);

@@ -1,13 +1,13 @@
-import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { TimelineEvent } from '../../core/profiles/profile.js';
 import type { ProfileState } from '../../core/profiles/state.js';
-import { keys } from './profile-keys.js';
-import { newestFirstDistinct, timelineEventOf } from './timeline-item.js';
+import { newestFirstDistinct } from './timeline-item.js';
+import { inTimelineRange, newestTimelineItems } from './timeline-query.js';
 
 /**
  * A profile's timeline events since an instant (newest first, up to `max`), across the profile and
  * every profile merged into it: for segment event conditions whose windows all end after `since`, so a
- * run reads the last 30 days of a person, not 90. Same items and order as `ProfileReader.fullTimeline`
+ * run reads the last 30 days of a person, not 90. Same events and order as `ProfileReader.fullTimeline`
  * restricted to the window.
  */
 export async function timelineSince(
@@ -17,30 +17,12 @@ export async function timelineSince(
   since: Date,
   max = 1000,
 ): Promise<TimelineEvent[]> {
+  const range = { since: since.toISOString(), want: max };
   const lists = await Promise.all(
-    [state.profileId, ...state.mergedFrom].map(async (id) => {
-      const items: Record<string, unknown>[] = [];
-      let ExclusiveStartKey: Record<string, unknown> | undefined;
-      do {
-        const res = await ddb.send(
-          new QueryCommand({
-            TableName: table,
-            KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lo AND :hi',
-            ExpressionAttributeValues: {
-              ':pk': keys.profilePk(id),
-              ':lo': `EV#${since.toISOString()}`,
-              ':hi': 'EV#~',
-            },
-            ScanIndexForward: false,
-            ExclusiveStartKey,
-            Limit: Math.min(max, 500),
-          }),
-        );
-        items.push(...(res.Items ?? []));
-        ExclusiveStartKey = res.LastEvaluatedKey;
-      } while (ExclusiveStartKey && items.length < max);
-      return items;
-    }),
+    [state.profileId, ...state.mergedFrom].map((id) => newestTimelineItems(ddb, table, id, range)),
   );
-  return newestFirstDistinct(lists).slice(0, max).map(timelineEventOf);
+  return newestFirstDistinct(lists.map((l) => l.items))
+    .filter((e) => inTimelineRange(range, e))
+    .slice(0, max)
+    .map((e) => e.event);
 }

@@ -9,6 +9,7 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Item } from '../../adapters/dynamodb/batch.js';
 import { profileAttributes, stateFromItem } from '../../adapters/dynamodb/profile-item.js';
 import { keys } from '../../adapters/dynamodb/profile-keys.js';
+import { sourceDigest, timelineEntries } from '../../adapters/dynamodb/timeline-item.js';
 import { messageHash } from '../../core/profiles/state.js';
 
 /**
@@ -26,9 +27,11 @@ import { messageHash } from '../../core/profiles/state.js';
 export async function ageMonthOne(
   client: DynamoDBClient,
   tables: { profiles: string; timeline: string },
+  sourceIds: readonly string[],
   monthOneFrom: Date,
   byMs: number,
 ): Promise<number> {
+  const sources = new Map(sourceIds.map((id) => [sourceDigest(id), id]));
   const aged = (iso: string) =>
     iso >= monthOneFrom.toISOString() ? new Date(Date.parse(iso) - byMs).toISOString() : iso;
   let rewritten = 0;
@@ -49,8 +52,13 @@ export async function ageMonthOne(
             ExpressionAttributeValues: marshall({ ':pk': keys.profilePk(id) }),
           },
         ))
-          for (const e of (events.Items ?? []).map((i) => unmarshall(i)))
-            dated.set(messageHash(e as { sourceId: string; messageId: string }), aged(e.timestamp as string));
+          for (const item of (events.Items ?? []).map((i) => unmarshall(i))) {
+            // Items keep a digest of their source; the hash is of its id.
+            const sourceId = sources.get(item.src as string);
+            if (sourceId === undefined) throw new Error(`A timeline item from an unknown source: ${item.sk}`);
+            for (const { event } of timelineEntries(item))
+              dated.set(messageHash({ sourceId, messageId: event.messageId }), aged(event.timestamp));
+          }
       const latest = (hashes: Iterable<string>) =>
         [...hashes].reduce((max, h) => {
           const at = dated.get(h) ?? '';

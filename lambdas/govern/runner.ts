@@ -19,6 +19,7 @@ import { RegulationStore } from '../../adapters/dynamodb/regulation-store.js';
 import { ReplayStore } from '../../adapters/dynamodb/replay-store.js';
 import { SegmentChangeLog } from '../../adapters/dynamodb/segment-changes.js';
 import { SuppressionStore } from '../../adapters/dynamodb/suppression-store.js';
+import { timelineMessageIds } from '../../adapters/dynamodb/timeline-item.js';
 import { TombstoneStore } from '../../adapters/dynamodb/tombstone-store.js';
 import { createLogger } from '../../adapters/observability/logger.js';
 import { ChangeCompactor } from '../../adapters/s3/change-compactor.js';
@@ -383,6 +384,7 @@ async function erase(regulationId: string) {
   for (const id of item.subject) add(keys.identity(id));
   // Timeline events live in their own table (under the same keys).
   const events: Array<{ pk: string; sk: string }> = [];
+  let eventCount = 0;
   if (timelineTable !== table)
     for (const profileId of item.profileIds) {
       let ExclusiveStartKey: Record<string, unknown> | undefined;
@@ -392,11 +394,15 @@ async function erase(regulationId: string) {
             TableName: timelineTable,
             KeyConditionExpression: 'pk = :p',
             ExpressionAttributeValues: { ':p': keys.profilePk(profileId) },
-            ProjectionExpression: 'pk, sk',
+            // `ev` to count the events an item holds (a batch's events of a person share one).
+            ProjectionExpression: 'pk, sk, ev',
             ExclusiveStartKey,
           }),
         );
-        for (const i of page.Items ?? []) events.push({ pk: i.pk as string, sk: i.sk as string });
+        for (const i of page.Items ?? []) {
+          events.push({ pk: i.pk as string, sk: i.sk as string });
+          eventCount += timelineMessageIds(i).length;
+        }
         ExclusiveStartKey = page.LastEvaluatedKey;
       } while (ExclusiveStartKey);
     }
@@ -413,7 +419,10 @@ async function erase(regulationId: string) {
   const count = (prefix: string) =>
     [...doomed.values(), ...events].filter((k) => k.sk.startsWith(prefix) || k.pk.startsWith(prefix)).length;
   await regulations.recordStore(regulationId, 'profiles', { status: 'done', count: count('PROFILE') });
-  await regulations.recordStore(regulationId, 'timeline', { status: 'done', count: count('EV#') });
+  await regulations.recordStore(regulationId, 'timeline', {
+    status: 'done',
+    count: timelineTable !== table ? eventCount : count('EV#'),
+  });
   await regulations.recordStore(regulationId, 'identities', { status: 'done', count: count('ID#') });
   await regulations.recordStore(regulationId, 'memberships', { status: 'done', count: count('SEG#') });
   // Incremental segment runs list changed and due profile ids; none of them may outlive the person.
