@@ -151,8 +151,20 @@ export function timelineKeyParts(sk: string): { timestamp: string; messageId: st
   return { timestamp: sk.slice(3, at), messageId: sk.slice(at + 1) };
 }
 
+/** Items already read, by object: readers look at an item more than once (pages, distinct). */
+const entriesOf = new WeakMap<object, TimelineEntry[]>();
+
 /** The events a timeline item holds, with their keys, whichever layout wrote it. */
 export function timelineEntries(item: Record<string, unknown>): TimelineEntry[] {
+  let entries = entriesOf.get(item);
+  if (!entries) {
+    entries = readEntries(item);
+    entriesOf.set(item, entries);
+  }
+  return entries;
+}
+
+function readEntries(item: Record<string, unknown>): TimelineEntry[] {
   const sk = item.sk as string;
   if (item.ev instanceof Uint8Array) {
     const [first, ...rest] = decode(item.ev);
