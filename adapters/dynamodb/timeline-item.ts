@@ -22,7 +22,7 @@ import { TIMELINE_DICTIONARY_V1 } from './timeline-dictionary.js';
  *   only, the profile id in the partition key.
  * - **The rest is one compressed attribute** (`ev`: a format byte, then the events as JSON, deflated
  *   with a preset dictionary of the names Segment's specs give events and properties, see
- *   `timeline-dictionary.ts`): a page view's 304 bytes of properties become about 80.
+ *   `timeline-dictionary.ts`): an analytics.js page view's 320 bytes of JSON become about 110.
  * - **The source is a digest** (`src`, 11 characters of its SHA-256, 66 bits): a retry matches on source
  *   and message id, which needs sources told apart, not spelled out. Two sources of one deployment
  *   sharing a digest and a message id within the dedupe window is not a case to plan for.
