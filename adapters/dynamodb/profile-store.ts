@@ -280,9 +280,17 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
             ConditionExpression: 'attribute_not_exists(pk)',
           },
         });
-    await inParallel([...units.values()], (unit) =>
-      this.commitUnit(unit.profile, [...unit.redirects, ...unit.nodes]),
-    );
+    const committed: string[] = [];
+    try {
+      await inParallel([...units.values()], async (unit) => {
+        await this.commitUnit(unit.profile, [...unit.redirects, ...unit.nodes]);
+        committed.push(unit.profile.state.profileId);
+      });
+    } catch (err) {
+      // Units are people: those committed before another lost stay committed.
+      if (err instanceof ConflictError) err.committed = committed;
+      throw err;
+    }
 
     // Only now that the profiles holding them are committed: timeline items (an attempt that lost a
     // race must not leave events under a profile it never wrote) and node hints.

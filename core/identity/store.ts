@@ -4,6 +4,11 @@ import type { GraphChanges, GraphSnapshot } from './graph.js';
 /** Thrown by a store when a conditional write lost a race; the batch is recomputed from fresh state. */
 export class ConflictError extends Error {
   override readonly name = 'ConflictError';
+  /**
+   * Roots whose changes the failed commit did write (a store that commits each person on their own may
+   * commit some before another loses): their listeners must still be told once the batch commits.
+   */
+  committed: readonly string[] = [];
 }
 
 /**

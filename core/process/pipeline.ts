@@ -1,8 +1,14 @@
 import { type GraphChanges, type GraphSnapshot, IdentityGraph } from '../identity/graph.js';
 import { type IdentityConfig, identityKey } from '../identity/identifiers.js';
 import { ConflictError, type DedupeStore, type GraphStore, type TimelineMessage } from '../identity/store.js';
-import type { Profile, ProfileChangeListener } from '../profiles/profile.js';
-import { type EventPosition, timelinesToSearch, toProfile } from '../profiles/state.js';
+import type { MergedAwayProfile, Profile, ProfileChangeListener } from '../profiles/profile.js';
+import {
+  type EventPosition,
+  holdsRecord,
+  type ProfileState,
+  timelinesToSearch,
+  toProfile,
+} from '../profiles/state.js';
 import type { CanonicalEvent } from './normalize.js';
 
 export interface PipelineDeps {
@@ -133,10 +139,15 @@ export async function processBatch(
   // A message an earlier delivery committed may mean its listeners never ran (that delivery failed
   // after the commit): then no listener is told a state before this batch, and each compares nothing.
   let copiesCommitted = fresh.length < unique.length;
-  if (fresh.length === 0)
+  if (fresh.length === 0) {
+    await tellRedelivered(deps, redeliveredIn(first, unique), now);
     return { applied: 0, duplicates: events.length, merges: 0, blockedMerges: 0, attempts: 0 };
+  }
   const identities = fresh.flatMap((f) => f.event.identities);
   const maxAttempts = deps.maxAttempts ?? 8;
+  // What attempts that lost a race did commit (people committed before another lost): their merges are
+  // not seen again by the next attempt, and listeners must hear of them once the batch commits.
+  const carried = new CarriedChanges();
   for (let attempt = 1; ; attempt++) {
     const snapshot = attempt === 1 ? first : await deps.graph.load(identities, { consistent: true });
     if (attempt > 1) {
@@ -153,8 +164,10 @@ export async function processBatch(
       );
       fresh = fresh.filter((f) => !again.has(dedupeKey(f.event)));
       copiesCommitted ||= again.size > 0;
-      if (fresh.length === 0)
+      if (fresh.length === 0) {
+        await tellRedelivered(deps, redeliveredIn(snapshot, unique), now);
         return { applied: 0, duplicates: events.length, merges: 0, blockedMerges: 0, attempts: attempt };
+      }
     }
     const graph = new IdentityGraph(snapshot, deps.config, now.toISOString());
     for (const f of fresh) graph.apply(f.event, f.position);
@@ -163,6 +176,7 @@ export async function processBatch(
       await deps.graph.commit(changes, now);
     } catch (err) {
       if (err instanceof ConflictError && attempt < maxAttempts) {
+        carried.add(changes, snapshot, err.committed);
         await (deps.backoff ?? randomBackoff)(attempt);
         continue;
       }
@@ -170,13 +184,21 @@ export async function processBatch(
     }
     // Losers as the snapshot held them, which is what their redirects keep: the records destinations
     // have for them were built from that data.
-    const mergedAway = changes.redirects.flatMap((r) => {
-      const state = snapshot.profiles.get(r.profileId);
-      return state ? [{ profile: toProfile(state), into: r.into }] : [];
-    });
-    if (deps.listeners?.length && (changes.profiles.length || mergedAway.length)) {
-      const profiles = changes.profiles.map((p) => toProfile(p.state));
-      const graph = { nodes: changes.nodes, merges: changes.merges };
+    const mergedAway = carried.mergedAwayWith(
+      changes.redirects.flatMap((r) => {
+        const state = snapshot.profiles.get(r.profileId);
+        return state ? [{ profile: toProfile(state), into: r.into }] : [];
+      }),
+    );
+    // Profiles only an earlier delivery of this batch changed are told too: it may have failed before
+    // its listeners ran (nothing in `previous` for them: their state before the batch is gone).
+    const redelivered = (changes.redelivered ?? []).map(toProfile);
+    if (deps.listeners?.length && (changes.profiles.length || mergedAway.length || redelivered.length)) {
+      const profiles = [...changes.profiles.map((p) => toProfile(p.state)), ...redelivered];
+      const graph = {
+        nodes: [...carried.nodes, ...changes.nodes],
+        merges: [...carried.merges, ...changes.merges],
+      };
       const previous = copiesCommitted ? undefined : previousStates(changes, snapshot);
       for (const listener of deps.listeners)
         await listener.profilesChanged(profiles, now, mergedAway, graph, previous);
@@ -192,6 +214,65 @@ export async function processBatch(
       changes,
     };
   }
+}
+
+/**
+ * The parts of failed attempts' changes their store committed anyway (`ConflictError.committed`: the
+ * people committed before another lost a race). The next attempt finds those people's events applied
+ * and changes nothing for them (their profiles reach listeners as `redelivered`), but what they merged
+ * away, linked and merged is only known here.
+ */
+class CarriedChanges {
+  private readonly away = new Map<string, MergedAwayProfile>();
+  readonly nodes: Array<GraphChanges['nodes'][number]> = [];
+  readonly merges: Array<GraphChanges['merges'][number]> = [];
+
+  add(changes: GraphChanges, snapshot: GraphSnapshot, committed: readonly string[]): void {
+    const done = new Set(committed);
+    for (const r of changes.redirects) {
+      const state = snapshot.profiles.get(r.profileId);
+      if (done.has(r.into) && state) this.away.set(r.profileId, { profile: toProfile(state), into: r.into });
+    }
+    this.nodes.push(...changes.nodes.filter((n) => done.has(n.profileId)));
+    this.merges.push(...changes.merges.filter((m) => done.has(m.survivor)));
+  }
+
+  /** These merged-away profiles, and those carried that are not among them. */
+  mergedAwayWith(now: readonly MergedAwayProfile[]): MergedAwayProfile[] {
+    const ids = new Set(now.map((m) => m.profile.profileId));
+    return [...now, ...[...this.away.values()].filter((m) => !ids.has(m.profile.profileId))];
+  }
+}
+
+/**
+ * Profiles, as a snapshot has them, holding events an earlier delivery of this very batch applied
+ * (their `applied` offsets hold the event's position), when every event of the batch was found already
+ * committed: that delivery may have failed after its commit and before its listeners ran.
+ */
+function redeliveredIn(
+  snapshot: GraphSnapshot,
+  batch: ReadonlyArray<{ event: CanonicalEvent; position: EventPosition }>,
+): ProfileState[] {
+  const out = new Map<string, ProfileState>();
+  for (const { event, position } of batch)
+    for (const id of event.identities) {
+      const root = snapshot.nodes.get(identityKey(id));
+      const state = root === undefined ? undefined : snapshot.profiles.get(root);
+      if (root !== undefined && state && holdsRecord(state, position)) out.set(root, state);
+    }
+  return [...out.values()];
+}
+
+/** Tells listeners about profiles an earlier delivery of the batch changed (see `redeliveredIn`). */
+async function tellRedelivered(
+  deps: PipelineDeps,
+  states: readonly ProfileState[],
+  now: Date,
+): Promise<void> {
+  if (!deps.listeners?.length || states.length === 0) return;
+  const profiles = states.map(toProfile);
+  for (const listener of deps.listeners)
+    await listener.profilesChanged(profiles, now, [], { nodes: [], merges: [] });
 }
 
 /**
