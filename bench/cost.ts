@@ -8,7 +8,8 @@
  * steady state (the same traffic again from people with long histories, then a run).
  *
  * Priced twice: with the default settings, and with the settings for steady, high-volume traffic
- * (`cdp:timelineCapacity=provisioned`, `cdp:ingestEndpoint=function-url`, `cdp:timelineBackups=false`),
+ * (`cdp:timelineCapacity=provisioned`, `cdp:ingestEndpoint=function-url`, `cdp:timelineBackups=false`,
+ * `cdp:streamMode=PROVISIONED`),
  * whose lines that differ are printed in a second table.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -349,6 +350,7 @@ try {
     provisioned: { table: TIMELINE_TABLE.localName, targetUtilization: targetPercent / 100 },
     functionUrl: true,
     noTimelineBackups: true,
+    provisionedStream: { targetUtilization: targetPercent / 100 },
   });
   restoreLogs();
 
@@ -373,7 +375,7 @@ try {
     ...new Set(Object.keys(columns).flatMap((name) => changedItems(columns[name]!, steadyColumns[name]!))),
   ];
   say(
-    `\nWith \`cdp:timelineCapacity\` provisioned (${targetPercent}% target), \`cdp:ingestEndpoint\` function-url and \`cdp:timelineBackups\` false, $ per million events\n`,
+    `\nWith \`cdp:timelineCapacity\` provisioned (${targetPercent}% target), \`cdp:ingestEndpoint\` function-url, \`cdp:timelineBackups\` false and \`cdp:streamMode\` PROVISIONED (shards at ${targetPercent}%), $ per million events\n`,
   );
   say(`| Item | ${names.join(' | ')} |`);
   say(`| --- | ${names.map(() => '---:').join(' | ')} |`);

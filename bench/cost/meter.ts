@@ -54,7 +54,8 @@ export interface Usage {
   dynamoOps: Record<string, CapacityTotals>;
   /** Keyed by the function that made them. */
   perInvocation: Record<string, PerInvocationTotals>;
-  kinesis: { records: number; bytes: number; billedBytes: number };
+  /** `payloadUnits`: 25 KB units of each record, as a provisioned stream bills its PUTs. */
+  kinesis: { records: number; bytes: number; billedBytes: number; payloadUnits: number };
   s3: { put: number; get: number; list: number; putBytes: number };
   lambda: Record<string, LambdaTotals>;
   logBytes: number;
@@ -66,7 +67,7 @@ export const emptyUsage = (): Usage => ({
   dynamo: {},
   dynamoOps: {},
   perInvocation: {},
-  kinesis: { records: 0, bytes: 0, billedBytes: 0 },
+  kinesis: { records: 0, bytes: 0, billedBytes: 0, payloadUnits: 0 },
   s3: { put: 0, get: 0, list: 0, putBytes: 0 },
   lambda: {},
   logBytes: 0,
@@ -436,6 +437,7 @@ export class UsageMeter {
       this.usage.kinesis.records += 1;
       this.usage.kinesis.bytes += bytes;
       this.usage.kinesis.billedBytes += Math.ceil(bytes / 1024) * 1024;
+      this.usage.kinesis.payloadUnits += Math.max(1, Math.ceil(bytes / (25 * 1024)));
     }
     return result;
   };

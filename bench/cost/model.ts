@@ -84,6 +84,11 @@ export interface SteadyLoadSettings {
   readonly functionUrl?: boolean;
   /** `cdp:timelineBackups=false`: no point-in-time recovery (continuous backups) on the timeline table. */
   readonly noTimelineBackups?: boolean;
+  /**
+   * `cdp:streamMode=PROVISIONED`: shards sized for the traffic at this share of their limits (the
+   * busiest of records, bytes in and bytes read per second), billed per shard-hour and PUT payload unit.
+   */
+  readonly provisionedStream?: { readonly targetUtilization: number };
 }
 
 export interface CostLine {
@@ -195,7 +200,11 @@ export function trafficCost(
   lines.push(line('X-Ray traces', per(traces), 'traces', PRICES.xrayTraceRecorded.usd));
   const logBytes = usage.logBytes + invocations * a.platformLogBytesPerInvocation;
   lines.push(line('CloudWatch Logs ingested', per(logBytes / GB), 'GB', PRICES.logsIngestGb.usd));
-  lines.push(...streamCost(usage, events, a));
+  lines.push(
+    ...(settings.provisionedStream
+      ? provisionedStreamCost(usage, events, a, settings.provisionedStream.targetUtilization)
+      : streamCost(usage, events, a)),
+  );
   lines.push(...dynamoCost(usage, events, 'DynamoDB', settings.provisioned));
   lines.push(...s3RequestCost(usage, events));
   return lines;
@@ -216,6 +225,49 @@ export function streamCost(usage: Usage, events: number, a: Assumptions): CostLi
       1 / (a.eventsPerSecond * 3600),
       'stream-hours',
       PRICES.kinesisOnDemandStreamHour.usd,
+    ),
+  ];
+}
+
+/** Shard limits of a provisioned stream: in, per second, and out, shared by its standard consumers. */
+export const SHARD_LIMITS = { records: 1000, bytesIn: 1024 * 1024, bytesOut: 2 * 1024 * 1024 } as const;
+
+/**
+ * A provisioned stream: the shards the traffic needs at `eventsPerSecond`, each kept at
+ * `targetUtilization` of the busiest of its limits (records in, bytes in, bytes its consumers read; a
+ * shard's 2 MB/s out is shared by them), and a PUT payload unit per started 25 KB of each record.
+ * Reading is not billed.
+ */
+export function provisionedStreamCost(
+  usage: Usage,
+  events: number,
+  a: Assumptions,
+  targetUtilization: number,
+): CostLine[] {
+  const { records, bytes, payloadUnits } = usage.kinesis;
+  const perSecond = a.eventsPerSecond / events;
+  const shards = Math.max(
+    1,
+    Math.ceil(
+      Math.max(
+        (records * perSecond) / SHARD_LIMITS.records,
+        (bytes * perSecond) / SHARD_LIMITS.bytesIn,
+        (bytes * perSecond * a.streamConsumers) / SHARD_LIMITS.bytesOut,
+      ) / targetUtilization,
+    ),
+  );
+  return [
+    line(
+      'Kinesis PUT payload units (provisioned)',
+      payloadUnits / events,
+      'units',
+      PRICES.kinesisPutPayloadUnit.usd,
+    ),
+    line(
+      `Kinesis shard-hours (${shards} at ${a.eventsPerSecond} events/s)`,
+      shards / (a.eventsPerSecond * 3600),
+      'shard-hours',
+      PRICES.kinesisShardHour.usd,
     ),
   ];
 }

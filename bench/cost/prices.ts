@@ -55,6 +55,18 @@ export const PRICES = {
     source: 'https://aws.amazon.com/kinesis/data-streams/pricing/',
     asOf: AS_OF,
   },
+  kinesisShardHour: {
+    usd: 0.015,
+    unit: 'shard-hour, provisioned (each shard: 1 MB/s or 1,000 records/s in, 2 MB/s out; reads free)',
+    source: 'https://aws.amazon.com/kinesis/data-streams/pricing/',
+    asOf: AS_OF,
+  },
+  kinesisPutPayloadUnit: {
+    usd: 0.014 / 1e6,
+    unit: 'PUT payload unit, provisioned (each 25 KB of a record)',
+    source: 'https://aws.amazon.com/kinesis/data-streams/pricing/',
+    asOf: AS_OF,
+  },
   dynamoWriteRequestUnit: {
     usd: 0.625 / 1e6,
     unit: 'DynamoDB on-demand write request unit (1 KB)',

@@ -64,7 +64,7 @@ describe('traffic cost', () => {
     const usage: Usage = emptyUsage();
     usage.dynamo.profiles = { requests: 10, read: 500, write: 3000 };
     usage.dynamo['profiles/byProfile'] = { requests: 0, read: 0, write: 1000 };
-    usage.kinesis = { records: 1000, bytes: 1_500_000, billedBytes: 2048 * 1000 };
+    usage.kinesis = { records: 1000, bytes: 1_500_000, billedBytes: 2048 * 1000, payloadUnits: 1000 };
     usage.s3 = { put: 2, get: 0, list: 0, putBytes: 0 };
     const lines = trafficCost(usage, 1000, 1000, assumptions);
     // 3 WRU per event at $0.625 per million: $1.875 per million events.
@@ -135,6 +135,39 @@ describe('traffic cost', () => {
       9,
     );
     expect(changedItems(defaults, defaults)).toEqual([]);
+  });
+
+  it('prices a provisioned stream by the shards the traffic needs and its PUT payload units, reads free', () => {
+    const usage: Usage = emptyUsage();
+    // 1,000 events, one record each, 466 bytes (a server event), one 25 KB unit each.
+    usage.kinesis = { records: 1000, bytes: 466_000, billedBytes: 1024 * 1000, payloadUnits: 1000 };
+    const onDemand = trafficCost(usage, 1000, 1000, assumptions);
+    const provisioned = trafficCost(usage, 1000, 1000, assumptions, {
+      provisionedStream: { targetUtilization: 0.7 },
+    });
+    // 1,000 records a second: one shard's worth, bought at 70%: two shards.
+    expect(cost(provisioned, 'Kinesis shard-hours (2 at 1000 events/s)')).toBeCloseTo(
+      (2 / (1000 * 3600)) * 0.015 * 1e6,
+      9,
+    );
+    expect(cost(provisioned, 'Kinesis PUT payload units (provisioned)')).toBeCloseTo(0.014, 9);
+    expect(provisioned.some((l) => l.item.startsWith('Kinesis ingested'))).toBe(false);
+    expect(provisioned.some((l) => l.item.startsWith('Kinesis retrieved'))).toBe(false);
+    expect(cost(onDemand, 'Kinesis ingested (1 KB records)')).toBeGreaterThan(0);
+    // Big records: bytes, not records, size the stream (900 KB/s in, 1.8 MB/s read by two consumers,
+    // at 70% of a shard's 2 MB/s out: two shards); a 30 KB record is two payload units.
+    usage.kinesis = { records: 30, bytes: 30 * 30_720, billedBytes: 30 * 30_720, payloadUnits: 60 };
+    const big = trafficCost(
+      usage,
+      1000,
+      1000,
+      { ...assumptions },
+      { provisionedStream: { targetUtilization: 0.7 } },
+    );
+    expect(big.find((l) => l.item.startsWith('Kinesis shard-hours'))?.item).toBe(
+      'Kinesis shard-hours (2 at 1000 events/s)',
+    );
+    expect(cost(big, 'Kinesis PUT payload units (provisioned)')).toBeCloseTo(0.014 * 0.06, 9);
   });
 
   it('bills Lambda per invocation in whole milliseconds, with AWS round trips for emulator waits', () => {

@@ -267,3 +267,35 @@ describe('cdp:timelineBackups=false', () => {
     );
   });
 });
+
+describe('the four settings together, as the README deploys them', () => {
+  it('synthesizes a provisioned stream and timeline, the function URL and no timeline PITR, and passes cdk-nag', () => {
+    const cdp = synthesizeCdp(
+      {},
+      {
+        'cdp:timelineCapacity': 'provisioned',
+        'cdp:timelineWriteCapacity': '{"min":1500,"max":6000}',
+        'cdp:timelineReadCapacity': '{"min":500,"max":3000}',
+        'cdp:ingestEndpoint': 'function-url',
+        'cdp:collectorReservedConcurrency': '200',
+        'cdp:timelineBackups': 'false',
+        'cdp:streamMode': 'PROVISIONED',
+        'cdp:shardCount': '2',
+      },
+    );
+    cdp.template.hasResourceProperties('AWS::Kinesis::Stream', {
+      ShardCount: 2,
+      StreamModeDetails: { StreamMode: 'PROVISIONED' },
+    });
+    const timeline = tableOf(cdp, TIMELINE_TABLE.id);
+    expect(timeline.properties.ProvisionedThroughput).toEqual({
+      WriteCapacityUnits: 1500,
+      ReadCapacityUnits: 500,
+    });
+    expect(timeline.properties.PointInTimeRecoverySpecification).toEqual({
+      PointInTimeRecoveryEnabled: false,
+    });
+    cdp.template.resourceCountIs('AWS::Lambda::Url', 1);
+    expect(cdp.nagErrors).toEqual([]);
+  });
+});
