@@ -114,8 +114,10 @@ function stored(event: TimelineEvent, withKey: boolean): Record<string, unknown>
 
 const compareKeys = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
+// Of the ids as a JSON array: message ids may hold any character, so joined by one they could say the
+// same for two different sets.
 const groupDigest = (messageIds: readonly string[]): string =>
-  createHash('sha256').update(messageIds.join('\n')).digest('base64url').slice(0, 11);
+  createHash('sha256').update(JSON.stringify(messageIds)).digest('base64url').slice(0, 11);
 
 function encode(json: string): Uint8Array {
   const body = deflateRawSync(Buffer.from(json, 'utf8'), { dictionary: TIMELINE_DICTIONARY_V1, level: 9 });

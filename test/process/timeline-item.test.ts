@@ -182,6 +182,10 @@ describe('timeline items', () => {
     const first = timelineItems(profileId, 'src', [e('e1', 1), e('e2', 2), e('e3', 3)], 1);
     const second = timelineItems(profileId, 'src', [e('e1', 1), e('e2', 2)], 1);
     expect(first[0]!.sk).not.toBe(second[0]!.sk);
+    // Sets whose ids, joined, would read the same: still two keys.
+    const joined = timelineItems(profileId, 'src', [e('e1', 1), e('a\nb', 2)], 1);
+    const split = timelineItems(profileId, 'src', [e('e1', 1), e('a', 2), e('b', 3)], 1);
+    expect(joined[0]!.sk).not.toBe(split[0]!.sk);
     await batchWrite(
       dynamo.doc,
       timelineTable,
