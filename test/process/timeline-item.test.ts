@@ -195,7 +195,7 @@ describe('timeline items', () => {
     expect((await reader.listTimeline(state)).items.map((x) => x.messageId)).toEqual(['e3', 'e2', 'e1', 'x']);
   });
 
-  it('page newest first, each event once, however items group and overlap in time', async () => {
+  it('page newest first, each event once, however items group and overlap in time, across merged timelines', async () => {
     const { timelineTable, reader, deps } = await setup('paging');
     await processBatch([canonical({ messageId: 'seed', identities: [user('pg')] })], deps, now);
     const profileId = derivedProfileId(user('pg'));
@@ -203,14 +203,16 @@ describe('timeline items', () => {
     let round = 0;
     await fc.assert(
       fc.asyncProperty(
-        // Batches of events within a few hours (so items overlap in time), ids that may share prefixes.
+        // Batches of events within a few hours (so items overlap in time), ids that may share prefixes;
+        // each under the profile, under one merged into it, under both (a copy committed before the
+        // merge), or twice under the profile (two attempts that grouped the batch differently).
         fc.array(
-          fc.array(
-            fc.tuple(fc.integer({ min: 0, max: 4 * 3600 }), fc.constantFrom('a', 'a#', 'a#b', 'b', 'ab')),
-            {
-              minLength: 1,
-              maxLength: 8,
-            },
+          fc.tuple(
+            fc.array(
+              fc.tuple(fc.integer({ min: 0, max: 4 * 3600 }), fc.constantFrom('a', 'a#', 'a#b', 'b', 'ab')),
+              { minLength: 1, maxLength: 8 },
+            ),
+            fc.constantFrom('survivor', 'merged', 'both', 'again'),
           ),
           { minLength: 1, maxLength: 8 },
         ),
@@ -218,8 +220,9 @@ describe('timeline items', () => {
         fc.integer({ min: 0, max: 4 * 3600 }),
         async (batches, limit, sinceSeconds) => {
           const id = `${profileId}-${++round}`;
+          const merged = `${id}-merged`;
           const all = new Map<string, TimelineEvent>();
-          const puts = batches.flatMap((batch, b) => {
+          const puts = batches.flatMap(([batch, under], b) => {
             const events = batch.map(([s, prefix], i) => ({
               messageId: `${prefix}${b}-${i}`,
               type: 'track',
@@ -227,12 +230,23 @@ describe('timeline items', () => {
               timestamp: new Date(base + s * 1000).toISOString(),
             }));
             for (const x of events) all.set(x.messageId, x);
-            return timelineItems(id, 'src', events, 1).map((put) => ({ put }));
+            const ids =
+              under === 'both'
+                ? [id, merged]
+                : under === 'again'
+                  ? [id, id]
+                  : under === 'merged'
+                    ? [merged]
+                    : [id];
+            // The second copy as another attempt grouped the batch: its first two events only.
+            return ids.flatMap((at, n) =>
+              timelineItems(at, 'src', n === 0 ? events : events.slice(0, 2), 1).map((put) => ({ put })),
+            );
           });
           await batchWrite(dynamo.doc, timelineTable, puts);
           const key = (x: TimelineEvent) => `EV#${x.timestamp}#${x.messageId}`;
           const expected = [...all.values()].sort((x, y) => (key(x) < key(y) ? 1 : -1));
-          const state = { ...(await reader.getState(profileId))!, profileId: id, mergedFrom: [] };
+          const state = { ...(await reader.getState(profileId))!, profileId: id, mergedFrom: [merged] };
           const paged: TimelineEvent[] = [];
           let cursor: string | undefined;
           do {
