@@ -113,7 +113,7 @@ export interface CdpSettings {
   readonly timelineCapacity: TimelineCapacityMode;
   /**
    * Point-in-time recovery (continuous backups) on the timeline table: `true` (default), like every
-   * table. `false` saves $0.20 per GB-month of timeline (the CDP's largest table, about $0.17 per
+   * table. `false` saves $0.20 per GB-month of timeline (the CDP's largest table, about $0.13 per
    * million events kept 90 days); the timeline is then recovered by rebuilding it from the lake, which
    * holds every event (`npm run cdp -- rebuild`), not restored to a point in time.
    */

@@ -70,12 +70,6 @@ export interface GraphChanges {
   readonly merges: readonly MergeRecord[];
   /** Events that changed a profile (not replays), with the root they ended in. */
   readonly applied: ReadonlyArray<{ event: CanonicalEvent; profileId: string }>;
-  /**
-   * Profiles this batch reached only with events an earlier delivery or attempt of this very batch
-   * applied (its position is in their `applied` offsets): nothing to write, but that delivery may
-   * have failed before its listeners ran, so they are told again (listeners are idempotent).
-   */
-  readonly redelivered?: readonly ProfileState[];
 }
 
 const clone = <T>(v: T): T => structuredClone(v);
@@ -103,8 +97,6 @@ export class IdentityGraph {
   private readonly applied: Array<{ event: CanonicalEvent; root: string }> = [];
   /** Every event of the batch with the root it went to, including those an earlier attempt applied. */
   private readonly placed: Array<{ event: CanonicalEvent; root: string }> = [];
-  /** Roots holding events an earlier delivery or attempt of this batch applied. */
-  private readonly redelivered = new Set<string>();
 
   constructor(
     private readonly snapshot: GraphSnapshot,
@@ -169,7 +161,6 @@ export class IdentityGraph {
     );
     if (holder !== undefined) {
       this.placed.push({ event, root: holder });
-      if (holdsRecord(this.profile(holder), position)) this.redelivered.add(holder);
       return;
     }
     // Known identifiers count too: one may resolve to a root whose stored list does not show it yet.
@@ -292,9 +283,6 @@ export class IdentityGraph {
       })),
       merges: this.merges.map((m) => ({ ...m, survivor: this.find(m.survivor) })),
       applied,
-      redelivered: [...new Set([...this.redelivered].map((id) => this.find(id)))]
-        .filter((id) => !roots.has(id))
-        .map((id) => this.profiles.get(id)!),
     };
   }
 }

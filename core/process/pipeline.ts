@@ -190,9 +190,15 @@ export async function processBatch(
         return state ? [{ profile: toProfile(state), into: r.into }] : [];
       }),
     );
-    // Profiles only an earlier delivery of this batch changed are told too: it may have failed before
-    // its listeners ran (nothing in `previous` for them: their state before the batch is gone).
-    const redelivered = (changes.redelivered ?? []).map(toProfile);
+    // Profiles only an earlier delivery or attempt of this batch changed are told too: it may have failed
+    // before its listeners ran (nothing in `previous` for them: their state before the batch is gone).
+    const written = new Set([
+      ...changes.profiles.map((p) => p.state.profileId),
+      ...changes.redirects.map((r) => r.profileId),
+    ]);
+    const redelivered = redeliveredIn(snapshot, unique)
+      .filter((state) => !written.has(state.profileId))
+      .map(toProfile);
     if (deps.listeners?.length && (changes.profiles.length || mergedAway.length || redelivered.length)) {
       const profiles = [...changes.profiles.map((p) => toProfile(p.state)), ...redelivered];
       const graph = {
@@ -245,9 +251,9 @@ class CarriedChanges {
 }
 
 /**
- * Profiles, as a snapshot has them, holding events an earlier delivery of this very batch applied
- * (their `applied` offsets hold the event's position), when every event of the batch was found already
- * committed: that delivery may have failed after its commit and before its listeners ran.
+ * Profiles, as a snapshot has them, holding events an earlier delivery or attempt of this very batch
+ * applied (their `applied` offsets hold the event's position): it may have failed after its commit and
+ * before its listeners ran. A copy of a message another batch applied is not among them.
  */
 function redeliveredIn(
   snapshot: GraphSnapshot,
