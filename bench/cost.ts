@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { meterClients } from '../adapters/aws/clients.js';
+import { TRAITS_SK } from '../adapters/dynamodb/profile-item.js';
 import { DEFAULT_SETTINGS, tracesOwnInvocations } from '../lib/config.js';
 import { startLocalCdp } from '../local/runtime.js';
 import { FUNCTIONS, SEGMENT_RUN_STATE_MACHINE, STREAM_CONSUMERS } from '../resources/functions/index.js';
@@ -284,6 +285,7 @@ try {
   // records) with DynamoDB's 100 bytes of overhead, per stored event.
   const bytesByTable: Record<string, number> = {};
   const profileItems: Array<{ item: Record<string, unknown>; bytes: number }> = [];
+  const traitValues = new Map<string, Array<{ item: Record<string, unknown>; bytes: number }>>();
   for (const table of TABLES) {
     let bytes = 0;
     for await (const page of paginateScan({ client: new DynamoDBClient({}) }, { TableName: table.localName }))
@@ -291,6 +293,11 @@ try {
         bytes += itemSize(item) + 100;
         if (table === PROFILES_TABLE && item.sk?.S === 'PROFILE' && item.packed?.B && !item.mergedInto)
           profileItems.push({ item: unmarshall(item), bytes: itemSize(item) });
+        if (table === PROFILES_TABLE && item.sk?.S === TRAITS_SK)
+          traitValues.set(item.pk!.S!, [
+            ...(traitValues.get(item.pk!.S!) ?? []),
+            { item: unmarshall(item), bytes: itemSize(item) },
+          ]);
       }
     bytesByTable[table.localName] = bytes;
   }
@@ -447,7 +454,7 @@ try {
       .map(([t, b]) => `${t} ${fmt(b / stored)}`)
       .join(', ')}); lake: ${fmt(lakeBytes(server2), 1)} bytes per event (gzip)`,
   );
-  say(profileItemReport(profileItems));
+  say(profileItemReport(profileItems, traitValues));
 } finally {
   restoreLogs();
   unmeter();

@@ -71,6 +71,16 @@ export function resourceFieldsOf(input: unknown): Record<string, unknown> {
     // Only the key's kind (`CHANGES#…`): keys can hold identifiers, which recordings must never carry.
     if (typeof pk === 'string') out.LeadingKey = pk.replace(/#.*$/, '#…');
   }
+  // Queries: the kinds of the keys their key condition names (`P#…`, `SEG#…`, `PROFILE`), which tell a
+  // read of memberships from a read of a profile; kinds only, as above.
+  if (typeof record.KeyConditionExpression === 'string' && record.ExpressionAttributeValues) {
+    const values = record.ExpressionAttributeValues as Record<string, unknown>;
+    const kinds = (record.KeyConditionExpression.match(/:[A-Za-z0-9_]+/g) ?? [])
+      .map((name) => values[name])
+      .filter((v): v is string => typeof v === 'string')
+      .map((v) => v.replace(/#.*$/, '#…'));
+    out.KeyKinds = [...new Set(kinds)].sort();
+  }
   // Batch calls name their tables as the keys of RequestItems.
   if (record.RequestItems && typeof record.RequestItems === 'object')
     out.Tables = Object.keys(record.RequestItems as object);

@@ -11,6 +11,7 @@ import { emptyProfile, mergeInto, type ProfileState } from '../../core/profiles/
 import { batchGet, type Item } from './batch.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { keys } from './profile-keys.js';
+import { readProfileItem } from './profile-read.js';
 import { ProfileReader } from './profile-reader.js';
 import { DynamoProfileStore, stateFromItem } from './profile-store.js';
 
@@ -65,12 +66,11 @@ export class IdentityChecker {
   private async root(id: string): Promise<Root | undefined> {
     let at = id;
     for (let hops = 0; hops < 64; hops++) {
-      const { Item } = await this.ddb.send(
-        new GetCommand({ TableName: this.table, Key: keys.profile(at), ConsistentRead: true }),
-      );
-      if (!Item) return undefined;
-      if (!Item.mergedInto) return { state: stateFromItem(Item as Item), version: Item.version as number };
-      at = Item.mergedInto as string;
+      // With its trait values: a repair writes the whole state back.
+      const item = await readProfileItem(this.ddb, this.table, at, true);
+      if (!item) return undefined;
+      if (!item.mergedInto) return { state: stateFromItem(item), version: item.version as number };
+      at = item.mergedInto as string;
     }
     throw new Error(`Redirect chain too long at ${id}`);
   }
@@ -160,7 +160,10 @@ export class IdentityChecker {
       }),
     );
     const items = (res.Items ?? []) as Item[];
-    const states = items.filter((i) => i.sk === 'PROFILE').map(stateFromItem);
+    // Checks read identifiers, merges and counts, never traits; repairs read the profile again whole.
+    const states = items
+      .filter((i) => i.sk === 'PROFILE')
+      .map((i) => stateFromItem(i, { withoutTraits: true }));
     const nodes = items
       .filter((i) => i.sk === 'ID')
       .map((i) => ({

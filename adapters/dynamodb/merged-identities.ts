@@ -35,7 +35,9 @@ export async function readMergedIdentities(
     const item = byId.get(profileId);
     if (!item) return [];
     // The profile's data is packed; `stateFromItem` reads packed and plain layouts alike.
-    const identities = z.array(IdentitySchema).safeParse(stateFromItem(item).identities ?? []);
+    const identities = z
+      .array(IdentitySchema)
+      .safeParse(stateFromItem(item, { withoutTraits: true }).identities ?? []);
     return [
       {
         profileId,

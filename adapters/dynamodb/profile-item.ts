@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { MESSAGE_HASH_LENGTH, type ProfileState } from '../../core/profiles/state.js';
 import type { Item } from './batch.js';
@@ -55,9 +56,17 @@ const PLAIN_FIELDS = [
   'lastMergeAt',
 ] as const;
 
-/** The attributes of a profile item for this state (keys and `version` are the caller's). */
+/**
+ * The attributes of a profile item holding the whole state, trait values included (keys and `version`
+ * are the caller's). The stream processor writes `profileItemParts` instead.
+ */
 export function profileAttributes(state: ProfileState): Record<string, unknown> {
-  const { profileId, ...rest } = state;
+  const { profileId } = state;
+  return { profileId, [PACKED_ATTRIBUTE]: pack(state) };
+}
+
+function pack(state: Omit<ProfileState, 'traits'> & { traits?: ProfileState['traits'] }): Buffer {
+  const { profileId: _id, ...rest } = state;
   const json = Buffer.from(
     JSON.stringify({
       ...rest,
@@ -67,7 +76,81 @@ export function profileAttributes(state: ProfileState): Record<string, unknown> 
     'utf8',
   );
   const body = deflateRawSync(json, { level: 9, dictionary: PROFILE_DICTIONARY });
-  return { profileId, [PACKED_ATTRIBUTE]: Buffer.concat([Buffer.of(FORMAT_V1), body]) };
+  return Buffer.concat([Buffer.of(FORMAT_V1), body]);
+}
+
+/**
+ * Trait values beyond this many bytes (packed) are kept beside the profile item, in their own item
+ * (`P#<id>` / `PROFILE#TRAITS`). The profile item is rewritten by every batch that reaches its person
+ * and is billed per started KB: what a backend identifies a person with (name, title, address,
+ * company, ... about 500 bytes of JSON) took a profile past 1 KB, two write units for every page
+ * view. Trait values change far less often than the counters next to them (an identify sending the
+ * same values again changes only their stamps, which stay in the profile item), so beside it they are
+ * written only when they change, then in one transaction with the profile item (billed twice, for
+ * the few writes that change values). The profile item names the values it goes with (`tv`, their
+ * digest): a read is not isolated from a transaction, and one that finds the values of another write
+ * reads again. A read takes both in one Query (`profile-read.ts`), billed by their bytes together:
+ * what reading the profile item alone did.
+ */
+export const TRAITS_INLINE_MAX = 128;
+export const TRAITS_SK = 'PROFILE#TRAITS';
+/** On the profile item: the digest of the values it goes with. */
+export const TRAITS_REF_ATTRIBUTE = 'tv';
+
+export interface ProfileItemParts {
+  /** The profile item's attributes (keys and `version` are the caller's). */
+  readonly attributes: Record<string, unknown>;
+  /**
+   * The values item's attributes (`d`: digest, `v`: values) to write with it: kept beside it, and
+   * not those the stored profile names.
+   */
+  readonly traits?: Record<string, unknown>;
+  /** Whether the stored profile's values item goes (its values are back inline). */
+  readonly dropTraits: boolean;
+}
+
+/**
+ * How the stream processor stores a state: trait values inline when small, beside it when not.
+ * `stored`: the values digest (`tv`) of the profile item this write replaces, if any.
+ */
+export function profileItemParts(state: ProfileState, stored?: string): ProfileItemParts {
+  const values = packTraits(state.traits);
+  if (values.length <= TRAITS_INLINE_MAX)
+    return { attributes: profileAttributes(state), dropTraits: stored !== undefined };
+  // 96 bits: tells apart the values of two writes of one person, not an address shared with anyone.
+  const digest = createHash('sha256').update(values).digest('base64url').slice(0, 16);
+  const { traits: _traits, ...rest } = state;
+  return {
+    attributes: {
+      profileId: state.profileId,
+      [PACKED_ATTRIBUTE]: pack(rest),
+      [TRAITS_REF_ATTRIBUTE]: digest,
+    },
+    ...(stored === digest ? {} : { traits: { d: digest, v: values } }),
+    dropTraits: false,
+  };
+}
+
+function packTraits(traits: ProfileState['traits']): Buffer {
+  const body = deflateRawSync(Buffer.from(JSON.stringify(traits ?? {}), 'utf8'), {
+    level: 9,
+    dictionary: PROFILE_DICTIONARY,
+  });
+  return Buffer.concat([Buffer.of(FORMAT_V1), body]);
+}
+
+/**
+ * A profile item with its trait values attached (as the plain `traits` attribute, which
+ * `stateFromItem` reads) from the items read with it (`values`: any items of its partition), or
+ * undefined when its values item is missing or holds the values of another write (a read that met a
+ * transaction half way). Items whose values are inline are returned as they are.
+ */
+export function withTraitValues(profile: Item, values: readonly Item[]): Item | undefined {
+  const ref = profile[TRAITS_REF_ATTRIBUTE];
+  if (ref === undefined || profile.traits !== undefined) return profile;
+  const item = values.find((v) => v.pk === profile.pk && v.sk === TRAITS_SK);
+  if (!item || item.d !== ref) return undefined;
+  return { ...profile, traits: unpack(item.v) };
 }
 
 /**
@@ -130,7 +213,10 @@ function unpack(packed: unknown): Record<string, unknown> {
  * redirect keeps the state it had when it was merged away; a tombstone redirect holds none (every field
  * undefined but the defaults below).
  */
-export function stateFromItem(item: Item): ProfileState {
+export function stateFromItem(item: Item, options: { withoutTraits?: boolean } = {}): ProfileState {
+  // Never a state without the traits it has: written back, it would lose them.
+  if (item[TRAITS_REF_ATTRIBUTE] !== undefined && item.traits === undefined && !options.withoutTraits)
+    throw new Error(`Profile item ${item.pk} read without its trait values`);
   const packed = item[PACKED_ATTRIBUTE] !== undefined ? unpack(item[PACKED_ATTRIBUTE]) : {};
   // A plain attribute wins over the packed field of the same name, whole (never merged into it): an
   // item of the plain layout has only those, and a hand repair or an update of one field (`SET traits
@@ -144,6 +230,7 @@ export function stateFromItem(item: Item): ProfileState {
   // ever delivered again while it is in flight, and those items were committed long before.
   state.applied = mapOffsets((state.applied ?? {}) as Record<string, Record<string, unknown>>, offsetList);
   state.recentHashes = splitHashes(state.recentHashes);
+  state.traits ??= {};
   state.traitMeta ??= {};
   state.consentMeta ??= {};
   state.computedMeta ??= {};

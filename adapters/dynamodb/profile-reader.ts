@@ -12,8 +12,9 @@ import {
   queryMembershipsOf,
   storedMembership,
 } from './membership-item.js';
-import { stateFromItem } from './profile-item.js';
+import { stateFromItem, TRAITS_SK } from './profile-item.js';
 import { keys } from './profile-keys.js';
+import { readProfileItem, withTraitsFromPage } from './profile-read.js';
 import { newestFirstDistinct } from './timeline-item.js';
 import { inTimelineRange, newestTimelineItems } from './timeline-query.js';
 
@@ -52,12 +53,10 @@ export class ProfileReader {
   async getState(profileId: string): Promise<ProfileState | undefined> {
     let id = profileId;
     for (let hops = 0; hops < 64; hops++) {
-      const { Item } = await this.ddb.send(
-        new GetCommand({ TableName: this.table, Key: keys.profile(id), ConsistentRead: true }),
-      );
-      if (!Item) return undefined;
-      if (!Item.mergedInto) return stateFromItem(Item as Item);
-      id = Item.mergedInto as string;
+      const item = await readProfileItem(this.ddb, this.table, id, true);
+      if (!item) return undefined;
+      if (!item.mergedInto) return stateFromItem(item);
+      id = item.mergedInto as string;
     }
     throw new Error(`Redirect chain too long at ${profileId}`);
   }
@@ -149,11 +148,17 @@ export class ProfileReader {
   /** Like scanProfiles, with the stored state (e.g. `mergedFrom`, to read a merged timeline). */
   async scanStates(options: ScanOptions = {}): Promise<Page<ProfileState>> {
     const { items, cursor } = await this.scanProfileItems(
-      'sk = :s AND attribute_not_exists(mergedInto)',
+      '(sk = :s AND attribute_not_exists(mergedInto)) OR sk = :traits',
       {},
       options,
+      { ':traits': TRAITS_SK },
     );
-    return { items: items.map(stateFromItem), ...(cursor ? { cursor } : {}) };
+    const { profiles, values } = splitTraitValues(items);
+    const whole = await withTraitsFromPage(this.ddb, this.table, profiles, values);
+    return {
+      items: whole.filter((i) => !i.mergedInto).map((i) => stateFromItem(i)),
+      ...(cursor ? { cursor } : {}),
+    };
   }
 
   /** DynamoDB's own count of the table's items (updated about every six hours): enough to size a scan. */
@@ -174,11 +179,20 @@ export class ProfileReader {
   async scanStatesAndRedirects(
     options: ScanOptions & { unlessMarked: string },
   ): Promise<Page<ProfileState> & { redirects: Redirect[]; memberships: KnownMemberships }> {
-    const { items, cursor, lastKey } = await this.scanProfileItems(
-      '(sk = :s AND (attribute_not_exists(mergedInto) OR attribute_not_exists(#marked))) OR begins_with(sk, :seg)',
+    const page = await this.scanProfileItems(
+      '(sk = :s AND (attribute_not_exists(mergedInto) OR attribute_not_exists(#marked))) OR begins_with(sk, :seg) OR sk = :traits',
       { '#marked': options.unlessMarked },
       options,
-      { ':seg': MEMBERSHIP_SK_PREFIX },
+      { ':seg': MEMBERSHIP_SK_PREFIX, ':traits': TRAITS_SK },
+    );
+    const { cursor, lastKey } = page;
+    // Profile items with their trait values (which sort right after them), in the page's order.
+    const { profiles, values } = splitTraitValues(page.items);
+    const whole = new Map(
+      (await withTraitsFromPage(this.ddb, this.table, profiles, values)).map((i) => [i.pk, i]),
+    );
+    const items = page.items.flatMap((i) =>
+      i.sk === TRAITS_SK ? [] : i.sk === 'PROFILE' ? (whole.has(i.pk) ? [whole.get(i.pk)!] : []) : [i],
     );
     const live: ProfileState[] = [];
     const redirects: Redirect[] = [];
@@ -248,4 +262,11 @@ export class ProfileReader {
         : {}),
     };
   }
+}
+
+/** A scan page's profile items, and its trait values items by partition. */
+function splitTraitValues(items: readonly Item[]): { profiles: Item[]; values: Map<string, Item[]> } {
+  const values = new Map<string, Item[]>();
+  for (const i of items) if (i.sk === TRAITS_SK) values.set(i.pk, [...(values.get(i.pk) ?? []), i]);
+  return { profiles: items.filter((i) => i.sk === 'PROFILE'), values };
 }

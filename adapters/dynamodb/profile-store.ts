@@ -21,8 +21,9 @@ const now = () => new Date().toISOString();
 import { inParallel } from '../../core/shared/concurrency.js';
 import { batchGet, batchWrite, type Item, requestCounter } from './batch.js';
 import { isConditionFailed } from './errors.js';
-import { profileAttributes, stateFromItem } from './profile-item.js';
+import { profileItemParts, stateFromItem, TRAITS_REF_ATTRIBUTE, TRAITS_SK } from './profile-item.js';
 import { keys } from './profile-keys.js';
+import { readProfileItems } from './profile-read.js';
 import { fromSource, GROUP, timelineItems, timelineMessageIds } from './timeline-item.js';
 
 /** Re-exported: readers elsewhere import it from here. */
@@ -115,7 +116,8 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
     const loadProfiles = async (ids: Iterable<string>) => {
       let wanted = [...new Set(ids)].filter((id) => !items.has(id));
       while (wanted.length) {
-        const loaded = await batchGet(this.ddb, this.table, wanted.map(keys.profile), consistent);
+        // Each with its trait values (one Query per profile, priced as one item read).
+        const loaded = [...(await readProfileItems(this.ddb, this.table, wanted, consistent)).values()];
         // Keyed by the item key: a tombstone redirect carries no profileId.
         for (const item of loaded) items.set((item.pk as string).slice('P#'.length), item);
         // Missing profiles (a node created just before a crash) are roots that do not exist yet.
@@ -235,7 +237,12 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
         );
     }
     const pendingIds = new Map([...announcedIds].filter(([, ids]) => ids.length > 0));
-    return { nodes, profiles, versions, announced: pendingIds };
+    // Which trait values item each stored profile has: a write that leaves the values as they are
+    // leaves that item alone.
+    const stored = new Map<string, string>();
+    for (const [id, item] of items)
+      if (typeof item[TRAITS_REF_ATTRIBUTE] === 'string') stored.set(id, item[TRAITS_REF_ATTRIBUTE]);
+    return { nodes, profiles, versions, announced: pendingIds, stored };
   }
 
   async commit(changes: GraphChanges, now: Date): Promise<void> {
@@ -325,14 +332,25 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
    */
   private async commitUnit(
     p: GraphChanges['profiles'][number],
-    linked: readonly TransactItem[],
+    linkedToIt: readonly TransactItem[],
   ): Promise<void> {
     const version = (p.expectedVersion ?? 0) + 1;
+    const parts = profileItemParts(p.state, p.stored);
+    // Trait values beside the profile change with it, in one transaction, and only when they changed:
+    // most writes leave them alone at the price of a plain write. A caller that did not note what the
+    // stored profile names (a repair) writes them again: the same item, one more write.
+    const valuesKey = { pk: keys.profilePk(p.state.profileId), sk: TRAITS_SK };
+    const beside: TransactItem[] = parts.traits
+      ? [{ Put: { TableName: this.table, Item: { ...valuesKey, ...parts.traits } } }]
+      : parts.dropTraits
+        ? [{ Delete: { TableName: this.table, Key: valuesKey } }]
+        : [];
+    const linked = [...beside, ...linkedToIt];
     const put = {
       TableName: this.table,
       Item: {
         ...keys.profile(p.state.profileId),
-        ...profileAttributes(p.state),
+        ...parts.attributes,
         version,
         // No byProfile keys: the index would copy the whole item on every write, and nothing
         // looks a profile up through it (it is found by its own key).

@@ -15,9 +15,10 @@ import type { KnownMemberships } from '../../core/segments/known-memberships.js'
 import { inParallel } from '../../core/shared/concurrency.js';
 import { batchWrite, type Item } from './batch.js';
 import { isMembershipItem, storedMembership } from './membership-item.js';
+import { stateFromItem, withTraitValues } from './profile-item.js';
 import { keys } from './profile-keys.js';
+import { readProfileItem } from './profile-read.js';
 import type { Redirect } from './profile-reader.js';
-import { stateFromItem } from './profile-store.js';
 
 /**
  * The incremental run's bookkeeping, in the control table (never scanned by runs):
@@ -160,7 +161,12 @@ export class SegmentChangeLog {
         found.push(...((page.Items ?? []) as Item[]));
         ExclusiveStartKey = page.LastEvaluatedKey;
       } while (ExclusiveStartKey);
-      const item = found.find((i) => i.sk === 'PROFILE');
+      const stored = found.find((i) => i.sk === 'PROFILE');
+      if (!stored) return;
+      // With its trait values, which sort right after it (read again whole if this read met a trait
+      // change half way).
+      const item =
+        withTraitValues(stored, found) ?? (await readProfileItem(this.ddb, this.profilesTable, id, true));
       if (!item) return;
       if (item.mergedInto && item[unlessMarked] !== undefined) return;
       memberships.set(id, found.filter(isMembershipItem).map(storedMembership));

@@ -1,5 +1,6 @@
 import {
   type DynamoDBClient,
+  GetItemCommand,
   PutItemCommand,
   paginateQuery,
   paginateScan,
@@ -7,7 +8,12 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Item } from '../../adapters/dynamodb/batch.js';
-import { profileAttributes, stateFromItem } from '../../adapters/dynamodb/profile-item.js';
+import {
+  profileItemParts,
+  stateFromItem,
+  TRAITS_SK,
+  withTraitValues,
+} from '../../adapters/dynamodb/profile-item.js';
 import { keys } from '../../adapters/dynamodb/profile-keys.js';
 import { sourceDigest, timelineEntries } from '../../adapters/dynamodb/timeline-item.js';
 import { messageHash } from '../../core/profiles/state.js';
@@ -39,7 +45,18 @@ export async function ageMonthOne(
     for (const raw of page.Items ?? []) {
       const item = unmarshall(raw);
       if (item.sk !== 'PROFILE' || item.mergedInto || item.packed === undefined) continue;
-      const state = stateFromItem(item as Item);
+      // Trait values kept beside the profile are read with it; they do not change, so the profile
+      // item is written back naming the same.
+      const { Item: values } = await client.send(
+        new GetItemCommand({
+          TableName: tables.profiles,
+          Key: marshall({ pk: item.pk, sk: TRAITS_SK }),
+          ConsistentRead: true,
+        }),
+      );
+      const whole = withTraitValues(item as Item, values ? [unmarshall(values) as Item] : []);
+      if (!whole) throw new Error(`Profile ${item.pk}: trait values missing`);
+      const state = stateFromItem(whole);
       if (state.lastMergeAt) state.lastMergeAt = aged(state.lastMergeAt);
       // When each message this person holds was dated, month one moved back.
       const dated = new Map<string, string>();
@@ -71,7 +88,10 @@ export async function ageMonthOne(
       await client.send(
         new PutItemCommand({
           TableName: tables.profiles,
-          Item: marshall({ ...item, ...profileAttributes(state) }, { removeUndefinedValues: true }),
+          Item: marshall(
+            { ...item, ...profileItemParts(state, item.tv as string | undefined).attributes },
+            { removeUndefinedValues: true },
+          ),
         }),
       );
       rewritten++;

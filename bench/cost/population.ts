@@ -54,11 +54,36 @@ export function serverEvent(person: Person, at: Date, rnd: (n: number) => number
     return {
       ...base,
       type: 'identify',
+      // What a SaaS backend identifies a user with: Segment's reserved traits (name, email, phone,
+      // title, address, company, createdAt, ...) plus a plan and a counter of its own. About 500
+      // bytes of JSON, as real profiles carry, not a handful of fields.
       traits: {
         email: person.email,
         phone: person.phone,
-        plan: ['free', 'pro'][rnd(2)],
         name: `Person ${person.index}`,
+        firstName: 'Person',
+        lastName: `${person.index}`,
+        username: `person${person.index}`,
+        title: ['Engineer', 'Head of Marketing', 'Founder', 'Analyst'][person.index % 4],
+        plan: ['free', 'pro'][rnd(2)],
+        logins: 1 + rnd(500),
+        createdAt: '2025-03-14T09:26:53.000Z',
+        avatar: `https://cdn.example.com/avatars/${person.index}.png`,
+        website: `https://person${person.index}.example.com`,
+        address: {
+          street: `${1 + (person.index % 900)} Market St`,
+          city: 'San Francisco',
+          state: 'CA',
+          postalCode: '94103',
+          country: 'USA',
+        },
+        company: {
+          id: `c-${person.index % 37}`,
+          name: `Company ${person.index % 37}`,
+          industry: 'Technology',
+          employee_count: 10 + (person.index % 37) * 13,
+          plan: 'enterprise',
+        },
       },
     };
   if (kind < 3)

@@ -27,6 +27,12 @@ export interface GraphSnapshot {
    * older tables may still hold. Merge limits count them; they are not written into the profile.
    */
   readonly announced?: ReadonlyMap<string, readonly Identity[]>;
+  /**
+   * What the store noted about each stored profile when it read it, handed back with that profile at
+   * commit (`GraphChanges.profiles[].stored`): opaque here. The DynamoDB store notes which trait values
+   * item the profile has, so a write whose traits did not change leaves that item alone.
+   */
+  readonly stored?: ReadonlyMap<string, string>;
 }
 
 export interface MergeRecord {
@@ -44,7 +50,7 @@ export interface MergeRecord {
 /** Everything a batch changes, for the store to persist with conditional writes. */
 export interface GraphChanges {
   /** Root profiles to write; `expectedVersion` undefined means "must not exist yet". */
-  readonly profiles: ReadonlyArray<{ state: ProfileState; expectedVersion?: number }>;
+  readonly profiles: ReadonlyArray<{ state: ProfileState; expectedVersion?: number; stored?: string }>;
   /**
    * Profiles merged away in this batch that others may reference: they become redirects to `into`.
    * `expectedVersion` undefined: the profile is referenced by an identity node but not written yet (a
@@ -244,6 +250,7 @@ export class IdentityGraph {
     const profiles = [...roots].map((id) => ({
       state: this.profiles.get(id)!,
       expectedVersion: this.snapshot.versions.get(id),
+      ...(this.snapshot.stored?.has(id) ? { stored: this.snapshot.stored.get(id)! } : {}),
     }));
     // Every merged-away id that anyone else can reach must become a redirect: stored profiles (on their
     // version), and ids that stored identity nodes point to while their profile does not exist yet (a

@@ -418,7 +418,9 @@ async function erase(regulationId: string) {
   );
   const count = (prefix: string) =>
     [...doomed.values(), ...events].filter((k) => k.sk.startsWith(prefix) || k.pk.startsWith(prefix)).length;
-  await regulations.recordStore(regulationId, 'profiles', { status: 'done', count: count('PROFILE') });
+  // Profile items only: a profile's trait values item (`PROFILE#TRAITS`) is part of it.
+  const profiles = [...doomed.values()].filter((k) => k.sk === 'PROFILE').length;
+  await regulations.recordStore(regulationId, 'profiles', { status: 'done', count: profiles });
   await regulations.recordStore(regulationId, 'timeline', {
     status: 'done',
     count: timelineTable !== table ? eventCount : count('EV#'),

@@ -5,7 +5,10 @@ import { describe, expect, it } from 'vitest';
 import {
   PROFILE_DICTIONARY,
   profileAttributes,
+  profileItemParts,
   stateFromItem,
+  TRAITS_SK,
+  withTraitValues,
 } from '../../adapters/dynamodb/profile-item.js';
 import { keys } from '../../adapters/dynamodb/profile-keys.js';
 import { timelineMessageIds } from '../../adapters/dynamodb/timeline-item.js';
@@ -263,17 +266,25 @@ describe('packed profile items', () => {
   });
 
   it('keep a person with months of browsing and server events under 1 KB, one write unit', async () => {
-    // The cost benchmark's person: two browsers, a user id, an email and a phone; 200 events.
+    // The cost benchmark's person: two browsers, a user id, an email and a phone, a backend's
+    // identify traits (name, title, address, company, ...); 200 events.
     const store = new MemoryGraphStore();
     await sendHistory(store, 200);
     const [state] = store.liveProfiles();
     expect(state!.identities).toHaveLength(5);
-    const item = { ...keys.profile(state!.profileId), ...profileAttributes(state!), version: 200 };
+    const parts = profileItemParts(state!);
+    const item = { ...keys.profile(state!.profileId), ...parts.attributes, version: 200 };
+    const whole = { ...keys.profile(state!.profileId), ...profileAttributes(state!), version: 200 };
     const plain = { ...keys.profile(state!.profileId), ...state!, version: 200 };
     // DynamoDB's sizing rules, as the cost benchmark applies them.
     const size = (i: object) => itemSize(marshall(i, { removeUndefinedValues: true }));
     expect(size(plain)).toBeGreaterThan(1024);
+    // Packed with its trait values, the item passes 1 KB; with them beside it, it does not.
+    expect(size(whole)).toBeGreaterThan(1024);
+    expect(parts.traits).toBeDefined();
     expect(size(item)).toBeLessThan(1024);
+    const values = { ...keys.profile(state!.profileId), ...parts.traits!, sk: TRAITS_SK };
+    expect(stateFromItem(withTraitValues(item, [values])!)).toEqual(state);
   });
 
   it('keep message hashes as one string and a batch offsets as ranges, and read the older forms', () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
@@ -122,7 +123,7 @@ export function scenarioArb(
           event: s.event,
           timestamp: new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString(),
           properties: s.event === 'Order Completed' ? { revenue: 10 } : {},
-          traits: s.event === 'Identified' ? { plan: `plan-${i}` } : {},
+          traits: s.event === 'Identified' ? identifiedTraits(i) : {},
         });
       });
       const perLane: CanonicalEvent[][] = Array.from({ length: lanes }, () => []);
@@ -144,6 +145,15 @@ export function scenarioArb(
         lags,
       };
     });
+}
+
+/**
+ * What an `Identified` event sets: a plan, and a note too large (and too random) to pack small, so
+ * the values are kept beside the profile item and change with every identify.
+ */
+export function identifiedTraits(i: number): Record<string, string> {
+  const note = Array.from({ length: 4 }, (_, k) => createHash('sha256').update(`${i}-${k}`).digest('hex'));
+  return { plan: `plan-${i}`, note: note.join('') };
 }
 
 class Crash extends Error {
@@ -297,6 +307,23 @@ function stale(
       UnprocessedKeys: {},
     };
   }
+  if (
+    command.constructor.name === 'QueryCommand' &&
+    input.ConsistentRead !== true &&
+    (input.ExpressionAttributeValues as Plain)[':profile'] === 'PROFILE'
+  ) {
+    // A profile read (its item and the trait values beside it): each as it was a moment ago, each on
+    // its own, as a read that is not isolated from a transaction may find them.
+    const values = input.ExpressionAttributeValues as Plain;
+    const pk = values[':pk'];
+    return {
+      ...out,
+      Items: replica.staleItems([
+        { pk, sk: values[':profile'] },
+        { pk, sk: values[':traits'] },
+      ]),
+    };
+  }
   if (command.constructor.name === 'QueryCommand' && input.ConsistentRead !== true) {
     const pk = (input.ExpressionAttributeValues as Plain)[':pk'] as string;
     return { ...out, Items: replica.staleEvents(pk, (out.Items as Plain[] | undefined) ?? []) };
@@ -415,6 +442,15 @@ export async function checkAgainstReference(
     if (sortObj(root.computed.event_counts) !== sortObj(counts))
       problems.push(
         `${expectedId}: event_counts ${sortObj(root.computed.event_counts)} != ${sortObj(counts)}`,
+      );
+    // The latest identify's traits win, wherever its profile was merged.
+    const latest = expectedEvents
+      .filter((e) => e.event === 'Identified')
+      .sort((a, b) => (a.timestamp < b.timestamp ? -1 : 1))
+      .at(-1);
+    if (JSON.stringify(root.traits) !== JSON.stringify(latest ? latest.traits : {}))
+      problems.push(
+        `${expectedId}: traits of ${JSON.stringify(root.traits).slice(0, 40)}, expected ${latest?.messageId}'s`,
       );
     const revenue = expectedEvents.filter((e) => e.event === 'Order Completed').length * 10;
     if (root.computed.total_revenue !== revenue)
