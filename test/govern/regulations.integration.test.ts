@@ -159,7 +159,16 @@ describe('regulations', () => {
         type: 'identify',
         anonymousId: 'gdpr-laptop',
         userId: 'gdpr-user',
-        traits: { email: 'Erase.Me@example.com', plan: 'pro' },
+        // What a backend identifies people with: values large enough to be kept beside the profile.
+        traits: {
+          email: 'Erase.Me@example.com',
+          plan: 'pro',
+          name: 'Erin Mae',
+          title: 'Head of Data Protection',
+          address: { street: '1 Privacy Lane', city: 'Dublin', postalCode: 'D02 X285', country: 'Ireland' },
+          company: { id: 'c-77', name: 'Forget Me Ltd', industry: 'Legal', employee_count: 42 },
+          website: 'https://erin-mae.example.com',
+        },
       },
       { type: 'track', anonymousId: 'gdpr-phone', event: 'App Opened' },
       { type: 'identify', anonymousId: 'gdpr-phone', userId: 'gdpr-user' },
@@ -196,6 +205,13 @@ describe('regulations', () => {
       )[0]!.n,
     ).toBe(5);
 
+    // The person's profile items (the survivor, and the redirects of the devices merged into it), and
+    // the trait values item kept beside the survivor.
+    const beforeItems = await scanAll(PROFILES_TABLE.localName);
+    expect(beforeItems.some((i) => i.pk === `P#${profileId}` && i.sk === 'PROFILE#TRAITS')).toBe(true);
+    const profileItems = beforeItems.filter(
+      (i) => i.sk === 'PROFILE' && (i.pk === `P#${profileId}` || i.mergedInto === profileId),
+    ).length;
     const res = await admin('POST', '/v1/regulations', {
       type: 'delete_and_suppress',
       identifiers: ['email:ERASE.ME@example.com'],
@@ -210,6 +226,8 @@ describe('regulations', () => {
       requestedBy: expect.stringContaining('local-admin'),
     });
     expect(reg.body.stores.lake.count).toBe(5);
+    // Profile items, not the items beside them.
+    expect(reg.body.stores.profiles.count).toBe(profileItems);
     expect(reg.body.stores.timeline.count).toBeGreaterThanOrEqual(5);
     expect(reg.body.stores.destinations.count).toBe(2);
     expect(reg.body.stores.memberships.count).toBeGreaterThanOrEqual(1);
