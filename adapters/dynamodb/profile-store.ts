@@ -75,6 +75,7 @@ const conflict = (err: unknown) => {
  * The identity graph and profiles on DynamoDB. Commit order:
  *  1. merge history (idempotent puts)
  *  2. each root written, as one unit: its profile (conditional on version, or on not existing), and
+ *     in the same transaction its trait values item when the values kept beside it changed; and
  *     when the batch links or merges, in the same transaction, the profiles merged into it (becoming
  *     redirects, conditional on their version) and its new identity nodes (conditional on not existing
  *     or already leading there). Units are independent: one that loses fails the batch, which is
