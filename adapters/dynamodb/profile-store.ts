@@ -11,6 +11,7 @@ import {
   ConflictError,
   type DedupeStore,
   type GraphStore,
+  type LoadOptions,
   type TimelineMessage,
 } from '../../core/identity/store.js';
 import type { Identity, TimelineEvent } from '../../core/profiles/profile.js';
@@ -97,13 +98,39 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
     return this.options.dedupeWindowHours * 3_600_000;
   }
 
-  async load(
-    identities: readonly Identity[],
-    options: { consistent?: boolean } = {},
-  ): Promise<GraphSnapshot> {
+  async load(identities: readonly Identity[], options: LoadOptions = {}): Promise<GraphSnapshot> {
     const consistent = options.consistent ?? true;
-    const nodeItems = await batchGet(this.ddb, this.table, identities.map(keys.identity), consistent);
+    const items = new Map<string, Item>();
+    // The profiles the batch's people are probably stored under, read first: an identifier a live one
+    // lists leads there (its node was written with the profile listing it, or re-pointed to a
+    // redirect into it), so its node is not read. Not a profile a merge of the protocol before
+    // transactions left claimed (`pendingFrom`, `pendingIdentities`): its nodes say more than its list.
+    const listed = new Map<string, string>();
+    if (options.likelyRoots?.length) {
+      for (const [id, item] of await readProfileItems(
+        this.ddb,
+        this.table,
+        options.likelyRoots,
+        consistent,
+      )) {
+        // A redirect is read again where a pointer leads to it, which also reads what it leads to.
+        if (item.mergedInto) continue;
+        items.set(id, item);
+        if (item.pendingFrom || item.pendingIdentities) continue;
+        for (const i of stateFromItem(item).identities) listed.set(identityKey(i), id);
+      }
+    }
+    const nodeItems = await batchGet(
+      this.ddb,
+      this.table,
+      identities.filter((i) => !listed.has(identityKey(i))).map(keys.identity),
+      consistent,
+    );
     const pointers = new Map<string, string>();
+    for (const i of identities) {
+      const at = listed.get(identityKey(i));
+      if (at !== undefined) pointers.set(identityKey(i), at);
+    }
     // What the creators of profiles not written yet said those profiles will hold.
     const announced = new Map<string, Identity[]>();
     for (const item of nodeItems) {
@@ -113,7 +140,6 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
         announced.set(item.profileId as string, [...(announced.get(item.profileId as string) ?? []), ...ids]);
     }
 
-    const items = new Map<string, Item>();
     const loadProfiles = async (ids: Iterable<string>) => {
       let wanted = [...new Set(ids)].filter((id) => !items.has(id));
       while (wanted.length) {

@@ -11,6 +11,17 @@ export class ConflictError extends Error {
   committed: readonly string[] = [];
 }
 
+export interface LoadOptions {
+  readonly consistent?: boolean;
+  /**
+   * Profiles the batch's people are probably stored under: those their identifiers of the
+   * highest-priority type name (see `IdentityGraph`). A store may read them first and take every
+   * identifier a live one lists as leading there, without reading its identity node (a live profile
+   * lists an identifier only when its node leads to it). A guess that is wrong costs a read.
+   */
+  readonly likelyRoots?: readonly string[];
+}
+
 /**
  * Persistence the identity graph needs. `commit` writes in an order that keeps every crash point
  * recoverable (see docs/ARCHITECTURE.md) and throws ConflictError when a conditional write fails.
@@ -21,7 +32,7 @@ export interface GraphStore {
    * resolved against it because `commit` conditions every write on what was read (versions, nodes not
    * existing): a decision taken on stale data fails to commit and is taken again on a consistent read.
    */
-  load(identities: readonly Identity[], options?: { consistent?: boolean }): Promise<GraphSnapshot>;
+  load(identities: readonly Identity[], options?: LoadOptions): Promise<GraphSnapshot>;
   commit(changes: GraphChanges, now: Date): Promise<void>;
 }
 

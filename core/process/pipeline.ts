@@ -1,5 +1,5 @@
 import { type GraphChanges, type GraphSnapshot, IdentityGraph } from '../identity/graph.js';
-import { type IdentityConfig, identityKey } from '../identity/identifiers.js';
+import { derivedProfileId, type IdentityConfig, identityKey } from '../identity/identifiers.js';
 import { ConflictError, type DedupeStore, type GraphStore, type TimelineMessage } from '../identity/store.js';
 import type { MergedAwayProfile, Profile, ProfileChangeListener } from '../profiles/profile.js';
 import {
@@ -90,6 +90,17 @@ export function timelineLookups(
 }
 
 /**
+ * The profiles these events' people are probably stored under: the ids their identifiers of the
+ * highest-priority type derive (an identified person is named by their user id, and keeps it).
+ */
+export function likelyRoots(events: readonly CanonicalEvent[], config: IdentityConfig): string[] {
+  const top = config.priority[0];
+  return [
+    ...new Set(events.flatMap((e) => e.identities.filter((i) => i.type === top).map(derivedProfileId))),
+  ];
+}
+
+/**
  * Processes a batch of canonical events (in stream order) into profiles: drops duplicates, resolves
  * identities for the whole batch against one snapshot (one read round and one write per person, not
  * per event), commits with conditional writes and recomputes from fresh state if another consumer won
@@ -126,7 +137,13 @@ export async function processBatch(
   // so a stale read never finds a merge limit broken, or a message applied, that a fresh one would not.
   const first = await deps.graph.load(
     unique.flatMap((f) => f.event.identities),
-    { consistent: false },
+    {
+      consistent: false,
+      likelyRoots: likelyRoots(
+        unique.map((f) => f.event),
+        deps.config,
+      ),
+    },
   );
   const seen = await deps.dedupe.seen(
     timelineLookups(
