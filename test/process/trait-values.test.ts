@@ -16,6 +16,7 @@ import { itemSize } from '../../bench/cost/capacity.js';
 import { DEFAULT_IDENTITY_CONFIG, derivedProfileId } from '../../core/identity/identifiers.js';
 import { ConflictError } from '../../core/identity/store.js';
 import { processBatch } from '../../core/process/pipeline.js';
+import type { Identity } from '../../core/profiles/profile.js';
 import { emptyProfile } from '../../core/profiles/state.js';
 import { PROFILES_TABLE, TIMELINE_TABLE } from '../../resources/tables.js';
 import { canonical } from '../support/canonical.js';
@@ -34,6 +35,16 @@ const richTraits = (n: number) => ({
   ...identifiedTraits(n),
   address: { street: `${n} Market St`, city: 'San Francisco', postalCode: '94103', country: 'USA' },
 });
+
+/** An identify of `who` with `traits`, `hour` hours into 2026-01-01. */
+const identify = (messageId: string, who: Identity, traits: Record<string, unknown>, hour = 0) =>
+  canonical({
+    messageId,
+    type: 'identify',
+    identities: [who],
+    traits,
+    timestamp: `2026-01-01T${String(hour).padStart(2, '0')}:00:00.000Z`,
+  });
 
 /** Tables, and a store whose every DynamoDB call is logged (command name and items written). */
 async function setup(name: string) {
@@ -73,11 +84,7 @@ describe('trait values kept beside the profile item', () => {
   it('keeps large values in their own item, the profile item under 1 KB, and reads them back whole', async () => {
     const { reader, deps, get, writes } = await setup('traits-beside');
     const traits = richTraits(1);
-    await processBatch(
-      [canonical({ messageId: 'id1', type: 'identify', identities: [user('u1')], traits })],
-      deps,
-      now,
-    );
+    await processBatch([identify('id1', user('u1'), traits)], deps, now);
     const id = derivedProfileId(user('u1'));
     const profile = (await get(keys.profilePk(id), 'PROFILE'))!;
     const values = (await get(keys.profilePk(id), TRAITS_SK))!;
@@ -97,44 +104,16 @@ describe('trait values kept beside the profile item', () => {
   it('writes the profile item alone while the values stay the same, both when they change', async () => {
     const { reader, deps, writes, calls } = await setup('traits-unchanged');
     const traits = richTraits(2);
-    await processBatch(
-      [canonical({ messageId: 'id1', type: 'identify', identities: [user('u2')], traits })],
-      deps,
-      now,
-    );
+    await processBatch([identify('id1', user('u2'), traits)], deps, now);
     calls.length = 0;
     // A page view, then the same identify sent again (analytics.js on every page load): new stamps,
     // same values.
     await processBatch([canonical({ messageId: 'v1', identities: [user('u2')] })], deps, now);
-    await processBatch(
-      [
-        canonical({
-          messageId: 'id2',
-          type: 'identify',
-          identities: [user('u2')],
-          traits,
-          timestamp: '2026-01-01T01:00:00.000Z',
-        }),
-      ],
-      deps,
-      now,
-    );
+    await processBatch([identify('id2', user('u2'), traits, 1)], deps, now);
     expect(writes()).toEqual(['PutCommand: Put PROFILE', 'PutCommand: Put PROFILE']);
     calls.length = 0;
     const changed = { ...traits, title: 'CTO' };
-    await processBatch(
-      [
-        canonical({
-          messageId: 'id3',
-          type: 'identify',
-          identities: [user('u2')],
-          traits: { title: 'CTO' },
-          timestamp: '2026-01-01T02:00:00.000Z',
-        }),
-      ],
-      deps,
-      now,
-    );
+    await processBatch([identify('id3', user('u2'), { title: 'CTO' }, 2)], deps, now);
     // Both, in one transaction.
     expect(writes()).toEqual([
       'TransactWriteCommand: Put PROFILE',
@@ -145,50 +124,15 @@ describe('trait values kept beside the profile item', () => {
 
   it('takes values back into the profile item when they shrink, deleting their item', async () => {
     const { reader, deps, get } = await setup('traits-shrink');
-    await processBatch(
-      [
-        canonical({
-          messageId: 'id1',
-          type: 'identify',
-          identities: [user('u3')],
-          traits: identifiedTraits(3),
-        }),
-      ],
-      deps,
-      now,
-    );
-    await processBatch(
-      [
-        canonical({
-          messageId: 'id2',
-          type: 'identify',
-          identities: [user('u3')],
-          traits: { note: 'short' },
-          timestamp: '2026-01-01T01:00:00.000Z',
-        }),
-      ],
-      deps,
-      now,
-    );
+    await processBatch([identify('id1', user('u3'), identifiedTraits(3))], deps, now);
+    await processBatch([identify('id2', user('u3'), { note: 'short' }, 1)], deps, now);
     const id = derivedProfileId(user('u3'));
     expect(await get(keys.profilePk(id), TRAITS_SK)).toBeUndefined();
     expect((await get(keys.profilePk(id), 'PROFILE'))!.tv).toBeUndefined();
     expect((await reader.find(user('u3')))!.traits).toEqual({ plan: 'plan-3', note: 'short' });
     // Large again: beside it again.
     const again = { ...identifiedTraits(4), plan: 'plan-3' };
-    await processBatch(
-      [
-        canonical({
-          messageId: 'id3',
-          type: 'identify',
-          identities: [user('u3')],
-          traits: again,
-          timestamp: '2026-01-01T02:00:00.000Z',
-        }),
-      ],
-      deps,
-      now,
-    );
+    await processBatch([identify('id3', user('u3'), again, 2)], deps, now);
     expect((await get(keys.profilePk(id), 'PROFILE'))!.tv).toBe(
       (await get(keys.profilePk(id), TRAITS_SK))!.d,
     );
@@ -197,24 +141,8 @@ describe('trait values kept beside the profile item', () => {
 
   it('merges two people with large values: the survivor holds both, the redirect keeps its own', async () => {
     const { reader, deps, get } = await setup('traits-merge');
-    await processBatch(
-      [canonical({ messageId: 'a1', type: 'identify', identities: [anon('d1')], traits: richTraits(4) })],
-      deps,
-      now,
-    );
-    await processBatch(
-      [
-        canonical({
-          messageId: 'u1',
-          type: 'identify',
-          identities: [user('u4')],
-          traits: { title: 'CTO', plan: 'pro' },
-          timestamp: '2026-01-01T01:00:00.000Z',
-        }),
-      ],
-      deps,
-      now,
-    );
+    await processBatch([identify('a1', anon('d1'), richTraits(4))], deps, now);
+    await processBatch([identify('u1', user('u4'), { title: 'CTO', plan: 'pro' }, 1)], deps, now);
     await processBatch(
       [
         canonical({
@@ -241,18 +169,7 @@ describe('trait values kept beside the profile item', () => {
   it('attaches values across scan pages, for live profiles and redirects alike', async () => {
     const { reader, deps } = await setup('traits-scan');
     for (let n = 0; n < 4; n++)
-      await processBatch(
-        [
-          canonical({
-            messageId: `id${n}`,
-            type: 'identify',
-            identities: [user(`s${n}`)],
-            traits: richTraits(n),
-          }),
-        ],
-        deps,
-        now,
-      );
+      await processBatch([identify(`id${n}`, user(`s${n}`), richTraits(n))], deps, now);
     // One item a page: every profile item ends its page, its values on the next.
     const found = new Map<string, unknown>();
     let cursor: string | undefined;
@@ -296,27 +213,11 @@ describe('trait values kept beside the profile item', () => {
 
   it('leaves neither item changed when the profile write loses its race', async () => {
     const { store, deps, reader, get } = await setup('traits-race');
-    await processBatch(
-      [canonical({ messageId: 'id1', type: 'identify', identities: [user('u5')], traits: richTraits(5) })],
-      deps,
-      now,
-    );
+    await processBatch([identify('id1', user('u5'), richTraits(5))], deps, now);
     const id = derivedProfileId(user('u5'));
     const first = (await get(keys.profilePk(id), 'PROFILE'))!;
     const v1 = (await reader.getState(id))!;
-    await processBatch(
-      [
-        canonical({
-          messageId: 'id2',
-          type: 'identify',
-          identities: [user('u5')],
-          traits: richTraits(6),
-          timestamp: '2026-01-01T01:00:00.000Z',
-        }),
-      ],
-      deps,
-      now,
-    );
+    await processBatch([identify('id2', user('u5'), richTraits(6), 1)], deps, now);
     // A writer that read version 1 changes the values too: its profile write fails, and so does its
     // values write with it.
     const stale = { ...v1, traits: richTraits(7) };
