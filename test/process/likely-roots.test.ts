@@ -1,7 +1,4 @@
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
-import { DynamoProfileStore } from '../../adapters/dynamodb/profile-store.js';
 import {
   DEFAULT_IDENTITY_CONFIG,
   derivedProfileId,
@@ -9,8 +6,8 @@ import {
   IdentityConfigSchema,
 } from '../../core/identity/identifiers.js';
 import { likelyRoots, processBatch } from '../../core/process/pipeline.js';
-import { PROFILES_TABLE, TIMELINE_TABLE } from '../../resources/tables.js';
 import { canonical } from '../support/canonical.js';
+import { profileTables } from '../support/profile-tables.js';
 import { standaloneDynamoForFile } from '../support/standalone-dynamo.js';
 
 const dynamo = standaloneDynamoForFile();
@@ -21,28 +18,20 @@ const email = (v: string) => ({ type: 'email', value: v });
 
 /** Tables and pipeline dependencies whose store logs the identity nodes each read asks for. */
 async function setup(name: string, config: IdentityConfig = DEFAULT_IDENTITY_CONFIG) {
-  const table = await dynamo.table(PROFILES_TABLE, name);
-  const timelineTable = await dynamo.table(TIMELINE_TABLE, name);
   const nodeReads: string[][] = [];
-  const logged = {
-    send: (command: { constructor: { name: string }; input: Record<string, unknown> }) => {
-      if (command.constructor.name === 'BatchGetCommand') {
-        const request = Object.values(
-          command.input.RequestItems as Record<string, { Keys: Array<{ pk: string }> }>,
-        )[0]!;
-        const ids = request.Keys.map((k) => k.pk).filter((pk) => pk.startsWith('ID#'));
-        if (ids.length) nodeReads.push(ids);
-      }
-      return dynamo.doc.send(command as never);
+  const { deps, reader } = await profileTables(dynamo, name, {
+    config,
+    watch: (command) => {
+      const input = command.input;
+      if (command.constructor.name !== 'BatchGetCommand') return;
+      const request = Object.values(
+        input.RequestItems as Record<string, { Keys: Array<{ pk: string }> }>,
+      )[0]!;
+      const ids = request.Keys.map((k) => k.pk).filter((pk) => pk.startsWith('ID#'));
+      if (ids.length) nodeReads.push(ids);
     },
-  } as unknown as DynamoDBDocumentClient;
-  const store = new DynamoProfileStore(logged, table, {
-    timelineRetentionDays: 90,
-    dedupeWindowHours: 24,
-    timelineTable,
   });
-  const reader = new ProfileReader(dynamo.doc, table, timelineTable);
-  return { deps: { graph: store, dedupe: store, config }, reader, nodeReads };
+  return { deps, reader, nodeReads };
 }
 
 describe('identified people found by the profile their user id names', () => {

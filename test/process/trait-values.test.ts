@@ -1,4 +1,4 @@
-import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { describe, expect, it } from 'vitest';
 import type { Item } from '../../adapters/dynamodb/batch.js';
@@ -10,17 +10,15 @@ import {
 } from '../../adapters/dynamodb/profile-item.js';
 import { keys } from '../../adapters/dynamodb/profile-keys.js';
 import { readProfileItem } from '../../adapters/dynamodb/profile-read.js';
-import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
-import { DynamoProfileStore } from '../../adapters/dynamodb/profile-store.js';
 import { itemSize } from '../../bench/cost/capacity.js';
-import { DEFAULT_IDENTITY_CONFIG, derivedProfileId } from '../../core/identity/identifiers.js';
+import { derivedProfileId } from '../../core/identity/identifiers.js';
 import { ConflictError } from '../../core/identity/store.js';
 import { processBatch } from '../../core/process/pipeline.js';
 import type { Identity } from '../../core/profiles/profile.js';
 import { emptyProfile } from '../../core/profiles/state.js';
-import { PROFILES_TABLE, TIMELINE_TABLE } from '../../resources/tables.js';
 import { canonical } from '../support/canonical.js';
 import { identifiedTraits } from '../support/identity-model.js';
+import { profileTables } from '../support/profile-tables.js';
 import { standaloneDynamoForFile } from '../support/standalone-dynamo.js';
 
 const dynamo = standaloneDynamoForFile();
@@ -48,11 +46,9 @@ const identify = (messageId: string, who: Identity, traits: Record<string, unkno
 
 /** Tables, and a store whose every DynamoDB call is logged (command name and items written). */
 async function setup(name: string) {
-  const table = await dynamo.table(PROFILES_TABLE, name);
-  const timelineTable = await dynamo.table(TIMELINE_TABLE, name);
   const calls: Array<{ name: string; keys: string[] }> = [];
-  const logged = {
-    send: (command: { constructor: { name: string }; input: Record<string, unknown> }) => {
+  const tables = await profileTables(dynamo, name, {
+    watch: (command) => {
       const input = command.input;
       const written = [
         ...((input.TransactItems as Array<Record<string, { Item?: { sk: string }; Key?: { sk: string } }>>) ??
@@ -63,21 +59,13 @@ async function setup(name: string) {
         return `${kind} ${(body.Item ?? body.Key)?.sk}`;
       });
       calls.push({ name: command.constructor.name, keys: written });
-      return dynamo.doc.send(command as never);
     },
-  } as unknown as DynamoDBDocumentClient;
-  const store = new DynamoProfileStore(logged, table, {
-    timelineRetentionDays: 90,
-    dedupeWindowHours: 24,
-    timelineTable,
   });
-  const reader = new ProfileReader(dynamo.doc, table, timelineTable);
-  const deps = { graph: store, dedupe: store, config: DEFAULT_IDENTITY_CONFIG };
   const get = async (pk: string, sk: string) =>
-    (await dynamo.doc.send(new GetCommand({ TableName: table, Key: { pk, sk } }))).Item;
+    (await dynamo.doc.send(new GetCommand({ TableName: tables.table, Key: { pk, sk } }))).Item;
   const writes = () =>
     calls.filter((c) => c.keys.length).flatMap((c) => c.keys.map((k) => `${c.name}: ${k}`));
-  return { table, store, reader, deps, get, calls, writes };
+  return { ...tables, get, calls, writes };
 }
 
 describe('trait values kept beside the profile item', () => {
