@@ -11,7 +11,7 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { deleteAtDestination, sendersFromEnv } from '../../adapters/activate/senders.js';
 import { dynamoDbDocumentClient, kinesisClient } from '../../adapters/aws/clients.js';
 import { s3Client } from '../../adapters/aws/s3-client.js';
-import { batchWrite } from '../../adapters/dynamodb/batch.js';
+import { batchWrite, queryAll } from '../../adapters/dynamodb/batch.js';
 import { DestinationStore } from '../../adapters/dynamodb/destination-store.js';
 import { keys } from '../../adapters/dynamodb/profile-keys.js';
 import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
@@ -386,26 +386,17 @@ async function erase(regulationId: string) {
   const events: Array<{ pk: string; sk: string }> = [];
   let eventCount = 0;
   if (timelineTable !== table)
-    for (const profileId of item.profileIds) {
-      let ExclusiveStartKey: Record<string, unknown> | undefined;
-      do {
-        const page = await ddb.send(
-          new QueryCommand({
-            TableName: timelineTable,
-            KeyConditionExpression: 'pk = :p',
-            ExpressionAttributeValues: { ':p': keys.profilePk(profileId) },
-            // `ev` to count the events an item holds (a batch's events of a person share one).
-            ProjectionExpression: 'pk, sk, ev',
-            ExclusiveStartKey,
-          }),
-        );
-        for (const i of page.Items ?? []) {
-          events.push({ pk: i.pk as string, sk: i.sk as string });
-          eventCount += timelineMessageIds(i).length;
-        }
-        ExclusiveStartKey = page.LastEvaluatedKey;
-      } while (ExclusiveStartKey);
-    }
+    for (const profileId of item.profileIds)
+      for (const i of await queryAll(ddb, {
+        TableName: timelineTable,
+        KeyConditionExpression: 'pk = :p',
+        ExpressionAttributeValues: { ':p': keys.profilePk(profileId) },
+        // `ev` to count the events an item holds (a batch's events of a person share one).
+        ProjectionExpression: 'pk, sk, ev',
+      })) {
+        events.push({ pk: i.pk as string, sk: i.sk as string });
+        eventCount += timelineMessageIds(i).length;
+      }
   await batchWrite(
     ddb,
     table,
