@@ -5,8 +5,10 @@
  * only, so the cost benchmark computes every write here, from the item before and after it.
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { type AttributeItem, itemSize } from '../../adapters/dynamodb/item-size.js';
 
-export type Item = Record<string, AttributeValue>;
+export { itemSize, numberSize, valueSize } from '../../adapters/dynamodb/item-size.js';
+export type Item = AttributeItem;
 
 export interface IndexShape {
   readonly indexName: string;
@@ -19,37 +21,6 @@ export interface IndexShape {
 export interface TableShape {
   readonly keys: readonly string[];
   readonly indexes: readonly IndexShape[];
-}
-
-const utf8 = (s: string) => Buffer.byteLength(s, 'utf8');
-
-/** A number costs 1 byte per two significant digits plus 1 (leading and trailing zeroes trimmed). */
-export function numberSize(n: string): number {
-  const mantissa = n.replace(/^[-+]/, '').split(/e/i)[0] ?? '';
-  const digits = mantissa.replace('.', '').replace(/^0+/, '').replace(/0+$/, '');
-  return Math.ceil(Math.max(digits.length, 1) / 2) + 1;
-}
-
-export function valueSize(value: AttributeValue): number {
-  if (value.S !== undefined) return utf8(value.S);
-  if (value.N !== undefined) return numberSize(value.N);
-  if (value.B !== undefined) return value.B.byteLength;
-  if (value.BOOL !== undefined || value.NULL !== undefined) return 1;
-  if (value.SS !== undefined) return value.SS.reduce((sum, s) => sum + utf8(s), 0);
-  if (value.NS !== undefined) return value.NS.reduce((sum, s) => sum + numberSize(s), 0);
-  if (value.BS !== undefined) return value.BS.reduce((sum, b) => sum + b.byteLength, 0);
-  // Lists and maps: 3 bytes, plus 1 byte and the size of each element (a map's names count too).
-  if (value.L !== undefined) return 3 + value.L.reduce((sum, v) => sum + 1 + valueSize(v), 0);
-  if (value.M !== undefined)
-    return 3 + Object.entries(value.M).reduce((sum, [k, v]) => sum + 1 + utf8(k) + valueSize(v), 0);
-  return 0;
-}
-
-/** Item size: each attribute's name in UTF-8 plus its value. */
-export function itemSize(item: Item): number {
-  let size = 0;
-  for (const [name, value] of Object.entries(item)) size += utf8(name) + valueSize(value);
-  return size;
 }
 
 /** 1 write unit per 1 KB, rounded up per item, at least 1. */
