@@ -1,4 +1,5 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import type { GraphChanges } from '../../core/identity/graph.js';
 import { identityKey } from '../../core/identity/identifiers.js';
 import {
   checkNode,
@@ -195,7 +196,7 @@ export class IdentityChecker {
         // If that creator is only late, its create fails and it recomputes onto this profile.
         const state = emptyProfile(v.pointer, now.toISOString());
         state.identities.push(v.identity);
-        return this.write([{ state }], []);
+        return this.write(now, [{ state }], []);
       }
       case 'identity_missing': {
         const root = await this.root(v.profileId);
@@ -205,7 +206,7 @@ export class IdentityChecker {
           identityKey(a) < identityKey(b) ? -1 : 1,
         );
         root.state.updatedAt = now.toISOString();
-        return this.write([{ state: root.state, expectedVersion: root.version }], []);
+        return this.write(now, [{ state: root.state, expectedVersion: root.version }], []);
       }
       case 'identity_elsewhere': {
         if (v.resolvesTo) return this.merge(v.profileId, v.resolvesTo, now);
@@ -241,7 +242,7 @@ export class IdentityChecker {
         root.state.computed.event_counts[v.event] = v.timeline;
         root.state.updatedAt = now.toISOString();
         // The whole state, as the processor writes it (packed), on the version it was read at.
-        await this.write([{ state: root.state, expectedVersion: root.version }], []);
+        await this.write(now, [{ state: root.state, expectedVersion: root.version }], []);
         return true;
       }
     }
@@ -254,8 +255,17 @@ export class IdentityChecker {
     const [survivor, loser] = ra.state.profileId < rb.state.profileId ? [ra, rb] : [rb, ra];
     mergeInto(survivor.state, loser.state, now.toISOString());
     return this.write(
+      now,
       [{ state: survivor.state, expectedVersion: survivor.version }],
-      [{ profileId: loser.state.profileId, into: survivor.state.profileId, expectedVersion: loser.version }],
+      [
+        {
+          profileId: loser.state.profileId,
+          into: survivor.state.profileId,
+          expectedVersion: loser.version,
+          // The events the loser kept go to its timeline, like the rest of it.
+          ...(loser.state.pending?.length ? { pending: loser.state.pending } : {}),
+        },
+      ],
       {
         survivor: survivor.state.profileId,
         loser: loser.state.profileId,
@@ -268,14 +278,15 @@ export class IdentityChecker {
   }
 
   private async write(
-    profiles: Array<{ state: ProfileState; expectedVersion?: number }>,
-    redirects: Array<{ profileId: string; into: string; expectedVersion?: number }>,
-    merge?: Parameters<DynamoProfileStore['commit']>[0]['merges'][number],
+    now: Date,
+    profiles: GraphChanges['profiles'],
+    redirects: GraphChanges['redirects'],
+    merge?: GraphChanges['merges'][number],
   ): Promise<boolean> {
     try {
       await this.store.commit(
         { profiles, redirects, nodes: [], timeline: [], merges: merge ? [merge] : [], applied: [] },
-        new Date(),
+        now,
       );
       return true;
     } catch (err) {

@@ -6,6 +6,7 @@ import type { StoredMembership } from '../../core/segments/engine.js';
 import type { KnownMemberships } from '../../core/segments/known-memberships.js';
 import type { Item } from './batch.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
+import { keptEntries } from './latest-events.js';
 import {
   isMembershipItem,
   MEMBERSHIP_SK_PREFIX,
@@ -83,7 +84,7 @@ export class ProfileReader {
 
   /**
    * Timeline, newest first, across the profile and every profile merged into it (their events stay
-   * under their own keys). The cursor is the last event key (`EV#<time>#<messageId>`) returned.
+   * under their own keys), with the latest events the profile keeps itself. The cursor is the last event key (`EV#<time>#<messageId>`) returned.
    */
   async listTimeline(
     state: ProfileState,
@@ -98,7 +99,10 @@ export class ProfileReader {
     const lists = await Promise.all(
       ids.map((id) => newestTimelineItems(this.ddb, this.timelineTable, id, range)),
     );
-    const merged = newestFirstDistinct(lists.map((l) => l.items)).filter((e) => inTimelineRange(range, e));
+    const merged = newestFirstDistinct(
+      lists.map((l) => l.items),
+      keptEntries(state),
+    ).filter((e) => inTimelineRange(range, e));
     const page = merged.slice(0, limit);
     return {
       items: page.map((e) => e.event),

@@ -15,13 +15,21 @@ import {
   type TimelineMessage,
 } from '../../core/identity/store.js';
 import type { Identity, TimelineEvent } from '../../core/profiles/profile.js';
-import { addIdentities, emptyProfile, mergeInto, type ProfileState } from '../../core/profiles/state.js';
+import {
+  addIdentities,
+  emptyProfile,
+  mergeInto,
+  type PendingEvent,
+  type ProfileState,
+} from '../../core/profiles/state.js';
 
 const now = () => new Date().toISOString();
 
 import { inParallel } from '../../core/shared/concurrency.js';
 import { batchGet, batchWrite, type Item, requestCounter } from './batch.js';
 import { isConditionFailed } from './errors.js';
+import { documentItemSize, WRITE_UNIT_BYTES } from './item-size.js';
+import { planLatestEvents } from './latest-events.js';
 import { profileItemParts, stateFromItem, TRAITS_REF_ATTRIBUTE, TRAITS_SK } from './profile-item.js';
 import { keys } from './profile-keys.js';
 import { readProfileItems } from './profile-read.js';
@@ -40,7 +48,16 @@ export interface ProfileStoreOptions {
   readonly dedupeWindowHours: number;
   /** Where timeline events go (default: the profiles table itself, as tests and old layouts have it). */
   readonly timelineTable?: string;
+  /**
+   * Whether a person's latest events ride on their profile item while it fits one write unit
+   * (`latest-events.ts`; default true). False writes every event to the timeline with its batch, and
+   * lets go of those a profile keeps at its next write.
+   */
+  readonly keepLatestEvents?: boolean;
 }
+
+/** A version number as large as a profile's will get (for sizing its item). */
+const VERSION_BOUND = 99_999_999;
 
 /** DynamoDB's own limit on the actions of one TransactWriteItems. */
 const MAX_TRANSACTION_ACTIONS = 100;
@@ -289,8 +306,41 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
     // data, and an attempt that loses a race leaves nothing behind. Steady traffic (known identifiers,
     // no merge) writes the profile alone, at the price of a plain write; a transaction costs twice
     // that, for the rare batches that link or merge.
+    // Each person's latest events ride on their profile item while it fits one write unit
+    // (`latest-events.ts`); what it lets go goes to the timeline before it is written.
+    const ttl = Math.floor(now.getTime() / 1000) + this.options.timelineRetentionDays * 86_400;
+    const incoming = new Map<string, PendingEvent[]>();
+    for (const t of changes.timeline)
+      incoming.set(t.profileId, [
+        ...(incoming.get(t.profileId) ?? []),
+        { sourceId: t.sourceId, event: t.event, expiresAt: ttl },
+      ]);
+    const before: Array<PendingEvent & { profileId: string }> = [];
+    const after: Array<PendingEvent & { profileId: string }> = [];
+    const keep = this.options.keepLatestEvents ?? true;
+    const planned = changes.profiles.map((p) => {
+      const id = p.state.profileId;
+      const plan = planLatestEvents(
+        p.state.pending ?? [],
+        incoming.get(id) ?? [],
+        now.getTime() / 1000,
+        (kept) => keep && this.fitsOneWrite({ ...p.state, pending: kept }, p.stored),
+      );
+      incoming.delete(id);
+      before.push(...plan.before.map((e) => ({ ...e, profileId: id })));
+      after.push(...plan.after.map((e) => ({ ...e, profileId: id })));
+      const { pending: _held, ...rest } = p.state;
+      return { ...p, state: plan.kept.length ? { ...rest, pending: plan.kept } : rest };
+    });
+    // Events of profiles this batch does not write (an earlier attempt applied them): as before.
+    for (const [profileId, events] of incoming) after.push(...events.map((e) => ({ ...e, profileId })));
+    // A merged-away profile's kept events stay under its id, like the rest of its timeline.
+    for (const r of changes.redirects)
+      before.push(...(r.pending ?? []).map((e) => ({ ...e, profileId: r.profileId })));
+    await this.writeTimeline(before);
+
     const units = new Map(
-      changes.profiles.map((p) => [
+      planned.map((p) => [
         p.state.profileId,
         { profile: p, redirects: [] as TransactItem[], nodes: [] as TransactItem[] },
       ]),
@@ -328,26 +378,50 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
 
     // Only now that the profiles holding them are committed: timeline items (an attempt that lost a
     // race must not leave events under a profile it never wrote) and node hints.
-    const ttl = Math.floor(now.getTime() / 1000) + this.options.timelineRetentionDays * 86_400;
-    // A person's events from one source share items (`timelineItems`): one write unit for a few.
-    const byPerson = new Map<string, { profileId: string; sourceId: string; events: TimelineEvent[] }>();
-    for (const t of changes.timeline) {
-      const key = JSON.stringify([t.profileId, t.sourceId]);
-      const group = byPerson.get(key) ?? { profileId: t.profileId, sourceId: t.sourceId, events: [] };
-      group.events.push(t.event);
+    await this.writeTimeline(after);
+    await batchWrite(
+      this.ddb,
+      this.table,
+      changes.nodes.filter((x) => !x.isNew).map((n) => ({ put: this.nodeItem(n.identity, n.profileId) })),
+    );
+  }
+
+  /** Timeline items of these events: a person's events from one source share items (one write unit for a few). */
+  private async writeTimeline(events: ReadonlyArray<PendingEvent & { profileId: string }>): Promise<void> {
+    type Group = {
+      profileId: string;
+      sourceId: string;
+      events: TimelineEvent[];
+      expiry: Map<TimelineEvent, number>;
+    };
+    const byPerson = new Map<string, Group>();
+    for (const e of events) {
+      const key = JSON.stringify([e.profileId, e.sourceId]);
+      const group: Group = byPerson.get(key) ?? {
+        profileId: e.profileId,
+        sourceId: e.sourceId,
+        events: [],
+        expiry: new Map(),
+      };
+      group.events.push(e.event);
+      group.expiry.set(e.event, e.expiresAt);
       byPerson.set(key, group);
     }
     await batchWrite(
       this.ddb,
       this.options.timelineTable ?? this.table,
       [...byPerson.values()].flatMap((g) =>
-        timelineItems(g.profileId, g.sourceId, g.events, ttl).map((put) => ({ put })),
+        timelineItems(g.profileId, g.sourceId, g.events, (e) => g.expiry.get(e)!).map((put) => ({ put })),
       ),
     );
-    await batchWrite(
-      this.ddb,
-      this.table,
-      changes.nodes.filter((x) => !x.isNew).map((n) => ({ put: this.nodeItem(n.identity, n.profileId) })),
+  }
+
+  /** Whether this state's profile item (with its keys and version) is within one write unit. */
+  private fitsOneWrite(state: ProfileState, stored: string | undefined): boolean {
+    const { attributes } = profileItemParts(state, stored);
+    return (
+      documentItemSize({ ...keys.profile(state.profileId), ...attributes, version: VERSION_BOUND }) <=
+      WRITE_UNIT_BYTES
     );
   }
 

@@ -48,13 +48,15 @@ export const eventKey = (timestamp: string, messageId: string): string => `EV#${
 /**
  * The items that hold these events of one profile from one source (a batch's): in key order, a new
  * item when the next event lies more than `GROUP.spanMs` after the item's first, or the item is full.
+ * `expiresAt`: one time for all, or each event's (an item expires with its last).
  */
 export function timelineItems(
   profileId: string,
   sourceId: string,
   events: readonly TimelineEvent[],
-  expiresAt: number,
+  expiresAt: number | ((event: TimelineEvent) => number),
 ): Item[] {
+  const expiry = typeof expiresAt === 'number' ? () => expiresAt : expiresAt;
   const sorted = [...events].sort((a, b) =>
     compareKeys(eventKey(a.timestamp, a.messageId), eventKey(b.timestamp, b.messageId)),
   );
@@ -89,7 +91,7 @@ export function timelineItems(
       sk: rest.length === 0 ? sk : `${sk}#${groupDigest(ids)}`,
       ev: encode(`[${json.join(',')}]`),
       src,
-      expiresAt,
+      expiresAt: Math.max(expiry(first!), ...rest.map(expiry)),
     };
   });
 }
@@ -205,15 +207,18 @@ export function latestKeyFrom(startTime: string): string | undefined {
 }
 
 /**
- * Timeline items read under a profile and the profiles merged into it, as one timeline: newest first,
- * each message once (a copy committed under a merged-away id before the merge stays there, and two
- * attempts at a batch may have grouped its events differently).
+ * Timeline items read under a profile and the profiles merged into it, with the events kept on the
+ * profile item (`kept`, see `latest-events.ts`), as one timeline: newest first, each message once (a
+ * copy committed under a merged-away id before the merge stays there, two attempts at a batch may
+ * have grouped its events differently, and an event let go by a write that lost its race is both kept
+ * and on the timeline).
  */
-export function newestFirstDistinct(lists: readonly (readonly Record<string, unknown>[])[]): TimelineEntry[] {
+export function newestFirstDistinct(
+  lists: readonly (readonly Record<string, unknown>[])[],
+  kept: readonly TimelineEntry[] = [],
+): TimelineEntry[] {
   const seen = new Set<string>();
-  return lists
-    .flat()
-    .flatMap(timelineEntries)
+  return [...kept, ...lists.flat().flatMap(timelineEntries)]
     .sort((a, b) => compareKeys(b.key, a.key))
     .filter((e) => !seen.has(e.event.messageId) && seen.add(e.event.messageId));
 }

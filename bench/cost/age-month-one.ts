@@ -76,6 +76,9 @@ export async function ageMonthOne(
             for (const { event } of timelineEntries(item))
               dated.set(messageHash({ sourceId, messageId: event.messageId }), aged(event.timestamp));
           }
+      // And the latest events the profile keeps itself (`latest-events.ts`).
+      for (const { sourceId, event } of state.pending ?? [])
+        dated.set(messageHash({ sourceId, messageId: event.messageId }), aged(event.timestamp));
       const latest = (hashes: Iterable<string>) =>
         [...hashes].reduce((max, h) => {
           const at = dated.get(h) ?? '';

@@ -6,8 +6,10 @@ import {
   type EventPosition,
   emptyProfile,
   holdsMessage,
+  holdsPending,
   holdsRecord,
   mergeInto,
+  type PendingEvent,
   type ProfileState,
   toTimelineEvent,
 } from '../profiles/state.js';
@@ -61,6 +63,8 @@ export interface GraphChanges {
     profileId: string;
     into: string;
     expectedVersion?: number;
+    /** Events the merged-away profile kept (`ProfileState.pending`): the store puts them on its timeline. */
+    pending?: readonly PendingEvent[];
   }>;
   /**
    * Identity nodes to create (`isNew`: committed with the profile they lead to) or re-point at their
@@ -166,7 +170,8 @@ export class IdentityGraph {
       (r) => holdsRecord(this.profile(r), position) || holdsMessage(this.profile(r), event),
     );
     if (holder !== undefined) {
-      this.placed.push({ event, root: holder });
+      // Kept with the profile, it is on its timeline already.
+      if (!holdsPending(this.profile(holder), event)) this.placed.push({ event, root: holder });
       return;
     }
     // Known identifiers count too: one may resolve to a root whose stored list does not show it yet.
@@ -261,10 +266,12 @@ export class IdentityGraph {
       .filter((id) => this.snapshot.versions.has(id) || referenced.has(id))
       .map((id) => {
         const into = this.find(id);
+        const pending = this.snapshot.profiles.get(id)?.pending;
         return {
           profileId: id,
           into,
           ...(this.snapshot.versions.has(id) ? { expectedVersion: this.snapshot.versions.get(id)! } : {}),
+          ...(pending?.length ? { pending } : {}),
         };
       });
     const nodes: Array<GraphChanges['nodes'][number]> = [];

@@ -53,13 +53,29 @@ export interface ProfileState extends Profile {
    * when a merge is of unknown time (profiles merged before this was kept): every id is looked under.
    */
   lastMergeAt?: string;
+  /**
+   * Events folded in whose timeline items are not written yet: a store may keep a person's latest
+   * few with the profile while they fit in the profile's own write (see `adapters/dynamodb/
+   * latest-events.ts`), and writes them to the timeline later, as one item. They are on the
+   * timeline as far as readers and dedupe are concerned. Core carries them as they are: a merge keeps
+   * the survivor's (the store puts the loser's on its own timeline before the merge is written).
+   */
+  pending?: PendingEvent[];
+}
+
+/** An event kept with its profile until it is written to the timeline (see `ProfileState.pending`). */
+export interface PendingEvent {
+  readonly sourceId: string;
+  readonly event: TimelineEvent;
+  /** Epoch seconds after which the event is past the timeline's retention. */
+  readonly expiresAt: number;
 }
 
 /**
  * Most message hashes a profile keeps (8 characters each). When full, the older half is let go at once
  * (`rememberHash`), so the profile always holds the last 16 to 32 messages.
  */
-export const RECENT_HASHES = 32;
+export const RECENT_HASHES = 16;
 
 /** Characters of a message hash (base64url, 6 bits each). */
 export const MESSAGE_HASH_LENGTH = 8;
@@ -73,7 +89,11 @@ export const messageHash = (e: Pick<CanonicalEvent, 'sourceId' | 'messageId'>) =
 
 /** Whether this message is among the last ones folded into the profile. */
 export const holdsMessage = (state: ProfileState, e: Pick<CanonicalEvent, 'sourceId' | 'messageId'>) =>
-  state.recentHashes.includes(messageHash(e));
+  state.recentHashes.includes(messageHash(e)) || holdsPending(state, e);
+
+/** Whether this message is among the events kept with the profile (`pending`), so on its timeline. */
+export const holdsPending = (state: ProfileState, e: Pick<CanonicalEvent, 'sourceId' | 'messageId'>) =>
+  state.pending?.some((p) => p.sourceId === e.sourceId && p.event.messageId === e.messageId) ?? false;
 
 /**
  * Where an event sits in the stream: its lane (a shard), the batch it was delivered in (named by the

@@ -11,8 +11,9 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { deleteAtDestination, sendersFromEnv } from '../../adapters/activate/senders.js';
 import { dynamoDbDocumentClient, kinesisClient } from '../../adapters/aws/clients.js';
 import { s3Client } from '../../adapters/aws/s3-client.js';
-import { batchWrite, queryAll } from '../../adapters/dynamodb/batch.js';
+import { batchWrite, type Item, queryAll } from '../../adapters/dynamodb/batch.js';
 import { DestinationStore } from '../../adapters/dynamodb/destination-store.js';
+import { stateFromItem } from '../../adapters/dynamodb/profile-item.js';
 import { keys } from '../../adapters/dynamodb/profile-keys.js';
 import { ProfileReader } from '../../adapters/dynamodb/profile-reader.js';
 import { RegulationStore } from '../../adapters/dynamodb/regulation-store.js';
@@ -362,21 +363,31 @@ async function erase(regulationId: string) {
   const table = config[ENV.profilesTable];
   const doomed = new Map<string, { pk: string; sk: string }>();
   const add = (k: { pk: string; sk: string }) => doomed.set(`${k.pk}\0${k.sk}`, k);
+  // Events the subject's live profiles keep with them are part of their timeline (`latest-events.ts`).
+  const eventIds = new Set<string>();
   for (const profileId of item.profileIds) {
     for (const query of [
-      { KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': keys.profilePk(profileId) } },
+      {
+        KeyConditionExpression: 'pk = :p',
+        ExpressionAttributeValues: { ':p': keys.profilePk(profileId) },
+        ProjectionExpression: 'pk, sk, profileId, packed, mergedInto',
+      },
       {
         IndexName: 'byProfile',
         KeyConditionExpression: 'gsi1pk = :p',
         ExpressionAttributeValues: { ':p': keys.profilePk(profileId) },
+        ProjectionExpression: 'pk, sk',
       },
     ]) {
       let ExclusiveStartKey: Record<string, unknown> | undefined;
       do {
-        const page = await ddb.send(
-          new QueryCommand({ TableName: table, ...query, ProjectionExpression: 'pk, sk', ExclusiveStartKey }),
-        );
-        for (const i of page.Items ?? []) add({ pk: i.pk as string, sk: i.sk as string });
+        const page = await ddb.send(new QueryCommand({ TableName: table, ...query, ExclusiveStartKey }));
+        for (const i of page.Items ?? []) {
+          add({ pk: i.pk as string, sk: i.sk as string });
+          if (i.sk === 'PROFILE' && i.packed !== undefined && !i.mergedInto)
+            for (const p of stateFromItem(i as Item, { withoutTraits: true }).pending ?? [])
+              eventIds.add(p.event.messageId);
+        }
         ExclusiveStartKey = page.LastEvaluatedKey;
       } while (ExclusiveStartKey);
     }
@@ -384,7 +395,6 @@ async function erase(regulationId: string) {
   for (const id of item.subject) add(keys.identity(id));
   // Timeline events live in their own table (under the same keys).
   const events: Array<{ pk: string; sk: string }> = [];
-  let eventCount = 0;
   if (timelineTable !== table)
     for (const profileId of item.profileIds)
       for (const i of await queryAll(ddb, {
@@ -395,7 +405,7 @@ async function erase(regulationId: string) {
         ProjectionExpression: 'pk, sk, ev',
       })) {
         events.push({ pk: i.pk as string, sk: i.sk as string });
-        eventCount += timelineMessageIds(i).length;
+        for (const id of timelineMessageIds(i)) eventIds.add(id);
       }
   await batchWrite(
     ddb,
@@ -414,7 +424,7 @@ async function erase(regulationId: string) {
   await regulations.recordStore(regulationId, 'profiles', { status: 'done', count: profiles });
   await regulations.recordStore(regulationId, 'timeline', {
     status: 'done',
-    count: timelineTable !== table ? eventCount : count('EV#'),
+    count: timelineTable !== table ? eventIds.size : count('EV#') + eventIds.size,
   });
   await regulations.recordStore(regulationId, 'identities', { status: 'done', count: count('ID#') });
   await regulations.recordStore(regulationId, 'memberships', { status: 'done', count: count('SEG#') });

@@ -14,7 +14,7 @@ describe('the cost bench dating month one back', () => {
   it('bounds the messages a profile let go of by their times on the timeline, month one moved back', async () => {
     const { table, timelineTable, reader, deps } = await profileTables(dynamo, 'aged');
     const monthOneFrom = new Date('2026-03-01T00:00:00.000Z');
-    // History before month one, then 40 messages of month one in batches: more than the 32 hashes a
+    // History before month one, then 40 messages of month one in batches: more than the hashes a
     // profile keeps, so it lets the older ones go.
     await processBatch(
       [canonical({ messageId: 'h', identities: [user], timestamp: '2026-01-15T00:00:00.000Z' })],

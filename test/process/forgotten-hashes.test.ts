@@ -43,26 +43,31 @@ describe('how long a profile remembers message hashes, and when dedupe reads no 
 
   it('lets the older half go when full, and searches the timeline only for messages near what it let go', () => {
     const p = emptyProfile('p1', iso(base));
-    const first = Array.from({ length: RECENT_HASHES }, (_, i) => send(p, base + i * HOUR));
-    // The 33rd message: the first 16 go, bounded by the latest time folded in so far (nothing was
+    const full = RECENT_HASHES;
+    const half = RECENT_HASHES / 2;
+    const first = Array.from({ length: full }, (_, i) => send(p, base + i * HOUR));
+    // The next message: the first half go, bounded by the latest time folded in so far (nothing was
     // checkpointed yet); what is left is bounded by the same.
-    send(p, base + 40 * HOUR);
-    expect(p.recentHashes).toHaveLength(RECENT_HASHES / 2 + 1);
-    expect(first.slice(0, 16).some((m) => held(p, m))).toBe(false);
-    expect(first.slice(16).every((m) => held(p, m))).toBe(true);
-    expect(p.forgottenUpTo).toBe(iso(base + 31 * HOUR));
-    // 15 more fill it again; the next lets go of the 16 left from the first (dated up to 31 h).
-    for (let i = 0; i < 15; i++) send(p, base + (50 + i) * HOUR);
-    send(p, base + 80 * HOUR);
+    send(p, base + (full + 8) * HOUR);
+    expect(p.recentHashes).toHaveLength(half + 1);
+    expect(first.slice(0, half).some((m) => held(p, m))).toBe(false);
+    expect(first.slice(half).every((m) => held(p, m))).toBe(true);
+    expect(p.forgottenUpTo).toBe(iso(base + (full - 1) * HOUR));
+    // Enough more fill it again; the next lets go of the half left from the first.
+    for (let i = 0; i < half - 1; i++) send(p, base + (full + 18 + i) * HOUR);
+    const second = 2 * full + 16;
+    send(p, base + second * HOUR);
     expect(first.some((m) => held(p, m))).toBe(false);
-    expect(p.forgottenUpTo).toBe(iso(base + 31 * HOUR));
-    // Then those of 40 to 64 h: exactly their latest time, not the time of the message that came later.
-    for (let i = 0; i < 15; i++) send(p, base + (90 + i) * HOUR);
-    send(p, base + 120 * HOUR);
-    expect(p.forgottenUpTo).toBe(iso(base + 64 * HOUR));
+    expect(p.forgottenUpTo).toBe(iso(base + (full - 1) * HOUR));
+    // Then those of the second round: exactly their latest time, not the time of the message that
+    // came later.
+    for (let i = 0; i < half - 1; i++) send(p, base + (second + 10 + i) * HOUR);
+    send(p, base + (3 * full + 24) * HOUR);
+    const latestLetGo = base + (full + 18 + half - 2) * HOUR;
+    expect(p.forgottenUpTo).toBe(iso(latestLetGo));
     // A copy dated within a day of that may be on the timeline; a message dated later cannot.
-    expect(timelinesToSearch(p, iso(base + 64 * HOUR + DAY), DAY)).toEqual(['p1']);
-    expect(timelinesToSearch(p, iso(base + 64 * HOUR + DAY + 1), DAY)).toEqual([]);
+    expect(timelinesToSearch(p, iso(latestLetGo + DAY), DAY)).toEqual(['p1']);
+    expect(timelinesToSearch(p, iso(latestLetGo + DAY + 1), DAY)).toEqual([]);
     // No window (a store that searches any time) or an unreadable time: searched.
     expect(timelinesToSearch(p, iso(base + 100 * DAY), undefined)).toEqual(['p1']);
     expect(timelinesToSearch(p, 'not a time', DAY)).toEqual(['p1']);

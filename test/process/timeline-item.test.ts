@@ -28,8 +28,9 @@ const dynamo = standaloneDynamoForFile();
 const now = new Date('2026-01-02T00:00:00.000Z');
 const user = (v: string) => ({ type: 'user_id', value: v });
 
+/** Events go to timeline items at once: these tests are about the items. */
 async function setup(name: string) {
-  const tables = await profileTables(dynamo, name);
+  const tables = await profileTables(dynamo, name, { keepLatestEvents: false });
   return { ...tables, items: () => tables.scan(tables.timelineTable) };
 }
 

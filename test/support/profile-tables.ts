@@ -16,7 +16,12 @@ export type WatchedCommand = { constructor: { name: string }; input: Record<stri
 export async function profileTables(
   dynamo: StandaloneDynamo,
   name: string,
-  options: { config?: IdentityConfig; watch?: (command: WatchedCommand) => void } = {},
+  options: {
+    config?: IdentityConfig;
+    watch?: (command: WatchedCommand) => void;
+    /** The store's `keepLatestEvents` (default true): false for tests of timeline items themselves. */
+    keepLatestEvents?: boolean;
+  } = {},
 ) {
   const table = await dynamo.table(PROFILES_TABLE, name);
   const timelineTable = await dynamo.table(TIMELINE_TABLE, name);
@@ -33,6 +38,7 @@ export async function profileTables(
     timelineRetentionDays: 90,
     dedupeWindowHours: 24,
     timelineTable,
+    ...(options.keepLatestEvents === undefined ? {} : { keepLatestEvents: options.keepLatestEvents }),
   });
   const reader = new ProfileReader(dynamo.doc, table, timelineTable);
   const deps = { graph: store, dedupe: store, config: options.config ?? DEFAULT_IDENTITY_CONFIG };
