@@ -1,9 +1,12 @@
+import { inflateRawSync } from 'node:zlib';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { describe, expect, it } from 'vitest';
 import type { Item } from '../../adapters/dynamodb/batch.js';
 import {
+  PROFILE_DICTIONARY,
   profileAttributes,
+  profileItemParts,
   stateFromItem,
   TRAITS_SK,
   withTraitValues,
@@ -224,5 +227,46 @@ describe('trait values kept beside the profile item', () => {
     ).rejects.toBeInstanceOf(ConflictError);
     expect((await reader.getState(id))!.traits).toEqual(richTraits(6));
     expect((await get(keys.profilePk(id), 'PROFILE'))!.version).toBe(2);
+  });
+});
+
+describe('trait stamps', () => {
+  const packedJson = (attributes: Record<string, unknown>) =>
+    inflateRawSync((attributes.packed as Uint8Array).subarray(1), {
+      dictionary: PROFILE_DICTIONARY,
+    }).toString();
+
+  it('write the stamp most traits share once, and read every trait’s own stamp back', () => {
+    const state = emptyProfile('p_stamps', now.toISOString());
+    const identify = ['2026-01-01T00:00:00.000Z', 'identify-1'] as const;
+    const later = ['2026-01-01T05:00:00.000Z', 'track-9'] as const;
+    // Values large enough to be kept beside the profile item (`bio`).
+    const bio = Array.from({ length: 60 }, (_, i) => `w${(i * 7919) % 1009}`).join(' ');
+    state.traits = { name: 'Ada', email: 'ada@example.com', plan: 'pro', seats: 3, gone: null, bio };
+    state.traitMeta = {
+      name: identify,
+      email: identify,
+      plan: later,
+      seats: identify,
+      gone: identify,
+      bio: identify,
+    };
+    // A stamp kept for a trait the profile no longer has a value for.
+    state.traitMeta.removed = identify;
+    expect(profileItemParts(state).traits).toBeDefined();
+    for (const attributes of [profileAttributes(state), profileItemParts(state).attributes]) {
+      const json = packedJson(attributes);
+      expect(json.split('identify-1').length - 1).toBe(2);
+      const values = profileItemParts(state).traits;
+      const item = { ...keys.profile('p_stamps'), ...attributes };
+      const whole = values ? withTraitValues(item, [{ ...item, sk: TRAITS_SK, ...values }])! : item;
+      expect(stateFromItem(whole).traitMeta).toEqual(state.traitMeta);
+    }
+    // A trait without a stamp of its own: every stamp written as it is.
+    const unstamped = { ...state, traits: { ...state.traits, hand: 'set' } };
+    expect(packedJson(profileAttributes(unstamped)).split('identify-1').length - 1).toBe(6);
+    expect(stateFromItem({ ...keys.profile('p_stamps'), ...profileAttributes(unstamped) }).traitMeta).toEqual(
+      state.traitMeta,
+    );
   });
 });
