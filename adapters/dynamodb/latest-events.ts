@@ -20,7 +20,8 @@ import { eventKey, type TimelineEntry } from './timeline-item.js';
  *   take each message once);
  * - the batch's new events are kept alone when they fit, else written to the timeline **after** the
  *   profile write, as before (an attempt that loses its race must leave no event under a profile it
- *   did not write: dedupe takes an event on a timeline for applied).
+ *   did not write: dedupe takes an event on a timeline for applied), and then the kept ones stay
+ *   while they still fit.
  * Events past the timeline's retention are let go, never written.
  *
  * Readers (Profile API, segment event conditions, erasure's counts, the identity checker) take the
@@ -62,6 +63,9 @@ export function planLatestEvents(
   const alone = byEventKey(fresh);
   if (alone.length > 0 && alone.length <= LATEST_EVENTS_MAX && fits(alone))
     return { kept: alone, before: live, after: [] };
+  // The batch's events go to the timeline anyway (a backend's batch, analytics.js' batching): the
+  // kept ones stay while they fit, rather than cost an item of their own.
+  if (live.length > 0 && fits(live)) return { kept: live, before: [], after: fresh };
   return { kept: [], before: live, after: fresh };
 }
 

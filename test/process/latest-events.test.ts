@@ -55,6 +55,11 @@ describe('the plan for the events a profile write keeps', () => {
 
     const fitsNone = planLatestEvents(held, [pending('c')], 0, () => false);
     expect([fitsNone.kept, ids(fitsNone.before), ids(fitsNone.after)]).toEqual([[], ['a', 'b'], ['c']]);
+
+    // A batch too large to keep goes to the timeline as it is; the held events stay.
+    const batch = [pending('c'), pending('d'), pending('e')];
+    const large = planLatestEvents(held, batch, 0, (kept) => kept.length <= 2);
+    expect([ids(large.kept), large.before, ids(large.after)]).toEqual([['a', 'b'], [], ['c', 'd', 'e']]);
   });
 
   it('writes no event twice, keeps at most LATEST_EVENTS_MAX, and lets go of events past retention', () => {
