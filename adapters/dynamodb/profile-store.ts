@@ -30,7 +30,13 @@ import { batchGet, batchWrite, type Item, requestCounter } from './batch.js';
 import { isConditionFailed } from './errors.js';
 import { documentItemSize, WRITE_UNIT_BYTES } from './item-size.js';
 import { planLatestEvents } from './latest-events.js';
-import { profileItemParts, stateFromItem, TRAITS_REF_ATTRIBUTE, TRAITS_SK } from './profile-item.js';
+import {
+  type ProfileItemParts,
+  profileItemParts,
+  stateFromItem,
+  TRAITS_REF_ATTRIBUTE,
+  TRAITS_SK,
+} from './profile-item.js';
 import { keys } from './profile-keys.js';
 import { readProfileItems } from './profile-read.js';
 import { fromSource, GROUP, timelineItems, timelineMessageIds } from './timeline-item.js';
@@ -58,6 +64,11 @@ export interface ProfileStoreOptions {
 
 /** A version number as large as a profile's will get (for sizing its item). */
 const VERSION_BOUND = 99_999_999;
+
+/** Whether a profile item of these parts (with its keys and version) is within one write unit. */
+const withinOneWrite = (profileId: string, parts: ProfileItemParts) =>
+  documentItemSize({ ...keys.profile(profileId), ...parts.attributes, version: VERSION_BOUND }) <=
+  WRITE_UNIT_BYTES;
 
 /** DynamoDB's own limit on the actions of one TransactWriteItems. */
 const MAX_TRANSACTION_ACTIONS = 100;
@@ -320,17 +331,26 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
     const keep = this.options.keepLatestEvents ?? true;
     const planned = changes.profiles.map((p) => {
       const id = p.state.profileId;
+      // The item each candidate makes, packed once: the one kept is the one written.
+      const sized = new Map<readonly PendingEvent[], ProfileItemParts>();
       const plan = planLatestEvents(
         p.state.pending ?? [],
         incoming.get(id) ?? [],
         now.getTime() / 1000,
-        (kept) => keep && this.fitsOneWrite({ ...p.state, pending: kept }, p.stored),
+        (kept) => {
+          if (!keep) return false;
+          const parts = profileItemParts({ ...p.state, pending: kept }, p.stored);
+          sized.set(kept, parts);
+          return withinOneWrite(id, parts);
+        },
       );
       incoming.delete(id);
       before.push(...plan.before.map((e) => ({ ...e, profileId: id })));
       after.push(...plan.after.map((e) => ({ ...e, profileId: id })));
       const { pending: _held, ...rest } = p.state;
-      return { ...p, state: plan.kept.length ? { ...rest, pending: plan.kept } : rest };
+      const state = plan.kept.length ? { ...rest, pending: plan.kept } : rest;
+      const parts = sized.get(plan.kept);
+      return { ...p, state, ...(parts ? { parts } : {}) };
     });
     // Events of profiles this batch does not write (an earlier attempt applied them): as before.
     for (const [profileId, events] of incoming) after.push(...events.map((e) => ({ ...e, profileId })));
@@ -416,15 +436,6 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
     );
   }
 
-  /** Whether this state's profile item (with its keys and version) is within one write unit. */
-  private fitsOneWrite(state: ProfileState, stored: string | undefined): boolean {
-    const { attributes } = profileItemParts(state, stored);
-    return (
-      documentItemSize({ ...keys.profile(state.profileId), ...attributes, version: VERSION_BOUND }) <=
-      WRITE_UNIT_BYTES
-    );
-  }
-
   /**
    * A profile with what changes with it. Beyond DynamoDB's 100 actions per transaction (a person with
    * about a hundred new identifiers or merged profiles in one batch), the rest follows in further
@@ -432,11 +443,11 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
    * batch is recomputed, and its identifiers whose nodes were not written are linked again then.
    */
   private async commitUnit(
-    p: GraphChanges['profiles'][number],
+    p: GraphChanges['profiles'][number] & { parts?: ProfileItemParts },
     linkedToIt: readonly TransactItem[],
   ): Promise<void> {
     const version = (p.expectedVersion ?? 0) + 1;
-    const parts = profileItemParts(p.state, p.stored);
+    const parts = p.parts ?? profileItemParts(p.state, p.stored);
     // Trait values beside the profile change with it, in one transaction, and only when they changed:
     // most writes leave them alone at the price of a plain write. A caller that did not note what the
     // stored profile names (a repair) writes them again: the same item, one more write.

@@ -68,29 +68,50 @@ async function burst(
 }
 
 describe('dedupe through the timeline item (no marker items)', () => {
-  it("recognises a client's retry whose skew-corrected time moved, in another batch and lane, and keeps each event on the timeline once", async () => {
-    const { table, timelineTable, reader, deps, scan } = await setup('dedupe-retry');
-    const first = canonical({
-      messageId: 'm1',
-      identities: [user('u1')],
-      timestamp: '2026-01-01T10:00:00.000Z',
-    });
-    expect((await processBatch([first], deps, now, { lane: 'a', batch: '1' })).applied).toBe(1);
-    // Many events later (more than the profile's bounded message hashes), the client retries m1.
-    const later = Array.from({ length: 40 }, (_, i) =>
-      canonical({ messageId: `x${i}`, identities: [user('u1')], timestamp: '2026-01-01T10:30:00.000Z' }),
-    );
-    await processBatch(later, deps, now, { lane: 'a', batch: '2' });
-    const retry = { ...first, timestamp: '2026-01-01T10:01:30.000Z', receivedAt: '2026-01-01T10:01:30.000Z' };
-    const result = await processBatch([retry], deps, now, { lane: 'b', batch: '9' });
-    expect(result).toMatchObject({ applied: 0, duplicates: 1 });
-    const profile = (await reader.find(user('u1')))!;
-    expect(profile.computed.event_counts.Viewed).toBe(41);
-    // Each event once on the timeline (the 40 of one batch share an item) and no marker items anywhere.
-    const ids = (await scan(timelineTable)).flatMap((i) => timelineMessageIds(i));
-    expect(ids.sort()).toEqual(['m1', ...later.map((e) => e.messageId)].sort());
-    expect((await scan(table)).filter((i) => String(i.pk).startsWith('DEDUPE#'))).toEqual([]);
-  });
+  // With the first event kept on the profile item (a batch too large to keep goes to the timeline as it
+  // is, and the kept event stays) or written to the timeline, where dedupe looks it up.
+  it.each([
+    ['kept with the profile', true],
+    ['on the timeline', false],
+  ])(
+    "recognises a client's retry whose skew-corrected time moved, in another batch and lane, and keeps each event on the timeline once (first event %s)",
+    async (_where, keepLatestEvents) => {
+      const { table, timelineTable, reader, deps, scan } = await profileTables(
+        dynamo,
+        `dedupe-retry-${keepLatestEvents}`,
+        { keepLatestEvents },
+      );
+      const first = canonical({
+        messageId: 'm1',
+        identities: [user('u1')],
+        timestamp: '2026-01-01T10:00:00.000Z',
+      });
+      expect((await processBatch([first], deps, now, { lane: 'a', batch: '1' })).applied).toBe(1);
+      // Many events later (more than the profile's bounded message hashes), the client retries m1.
+      const later = Array.from({ length: 40 }, (_, i) =>
+        canonical({ messageId: `x${i}`, identities: [user('u1')], timestamp: '2026-01-01T10:30:00.000Z' }),
+      );
+      await processBatch(later, deps, now, { lane: 'a', batch: '2' });
+      const retry = {
+        ...first,
+        timestamp: '2026-01-01T10:01:30.000Z',
+        receivedAt: '2026-01-01T10:01:30.000Z',
+      };
+      const result = await processBatch([retry], deps, now, { lane: 'b', batch: '9' });
+      expect(result).toMatchObject({ applied: 0, duplicates: 1 });
+      const profile = (await reader.find(user('u1')))!;
+      expect(profile.computed.event_counts.Viewed).toBe(41);
+      // Each event once on the timeline (the 40 of one batch share an item) and no marker items anywhere.
+      const ids = (await scan(timelineTable)).flatMap((i) => timelineMessageIds(i));
+      const kept = (profile.pending ?? []).map((p) => p.event.messageId);
+      expect(kept).toEqual(keepLatestEvents ? ['m1'] : []);
+      expect([...ids, ...kept].sort()).toEqual(['m1', ...later.map((e) => e.messageId)].sort());
+      expect((await reader.fullTimeline(profile)).map((e) => e.messageId).sort()).toEqual(
+        ['m1', ...later.map((e) => e.messageId)].sort(),
+      );
+      expect((await scan(table)).filter((i) => String(i.pk).startsWith('DEDUPE#'))).toEqual([]);
+    },
+  );
 
   it('keeps the same messageId from another source, and finds a message on the timeline of a profile merged away since', async () => {
     const { reader, deps } = await setup('dedupe-merge');
