@@ -73,14 +73,17 @@ export interface PendingEvent {
 
 /**
  * Most message hashes a profile keeps (8 characters each). When full, the older half is let go at once
- * (`rememberHash`), so the profile always holds the last 16 to 32 messages.
+ * (`rememberHash`), so the profile always holds the last 8 to 16 messages. Sixteen rather than 32: the
+ * bytes they take in the profile item are what lets it keep a person's latest events within one write
+ * unit, which saves a timeline write; a person's burst of more than 8 messages within the dedupe
+ * window costs a timeline read instead, a fraction of the price.
  */
 export const RECENT_HASHES = 16;
 
 /** Characters of a message hash (base64url, 6 bits each). */
 export const MESSAGE_HASH_LENGTH = 8;
 
-/** 48 bits of SHA-256 of source and message id: collisions among a person's last 32 messages are negligible. */
+/** 48 bits of SHA-256 of source and message id: collisions among a person's last 16 messages are negligible. */
 export const messageHash = (e: Pick<CanonicalEvent, 'sourceId' | 'messageId'>) =>
   createHash('sha256')
     .update(`${e.sourceId}#${e.messageId}`)
@@ -169,7 +172,7 @@ function rememberHash(state: ProfileState, hash: string): void {
  * `windowMs` of it) that this profile may hold without its hash: none when every message it let go
  * of is dated more than the window before (a copy there would be among `recentHashes`, which the fold
  * checks), else its own and, near its last merge, those merged into it (`mayBeOnMergedTimelines`).
- * A person who sends a few events a day needs no timeline read; a burst of more than 16 does.
+ * A person who sends a few events a day needs no timeline read; a burst of more than 8 does.
  */
 export function timelinesToSearch(state: ProfileState, timestamp: string, windowMs?: number): string[] {
   const forgotten = forgottenBound(state);
