@@ -102,15 +102,16 @@ const conflict = (err: unknown) => {
 
 /**
  * The identity graph and profiles on DynamoDB. Commit order:
- *  1. merge history (idempotent puts)
+ *  1. merge history, and the timeline items of the events each written profile (or merged-away one)
+ *     kept and now lets go (`latest-events.ts`; idempotent puts of events already committed)
  *  2. each root written, as one unit: its profile (conditional on version, or on not existing), and
  *     in the same transaction its trait values item when the values kept beside it changed; and
  *     when the batch links or merges, in the same transaction, the profiles merged into it (becoming
  *     redirects, conditional on their version) and its new identity nodes (conditional on not existing
  *     or already leading there). Units are independent: one that loses fails the batch, which is
  *     recomputed; what the others committed is then found applied.
- *  3. timeline events of the whole batch and re-pointed identity nodes (idempotent puts; node
- *     pointers are hints, readers follow redirects)
+ *  3. timeline events of the batch that their profiles do not keep, and re-pointed identity nodes
+ *     (idempotent puts; node pointers are hints, readers follow redirects)
  * `load` still understands what the commit protocol before transactions could leave behind (nodes
  * announcing identifiers of a profile not written, claimed survivors, redirects whose data never
  * reached their survivor) and folds or counts it, so tables written by older versions stay exact.
@@ -311,12 +312,6 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
       })),
     ]);
 
-    // One unit per root written: its profile, the profiles merged into it (now redirects) and its new
-    // identity nodes. A unit that changes who-is-who is one transaction, so no reader ever sees a node
-    // leading to a profile that does not list its identifier, or a redirect whose survivor lacks its
-    // data, and an attempt that loses a race leaves nothing behind. Steady traffic (known identifiers,
-    // no merge) writes the profile alone, at the price of a plain write; a transaction costs twice
-    // that, for the rare batches that link or merge.
     // Each person's latest events ride on their profile item while it fits one write unit
     // (`latest-events.ts`); what it lets go goes to the timeline before it is written.
     const ttl = Math.floor(now.getTime() / 1000) + this.options.timelineRetentionDays * 86_400;
@@ -359,6 +354,12 @@ export class DynamoProfileStore implements GraphStore, DedupeStore {
       before.push(...(r.pending ?? []).map((e) => ({ ...e, profileId: r.profileId })));
     await this.writeTimeline(before);
 
+    // One unit per root written: its profile, the profiles merged into it (now redirects) and its new
+    // identity nodes. A unit that changes who-is-who is one transaction, so no reader ever sees a node
+    // leading to a profile that does not list its identifier, or a redirect whose survivor lacks its
+    // data, and an attempt that loses a race leaves nothing behind. Steady traffic (known identifiers,
+    // no merge) writes the profile alone, at the price of a plain write; a transaction costs twice
+    // that, for the rare batches that link or merge.
     const units = new Map(
       planned.map((p) => [
         p.state.profileId,
