@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -101,6 +101,28 @@ export async function startDynalite(dataDir: string | undefined, logDir: string)
   );
 }
 
+/** The file kinesis-local saves its streams to, in its `PERSIST_PATH`. */
+export const KINESIS_DATA_FILE = 'kinesis-data.json';
+
+/**
+ * kinesis-local saves its streams by rewriting one JSON file about once a second; a runtime killed
+ * while it writes leaves the file torn (or empty), and kinesis-local then refuses to start
+ * (`java.util.NoSuchElementException`, nothing else said). A file that does not parse is moved aside
+ * (`.torn`, kept for a look): the stream is created again at start, and the runtime's journal writes
+ * back every acknowledged record a consumer had not handled (`local/stream-journal.ts`).
+ */
+export function setAsideTornKinesisData(dir: string): boolean {
+  const file = join(dir, KINESIS_DATA_FILE);
+  if (!existsSync(file)) return false;
+  try {
+    JSON.parse(readFileSync(file, 'utf8'));
+    return false;
+  } catch {
+    renameSync(file, `${file}.torn`);
+    return true;
+  }
+}
+
 /** kinesis-local (kinesis-mock); it reads server.json from its package folder, so that is its cwd. */
 export async function startKinesis(dataDir: string | undefined, logDir: string): Promise<Emulator> {
   const [port, tlsPort] = [await freePort(), await freePort()];
@@ -115,6 +137,7 @@ export async function startKinesis(dataDir: string | undefined, logDir: string):
   };
   if (dataDir) {
     mkdirSync(dataDir, { recursive: true });
+    setAsideTornKinesisData(dataDir);
     env.PERSIST_PATH = dataDir;
   }
   const dir = packageDir('kinesis-local');
