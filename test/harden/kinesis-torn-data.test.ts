@@ -1,7 +1,8 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateStreamCommand, KinesisClient, ListStreamsCommand } from '@aws-sdk/client-kinesis';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, describe, expect, it } from 'vitest';
 import { KINESIS_DATA_FILE, setAsideTornKinesisData, startKinesis } from '../../local/emulators/emulator.js';
 
@@ -27,7 +28,6 @@ describe('local Kinesis after a kill', () => {
   it('starts over a torn save file, where kinesis-local alone would refuse to', async () => {
     const data = join(dir, 'data');
     const logs = join(dir, 'logs');
-    const { mkdirSync } = await import('node:fs');
     mkdirSync(data, { recursive: true });
     mkdirSync(logs, { recursive: true });
     writeFileSync(join(data, KINESIS_DATA_FILE), '{"streams":{"cdp-events":');
@@ -37,6 +37,8 @@ describe('local Kinesis after a kill', () => {
         endpoint: kinesis.endpoint,
         region: 'us-east-1',
         credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+        // HTTP/1.1: the SDK's HTTP/2 default for Kinesis is not what kinesis-local speaks.
+        requestHandler: new NodeHttpHandler(),
       });
       await client.send(new CreateStreamCommand({ StreamName: 'cdp-events', ShardCount: 1 }));
       expect((await client.send(new ListStreamsCommand({}))).StreamNames).toEqual(['cdp-events']);
