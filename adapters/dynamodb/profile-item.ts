@@ -100,7 +100,8 @@ function pack(
  * view. Trait values change far less often than the counters next to them (an identify sending the
  * same values again changes only their stamps, which stay in the profile item), so beside it they are
  * written only when they change, then in one transaction with the profile item (billed twice, for
- * the few writes that change values). The profile item names the values it goes with (`tv`, their
+ * the few writes that change values). Numbers and flags stay in the profile item (`splitTraits`): a
+ * login count changes with every identify. The profile item names the values it goes with (`tv`, their
  * digest): a read is not isolated from a transaction, and one that finds the values of another write
  * reads again. A read takes both in one Query (`profile-read.ts`), billed by their bytes together:
  * what reading the profile item alone did.
@@ -127,21 +128,43 @@ export interface ProfileItemParts {
  * `stored`: the values digest (`tv`) of the profile item this write replaces, if any.
  */
 export function profileItemParts(state: ProfileState, stored?: string): ProfileItemParts {
-  const values = packTraits(state.traits);
-  if (values.length <= TRAITS_INLINE_MAX)
+  if (packTraits(state.traits).length <= TRAITS_INLINE_MAX)
     return { attributes: profileAttributes(state), dropTraits: stored !== undefined };
+  const { inline, beside } = splitTraits(state.traits);
+  const values = packTraits(beside);
   // 96 bits: tells apart the values of two writes of one person, not an address shared with anyone.
   const digest = createHash('sha256').update(values).digest('base64url').slice(0, 16);
-  const { traits: _traits, ...rest } = state;
   return {
     attributes: {
       profileId: state.profileId,
-      [PACKED_ATTRIBUTE]: pack(rest, Object.keys(state.traits)),
+      [PACKED_ATTRIBUTE]: pack({ ...state, traits: inline }, Object.keys(state.traits)),
       [TRAITS_REF_ATTRIBUTE]: digest,
     },
     ...(stored === digest ? {} : { traits: { d: digest, v: values } }),
     dropTraits: false,
   };
+}
+
+/** JSON bytes of the numbers, booleans and nulls a profile item keeps inline when its values are beside it. */
+export const SCALAR_TRAITS_INLINE_MAX = 96;
+
+/**
+ * Which trait values stay in the profile item when they are kept beside it: numbers, booleans and nulls
+ * (a login count, a last order total, a flag: what changes identify after identify, a few bytes each),
+ * up to `SCALAR_TRAITS_INLINE_MAX`. The values that make traits large (names, addresses, companies)
+ * rarely change, so an identify that only counts another login writes the profile item alone.
+ */
+function splitTraits(traits: ProfileState['traits']): {
+  inline: ProfileState['traits'];
+  beside: ProfileState['traits'];
+} {
+  const inline: ProfileState['traits'] = {};
+  const beside: ProfileState['traits'] = {};
+  for (const [name, value] of Object.entries(traits))
+    if (value === null || typeof value === 'number' || typeof value === 'boolean') inline[name] = value;
+    else beside[name] = value;
+  if (JSON.stringify(inline).length > SCALAR_TRAITS_INLINE_MAX) return { inline: {}, beside: traits };
+  return { inline, beside };
 }
 
 function packTraits(traits: ProfileState['traits']): Buffer {
@@ -287,6 +310,13 @@ export function stateFromItem(item: Item, options: { withoutTraits?: boolean } =
   const pending = pendingEvents(state.pending);
   if (pending.length) state.pending = pending;
   else delete state.pending;
+  // Values kept beside the item (attached as the plain `traits`) and the numbers and flags it keeps
+  // (`splitTraits`; names never in both), those last.
+  if (item[TRAITS_REF_ATTRIBUTE] !== undefined && item.traits !== undefined && packed.traits)
+    state.traits = {
+      ...(item.traits as ProfileState['traits']),
+      ...(packed.traits as ProfileState['traits']),
+    };
   state.traits ??= {};
   state.traitMeta ??= {};
   // Traits stamped by the stamp most share (`sharedTraitStamp`), unless a plain attribute says otherwise.

@@ -102,8 +102,15 @@ describe('trait values kept beside the profile item', () => {
     await processBatch([canonical({ messageId: 'v1', identities: [user('u2')] })], deps, now);
     await processBatch([identify('id2', user('u2'), traits, 1)], deps, now);
     expect(writes()).toEqual(['PutCommand: Put PROFILE', 'PutCommand: Put PROFILE']);
+    // A login counted and a flag set (numbers and flags stay in the profile item): the item alone.
     calls.length = 0;
-    const changed = { ...traits, title: 'CTO' };
+    // (identifiedTraits(2) has 2 logins and is verified.)
+    const counted = { logins: 3, verified: false };
+    await processBatch([identify('id2b', user('u2'), counted, 2)], deps, now);
+    expect(writes()).toEqual(['PutCommand: Put PROFILE']);
+    expect((await reader.find(user('u2')))!.traits).toEqual({ ...traits, ...counted });
+    calls.length = 0;
+    const changed = { ...traits, ...counted, title: 'CTO' };
     await processBatch([identify('id3', user('u2'), { title: 'CTO' }, 2)], deps, now);
     // Both, in one transaction.
     expect(writes()).toEqual([
@@ -120,7 +127,7 @@ describe('trait values kept beside the profile item', () => {
     const id = derivedProfileId(user('u3'));
     expect(await get(keys.profilePk(id), TRAITS_SK)).toBeUndefined();
     expect((await get(keys.profilePk(id), 'PROFILE'))!.tv).toBeUndefined();
-    expect((await reader.find(user('u3')))!.traits).toEqual({ plan: 'plan-3', note: 'short' });
+    expect((await reader.find(user('u3')))!.traits).toEqual({ ...identifiedTraits(3), note: 'short' });
     // Large again: beside it again.
     const again = { ...identifiedTraits(4), plan: 'plan-3' };
     await processBatch([identify('id3', user('u3'), again, 2)], deps, now);
