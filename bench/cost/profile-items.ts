@@ -58,7 +58,7 @@ export function profileItemReport(
   const besideText = beside.length
     ? `; trait values beside ${fmt(beside.length)} of them (item median ${fmt(beside[Math.floor(beside.length / 2)]!)} B)`
     : '';
-  // The latest events each profile keeps (`latest-events.ts`): how many, and the item without them.
+  // The latest events each profile keeps (`latest-events.ts`): how many profiles keep some, and how many.
   const kept = states.map((s) => s.pending?.length ?? 0).sort((a, b) => a - b);
   const keptText = `; latest events kept: ${kept.filter((n) => n > 0).length} of them keep some (median ${fmt(kept[Math.floor(kept.length / 2)]!)}, max ${fmt(kept.at(-1)!)})`;
   return `Profile items (${fmt(items.length)} live): item median ${fmt(itemBytes[Math.floor(itemBytes.length / 2)]!)} B, max ${fmt(itemBytes.at(-1)!)} B (${fmt(itemBytes.filter((b) => b > 1024).length)} over 1 KB); packed state median ${fmt(at(0.5))} B, p90 ${fmt(at(0.9))} B, max ${fmt(at(1))} B${besideText}${keptText}; bytes each field adds (mean): ${shares.map((s) => `${s.field} ${fmt(s.bytes)}`).join(', ')}`;

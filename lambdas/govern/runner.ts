@@ -7,7 +7,6 @@ import {
   ListObjectVersionsCommand,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { deleteAtDestination, sendersFromEnv } from '../../adapters/activate/senders.js';
 import { dynamoDbDocumentClient, kinesisClient } from '../../adapters/aws/clients.js';
 import { s3Client } from '../../adapters/aws/s3-client.js';
@@ -379,17 +378,12 @@ async function erase(regulationId: string) {
         ProjectionExpression: 'pk, sk',
       },
     ]) {
-      let ExclusiveStartKey: Record<string, unknown> | undefined;
-      do {
-        const page = await ddb.send(new QueryCommand({ TableName: table, ...query, ExclusiveStartKey }));
-        for (const i of page.Items ?? []) {
-          add({ pk: i.pk as string, sk: i.sk as string });
-          if (i.sk === 'PROFILE' && i.packed !== undefined && !i.mergedInto)
-            for (const p of stateFromItem(i as Item, { withoutTraits: true }).pending ?? [])
-              eventIds.add(p.event.messageId);
-        }
-        ExclusiveStartKey = page.LastEvaluatedKey;
-      } while (ExclusiveStartKey);
+      for (const i of await queryAll(ddb, { TableName: table, ...query })) {
+        add({ pk: i.pk as string, sk: i.sk as string });
+        if (i.sk === 'PROFILE' && i.packed !== undefined && !i.mergedInto)
+          for (const p of stateFromItem(i as Item, { withoutTraits: true }).pending ?? [])
+            eventIds.add(p.event.messageId);
+      }
     }
   }
   for (const id of item.subject) add(keys.identity(id));
